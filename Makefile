@@ -1,0 +1,46 @@
+# sessionkit — the two commands: `make demo` and `make test`.
+# Both create/refresh the virtual environment in .venv from pyproject.toml first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.PHONY: demo test lint typecheck unit notebooks bench soak clean venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sessionkit demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check sessionkit tests benchmarks
+	$(BIN)/ruff format --check sessionkit tests benchmarks
+	$(BIN)/mypy
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not soak" -p no:cacheprovider
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks
+
+test: lint unit notebooks
+
+soak: $(STAMP)
+	$(BIN)/python -m pytest -m soak -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""sessionkit: analyse Agentuity agent sessions in pandas and Jupyter."""

@@ -1,0 +1,1 @@
+"""Local emulator of the Agentuity Sessions API (placeholder; see issue 2)."""
