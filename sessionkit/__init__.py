@@ -1,1 +1,95 @@
-"""sessionkit: analyse Agentuity agent sessions in pandas and Jupyter."""
+"""sessionkit: analyse Agentuity agent sessions in pandas and Jupyter.
+
+The first cell of a notebook::
+
+    import sessionkit as sk
+    client = sk.connect()                 # live API with AGENTUITY_SDK_KEY, else the emulator
+    sessions = sk.load_sessions(since="7d")
+    spans = sk.load_spans(sessions.head(50))
+
+Layers (one module each): :mod:`~sessionkit.config` and :mod:`~sessionkit.client` (HTTP),
+:mod:`~sessionkit.schema` (column → dtype), :mod:`~sessionkit.frames` and
+:mod:`~sessionkit.spans` (pure frame building), :mod:`~sessionkit.params` and
+:mod:`~sessionkit.loaders` (I/O), :mod:`~sessionkit.emulator` (the local API), and
+:mod:`~sessionkit.cli` (the ``sessionkit`` command).
+"""
+
+from .client import Client
+from .connect import connect
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BadResponseError,
+    ConfigurationError,
+    InvalidArgumentError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseTooLargeError,
+    SchemaError,
+    SchemaWarning,
+    ServerError,
+    SessionKitError,
+    SessionKitWarning,
+    WrongRegionError,
+)
+from .frames import empty_frame, eval_runs_frame, logs_frame, sessions_frame
+from .loaders import (
+    Details,
+    SessionDetail,
+    load_agents,
+    load_details,
+    load_eval_runs,
+    load_logs,
+    load_session,
+    load_sessions,
+    load_spans,
+)
+from .spans import spans_frame
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BadResponseError",
+    "Client",
+    "ConfigurationError",
+    "Details",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseTooLargeError",
+    "SchemaError",
+    "SchemaWarning",
+    "ServerError",
+    "SessionDetail",
+    "SessionKitError",
+    "SessionKitWarning",
+    "WrongRegionError",
+    "__version__",
+    "connect",
+    "empty_frame",
+    "eval_runs_frame",
+    "load_agents",
+    "load_details",
+    "load_eval_runs",
+    "load_logs",
+    "load_session",
+    "load_sessions",
+    "load_spans",
+    "logs_frame",
+    "sessions_frame",
+    "spans_frame",
+]

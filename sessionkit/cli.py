@@ -1,0 +1,68 @@
+"""The ``sessionkit`` command: ``sessionkit demo`` and ``sessionkit emulator``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import pandas as pd
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Load the demo sessions through the client and print a short summary."""
+    from .analysis import summary_by_agent
+    from .connect import connect
+    from .loaders import load_sessions
+
+    client = connect(demo=True)
+    sessions = load_sessions(client, progress=False)
+    done = sessions[sessions["pending"].eq(False)]
+    failed = int(done["success"].eq(False).sum())
+    print(
+        f"\nLoaded {len(sessions):,} sessions in {len(sessions.columns)} typed columns "
+        f"({sessions.memory_usage(deep=True).sum() / 2**20:.1f} MiB) from {client.backend}."
+    )
+    print(
+        f"Span: {sessions['start_time'].min():%Y-%m-%d %H:%M} to "
+        f"{sessions['start_time'].max():%Y-%m-%d %H:%M} UTC; "
+        f"{int(sessions['pending'].sum())} pending; total cost ${sessions['total_cost'].sum():,.2f}; "
+        f"failure rate {failed / max(len(done), 1):.1%} ({failed:,} of {len(done):,} completed).\n"
+    )
+    table = summary_by_agent(sessions)
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
+        print(table.to_string())
+    return 0
+
+
+def _emulator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("emulator", help="run the local Agentuity Sessions API emulator")
+    try:
+        from .emulator import _cli
+    except ImportError:  # pragma: no cover - the emulator ships with the package
+        return
+    _cli.configure_parser(parser)
+    parser.set_defaults(func=_cli.run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``sessionkit`` command."""
+    parser = argparse.ArgumentParser(
+        prog="sessionkit", description="Analyse Agentuity agent sessions (and emulate the API)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="load the demo data through the emulator and summarise it")
+    demo.set_defaults(func=_demo)
+    _emulator_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sessionkit`` console script."""
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

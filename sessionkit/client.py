@@ -1,0 +1,570 @@
+"""The HTTP client of the three documented endpoints, with retries, paging and fan-out.
+
+Design
+------
+* Synchronous ``httpx.Client`` (thread-safe, keep-alive pool) driven by a thread pool for
+  concurrency. Threads, not asyncio, so that it works unchanged inside Jupyter, where an event
+  loop is already running.
+* One request path (:meth:`Client._send`) owns retries: 409/429 honour ``Retry-After``
+  (seconds or an HTTP date), ``X-RateLimit-Retry-After`` and ``X-RateLimit-Reset``; 5xx,
+  dropped connections, truncated bodies, timeouts and ``success: false`` at 200 back off
+  exponentially with full jitter; every retry stays inside ``retry_budget`` seconds.
+  400/401/402/403/404/426 raise at once. A 421 is followed once to the region it names.
+* Bodies are read as a stream and refused past ``max_response_bytes``; the envelope is checked
+  before anything is handed on. Pages are handed on as raw bytes, so frame building can parse
+  them natively (see :mod:`sessionkit.frames`).
+* The key lives in a :class:`~sessionkit.config.Secret` and in the ``Authorization`` header
+  only; exceptions carry method and URL, never headers; ``repr`` shows the backend, not the key.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from html import escape
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+
+from . import config
+from .config import Secret
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    BadResponseError,
+    NotFoundError,
+    RateLimitError,
+    ResponseTooLargeError,
+    WrongRegionError,
+    redact,
+    status_error_class,
+)
+
+__all__ = ["Client", "Page"]
+
+logger = logging.getLogger("sessionkit")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+PAGE_MAX = 100  # the spec: the official CLI never asks more than 100 per page
+_RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of ``GET /session``: its offset, the raw body and the ids it held, in order."""
+
+    offset: int
+    body: bytes
+    ids: tuple[str, ...]
+
+    @property
+    def rows(self) -> int:
+        """Number of sessions on the page."""
+        return len(self.ids)
+
+
+class _Retryable(Exception):
+    """Internal: an attempt failed in a way worth retrying; wraps the user-facing error."""
+
+    def __init__(self, error: APIError, wait_hint: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.wait_hint = wait_hint
+
+
+class Client:
+    """A connection to the Agentuity Sessions API (or the bundled emulator).
+
+    Parameters
+    ----------
+    api_key:
+        The SDK key; default ``AGENTUITY_SDK_KEY``. Without one this raises
+        :class:`~sessionkit.errors.ConfigurationError` listing every way to give one — it never
+        falls back to demo data (use :func:`sessionkit.connect` for that).
+    region:
+        ``usw``, ``usc`` or ``use``; default ``AGENTUITY_REGION`` or ``usw``.
+    base_url, logs_base_url:
+        Override the sessions ("Catalyst") and logs ("App API") base URLs; defaults from
+        ``AGENTUITY_CATALYST_URL``/``AGENTUITY_TRANSPORT_URL`` and ``AGENTUITY_API_URL``.
+        Plain ``http://`` is accepted for loopback hosts only.
+    region_urls:
+        Base URL per region, used to follow a 421 (default ``https://catalyst-{R}...``).
+    timeout:
+        Seconds to wait for a response (connect, read and write each).
+    max_retries:
+        Retries per request after the first attempt.
+    retry_budget:
+        Seconds one request may spend retrying in total, waits included.
+    concurrency:
+        Requests in flight at once for paging and per-session fan-out.
+    transport:
+        An ``httpx.BaseTransport`` used as given (tests, proxies, custom TLS).
+    max_response_bytes:
+        A body larger than this raises :class:`~sessionkit.errors.ResponseTooLargeError`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        region: str | None = None,
+        base_url: str | None = None,
+        logs_base_url: str | None = None,
+        region_urls: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 8,
+        retry_budget: float = 120.0,
+        concurrency: int = 8,
+        transport: httpx.BaseTransport | None = None,
+        max_response_bytes: int = 256 * 1024 * 1024,
+        backend: str = "Agentuity",
+    ) -> None:
+        self._key: Secret = config.resolve_key(api_key)
+        self.region = config.resolve_region(region)
+        self.base_url = config.resolve_base_url(base_url, self.region)
+        self.logs_base_url = config.resolve_logs_url(logs_base_url)
+        self.region_urls = {
+            r: config.check_base_url(u, f"region_urls[{r!r}]") for r, u in (region_urls or {}).items()
+        }
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        if max_retries < 0 or retry_budget < 0 or timeout <= 0:
+            raise ValueError("max_retries and retry_budget must be >= 0 and timeout > 0")
+        self.timeout = float(timeout)
+        self.max_retries = int(max_retries)
+        self.retry_budget = float(retry_budget)
+        self.concurrency = int(concurrency)
+        self.max_response_bytes = int(max_response_bytes)
+        self.backend = backend
+        self.stats: dict[str, int] = {"requests": 0, "retries": 0}
+        self._stats_lock = threading.Lock()
+        self._http = httpx.Client(
+            headers={
+                "Authorization": f"Bearer {self._key.get()}",
+                "Accept": "application/json",
+                "User-Agent": f"sessionkit/{_VERSION}",
+            },
+            timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(
+                max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency * 2
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # ------------------------------------------------------------------ lifecycle & display
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Client(backend={self.backend!r}, region={self.region!r}, "
+            f"base_url={self.base_url!r}, logs_base_url={self.logs_base_url!r}, "
+            f"concurrency={self.concurrency})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("backend", self.backend),
+            ("region", self.region),
+            ("sessions API", self.base_url),
+            ("logs API", self.logs_base_url),
+            ("key", "set (hidden)"),
+            ("concurrency", str(self.concurrency)),
+        ]
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+        return f"<table><caption>sessionkit.Client</caption>{body}</table>"
+
+    def _redact(self, text: str) -> str:
+        return redact(text, [self._key.get()])
+
+    # ------------------------------------------------------------------ one request
+
+    def _send(self, url: str, params: Mapping[str, str] | None = None) -> tuple[bytes, Any]:
+        """GET ``url`` with retries. Returns ``(raw body, parsed envelope data)``."""
+        deadline = time.monotonic() + self.retry_budget
+        attempt = 0
+        while True:
+            self._count("requests")
+            try:
+                return self._attempt(url, params)
+            except _Retryable as failure:
+                attempt += 1
+                delay = self._backoff(attempt, failure.wait_hint)
+                if attempt > self.max_retries or time.monotonic() + delay > deadline:
+                    error = failure.error
+                    error.message += f" (gave up after {attempt} attempt(s))"
+                    raise error from failure.__cause__
+                self._count("retries")
+                logger.info(
+                    "retrying GET %s after %s in %.2fs (attempt %d of %d)",
+                    url, type(failure.error).__name__, delay, attempt, self.max_retries,
+                )
+                time.sleep(delay)
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            self.stats[name] = self.stats.get(name, 0) + 1
+
+    @staticmethod
+    def _backoff(attempt: int, hint: float | None) -> float:
+        if hint is not None:
+            return max(0.0, hint) + random.uniform(0, 0.05)
+        return random.uniform(0, min(8.0, 0.2 * 2 ** (attempt - 1)))
+
+    def _attempt(self, url: str, params: Mapping[str, str] | None) -> tuple[bytes, Any]:
+        request = self._http.build_request("GET", url, params=params)
+        shown = self._redact(str(request.url))
+        try:
+            response = self._http.send(request, stream=True)
+            try:
+                body = self._read_limited(response, shown)
+            finally:
+                response.close()
+        except httpx.TimeoutException as exc:
+            raise _Retryable(
+                APITimeoutError(f"No answer within {self.timeout:g} s", method="GET", url=shown)
+            ) from exc
+        except httpx.TransportError as exc:
+            reason = self._redact(str(exc)) or type(exc).__name__
+            raise _Retryable(
+                APIConnectionError(f"Connection failed: {reason}", method="GET", url=shown)
+            ) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return body, self._envelope(body, shown, response)
+        raise self._status_error(status, body, response, shown)
+
+    def _read_limited(self, response: httpx.Response, shown: str) -> bytes:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise ResponseTooLargeError(
+                f"GET {shown} announced {int(declared):,} bytes, over max_response_bytes="
+                f"{self.max_response_bytes:,}; raise it on the Client if this is expected."
+            )
+        chunks = bytearray()
+        for chunk in response.iter_bytes():
+            chunks += chunk
+            if len(chunks) > self.max_response_bytes:
+                raise ResponseTooLargeError(
+                    f"GET {shown} sent more than max_response_bytes={self.max_response_bytes:,}; "
+                    "raise it on the Client if this is expected."
+                )
+        return bytes(chunks)
+
+    def _envelope(self, body: bytes, shown: str, response: httpx.Response) -> Any:
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            kind = response.headers.get("content-type", "unknown content type")
+            raise _Retryable(
+                BadResponseError(f"The body is not JSON ({kind}, {len(body)} bytes)", method="GET", url=shown)
+            ) from exc
+        if not isinstance(payload, dict) or "success" not in payload:
+            raise _Retryable(
+                BadResponseError("The body is not the {success, data} envelope", method="GET", url=shown)
+            )
+        if payload.get("success") is not True:
+            message = self._redact(str(payload.get("message") or payload.get("error") or "no message"))
+            raise _Retryable(
+                BadResponseError(f"The API answered success: false: {message}", method="GET", url=shown)
+            )
+        if "data" not in payload:
+            raise _Retryable(BadResponseError("The envelope has no data", method="GET", url=shown))
+        return payload["data"]
+
+    def _status_error(
+        self, status: int, body: bytes, response: httpx.Response, shown: str
+    ) -> Exception:
+        server_message, code = self._server_message(body)
+        cls = status_error_class(status)
+        text = f"HTTP {status}"
+        if server_message:
+            text += f": {server_message}"
+        kwargs: dict[str, Any] = {
+            "status_code": status,
+            "server_message": server_message,
+            "code": code,
+            "method": "GET",
+            "url": shown,
+        }
+        if cls is RateLimitError:
+            wait_s = retry_after_seconds(response.headers)
+            error: APIStatusError = RateLimitError(text, retry_after=wait_s, **kwargs)
+            return _Retryable(error, wait_s)
+        if cls is WrongRegionError:
+            region = response.headers.get("x-agentuity-region")
+            return WrongRegionError(text, region=region, **kwargs)
+        if cls is NotFoundError:
+            return NotFoundError(text, **kwargs)
+        error = cls(text, **kwargs)
+        if status in _RETRYABLE_STATUS:
+            return _Retryable(error, retry_after_seconds(response.headers))
+        return error
+
+    def _server_message(self, body: bytes) -> tuple[str | None, str | None]:
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            text = body[:200].decode("utf-8", "replace").strip()
+            return (f"non-JSON body: {self._redact(text)}" if text else None), None
+        if not isinstance(payload, dict):
+            return None, None
+        parts = [str(payload["message"])] if payload.get("message") else []
+        error = payload.get("error")
+        if isinstance(error, str):
+            parts.append(error)
+        elif isinstance(error, dict):
+            for issue in error.get("issues") or []:
+                if isinstance(issue, dict):
+                    path = ".".join(str(p) for p in issue.get("path") or [])
+                    parts.append(f"{path}: {issue.get('message')}" if path else str(issue.get("message")))
+        code = payload.get("code")
+        return (self._redact("; ".join(parts)) or None), (str(code) if code else None)
+
+    # ------------------------------------------------------------------ endpoints
+
+    def list_sessions_page(
+        self, params: Mapping[str, str] | None = None, *, offset: int = 0, limit: int = PAGE_MAX
+    ) -> Page:
+        """One page of ``GET /session``: ``limit`` (<= 100) sessions from ``offset``."""
+        if not 1 <= limit <= PAGE_MAX:
+            raise ValueError(f"limit must be between 1 and {PAGE_MAX}")
+        query = {**(params or {}), "limit": str(limit), "offset": str(offset)}
+        url = f"{self.base_url}/session"
+        body, data = self._send(url, query)
+        if not isinstance(data, list):
+            raise BadResponseError(
+                f"GET /session returned {type(data).__name__} data, expected a list", method="GET", url=url
+            )
+        ids = tuple(str(item.get("id")) if isinstance(item, dict) else "" for item in data)
+        return Page(offset, body, ids)
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        """``GET /session/{id}``: ``{"session", "agents", "eval_runs", "route"}``.
+
+        Follows a 421 once to the region named by ``x-agentuity-region``.
+        """
+        path = f"/session/{_quote_id(session_id)}"
+        try:
+            _, data = self._send_for(session_id, self.base_url + path)
+        except WrongRegionError as exc:
+            if not exc.region:
+                raise
+            target = self.region_urls.get(exc.region) or config.catalyst_url(exc.region)
+            logger.info("session %s lives in region %s; following", session_id, exc.region)
+            _, data = self._send_for(session_id, target + path)
+        if not isinstance(data, dict) or not isinstance(data.get("session"), dict):
+            raise BadResponseError(
+                f"GET /session/{session_id} did not return an object with a session",
+                method="GET",
+                url=self.base_url + path,
+            )
+        return data
+
+    def get_logs(self, session_id: str) -> list[Any]:
+        """``GET {logs}/cli/session/{id}/logs``: the session's log lines (dicts)."""
+        url = f"{self.logs_base_url}/cli/session/{_quote_id(session_id)}/logs"
+        _, data = self._send_for(session_id, url)
+        if not isinstance(data, list):
+            raise BadResponseError(
+                f"logs of {session_id}: expected a list, got {type(data).__name__}", method="GET", url=url
+            )
+        return data
+
+    def _send_for(self, session_id: str, url: str) -> tuple[bytes, Any]:
+        try:
+            return self._send(url)
+        except NotFoundError as exc:
+            exc.session_id = session_id
+            exc.message = f"Session {session_id} was not found ({exc.message})"
+            raise
+
+    # ------------------------------------------------------------------ paging
+
+    def iter_session_pages(
+        self,
+        params: Mapping[str, str] | None = None,
+        *,
+        max_rows: int | None = None,
+        page_size: int = PAGE_MAX,
+        on_page: Callable[[Page], None] | None = None,
+    ) -> Iterator[Page]:
+        """Walk ``GET /session`` with ``concurrency`` page requests in flight; yields pages in order.
+
+        There is no total: pages are fetched ahead speculatively and the walk stops at the first
+        page shorter than the page size. If the first page is short but not empty, one probe
+        checks whether the server caps pages below ``limit``; if so the walk continues with the
+        server's page size, so a low cap loses nothing. Rows may repeat across pages when
+        sessions arrive during the walk (offsets shift); the loaders drop repeats by id.
+        """
+        size = min(page_size, PAGE_MAX, max_rows or PAGE_MAX)
+        first = self.list_sessions_page(params, offset=0, limit=size)
+        if on_page:
+            on_page(first)
+        yield first
+        seen = first.rows
+        if first.rows == 0 or (max_rows is not None and seen >= max_rows):
+            return
+        if first.rows < size:
+            probe = self.list_sessions_page(params, offset=first.rows, limit=size)
+            if probe.rows == 0:
+                return
+            logger.info("the server caps pages at %d rows (asked %d); adapting", first.rows, size)
+            size = first.rows
+            if on_page:
+                on_page(probe)
+            yield probe
+            seen += probe.rows
+            if probe.rows < size or (max_rows is not None and seen >= max_rows):
+                return
+            next_offset = probe.offset + size
+        else:
+            next_offset = size
+        yield from self._pages_from(params, next_offset, size, seen, max_rows, on_page)
+
+    def _pages_from(
+        self,
+        params: Mapping[str, str] | None,
+        offset: int,
+        size: int,
+        seen: int,
+        max_rows: int | None,
+        on_page: Callable[[Page], None] | None,
+    ) -> Iterator[Page]:
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sessionkit-page")
+        pending: dict[int, Future[Page]] = {}
+        previous: tuple[str, ...] | None = None
+        try:
+            while True:
+                while len(pending) < self.concurrency and (max_rows is None or offset < max_rows):
+                    pending[offset] = pool.submit(self.list_sessions_page, params, offset=offset, limit=size)
+                    offset += size
+                head = min(pending)
+                page = pending.pop(head).result()
+                if page.rows and page.ids == previous:
+                    raise BadResponseError(
+                        f"GET /session returned the same rows for offsets {head - size} and {head}: "
+                        "the server ignores offset, paging cannot continue"
+                    )
+                previous = page.ids
+                if on_page:
+                    on_page(page)
+                yield page
+                seen += page.rows
+                if page.rows < size or (max_rows is not None and seen >= max_rows):
+                    return
+        finally:
+            for future in pending.values():
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # ------------------------------------------------------------------ fan-out
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        *,
+        on_done: Callable[[int], None] | None = None,
+        what: str = "sessions",
+    ) -> list[R]:
+        """Apply ``fn`` to every item with ``concurrency`` workers; results in input order.
+
+        On the first failure the remaining work is cancelled and the error is raised with a
+        note of how much had been fetched (``error.fetched``).
+        """
+        results: list[Any] = [None] * len(items)
+        if not items:
+            return results
+        done = 0
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sessionkit") as pool:
+            index = {pool.submit(fn, item): i for i, item in enumerate(items)}
+            remaining = set(index)
+            try:
+                while remaining:
+                    finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        results[index[future]] = future.result()
+                        done += 1
+                        if on_done:
+                            on_done(1)
+            except APIError as exc:
+                for future in remaining:
+                    future.cancel()
+                exc.fetched = f"{done} of {len(items)} {what} had been fetched"
+                raise
+            except BaseException:
+                for future in remaining:
+                    future.cancel()
+                raise
+        return results
+
+
+def _quote_id(session_id: str) -> str:
+    if not isinstance(session_id, str) or not session_id or "/" in session_id or "?" in session_id:
+        raise ValueError(f"not a session id: {session_id!r}")
+    return session_id
+
+
+def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds to wait, from ``Retry-After`` (seconds or HTTP date), ``X-RateLimit-Retry-After``
+    (seconds) or ``X-RateLimit-Reset`` (epoch seconds); ``None`` when none is usable."""
+    now = time.time() if now is None else now
+    value = headers.get("retry-after")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                when = None
+            if when is not None:
+                return max(0.0, when.timestamp() - now)
+    value = headers.get("x-ratelimit-retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+    value = headers.get("x-ratelimit-reset")
+    if value:
+        try:
+            return max(0.0, float(value) - now)
+        except ValueError:
+            pass
+    return None
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Split ``items`` into lists of at most ``size``."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

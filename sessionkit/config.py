@@ -1,0 +1,127 @@
+"""Configuration: where the API lives and which key to send, from arguments and the environment.
+
+Resolution order (first hit wins), following ``shared/agentuity-api.md``:
+
+=================  =======================================================================
+key                ``api_key=`` argument, then ``AGENTUITY_SDK_KEY``
+region             ``region=``, then ``AGENTUITY_REGION``, then ``usw``
+sessions base      ``base_url=``, then ``AGENTUITY_CATALYST_URL``, then
+                   ``AGENTUITY_TRANSPORT_URL``, then ``https://catalyst-{region}.agentuity.cloud``
+logs base          ``logs_base_url=``, then ``AGENTUITY_API_URL``, then ``https://api.agentuity.com``
+=================  =======================================================================
+
+The key is held in a :class:`Secret` whose ``repr``/``str`` never show it. It is only ever
+sent over HTTPS, except to loopback hosts (the bundled emulator): :func:`check_base_url`
+refuses a plain-HTTP remote base URL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+
+import httpx
+
+from .errors import KEY_ENV_HELP, ConfigurationError
+
+REGIONS: tuple[str, ...] = ("usw", "usc", "use")
+DEFAULT_REGION = "usw"
+LOGS_BASE = "https://api.agentuity.com"
+
+
+def catalyst_url(region: str) -> str:
+    """The public sessions base URL of ``region``."""
+    return f"https://catalyst-{region}.agentuity.cloud"
+
+
+class Secret:
+    """A string that never shows itself: ``repr``/``str``/format give ``'***'``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        """The secret value (send it, never print it)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __reduce__(self) -> object:
+        raise TypeError("a Secret cannot be pickled")
+
+
+def resolve_key(api_key: str | None, env: Mapping[str, str] | None = None) -> Secret:
+    """The key from the argument or ``AGENTUITY_SDK_KEY``; raises listing every way to give one."""
+    env = os.environ if env is None else env
+    key = api_key if api_key is not None else env.get("AGENTUITY_SDK_KEY")
+    if not key or not key.strip():
+        raise ConfigurationError("No Agentuity API key was found.\n" + KEY_ENV_HELP)
+    return Secret(key.strip())
+
+
+def resolve_region(region: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The region from the argument, ``AGENTUITY_REGION`` or the default ``usw``."""
+    env = os.environ if env is None else env
+    value = region or env.get("AGENTUITY_REGION") or DEFAULT_REGION
+    if value not in REGIONS:
+        raise ConfigurationError(
+            f"Unknown region {value!r}; expected one of {', '.join(REGIONS)} "
+            "(argument region= or environment variable AGENTUITY_REGION)."
+        )
+    return value
+
+
+def resolve_base_url(base_url: str | None, region: str, env: Mapping[str, str] | None = None) -> str:
+    """The sessions ("Catalyst") base URL."""
+    env = os.environ if env is None else env
+    url = (
+        base_url
+        or env.get("AGENTUITY_CATALYST_URL")
+        or env.get("AGENTUITY_TRANSPORT_URL")
+        or catalyst_url(region)
+    )
+    return check_base_url(url, "base_url")
+
+
+def resolve_logs_url(logs_base_url: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The App API (logs) base URL."""
+    env = os.environ if env is None else env
+    return check_base_url(logs_base_url or env.get("AGENTUITY_API_URL") or LOGS_BASE, "logs_base_url")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and addresses in 127.0.0.0/8 or ``::1``."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str, name: str) -> str:
+    """Validate a base URL: absolute, and HTTPS unless the host is loopback. Returns it unslashed."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"{name} {url!r} is not a valid URL.") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigurationError(f"{name} {url!r} must be an absolute http(s) URL.")
+    if parsed.scheme == "http" and not is_loopback(parsed.host):
+        raise ConfigurationError(
+            f"{name} {url!r} uses plain HTTP to a remote host: the API key would travel "
+            "unencrypted. Use https:// (plain http is only allowed for loopback hosts such as "
+            "the bundled emulator)."
+        )
+    return str(parsed).rstrip("/")

@@ -1,0 +1,246 @@
+"""Exceptions and warnings raised by sessionkit.
+
+The tree, drawn once::
+
+    SessionKitError
+    ├── ConfigurationError          no key, a bad base URL, a plain-HTTP remote host
+    ├── InvalidArgumentError        a loader argument that cannot be sent (also a ValueError)
+    ├── SchemaError                 a record that does not fit the schema, with strict=True
+    ├── ResponseTooLargeError       a body or page over the configured limits
+    └── APIError                    anything that came back from (or failed on the way to) the API
+        ├── APIConnectionError      connection refused/reset, dropped, truncated body
+        │   └── APITimeoutError     no answer within the timeout
+        ├── BadResponseError        not JSON, not the {success, data} envelope, success:false at 200
+        └── APIStatusError          an HTTP error status; .status_code, .server_message
+            ├── BadRequestError          400
+            ├── AuthenticationError      401
+            ├── PaymentRequiredError     402 / 426
+            ├── PermissionDeniedError    403
+            ├── NotFoundError            404 (.session_id)
+            ├── WrongRegionError         421 (.region) — only when following it failed
+            ├── RateLimitError           409 / 429 (.retry_after, seconds)
+            └── ServerError              5xx
+
+Every :class:`APIError` carries the request method and URL (never a header, so never the
+key), the status and the server's message when there was one, and a ``hint`` saying what to
+do. :func:`redact` scrubs a key from any text before it reaches a message.
+
+Warnings: :class:`SessionKitWarning` (base) and :class:`SchemaWarning` (a value that did not
+fit its column became missing; the warning names the field, the count and an example id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import httpx
+
+KEY_ENV_HELP = (
+    "Give sessionkit an Agentuity SDK key in one of these ways:\n"
+    "  * set the environment variable AGENTUITY_SDK_KEY (e.g. in your shell or a .env you load);\n"
+    "  * pass it: sk.Client(api_key=...);\n"
+    "  * or use the bundled emulator with demo data: sk.connect(demo=True)."
+)
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Return ``text`` with every non-empty secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class SessionKitError(Exception):
+    """Base class of every error sessionkit raises."""
+
+
+class ConfigurationError(SessionKitError):
+    """sessionkit is not configured well enough to make a request (missing key, bad URL)."""
+
+
+class InvalidArgumentError(SessionKitError, ValueError):
+    """A loader argument is invalid; the message names it and lists what is allowed."""
+
+
+class SchemaError(SessionKitError):
+    """A record does not fit the schema and ``strict=True`` was asked for."""
+
+
+class ResponseTooLargeError(SessionKitError):
+    """A response body or a page exceeded the client's configured limits."""
+
+
+class SessionKitWarning(UserWarning):
+    """Base class of sessionkit's warnings."""
+
+
+class SchemaWarning(SessionKitWarning):
+    """Values that did not fit their column were set to missing (the row was kept)."""
+
+
+class APIError(SessionKitError):
+    """A request to the API failed.
+
+    Attributes: ``method`` and ``url`` of the request (no headers, so never the key),
+    ``hint`` (what to do), and ``fetched`` (a short note of what had been fetched before
+    the failure, when a loader knows it).
+    """
+
+    default_hint = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.method = method
+        self.url = url
+        self.hint = hint if hint is not None else self.default_hint
+        self.fetched: str | None = None
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.method and self.url:
+            parts.append(f"[{self.method} {self.url}]")
+        text = " ".join(parts)
+        if self.fetched:
+            text += f"\nFetched before the failure: {self.fetched}"
+        if self.hint:
+            text += f"\n{self.hint}"
+        return text
+
+
+class APIConnectionError(APIError):
+    """The request did not get a complete answer (refused, reset, dropped, truncated)."""
+
+    default_hint = (
+        "Check the base URL and your network; sessionkit already retried. Raise max_retries "
+        "or retry_budget on the Client to wait longer."
+    )
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer within the client's timeout."""
+
+    default_hint = "The API did not answer in time; raise timeout= on the Client or retry later."
+
+
+class BadResponseError(APIError):
+    """The body is not the API's JSON envelope, or it says ``success: false``."""
+
+    default_hint = "The server's answer was not usable; this is usually transient, retry later."
+
+
+class APIStatusError(APIError):
+    """The API answered with an HTTP error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        server_message: str | None = None,
+        code: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.server_message = server_message
+        self.code = code
+        super().__init__(message, method=method, url=url, hint=hint)
+
+
+class BadRequestError(APIStatusError):
+    """400: the API rejected a parameter."""
+
+    default_hint = "Check the filter values; the message names the parameter the API rejected."
+
+
+class AuthenticationError(APIStatusError):
+    """401: missing or wrong key."""
+
+    default_hint = KEY_ENV_HELP
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key has no access to this organisation or project."""
+
+    default_hint = "The key is valid but has no access here; use a key of this org/project."
+
+
+class PaymentRequiredError(APIStatusError):
+    """402 / 426: the plan does not allow this request."""
+
+    default_hint = "Your Agentuity plan does not allow this request; check billing or upgrade."
+
+
+class NotFoundError(APIStatusError):
+    """404: the session does not exist (``session_id`` says which)."""
+
+    default_hint = "Check the session id (it looks like sess_ followed by 32 hex digits)."
+
+    def __init__(self, message: str, *, session_id: str | None = None, **kw: object) -> None:
+        self.session_id = session_id
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class WrongRegionError(APIStatusError):
+    """421: the session lives in another region and following the redirect failed."""
+
+    default_hint = "Pass region= (usw, usc or use) to the Client, or set AGENTUITY_REGION."
+
+    def __init__(self, message: str, *, region: str | None = None, **kw: object) -> None:
+        self.region = region
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class RateLimitError(APIStatusError):
+    """409 / 429: rate limited, and the retry budget ran out."""
+
+    default_hint = (
+        "The API is rate limiting this key; lower concurrency= on the Client, or wait and retry."
+    )
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class ServerError(APIStatusError):
+    """5xx: server trouble that outlasted the retries."""
+
+    default_hint = "The API is having trouble; sessionkit retried with backoff. Try again later."
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: RateLimitError,
+    421: WrongRegionError,
+    426: PaymentRequiredError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """The exception class for an HTTP error ``status``: one flat ladder, no text matching."""
+    if status in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status]
+    if status >= 500:
+        return ServerError
+    return APIStatusError
+
+
+def describe_request(request: httpx.Request) -> tuple[str, str]:
+    """``(method, url)`` of a request, safe to show: headers (and so the key) are left out."""
+    return request.method, str(request.url)

@@ -1,0 +1,427 @@
+"""Loaders: the functions a notebook's first cell calls. They do I/O and return typed frames.
+
+Every loader validates its arguments before any request (:mod:`sessionkit.params`), fetches
+through a :class:`~sessionkit.client.Client` (``client=None`` means :func:`sessionkit.connect`'s
+default), and builds frames with the pure functions of :mod:`sessionkit.frames` and
+:mod:`sessionkit.spans`. Column names and dtypes follow :mod:`sessionkit.schema`; every frame
+has its full column set even when empty.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from . import frames, schema
+from .client import Client, Page
+from .connect import default_client
+from .errors import InvalidArgumentError
+from .params import SessionFilters, session_filters
+from .spans import spans_frame
+
+__all__ = [
+    "SessionDetail",
+    "load_agents",
+    "load_details",
+    "load_eval_runs",
+    "load_logs",
+    "load_session",
+    "load_sessions",
+    "load_spans",
+]
+
+_PAGES_PER_BATCH = 50  # pages converted to Arrow at once: bounds raw bytes held during a walk
+
+
+def _progress(total: int | None, desc: str, unit: str, progress: bool | None) -> Any:
+    """A tqdm bar (notebook-aware): ``None`` shows it only after 1.5 s, ``False`` never."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        disable=progress is False,
+        delay=0 if progress else 1.5,
+        leave=False,
+    )
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def load_sessions(
+    client: Client | None = None,
+    *,
+    since: str | datetime | pd.Timestamp | None = None,
+    until: str | datetime | pd.Timestamp | None = None,
+    trigger: str | Iterable[str] | None = None,
+    env: str | None = None,
+    success: bool | None = None,
+    devmode: bool | None = None,
+    org_id: str | None = None,
+    project_id: str | None = None,
+    deployment_id: str | None = None,
+    thread_id: str | None = None,
+    agent: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    sort: str = "created",
+    direction: str = "desc",
+    limit: int | None = None,
+    progress: bool | None = None,
+    strict: bool = False,
+) -> pd.DataFrame:
+    """Sessions matching the filters, one row each, as a typed frame (see the README's table).
+
+    ``since``/``until`` bound ``start_time`` (``since <= start_time < until``); they accept ISO
+    strings with a zone, aware ``datetime``/``pd.Timestamp``, or a relative ``"7d"``/``"12h"``
+    (before now). ``trigger`` may be a list (one walk per value, merged). ``agent`` is an agent
+    identifier (``agent_<40hex>`` or ``agentid_<40hex>``). ``limit`` caps the rows returned, in
+    sort order. Sessions created during the walk may appear; every session that existed when the
+    walk started appears exactly once (repeats caused by shifting offsets are dropped by id,
+    keeping the most recently updated version).
+    """
+    filters = session_filters(
+        since=since, until=until, trigger=trigger, env=env, success=success, devmode=devmode,
+        org_id=org_id, project_id=project_id, deployment_id=deployment_id, thread_id=thread_id,
+        agent=agent, metadata=metadata, sort=sort, direction=direction, limit=limit,
+    )
+    client = client or default_client()
+    return walk_sessions(client, filters, progress=progress, strict=strict)
+
+
+def walk_sessions(
+    client: Client, filters: SessionFilters, *, progress: bool | None = None, strict: bool = False
+) -> pd.DataFrame:
+    """Run the walks of ``filters`` and return the merged, de-duplicated, typed frame."""
+    tables: list[pa.Table] = []
+    problems = frames.Problems("sessions", strict)
+    bar = _progress(None, "sessions", " sessions", progress)
+    try:
+        for params in filters.queries():
+            batch: list[bytes] = []
+
+            def on_page(page: Page) -> None:
+                bar.update(page.rows)
+
+            for page in client.iter_session_pages(params, max_rows=filters.limit, on_page=on_page):
+                if page.rows:
+                    batch.append(page.body)
+                if len(batch) >= _PAGES_PER_BATCH:
+                    tables.append(frames.sessions_table_from_pages(batch, problems=problems))
+                    batch = []
+            if batch:
+                tables.append(frames.sessions_table_from_pages(batch, problems=problems))
+    finally:
+        bar.close()
+    problems.warn()
+    table = frames.concat_tables(tables, schema.SESSION_COLUMNS)
+    frame = frames.to_pandas(table, schema.SESSION_COLUMNS)
+    return _finish_sessions(frame, filters)
+
+
+_SORT_COLUMNS = {"created": "created_at", "updated": "updated_at", "duration": "duration", "startTime": "start_time"}
+
+
+def _finish_sessions(frame: pd.DataFrame, filters: SessionFilters) -> pd.DataFrame:
+    """Drop repeated ids (keep the latest ``updated_at``), restore sort order, apply ``limit``."""
+    if frame["id"].duplicated().any():
+        order = frame["updated_at"].fillna(pd.Timestamp.min.tz_localize("UTC")).argsort(kind="stable")
+        latest = frame.iloc[order].drop_duplicates("id", keep="last").index
+        frame = frame.loc[frame.index.isin(latest)]
+    if filters.merged:
+        key = _SORT_COLUMNS[filters.sort]
+        frame = frame.sort_values(
+            [key, "id"], ascending=filters.direction == "asc", kind="stable", na_position="last"
+        )
+    if filters.limit is not None:
+        frame = frame.iloc[: filters.limit]
+    return frame.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- per-session details
+
+
+class _DetailCache:
+    """Detail payloads of completed sessions (they never change), bounded LRU per client."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, client: Client, session_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            item = self._items.get((id(client), session_id))
+            if item is not None:
+                self._items.move_to_end((id(client), session_id))
+            return item
+
+    def put(self, client: Client, session_id: str, detail: dict[str, Any]) -> None:
+        session = detail.get("session") or {}
+        if session.get("pending") is not False:
+            return  # a pending session will change: never cache it
+        with self._lock:
+            self._items[(id(client), session_id)] = detail
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_details = _DetailCache()
+
+
+def _session_ids(sessions_or_ids: object) -> list[str]:
+    """Ids from a sessions frame (``id`` or ``session_id``), a Series, a str or an iterable."""
+    if isinstance(sessions_or_ids, pd.DataFrame):
+        column = "id" if "id" in sessions_or_ids.columns else "session_id"
+        if column not in sessions_or_ids.columns:
+            raise InvalidArgumentError("the DataFrame has neither an 'id' nor a 'session_id' column")
+        values: Iterable[object] = sessions_or_ids[column]
+    elif isinstance(sessions_or_ids, str):
+        values = [sessions_or_ids]
+    elif isinstance(sessions_or_ids, Iterable):
+        values = sessions_or_ids
+    else:
+        raise InvalidArgumentError(
+            f"expected a sessions DataFrame, a Series or an iterable of session ids, "
+            f"got {type(sessions_or_ids).__name__}"
+        )
+    ids: dict[str, None] = {}
+    for value in values:
+        if not isinstance(value, str) or not value or "/" in value or "?" in value:
+            raise InvalidArgumentError(f"not a session id: {value!r}")
+        ids.setdefault(value, None)
+    return list(ids)
+
+
+def _fetch_details(
+    client: Client, ids: list[str], progress: bool | None
+) -> list[dict[str, Any]]:
+    def fetch(session_id: str) -> dict[str, Any]:
+        cached = _details.get(client, session_id)
+        if cached is not None:
+            return cached
+        detail = client.get_session(session_id)
+        _details.put(client, session_id, detail)
+        return detail
+
+    bar = _progress(len(ids), "session details", " sessions", progress)
+    try:
+        return client.map(fetch, ids, on_done=bar.update, what="session details")
+    finally:
+        bar.close()
+
+
+@dataclass
+class Details:
+    """The enriched data of many sessions, from one ``GET /session/{id}`` each."""
+
+    sessions: pd.DataFrame
+    eval_runs: pd.DataFrame
+    spans: pd.DataFrame
+    agents: pd.DataFrame
+    routes: pd.DataFrame
+
+
+def _details_frames(
+    pairs: list[tuple[str, dict[str, Any]]], strict: bool, want: frozenset[str]
+) -> dict[str, pd.DataFrame]:
+    out: dict[str, pd.DataFrame] = {}
+    if "sessions" in want:
+        out["sessions"] = frames.sessions_frame([d["session"] for _, d in pairs], strict=strict)
+    if "eval_runs" in want:
+        out["eval_runs"] = frames.eval_runs_frame(
+            ((sid, run) for sid, d in pairs for run in _list(d.get("eval_runs"))), strict=strict
+        )
+    if "spans" in want:
+        out["spans"] = spans_frame(
+            ((sid, d["session"].get("timeline")) for sid, d in pairs), strict=strict
+        )
+    if "agents" in want:
+        out["agents"] = frames.agents_frame(
+            ((sid, a) for sid, d in pairs for a in _list(d.get("agents"))), strict=strict
+        )
+    if "routes" in want:
+        out["routes"] = _routes_frame(pairs)
+    return out
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _routes_frame(pairs: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
+    rows = []
+    for sid, d in pairs:
+        route = d.get("route")
+        if isinstance(route, Mapping):
+            method = route.get("method")
+            rows.append(
+                {
+                    "session_id": sid,
+                    "route_id": route.get("id"),
+                    "method": method.upper() if isinstance(method, str) else None,
+                    "path": route.get("path"),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=["session_id", "route_id", "method", "path"])
+    return frame.astype({"session_id": schema.STRING, "route_id": "category", "method": "category", "path": schema.STRING})
+
+
+def load_details(
+    sessions_or_ids: object,
+    client: Client | None = None,
+    *,
+    progress: bool | None = None,
+    strict: bool = False,
+) -> Details:
+    """Sessions, eval runs, spans, agents and routes of many sessions, in one fan-out.
+
+    One ``GET /session/{id}`` per session (completed sessions are cached on the client, so a
+    later ``load_spans`` of the same ids makes no request).
+    """
+    client = client or default_client()
+    ids = _session_ids(sessions_or_ids)
+    pairs = list(zip(ids, _fetch_details(client, ids, progress), strict=True))
+    parts = _details_frames(pairs, strict, frozenset({"sessions", "eval_runs", "spans", "agents", "routes"}))
+    return Details(**parts)
+
+
+def _load_part(part: str) -> Callable[..., pd.DataFrame]:
+    def loader(
+        sessions_or_ids: object,
+        client: Client | None = None,
+        *,
+        progress: bool | None = None,
+        strict: bool = False,
+    ) -> pd.DataFrame:
+        client = client or default_client()
+        ids = _session_ids(sessions_or_ids)
+        pairs = list(zip(ids, _fetch_details(client, ids, progress), strict=True))
+        return _details_frames(pairs, strict, frozenset({part}))[part]
+
+    return loader
+
+
+def load_eval_runs(
+    sessions_or_ids: object, client: Client | None = None, *, progress: bool | None = None, strict: bool = False
+) -> pd.DataFrame:
+    """Eval runs of the given sessions, one row each (``session_id`` joins sessions.id)."""
+    return _load_part("eval_runs")(sessions_or_ids, client, progress=progress, strict=strict)
+
+
+def load_spans(
+    sessions_or_ids: object, client: Client | None = None, *, progress: bool | None = None, strict: bool = False
+) -> pd.DataFrame:
+    """Timeline spans of the given sessions, one row per node, in pre-order."""
+    return _load_part("spans")(sessions_or_ids, client, progress=progress, strict=strict)
+
+
+def load_agents(
+    sessions_or_ids: object, client: Client | None = None, *, progress: bool | None = None, strict: bool = False
+) -> pd.DataFrame:
+    """Agents of the given sessions: ``session_id``, ``name``, ``identifier``."""
+    return _load_part("agents")(sessions_or_ids, client, progress=progress, strict=strict)
+
+
+def load_logs(
+    sessions_or_ids: object, client: Client | None = None, *, progress: bool | None = None, strict: bool = False
+) -> pd.DataFrame:
+    """Log lines of the given sessions (one request each), sorted by session and time."""
+    client = client or default_client()
+    ids = _session_ids(sessions_or_ids)
+    bar = _progress(len(ids), "session logs", " sessions", progress)
+    try:
+        results = client.map(client.get_logs, ids, on_done=bar.update, what="session logs")
+    finally:
+        bar.close()
+    return frames.logs_frame(
+        ((sid, line) for sid, lines in zip(ids, results, strict=True) for line in lines), strict=strict
+    )
+
+
+# --------------------------------------------------------------------------- one session
+
+
+@dataclass
+class SessionDetail:
+    """Everything about one session: ``session`` (one-row frame), ``agents``, ``eval_runs``,
+    ``spans`` (the timeline), ``logs`` and ``route`` (a dict or ``None``)."""
+
+    session: pd.DataFrame
+    agents: pd.DataFrame
+    eval_runs: pd.DataFrame
+    spans: pd.DataFrame
+    logs: pd.DataFrame
+    route: dict[str, Any] | None = field(default=None)
+
+    @property
+    def id(self) -> str:
+        """The session id."""
+        return str(self.session["id"].iloc[0])
+
+    def __repr__(self) -> str:
+        row = self.session.iloc[0]
+        status = "pending" if row["pending"] is True else ("ok" if row["success"] is True else "failed")
+        return (
+            f"SessionDetail(id={self.id!r}, status={status!r}, duration={row['duration']}, "
+            f"total_cost={row['total_cost']}, spans={len(self.spans)}, eval_runs={len(self.eval_runs)}, "
+            f"logs={len(self.logs)})"
+        )
+
+    def _repr_html_(self) -> str:
+        row = self.session.iloc[0]
+        status = "pending" if row["pending"] is True else ("succeeded" if row["success"] is True else "failed")
+        agents = ", ".join(sorted(set(self.agents["name"].dropna().astype(str)))) or "—"
+        facts = [
+            ("status", status),
+            ("agents", agents),
+            ("trigger / env", f"{row['trigger']} / {row['env']}"),
+            ("start (UTC)", str(row["start_time"])),
+            ("duration", str(row["duration"])),
+            ("total cost (USD)", "—" if pd.isna(row["total_cost"]) else f"${row['total_cost']:.4f}"),
+            ("spans / eval runs / log lines", f"{len(self.spans)} / {len(self.eval_runs)} / {len(self.logs)}"),
+        ]
+        if isinstance(row["error"], str):
+            facts.append(("error", row["error"]))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts
+        )
+        return f"<table><caption>Session {escape(self.id)}</caption>{body}</table>"
+
+
+def load_session(
+    session_id: str, client: Client | None = None, *, logs: bool = True, strict: bool = False
+) -> SessionDetail:
+    """One session with its agents, eval runs, timeline spans, route and (``logs=True``) logs."""
+    client = client or default_client()
+    (sid,) = _session_ids([session_id])
+    detail = client.get_session(sid)
+    _details.put(client, sid, detail)
+    parts = _details_frames([(sid, detail)], strict, frozenset({"sessions", "eval_runs", "spans", "agents"}))
+    log_frame = (
+        frames.logs_frame(((sid, line) for line in client.get_logs(sid)), strict=strict)
+        if logs
+        else frames.empty_frame("logs")
+    )
+    route = detail.get("route") if isinstance(detail.get("route"), dict) else None
+    return SessionDetail(
+        session=parts["sessions"],
+        agents=parts["agents"],
+        eval_runs=parts["eval_runs"],
+        spans=parts["spans"],
+        logs=log_frame,
+        route=route,
+    )

@@ -1,0 +1,183 @@
+"""Loader arguments → API query parameters, validated before any request is made.
+
+Every invalid argument raises :class:`~sessionkit.errors.InvalidArgumentError` naming the
+argument and what is allowed. Times are never read as local time: a string or ``datetime``
+without a zone is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from .errors import InvalidArgumentError
+from .schema import DIRECTIONS, SORTS, TRIGGERS
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
+_RELATIVE_UNITS = {"s": "s", "m": "min", "min": "min", "h": "h", "d": "D", "w": "W"}
+_SORT_ALIASES = {"start_time": "startTime", "starttime": "startTime", "created_at": "created", "updated_at": "updated"}
+
+
+def parse_time(value: object, name: str, *, now: pd.Timestamp | None = None) -> pd.Timestamp | None:
+    """An aware UTC ``pd.Timestamp`` from an ISO string, aware datetime/Timestamp or ``"7d"``.
+
+    Relative strings (``"90s"``, ``"15m"``, ``"12h"``, ``"30d"``, ``"2w"``) mean that long before
+    ``now`` (default: the current time). Naive values raise: they would be read as local time.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        match = _RELATIVE.match(value)
+        if match:
+            amount, unit = float(match.group(1)), _RELATIVE_UNITS[match.group(2).lower()]
+            base = now if now is not None else pd.Timestamp.now(tz="UTC")
+            return base - pd.Timedelta(amount, unit=unit)
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgumentError(
+                f"{name}={value!r} is not a time: give an ISO 8601 string with a zone "
+                "('2026-11-01T00:00:00Z'), an aware datetime or pd.Timestamp, or a relative "
+                "'7d', '12h', '30m'"
+            ) from exc
+    elif isinstance(value, datetime):  # includes pd.Timestamp
+        stamp = pd.Timestamp(value)
+    else:
+        raise InvalidArgumentError(
+            f"{name} must be an ISO string, a datetime or a pd.Timestamp, not {type(value).__name__}"
+        )
+    if stamp is pd.NaT or pd.isna(stamp):
+        raise InvalidArgumentError(f"{name}={value!r} is not a time")
+    if stamp.tzinfo is None:
+        raise InvalidArgumentError(
+            f"{name}={value!r} has no time zone; sessionkit never guesses local time. "
+            f"Add one, e.g. '{stamp.isoformat()}Z' or pd.Timestamp(...).tz_localize('UTC')."
+        )
+    return stamp.tz_convert("UTC")
+
+
+def format_time(stamp: pd.Timestamp) -> str:
+    """RFC 3339 in UTC with nanoseconds: ``2026-11-01T00:00:00.000000000Z``."""
+    stamp = stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond * 1000 + stamp.nanosecond:09d}Z"
+
+
+def _choice(value: object, name: str, allowed: Iterable[str]) -> str:
+    allowed = tuple(allowed)
+    if not isinstance(value, str) or value not in allowed:
+        raise InvalidArgumentError(f"{name}={value!r} is not allowed; expected one of {', '.join(allowed)}")
+    return value
+
+
+def _text(value: object, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _flag(value: object, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name} must be True, False or None, not {value!r}")
+    return "true" if value else "false"
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    """Validated filters of one :func:`~sessionkit.load_sessions` call."""
+
+    params: Mapping[str, str]
+    triggers: tuple[str, ...]
+    sort: str
+    direction: str
+    limit: int | None
+
+    @property
+    def merged(self) -> bool:
+        """True when several walks (one per trigger) are merged client-side."""
+        return len(self.triggers) > 1
+
+    def queries(self) -> Iterator[dict[str, str]]:
+        """The query parameters of each walk."""
+        if not self.triggers:
+            yield dict(self.params)
+        for trigger in self.triggers:
+            yield {**self.params, "trigger": trigger}
+
+
+def session_filters(
+    *,
+    since: object = None,
+    until: object = None,
+    trigger: str | Iterable[str] | None = None,
+    env: object = None,
+    success: object = None,
+    devmode: object = None,
+    org_id: object = None,
+    project_id: object = None,
+    deployment_id: object = None,
+    thread_id: object = None,
+    agent: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    sort: object = "created",
+    direction: object = "desc",
+    limit: object = None,
+) -> SessionFilters:
+    """Validate :func:`~sessionkit.load_sessions` arguments and map them to query parameters."""
+    now = pd.Timestamp.now(tz="UTC")
+    start = parse_time(since, "since", now=now)
+    end = parse_time(until, "until", now=now)
+    if start is not None and end is not None and end <= start:
+        raise InvalidArgumentError(f"until ({end}) must be after since ({start})")
+    if isinstance(sort, str):
+        sort = _SORT_ALIASES.get(sort.lower(), sort)
+    params: dict[str, str] = {
+        "sort": _choice(sort, "sort", SORTS),
+        "direction": _choice(direction, "direction", DIRECTIONS),
+    }
+    if start is not None:  # the API's startAfter is exclusive; since is inclusive
+        params["startAfter"] = format_time(start - pd.Timedelta(1, "ns"))
+    if end is not None:
+        params["startBefore"] = format_time(end)
+    for name, key, value in (
+        ("env", "env", env),
+        ("org_id", "orgId", org_id),
+        ("project_id", "projectId", project_id),
+        ("deployment_id", "deploymentId", deployment_id),
+        ("thread_id", "threadId", thread_id),
+        ("agent", "agentIdentifier", agent),
+    ):
+        text = _text(value, name)
+        if text is not None:
+            params[key] = text
+    for name, key, value in (("success", "success", success), ("devmode", "devmode", devmode)):
+        flag = _flag(value, name)
+        if flag is not None:
+            params[key] = flag
+    if metadata is not None:
+        if not isinstance(metadata, Mapping):
+            raise InvalidArgumentError(f"metadata must be a dict of key → value, not {type(metadata).__name__}")
+        try:
+            params["metadata"] = orjson.dumps(metadata).decode()
+        except TypeError as exc:
+            raise InvalidArgumentError(
+                f"metadata cannot be sent as JSON ({exc}); use str, int, float, bool, None, lists and dicts"
+            ) from exc
+    triggers: tuple[str, ...] = ()
+    if trigger is not None:
+        values = [trigger] if isinstance(trigger, str) else list(trigger)
+        if not values:
+            raise InvalidArgumentError("trigger=[] matches nothing; pass None for every trigger")
+        triggers = tuple(dict.fromkeys(_choice(t, "trigger", TRIGGERS) for t in values))
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidArgumentError(f"limit must be a positive integer or None, not {limit!r}")
+    return SessionFilters(params, triggers, params["sort"], params["direction"], limit)

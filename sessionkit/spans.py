@@ -1,0 +1,149 @@
+"""Pure timeline flattening: a session's span tree → rows of the spans frame. No I/O.
+
+The walk is iterative (an explicit stack), pre-order, children in the order sent, so a tree
+10,000 levels deep or 100,000 nodes wide flattens in linear time without touching Python's
+recursion limit. A node that is not an object, a ``children`` that is not a list, or the same
+node object reached twice (a cycle in an in-memory tree) is reported by a
+:class:`~sessionkit.errors.SchemaWarning` and skipped — the walk never loops.
+
+Durations arrive as float **milliseconds**; they become ``timedelta64[ns]`` (rounded to the
+nanosecond). ``self_duration`` is the node's duration minus the sum of its children's,
+clamped at zero (children may run concurrently).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from . import schema
+from .errors import SchemaError
+from .frames import Problems, _records_table, to_pandas
+
+_ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "agent_name": ("@agentuity/agentName",),
+    "agent_id": ("@agentuity/agentId",),
+    "http_method": ("http.method",),
+    "http_path": ("http.path",),
+    "http_host": ("http.host",),
+    "http_url": ("http.url",),
+    "storage_name": ("@agentuity/storageName", "@agentuity/name", "storage.name", "db.name"),
+    "storage_key": ("@agentuity/key", "@agentuity/storageKey", "storage.key", "db.key"),
+    "model": ("gen_ai.request.model", "llm.model"),
+    "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+    "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+}
+PATH_SEPARATOR = " > "
+
+
+def _duration_ms(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def flatten_timeline(
+    session_id: str, root: object, problems: Problems, *, max_nodes: int | None = None
+) -> list[dict[str, Any]]:
+    """One session's timeline → span rows (dicts with the spans frame's fields).
+
+    ``duration``/``self_duration`` are returned in milliseconds (floats); the frame builder
+    converts them. Malformed nodes are recorded in ``problems`` and skipped with their subtree.
+    """
+    rows: list[dict[str, Any]] = []
+    if root is None:
+        return rows
+    seen: set[int] = set()
+    # stack entries: (node, parent row index or -1, depth, position, parent path)
+    stack: list[tuple[object, int, int, int, str]] = [(root, -1, 0, 0, "")]
+    while stack:
+        node, parent, depth, position, parent_path = stack.pop()
+        if not isinstance(node, Mapping):
+            problems.add("timeline", session_id, node, "a span object")
+            continue
+        if id(node) in seen:
+            problems.add("timeline", session_id, node.get("id"), "a tree (the node repeats)")
+            continue
+        seen.add(id(node))
+        if max_nodes is not None and len(rows) >= max_nodes:
+            raise SchemaError(
+                f"timeline of {session_id} has more than {max_nodes} spans; raise max_spans"
+            )
+        operation = node.get("operation")
+        operation = operation if isinstance(operation, str) else None
+        path = operation or "?"
+        if parent_path:
+            path = parent_path + PATH_SEPARATOR + path
+        duration = _duration_ms(node.get("duration"))
+        if duration is None and node.get("duration") is not None:
+            problems.add("duration", session_id, node.get("duration"), "milliseconds (a number)")
+        attributes = node.get("attributes")
+        if attributes is not None and not isinstance(attributes, Mapping):
+            problems.add("attributes", session_id, attributes, "an object")
+            attributes = None
+        node_id = node.get("id")
+        row: dict[str, Any] = {
+            "session_id": session_id,
+            "span_id": node_id if isinstance(node_id, str) else None,
+            "parent_id": rows[parent]["span_id"] if parent >= 0 else None,
+            "depth": depth,
+            "position": position,
+            "operation": operation,
+            "path": path,
+            "duration": duration,
+            "_children_ms": 0.0,
+            "error": _error_text(node.get("error")),
+        }
+        attrs = attributes or {}
+        for column, keys in _ATTRIBUTE_COLUMNS.items():
+            row[column] = next((attrs[k] for k in keys if k in attrs), None)
+        row["attributes"] = orjson.dumps(attrs, option=orjson.OPT_NON_STR_KEYS).decode() if attrs else None
+        index = len(rows)
+        rows.append(row)
+        if parent >= 0 and duration is not None:
+            rows[parent]["_children_ms"] += duration
+        children = node.get("children")
+        if children is None:
+            continue
+        if not isinstance(children, list):
+            problems.add("children", session_id, children, "a list of spans")
+            continue
+        for pos in range(len(children) - 1, -1, -1):
+            stack.append((children[pos], index, depth + 1, pos, path))
+    for row in rows:
+        children_ms = row.pop("_children_ms")
+        duration = row["duration"]
+        row["self_duration"] = None if duration is None else max(0.0, duration - children_ms)
+    return rows
+
+
+def _error_text(value: object) -> str | None:
+    if value is None or value is False:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and isinstance(value.get("message"), str):
+        return str(value["message"])
+    return orjson.dumps(value, default=str).decode()
+
+
+def spans_frame(
+    timelines: Iterable[tuple[str, object]], *, strict: bool = False, max_spans: int | None = None
+) -> pd.DataFrame:
+    """``(session_id, timeline_root)`` pairs → the typed spans frame, one row per node.
+
+    Rows come in pre-order per session (a parent before its children, siblings in order).
+    ``duration`` and ``self_duration`` are ``timedelta64[ns]`` converted from milliseconds.
+    """
+    problems = Problems("spans", strict)
+    rows: list[dict[str, Any]] = []
+    for session_id, root in timelines:
+        rows.extend(flatten_timeline(session_id, root, problems, max_nodes=max_spans))
+    table = _records_table(rows, schema.SPAN_COLUMNS, problems, id_field="session_id", extras=False)
+    problems.warn()
+    return to_pandas(table, schema.SPAN_COLUMNS)

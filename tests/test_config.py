@@ -1,0 +1,93 @@
+"""Configuration, the key as a secret, and the exception ladder."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import sessionkit as sk
+from sessionkit import errors
+from sessionkit.config import Secret, check_base_url, resolve_base_url, resolve_key
+
+CANARY = "sk_canary_0123456789abcdef"
+
+
+def test_missing_key_lists_every_way_to_give_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AGENTUITY_SDK_KEY", raising=False)
+    with pytest.raises(sk.ConfigurationError) as info:
+        sk.Client()
+    text = str(info.value)
+    assert "AGENTUITY_SDK_KEY" in text and "api_key=" in text and "connect(demo=True)" in text
+
+
+def test_env_resolution_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTUITY_TRANSPORT_URL", "https://transport.example")
+    assert resolve_base_url(None, "usc") == "https://transport.example"
+    monkeypatch.setenv("AGENTUITY_CATALYST_URL", "https://catalyst.example/")
+    assert resolve_base_url(None, "usc") == "https://catalyst.example"
+    monkeypatch.delenv("AGENTUITY_CATALYST_URL")
+    monkeypatch.delenv("AGENTUITY_TRANSPORT_URL")
+    assert resolve_base_url(None, "usc") == "https://catalyst-usc.agentuity.cloud"
+    monkeypatch.setenv("AGENTUITY_SDK_KEY", CANARY)
+    monkeypatch.setenv("AGENTUITY_REGION", "use")
+    client = sk.Client()
+    assert client.region == "use" and client.base_url == "https://catalyst-use.agentuity.cloud"
+    assert client.logs_base_url == "https://api.agentuity.com"
+    assert resolve_key(None).get() == CANARY
+
+
+def test_unknown_region_is_refused() -> None:
+    with pytest.raises(sk.ConfigurationError, match="usw, usc, use"):
+        sk.Client(CANARY, region="eu")
+
+
+@pytest.mark.parametrize("url", ["http://api.example.com", "http://10.0.0.1:8080"])
+def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
+    with pytest.raises(sk.ConfigurationError, match="plain HTTP"):
+        sk.Client(CANARY, base_url=url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8787", "http://localhost:1", "http://[::1]:9"])
+def test_plain_http_to_loopback_is_allowed(url: str) -> None:
+    assert check_base_url(url, "base_url").startswith("http://")
+
+
+def test_key_never_in_repr_or_html() -> None:
+    client = sk.Client(CANARY, base_url="http://127.0.0.1:9")
+    for text in (repr(client), str(client), client._repr_html_(), repr(vars(client)), repr(Secret(CANARY))):
+        assert CANARY not in text
+    assert f"{Secret(CANARY)}" == "***"
+
+
+def test_key_not_in_connection_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"refused while sending {request.headers['authorization']}")
+
+    client = sk.Client(CANARY, base_url="http://127.0.0.1:9", transport=httpx.MockTransport(refuse),
+                       max_retries=1, retry_budget=1)
+    with pytest.raises(sk.APIConnectionError) as info:
+        client.get_logs("sess_" + "0" * 32)
+    assert CANARY not in str(info.value) and "***" in str(info.value)
+    assert "GET https://api.agentuity.com/cli/session/sess_" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(400, sk.BadRequestError), (401, sk.AuthenticationError), (402, sk.PaymentRequiredError),
+     (403, sk.PermissionDeniedError), (404, sk.NotFoundError), (409, sk.RateLimitError),
+     (421, sk.WrongRegionError), (426, sk.PaymentRequiredError), (429, sk.RateLimitError),
+     (500, sk.ServerError), (503, sk.ServerError), (418, sk.APIStatusError)],
+)
+def test_status_ladder(status: int, cls: type[Exception]) -> None:
+    assert errors.status_error_class(status) is cls
+    assert issubclass(cls, sk.SessionKitError)
+
+
+def test_retry_after_forms() -> None:
+    from sessionkit.client import retry_after_seconds
+
+    assert retry_after_seconds(httpx.Headers({"Retry-After": "3"})) == 3
+    assert retry_after_seconds(httpx.Headers({"Retry-After": "Thu, 01 Jan 1970 00:00:10 GMT"}), now=4) == 6
+    assert retry_after_seconds(httpx.Headers({"X-RateLimit-Retry-After": "1.5"})) == 1.5
+    assert retry_after_seconds(httpx.Headers({"X-RateLimit-Reset": "110"}), now=100) == 10
+    assert retry_after_seconds(httpx.Headers({})) is None

@@ -1,0 +1,201 @@
+"""Pure frame building: values and dtype names checked together, column by column."""
+
+from __future__ import annotations
+
+import warnings
+
+import orjson
+import pandas as pd
+import pytest
+
+import sessionkit as sk
+from sessionkit import frames, schema
+
+SID = "sess_" + "a" * 32
+SID2 = "sess_" + "b" * 32
+
+
+def _session(**over: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": SID,
+        "created_at": "2026-11-27T12:00:00.123456789Z",
+        "updated_at": "2026-11-27T14:00:01+02:00",
+        "start_time": "2026-11-27T12:00:00Z",
+        "end_time": "2026-11-27T12:00:01.5-00:00",
+        "deleted": False,
+        "deleted_at": None,
+        "deleted_by": None,
+        "duration": 1_500_000_001,
+        "cpu_time": 900_000_000,
+        "org_id": "org_1",
+        "project_id": "proj_1",
+        "deployment_id": "",
+        "agent_ids": ["agentid_" + "1" * 40, "agent_" + "2" * 40],
+        "trigger": "api",
+        "env": "production",
+        "devmode": False,
+        "pending": False,
+        "success": True,
+        "error": None,
+        "metadata": {"tier": "gold", "nested": {"n": 3}},
+        "llm_cost": 0.0125,
+        "total_cost": 0.02,
+        "llm_prompt_token_count": 1200,
+        "llm_completion_token_count": None,
+        "method": "POST",
+        "url": "/api/triage",
+        "route_id": "route_1",
+        "thread_id": None,
+        "user_data": '{"a": 1}',
+    }
+    base.update(over)
+    return base
+
+
+def test_sessions_values_and_dtypes_together() -> None:
+    df = sk.sessions_frame([_session()])
+    expected = {
+        "id": (SID, "string"),
+        "created_at": (pd.Timestamp("2026-11-27T12:00:00.123456789Z"), "datetime64[ns, UTC]"),
+        "updated_at": (pd.Timestamp("2026-11-27T12:00:01Z"), "datetime64[ns, UTC]"),
+        "end_time": (pd.Timestamp("2026-11-27T12:00:01.5Z"), "datetime64[ns, UTC]"),
+        "duration": (pd.Timedelta(1_500_000_001, "ns"), "timedelta64[ns]"),
+        "cpu_time": (pd.Timedelta(900, "ms"), "timedelta64[ns]"),
+        "success": (True, "boolean"),
+        "trigger": ("api", "category"),
+        "deployment_id": ("", "category"),
+        "llm_cost": (0.0125, "float64"),
+        "llm_prompt_token_count": (1200, "Int64"),
+        "metadata.tier": ("gold", "string"),
+        "metadata.nested.n": (3, "Int64"),
+        "user_data": ('{"a": 1}', "string"),
+    }
+    for column, (value, dtype) in expected.items():
+        assert str(df[column].dtype) == dtype, column
+        assert df[column].iloc[0] == value, column
+    assert df["agent_ids"].iloc[0] == ["agentid_" + "1" * 40, "agent_" + "2" * 40]
+    assert df["llm_completion_token_count"].isna().iloc[0]
+    assert df["thread_id"].isna().iloc[0]
+    assert "timeline" not in df.columns and "metadata" not in df.columns
+
+
+def test_every_entity_has_full_columns_when_empty() -> None:
+    for entity, cols in schema.ENTITIES.items():
+        df = sk.empty_frame(entity)
+        assert list(df.columns) == [c.name for c in cols]
+        assert [str(t) if not isinstance(t, pd.CategoricalDtype) else "category" for t in df.dtypes] == [
+            c.dtype_name for c in cols
+        ]
+        assert len(df) == 0
+
+
+def test_pages_road_equals_records_road() -> None:
+    records = [
+        _session(),
+        _session(id=SID2, metadata=None, tags=["x"], success=False, error="boom", duration=None),
+        _session(id="sess_" + "c" * 32, metadata={"tier": "silver", "extra": True}),
+    ]
+    pages = [orjson.dumps({"success": True, "data": records[:2]}), orjson.dumps({"success": True, "data": records[2:]})]
+    fast = frames.sessions_frame_from_pages(pages)
+    slow = sk.sessions_frame(records)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert fast["metadata.tier"].tolist()[1] is pd.NA
+    assert fast["tags"].iloc[0] is None or fast["tags"].isna().iloc[0]
+
+
+def test_bad_values_become_missing_and_are_reported() -> None:
+    records = [_session(), _session(id=SID2, duration="12", updated_at="yesterday", success="yes")]
+    with pytest.warns(sk.SchemaWarning) as caught:
+        df = sk.sessions_frame(records)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "sessions.duration" in messages and SID2 in messages
+    assert "sessions.updated_at" in messages and "sessions.success" in messages
+    assert len(df) == 2
+    assert pd.isna(df.loc[1, "duration"]) and pd.isna(df.loc[1, "updated_at"]) and pd.isna(df.loc[1, "success"])
+    assert df.loc[0, "duration"] == pd.Timedelta(1_500_000_001, "ns")
+
+
+def test_bad_values_on_the_pages_road_fall_back_and_keep_rows() -> None:
+    page = orjson.dumps({"success": True, "data": [_session(), _session(id=SID2, duration="x")]})
+    with pytest.warns(sk.SchemaWarning, match="sessions.duration"):
+        df = frames.sessions_frame_from_pages([page])
+    assert df["id"].tolist() == [SID, SID2]
+
+
+def test_strict_raises() -> None:
+    with pytest.raises(sk.SchemaError, match="duration"):
+        sk.sessions_frame([_session(duration=[1])], strict=True)
+
+
+def test_naive_timestamp_is_rejected_not_read_as_local() -> None:
+    with pytest.warns(sk.SchemaWarning, match="zone"):
+        df = sk.sessions_frame([_session(start_time="2026-11-27T12:00:00")])
+    assert pd.isna(df.loc[0, "start_time"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-27T12:00:00Z", "2026-11-27T12:00:00"),
+        ("2026-11-27T12:00:00.1Z", "2026-11-27T12:00:00.1"),
+        ("2026-11-27T12:00:00.123456789+02:00", "2026-11-27T10:00:00.123456789"),
+        ("2026-11-27T12:00:00.12345-05:30", "2026-11-27T17:30:00.12345"),
+    ],
+)
+def test_timestamp_forms_normalise_to_utc_exactly(text: str, expected: str) -> None:
+    df = sk.sessions_frame([_session(created_at=text)])
+    assert df.loc[0, "created_at"] == pd.Timestamp(expected, tz="UTC")
+
+
+def test_metadata_type_clash_across_batches_keeps_text() -> None:
+    a = frames.sessions_table_from_records([_session(metadata={"k": 1})])
+    b = frames.sessions_table_from_records([_session(id=SID2, metadata={"k": "one"})])
+    table = frames.concat_tables([a, b], schema.SESSION_COLUMNS)
+    df = frames.to_pandas(table, schema.SESSION_COLUMNS)
+    assert df["metadata.k"].tolist() == ["1", "one"]
+
+
+def test_eval_runs_result_object_or_string() -> None:
+    runs = [
+        (SID, {"id": "evalrun_1", "created_at": "2026-11-27T12:00:00Z", "eval_id": "eval_a", "pending": False,
+               "success": True, "error": None,
+               "result": {"success": True, "passed": True, "score": 0.9, "reason": "ok", "metadata": {"judge": "m1"}}}),
+        (SID2, {"id": "evalrun_2", "created_at": "2026-11-27T12:00:00Z", "eval_id": "eval_a", "pending": False,
+                "success": True, "error": None,
+                "result": '{"success": false, "passed": false, "error": "judge timeout", "metadata": {}}'}),
+    ]
+    df = sk.eval_runs_frame(runs)
+    assert df["passed"].tolist() == [True, False] and str(df["passed"].dtype) == "boolean"
+    assert df["score"].iloc[0] == 0.9 and str(df["score"].dtype) == "Float64"
+    assert df["score"].isna().iloc[1]
+    assert df["result_error"].tolist()[1] == "judge timeout"
+    assert df["metadata.judge"].tolist()[0] == "m1"
+
+
+def test_logs_severity_ordered_normalised_unknown_kept() -> None:
+    lines = [
+        (SID, {"body": "a", "severity": "warning", "timestamp": "2026-11-27T12:00:02Z"}),
+        (SID, {"body": "b", "severity": "Info", "timestamp": "2026-11-27T12:00:01Z"}),
+        (SID, {"body": "c", "severity": "CRITICAL", "timestamp": "2026-11-27T12:00:03Z"}),
+        (SID, {"body": "d", "severity": "NOTE2SELF", "timestamp": "2026-11-27T12:00:04Z"}),
+    ]
+    with pytest.warns(sk.SchemaWarning, match="NOTE2SELF"):
+        df = sk.logs_frame(lines)
+    assert df["body"].tolist() == ["b", "a", "c", "d"]  # sorted by time
+    assert df["severity"].tolist() == ["INFO", "WARN", "FATAL", "NOTE2SELF"]
+    assert df["severity"].cat.ordered
+    assert list(df["severity"].cat.categories[:6]) == list(schema.SEVERITIES)
+    assert (df["severity"] >= "WARN").tolist() == [False, True, True, True]
+    assert df["severity_raw"].tolist() == ["Info", "warning", "CRITICAL", "NOTE2SELF"]
+
+
+def test_agents_frame() -> None:
+    df = frames.agents_frame([(SID, {"name": "triage", "identifier": "agent_" + "1" * 40})])
+    assert df["name"].tolist() == ["triage"] and str(df["name"].dtype) == "category"
+
+
+def test_warnings_never_drop_rows() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = sk.sessions_frame([_session(id=1), _session(trigger=5), "junk"])  # type: ignore[list-item]
+    assert len(df) == 2
