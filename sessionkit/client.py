@@ -136,7 +136,8 @@ class Client:
         self.base_url = config.resolve_base_url(base_url, self.region)
         self.logs_base_url = config.resolve_logs_url(logs_base_url)
         self.region_urls = {
-            r: config.check_base_url(u, f"region_urls[{r!r}]") for r, u in (region_urls or {}).items()
+            r: config.check_base_url(u, f"region_urls[{r!r}]")
+            for r, u in (region_urls or {}).items()
         }
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
@@ -192,7 +193,9 @@ class Client:
             ("key", "set (hidden)"),
             ("concurrency", str(self.concurrency)),
         ]
-        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td>{escape(v)}</td></tr>" for k, v in rows
+        )
         return f"<table><caption>sessionkit.Client</caption>{body}</table>"
 
     def _redact(self, text: str) -> str:
@@ -218,7 +221,11 @@ class Client:
                 self._count("retries")
                 logger.info(
                     "retrying GET %s after %s in %.2fs (attempt %d of %d)",
-                    url, type(failure.error).__name__, delay, attempt, self.max_retries,
+                    url,
+                    type(failure.error).__name__,
+                    delay,
+                    attempt,
+                    self.max_retries,
                 )
                 time.sleep(delay)
 
@@ -278,16 +285,24 @@ class Client:
         except orjson.JSONDecodeError as exc:
             kind = response.headers.get("content-type", "unknown content type")
             raise _Retryable(
-                BadResponseError(f"The body is not JSON ({kind}, {len(body)} bytes)", method="GET", url=shown)
+                BadResponseError(
+                    f"The body is not JSON ({kind}, {len(body)} bytes)", method="GET", url=shown
+                )
             ) from exc
         if not isinstance(payload, dict) or "success" not in payload:
             raise _Retryable(
-                BadResponseError("The body is not the {success, data} envelope", method="GET", url=shown)
+                BadResponseError(
+                    "The body is not the {success, data} envelope", method="GET", url=shown
+                )
             )
         if payload.get("success") is not True:
-            message = self._redact(str(payload.get("message") or payload.get("error") or "no message"))
+            message = self._redact(
+                str(payload.get("message") or payload.get("error") or "no message")
+            )
             raise _Retryable(
-                BadResponseError(f"The API answered success: false: {message}", method="GET", url=shown)
+                BadResponseError(
+                    f"The API answered success: false: {message}", method="GET", url=shown
+                )
             )
         if "data" not in payload:
             raise _Retryable(BadResponseError("The envelope has no data", method="GET", url=shown))
@@ -338,7 +353,9 @@ class Client:
             for issue in error.get("issues") or []:
                 if isinstance(issue, dict):
                     path = ".".join(str(p) for p in issue.get("path") or [])
-                    parts.append(f"{path}: {issue.get('message')}" if path else str(issue.get("message")))
+                    parts.append(
+                        f"{path}: {issue.get('message')}" if path else str(issue.get("message"))
+                    )
         code = payload.get("code")
         return (self._redact("; ".join(parts)) or None), (str(code) if code else None)
 
@@ -355,7 +372,9 @@ class Client:
         body, data = self._send(url, query)
         if not isinstance(data, list):
             raise BadResponseError(
-                f"GET /session returned {type(data).__name__} data, expected a list", method="GET", url=url
+                f"GET /session returned {type(data).__name__} data, expected a list",
+                method="GET",
+                url=url,
             )
         ids = tuple(str(item.get("id")) if isinstance(item, dict) else "" for item in data)
         return Page(offset, body, ids)
@@ -388,7 +407,9 @@ class Client:
         _, data = self._send_for(session_id, url)
         if not isinstance(data, list):
             raise BadResponseError(
-                f"logs of {session_id}: expected a list, got {type(data).__name__}", method="GET", url=url
+                f"logs of {session_id}: expected a list, got {type(data).__name__}",
+                method="GET",
+                url=url,
             )
         return data
 
@@ -452,13 +473,17 @@ class Client:
         max_rows: int | None,
         on_page: Callable[[Page], None] | None,
     ) -> Iterator[Page]:
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sessionkit-page")
+        pool = ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="sessionkit-page"
+        )
         pending: dict[int, Future[Page]] = {}
         previous: tuple[str, ...] | None = None
         try:
             while True:
                 while len(pending) < self.concurrency and (max_rows is None or offset < max_rows):
-                    pending[offset] = pool.submit(self.list_sessions_page, params, offset=offset, limit=size)
+                    pending[offset] = pool.submit(
+                        self.list_sessions_page, params, offset=offset, limit=size
+                    )
                     offset += size
                 head = min(pending)
                 page = pending.pop(head).result()
@@ -498,7 +523,9 @@ class Client:
         if not items:
             return results
         done = 0
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sessionkit") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="sessionkit"
+        ) as pool:
             index = {pool.submit(fn, item): i for i, item in enumerate(items)}
             remaining = set(index)
             try:

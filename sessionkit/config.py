@@ -56,7 +56,7 @@ class Secret:
     def __format__(self, spec: str) -> str:
         return "***"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("a Secret cannot be pickled")
 
 
@@ -81,7 +81,9 @@ def resolve_region(region: str | None, env: Mapping[str, str] | None = None) -> 
     return value
 
 
-def resolve_base_url(base_url: str | None, region: str, env: Mapping[str, str] | None = None) -> str:
+def resolve_base_url(
+    base_url: str | None, region: str, env: Mapping[str, str] | None = None
+) -> str:
     """The sessions ("Catalyst") base URL."""
     env = os.environ if env is None else env
     url = (
@@ -96,7 +98,9 @@ def resolve_base_url(base_url: str | None, region: str, env: Mapping[str, str] |
 def resolve_logs_url(logs_base_url: str | None, env: Mapping[str, str] | None = None) -> str:
     """The App API (logs) base URL."""
     env = os.environ if env is None else env
-    return check_base_url(logs_base_url or env.get("AGENTUITY_API_URL") or LOGS_BASE, "logs_base_url")
+    return check_base_url(
+        logs_base_url or env.get("AGENTUITY_API_URL") or LOGS_BASE, "logs_base_url"
+    )
 
 
 def is_loopback(host: str) -> bool:

@@ -21,7 +21,9 @@ _default: Client | None = None
 _emulator: Any = None
 
 
-def connect(*, demo: bool | None = None, api_key: str | None = None, **client_options: Any) -> Client:
+def connect(
+    *, demo: bool | None = None, api_key: str | None = None, **client_options: Any
+) -> Client:
     """Connect and make the result the default client of the loaders.
 
     ``demo=None`` (default): the live API when ``api_key`` or ``AGENTUITY_SDK_KEY`` is set,
@@ -59,7 +61,9 @@ def _demo_client(**client_options: Any) -> Client:
     created = dataset.columns["created_ns"]
     span = ""
     if len(dataset):
-        first, last = (datetime.fromtimestamp(int(ns) // 10**9, UTC).date() for ns in created[[0, -1]])
+        first, last = (
+            datetime.fromtimestamp(int(ns) // 10**9, UTC).date() for ns in created[[0, -1]]
+        )
         span = f", {first} to {last}"
     print(
         f"sessionkit: no AGENTUITY_SDK_KEY set; using the bundled emulator with demo data "

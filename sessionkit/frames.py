@@ -259,7 +259,9 @@ def _records_table(
     """
     good = [r for r in records if isinstance(r, Mapping)]
     if len(good) != len(records):
-        problems.add("<record>", "?", next(r for r in records if not isinstance(r, Mapping)), "an object")
+        problems.add(
+            "<record>", "?", next(r for r in records if not isinstance(r, Mapping)), "an object"
+        )
     ids = [r.get(id_field) for r in good]
     arrays: dict[str, pa.Array] = {}
     for col in cols:
@@ -281,7 +283,11 @@ def _records_table(
         for key in keys:
             if key not in arrays:
                 arrays[key] = _infer_array([row.get(key) for row in flat])
-    return pa.table(arrays) if arrays else pa.table({c.name: pa.array([], _TYPED_ARROW[c.wire]) for c in cols})
+    return (
+        pa.table(arrays)
+        if arrays
+        else pa.table({c.name: pa.array([], _TYPED_ARROW[c.wire]) for c in cols})
+    )
 
 
 def _flatten_object(value: object, prefix: str) -> dict[str, object]:
@@ -351,9 +357,7 @@ def sessions_table_from_records(
 
 
 def _wire_struct() -> pa.DataType:
-    return pa.struct(
-        [pa.field(c.name, _WIRE_ARROW[c.wire]) for c in schema.SESSION_COLUMNS]
-    )
+    return pa.struct([pa.field(c.name, _WIRE_ARROW[c.wire]) for c in schema.SESSION_COLUMNS])
 
 
 _PAGE_SCHEMA = pa.schema(
@@ -397,7 +401,9 @@ def _native_sessions(pages: Sequence[bytes], problems: Problems) -> pa.Table:
     raw = pj.read_json(
         io.BytesIO(buffer),
         read_options=pj.ReadOptions(block_size=block),
-        parse_options=pj.ParseOptions(explicit_schema=_PAGE_SCHEMA, unexpected_field_behavior="infer"),
+        parse_options=pj.ParseOptions(
+            explicit_schema=_PAGE_SCHEMA, unexpected_field_behavior="infer"
+        ),
     )
     data = pc.list_flatten(raw.column("data"))
     if isinstance(data, pa.ChunkedArray):
@@ -612,7 +618,9 @@ def eval_runs_frame(
             if key not in {"passed", "score", "reason", "success", "error", "metadata"}:
                 row[f"result.{key}"] = value
         flat.append(row)
-    table = _records_table(flat, schema.EVAL_RUN_COLUMNS, problems, expand={"metadata": "metadata."})
+    table = _records_table(
+        flat, schema.EVAL_RUN_COLUMNS, problems, expand={"metadata": "metadata."}
+    )
     problems.warn()
     return to_pandas(table, schema.EVAL_RUN_COLUMNS)
 
@@ -666,7 +674,10 @@ def logs_frame(
         )
     dtype = pd.CategoricalDtype([*schema.SEVERITIES, *unknown], ordered=True)
     frame.insert(2, "severity", normal.astype(dtype))
-    frame = frame[[c.name for c in schema.LOG_COLUMNS] + [c for c in frame.columns if c not in {x.name for x in schema.LOG_COLUMNS}]]
+    frame = frame[
+        [c.name for c in schema.LOG_COLUMNS]
+        + [c for c in frame.columns if c not in {x.name for x in schema.LOG_COLUMNS}]
+    ]
     if len(frame):
         frame = frame.sort_values(["session_id", "timestamp"], kind="stable", ignore_index=True)
     return frame

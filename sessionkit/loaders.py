@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import frames, schema
 from .client import Client, Page
@@ -78,6 +79,7 @@ def load_sessions(
     limit: int | None = None,
     progress: bool | None = None,
     strict: bool = False,
+    agent_names: bool = True,
 ) -> pd.DataFrame:
     """Sessions matching the filters, one row each, as a typed frame (see the README's table).
 
@@ -88,14 +90,33 @@ def load_sessions(
     sort order. Sessions created during the walk may appear; every session that existed when the
     walk started appears exactly once (repeats caused by shifting offsets are dropped by id,
     keeping the most recently updated version).
+
+    With ``agent_names=True`` an ``agent`` column (category) names each session's agent: the
+    list endpoint only sends ids, so one session detail per distinct agent id is fetched
+    (a handful of requests, cached) to learn the names.
     """
     filters = session_filters(
-        since=since, until=until, trigger=trigger, env=env, success=success, devmode=devmode,
-        org_id=org_id, project_id=project_id, deployment_id=deployment_id, thread_id=thread_id,
-        agent=agent, metadata=metadata, sort=sort, direction=direction, limit=limit,
+        since=since,
+        until=until,
+        trigger=trigger,
+        env=env,
+        success=success,
+        devmode=devmode,
+        org_id=org_id,
+        project_id=project_id,
+        deployment_id=deployment_id,
+        thread_id=thread_id,
+        agent=agent,
+        metadata=metadata,
+        sort=sort,
+        direction=direction,
+        limit=limit,
     )
     client = client or default_client()
-    return walk_sessions(client, filters, progress=progress, strict=strict)
+    frame = walk_sessions(client, filters, progress=progress, strict=strict)
+    if agent_names:
+        frame = label_agents(frame, client, progress=progress)
+    return frame
 
 
 def walk_sessions(
@@ -128,13 +149,20 @@ def walk_sessions(
     return _finish_sessions(frame, filters)
 
 
-_SORT_COLUMNS = {"created": "created_at", "updated": "updated_at", "duration": "duration", "startTime": "start_time"}
+_SORT_COLUMNS = {
+    "created": "created_at",
+    "updated": "updated_at",
+    "duration": "duration",
+    "startTime": "start_time",
+}
 
 
 def _finish_sessions(frame: pd.DataFrame, filters: SessionFilters) -> pd.DataFrame:
     """Drop repeated ids (keep the latest ``updated_at``), restore sort order, apply ``limit``."""
     if frame["id"].duplicated().any():
-        order = frame["updated_at"].fillna(pd.Timestamp.min.tz_localize("UTC")).argsort(kind="stable")
+        order = (
+            frame["updated_at"].fillna(pd.Timestamp.min.tz_localize("UTC")).argsort(kind="stable")
+        )
         latest = frame.iloc[order].drop_duplicates("id", keep="last").index
         frame = frame.loc[frame.index.isin(latest)]
     if filters.merged:
@@ -187,7 +215,9 @@ def _session_ids(sessions_or_ids: object) -> list[str]:
     if isinstance(sessions_or_ids, pd.DataFrame):
         column = "id" if "id" in sessions_or_ids.columns else "session_id"
         if column not in sessions_or_ids.columns:
-            raise InvalidArgumentError("the DataFrame has neither an 'id' nor a 'session_id' column")
+            raise InvalidArgumentError(
+                "the DataFrame has neither an 'id' nor a 'session_id' column"
+            )
         values: Iterable[object] = sessions_or_ids[column]
     elif isinstance(sessions_or_ids, str):
         values = [sessions_or_ids]
@@ -206,9 +236,7 @@ def _session_ids(sessions_or_ids: object) -> list[str]:
     return list(ids)
 
 
-def _fetch_details(
-    client: Client, ids: list[str], progress: bool | None
-) -> list[dict[str, Any]]:
+def _fetch_details(client: Client, ids: list[str], progress: bool | None) -> list[dict[str, Any]]:
     def fetch(session_id: str) -> dict[str, Any]:
         cached = _details.get(client, session_id)
         if cached is not None:
@@ -277,7 +305,14 @@ def _routes_frame(pairs: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
                 }
             )
     frame = pd.DataFrame(rows, columns=["session_id", "route_id", "method", "path"])
-    return frame.astype({"session_id": schema.STRING, "route_id": "category", "method": "category", "path": schema.STRING})
+    return frame.astype(
+        {
+            "session_id": schema.STRING,
+            "route_id": "category",
+            "method": "category",
+            "path": schema.STRING,
+        }
+    )
 
 
 def load_details(
@@ -295,7 +330,9 @@ def load_details(
     client = client or default_client()
     ids = _session_ids(sessions_or_ids)
     pairs = list(zip(ids, _fetch_details(client, ids, progress), strict=True))
-    parts = _details_frames(pairs, strict, frozenset({"sessions", "eval_runs", "spans", "agents", "routes"}))
+    parts = _details_frames(
+        pairs, strict, frozenset({"sessions", "eval_runs", "spans", "agents", "routes"})
+    )
     return Details(**parts)
 
 
@@ -316,28 +353,44 @@ def _load_part(part: str) -> Callable[..., pd.DataFrame]:
 
 
 def load_eval_runs(
-    sessions_or_ids: object, client: Client | None = None, *, progress: bool | None = None, strict: bool = False
+    sessions_or_ids: object,
+    client: Client | None = None,
+    *,
+    progress: bool | None = None,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Eval runs of the given sessions, one row each (``session_id`` joins sessions.id)."""
     return _load_part("eval_runs")(sessions_or_ids, client, progress=progress, strict=strict)
 
 
 def load_spans(
-    sessions_or_ids: object, client: Client | None = None, *, progress: bool | None = None, strict: bool = False
+    sessions_or_ids: object,
+    client: Client | None = None,
+    *,
+    progress: bool | None = None,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Timeline spans of the given sessions, one row per node, in pre-order."""
     return _load_part("spans")(sessions_or_ids, client, progress=progress, strict=strict)
 
 
 def load_agents(
-    sessions_or_ids: object, client: Client | None = None, *, progress: bool | None = None, strict: bool = False
+    sessions_or_ids: object,
+    client: Client | None = None,
+    *,
+    progress: bool | None = None,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Agents of the given sessions: ``session_id``, ``name``, ``identifier``."""
     return _load_part("agents")(sessions_or_ids, client, progress=progress, strict=strict)
 
 
 def load_logs(
-    sessions_or_ids: object, client: Client | None = None, *, progress: bool | None = None, strict: bool = False
+    sessions_or_ids: object,
+    client: Client | None = None,
+    *,
+    progress: bool | None = None,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Log lines of the given sessions (one request each), sorted by session and time."""
     client = client or default_client()
@@ -348,7 +401,85 @@ def load_logs(
     finally:
         bar.close()
     return frames.logs_frame(
-        ((sid, line) for sid, lines in zip(ids, results, strict=True) for line in lines), strict=strict
+        ((sid, line) for sid, lines in zip(ids, results, strict=True) for line in lines),
+        strict=strict,
+    )
+
+
+# --------------------------------------------------------------------------- agent names
+
+MAX_AGENT_LOOKUPS = 500
+
+
+def _learn_names(detail: Mapping[str, Any], names: dict[str, str]) -> None:
+    """Add identifier → name pairs from one session detail to ``names``."""
+    agents = [a for a in _list(detail.get("agents")) if isinstance(a, Mapping)]
+    for agent in agents:
+        if isinstance(agent.get("identifier"), str) and isinstance(agent.get("name"), str):
+            names.setdefault(agent["identifier"], agent["name"])
+    distinct = {a.get("name") for a in agents if isinstance(a.get("name"), str)}
+    if len(distinct) == 1:  # one agent: every id the session carries is that agent
+        (only,) = distinct
+        for agent_id in _list(detail["session"].get("agent_ids")):
+            if isinstance(agent_id, str):
+                names.setdefault(agent_id, str(only))
+
+
+def label_agents(
+    sessions: pd.DataFrame, client: Client | None = None, *, progress: bool | None = None
+) -> pd.DataFrame:
+    """Return ``sessions`` with an ``agent`` category column: the name of each session's agent.
+
+    The name is that of the first id in ``agent_ids`` whose name is known. Names come from the
+    ``agents`` of one session detail per distinct agent id (at most ``MAX_AGENT_LOOKUPS``
+    requests; completed details are cached). A session whose ids have no known name gets a
+    missing value. The column is inserted after ``agent_ids``.
+    """
+    frame = sessions.drop(columns="agent", errors="ignore")
+    flat = _flat_agent_ids(frame)  # one row per (session row, agent id), in list order
+    firsts = flat.drop_duplicates("agent_id")
+    example = dict(zip(firsts["agent_id"], firsts["session_id"], strict=True))
+    wanted = list(example)[:MAX_AGENT_LOOKUPS]
+    names: dict[str, str] = {}
+    looked: set[str] = set()
+    client = client or default_client()
+    for _ in range(3):  # a second or third session per id only when the first did not name it
+        lookup = list(dict.fromkeys(example[a] for a in wanted))
+        looked.update(lookup)
+        for detail in _fetch_details(client, lookup, progress):
+            _learn_names(detail, names)
+        unnamed = flat[flat["agent_id"].isin([a for a in wanted if a not in names])]
+        unnamed = unnamed[~unnamed["session_id"].isin(looked)].drop_duplicates("agent_id")
+        example = dict(zip(unnamed["agent_id"], unnamed["session_id"], strict=True))
+        wanted = list(example)
+        if not wanted:
+            break
+    named = flat.assign(name=flat["agent_id"].map(names)).dropna(subset=["name"])
+    first_name = named.drop_duplicates("row").set_index("row")["name"]
+    labels = first_name.reindex(range(len(frame)))
+    position = frame.columns.get_loc("agent_ids") + 1
+    frame.insert(
+        position,
+        "agent",
+        pd.Categorical(labels.to_numpy(dtype=object), categories=sorted(set(names.values()))),
+    )
+    return frame
+
+
+def _flat_agent_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """``(row, session_id, agent_id)`` for every id of every session, in list order."""
+    lists = (
+        pa.array(frame["agent_ids"].array, type=pa.list_(pa.string()))
+        if len(frame)
+        else pa.array([], pa.list_(pa.string()))
+    )
+    rows = pc.list_parent_indices(lists).to_numpy()
+    return pd.DataFrame(
+        {
+            "row": rows,
+            "session_id": frame["id"].to_numpy(dtype=object)[rows],
+            "agent_id": pc.list_flatten(lists).to_numpy(zero_copy_only=False),
+        }
     )
 
 
@@ -374,7 +505,9 @@ class SessionDetail:
 
     def __repr__(self) -> str:
         row = self.session.iloc[0]
-        status = "pending" if row["pending"] is True else ("ok" if row["success"] is True else "failed")
+        status = (
+            "pending" if row["pending"] is True else ("ok" if row["success"] is True else "failed")
+        )
         return (
             f"SessionDetail(id={self.id!r}, status={status!r}, duration={row['duration']}, "
             f"total_cost={row['total_cost']}, spans={len(self.spans)}, eval_runs={len(self.eval_runs)}, "
@@ -383,7 +516,11 @@ class SessionDetail:
 
     def _repr_html_(self) -> str:
         row = self.session.iloc[0]
-        status = "pending" if row["pending"] is True else ("succeeded" if row["success"] is True else "failed")
+        status = (
+            "pending"
+            if row["pending"] is True
+            else ("succeeded" if row["success"] is True else "failed")
+        )
         agents = ", ".join(sorted(set(self.agents["name"].dropna().astype(str)))) or "—"
         facts = [
             ("status", status),
@@ -391,13 +528,20 @@ class SessionDetail:
             ("trigger / env", f"{row['trigger']} / {row['env']}"),
             ("start (UTC)", str(row["start_time"])),
             ("duration", str(row["duration"])),
-            ("total cost (USD)", "—" if pd.isna(row["total_cost"]) else f"${row['total_cost']:.4f}"),
-            ("spans / eval runs / log lines", f"{len(self.spans)} / {len(self.eval_runs)} / {len(self.logs)}"),
+            (
+                "total cost (USD)",
+                "—" if pd.isna(row["total_cost"]) else f"${row['total_cost']:.4f}",
+            ),
+            (
+                "spans / eval runs / log lines",
+                f"{len(self.spans)} / {len(self.eval_runs)} / {len(self.logs)}",
+            ),
         ]
         if isinstance(row["error"], str):
             facts.append(("error", row["error"]))
         body = "".join(
-            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+            for k, v in facts
         )
         return f"<table><caption>Session {escape(self.id)}</caption>{body}</table>"
 
@@ -410,7 +554,9 @@ def load_session(
     (sid,) = _session_ids([session_id])
     detail = client.get_session(sid)
     _details.put(client, sid, detail)
-    parts = _details_frames([(sid, detail)], strict, frozenset({"sessions", "eval_runs", "spans", "agents"}))
+    parts = _details_frames(
+        [(sid, detail)], strict, frozenset({"sessions", "eval_runs", "spans", "agents"})
+    )
     log_frame = (
         frames.logs_frame(((sid, line) for line in client.get_logs(sid)), strict=strict)
         if logs

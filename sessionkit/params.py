@@ -21,7 +21,12 @@ from .schema import DIRECTIONS, SORTS, TRIGGERS
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 _RELATIVE_UNITS = {"s": "s", "m": "min", "min": "min", "h": "h", "d": "D", "w": "W"}
-_SORT_ALIASES = {"start_time": "startTime", "starttime": "startTime", "created_at": "created", "updated_at": "updated"}
+_SORT_ALIASES = {
+    "start_time": "startTime",
+    "starttime": "startTime",
+    "created_at": "created",
+    "updated_at": "updated",
+}
 
 
 def parse_time(value: object, name: str, *, now: pd.Timestamp | None = None) -> pd.Timestamp | None:
@@ -65,13 +70,17 @@ def parse_time(value: object, name: str, *, now: pd.Timestamp | None = None) -> 
 def format_time(stamp: pd.Timestamp) -> str:
     """RFC 3339 in UTC with nanoseconds: ``2026-11-01T00:00:00.000000000Z``."""
     stamp = stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond * 1000 + stamp.nanosecond:09d}Z"
+    return (
+        stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond * 1000 + stamp.nanosecond:09d}Z"
+    )
 
 
 def _choice(value: object, name: str, allowed: Iterable[str]) -> str:
     allowed = tuple(allowed)
     if not isinstance(value, str) or value not in allowed:
-        raise InvalidArgumentError(f"{name}={value!r} is not allowed; expected one of {', '.join(allowed)}")
+        raise InvalidArgumentError(
+            f"{name}={value!r} is not allowed; expected one of {', '.join(allowed)}"
+        )
     return value
 
 
@@ -165,7 +174,9 @@ def session_filters(
             params[key] = flag
     if metadata is not None:
         if not isinstance(metadata, Mapping):
-            raise InvalidArgumentError(f"metadata must be a dict of key → value, not {type(metadata).__name__}")
+            raise InvalidArgumentError(
+                f"metadata must be a dict of key → value, not {type(metadata).__name__}"
+            )
         try:
             params["metadata"] = orjson.dumps(metadata).decode()
         except TypeError as exc:

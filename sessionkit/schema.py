@@ -48,7 +48,16 @@ SEVERITY_ALIASES: dict[str, str] = {
 }
 
 #: The eight session triggers the API documents.
-TRIGGERS: tuple[str, ...] = ("agent", "api", "email", "sms", "cron", "manual", "discord", "websocket")
+TRIGGERS: tuple[str, ...] = (
+    "agent",
+    "api",
+    "email",
+    "sms",
+    "cron",
+    "manual",
+    "discord",
+    "websocket",
+)
 #: Sort keys and directions of ``GET /session``.
 SORTS: tuple[str, ...] = ("created", "updated", "duration", "startTime")
 DIRECTIONS: tuple[str, ...] = ("asc", "desc")
@@ -77,7 +86,7 @@ class Column:
         """The dtype as pandas prints it (``str(series.dtype)``)."""
         if isinstance(self.dtype, pd.CategoricalDtype):
             return "category"
-        return str(pd.api.types.pandas_dtype(self.dtype))  # type: ignore[arg-type]
+        return str(pd.api.types.pandas_dtype(self.dtype))
 
 
 def _c(name: str, wire: Wire, dtype: object, unit: str = "", doc: str = "") -> Column:
@@ -136,7 +145,13 @@ EVAL_RUN_COLUMNS: tuple[Column, ...] = (
 LOG_COLUMNS: tuple[Column, ...] = (
     _c("session_id", "string", STRING, "", "joins sessions.id"),
     _c("timestamp", "timestamp", TIMESTAMP, "UTC", ""),
-    _c("severity", "string", SEVERITY_DTYPE, "", "ordered TRACE < DEBUG < INFO < WARN < ERROR < FATAL"),
+    _c(
+        "severity",
+        "string",
+        SEVERITY_DTYPE,
+        "",
+        "ordered TRACE < DEBUG < INFO < WARN < ERROR < FATAL",
+    ),
     _c("body", "string", STRING, "", ""),
     _c("severity_raw", "string", STRING, "", "severity exactly as sent"),
 )

@@ -102,7 +102,9 @@ def flatten_timeline(
         attrs = attributes or {}
         for column, keys in _ATTRIBUTE_COLUMNS.items():
             row[column] = next((attrs[k] for k in keys if k in attrs), None)
-        row["attributes"] = orjson.dumps(attrs, option=orjson.OPT_NON_STR_KEYS).decode() if attrs else None
+        row["attributes"] = (
+            orjson.dumps(attrs, option=orjson.OPT_NON_STR_KEYS).decode() if attrs else None
+        )
         index = len(rows)
         rows.append(row)
         if parent >= 0 and duration is not None:

@@ -54,7 +54,13 @@ def test_plain_http_to_loopback_is_allowed(url: str) -> None:
 
 def test_key_never_in_repr_or_html() -> None:
     client = sk.Client(CANARY, base_url="http://127.0.0.1:9")
-    for text in (repr(client), str(client), client._repr_html_(), repr(vars(client)), repr(Secret(CANARY))):
+    for text in (
+        repr(client),
+        str(client),
+        client._repr_html_(),
+        repr(vars(client)),
+        repr(Secret(CANARY)),
+    ):
         assert CANARY not in text
     assert f"{Secret(CANARY)}" == "***"
 
@@ -63,8 +69,13 @@ def test_key_not_in_connection_error(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"refused while sending {request.headers['authorization']}")
 
-    client = sk.Client(CANARY, base_url="http://127.0.0.1:9", transport=httpx.MockTransport(refuse),
-                       max_retries=1, retry_budget=1)
+    client = sk.Client(
+        CANARY,
+        base_url="http://127.0.0.1:9",
+        transport=httpx.MockTransport(refuse),
+        max_retries=1,
+        retry_budget=1,
+    )
     with pytest.raises(sk.APIConnectionError) as info:
         client.get_logs("sess_" + "0" * 32)
     assert CANARY not in str(info.value) and "***" in str(info.value)
@@ -73,10 +84,20 @@ def test_key_not_in_connection_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(400, sk.BadRequestError), (401, sk.AuthenticationError), (402, sk.PaymentRequiredError),
-     (403, sk.PermissionDeniedError), (404, sk.NotFoundError), (409, sk.RateLimitError),
-     (421, sk.WrongRegionError), (426, sk.PaymentRequiredError), (429, sk.RateLimitError),
-     (500, sk.ServerError), (503, sk.ServerError), (418, sk.APIStatusError)],
+    [
+        (400, sk.BadRequestError),
+        (401, sk.AuthenticationError),
+        (402, sk.PaymentRequiredError),
+        (403, sk.PermissionDeniedError),
+        (404, sk.NotFoundError),
+        (409, sk.RateLimitError),
+        (421, sk.WrongRegionError),
+        (426, sk.PaymentRequiredError),
+        (429, sk.RateLimitError),
+        (500, sk.ServerError),
+        (503, sk.ServerError),
+        (418, sk.APIStatusError),
+    ],
 )
 def test_status_ladder(status: int, cls: type[Exception]) -> None:
     assert errors.status_error_class(status) is cls
@@ -87,7 +108,10 @@ def test_retry_after_forms() -> None:
     from sessionkit.client import retry_after_seconds
 
     assert retry_after_seconds(httpx.Headers({"Retry-After": "3"})) == 3
-    assert retry_after_seconds(httpx.Headers({"Retry-After": "Thu, 01 Jan 1970 00:00:10 GMT"}), now=4) == 6
+    assert (
+        retry_after_seconds(httpx.Headers({"Retry-After": "Thu, 01 Jan 1970 00:00:10 GMT"}), now=4)
+        == 6
+    )
     assert retry_after_seconds(httpx.Headers({"X-RateLimit-Retry-After": "1.5"})) == 1.5
     assert retry_after_seconds(httpx.Headers({"X-RateLimit-Reset": "110"}), now=100) == 10
     assert retry_after_seconds(httpx.Headers({})) is None

@@ -83,9 +83,9 @@ def test_every_entity_has_full_columns_when_empty() -> None:
     for entity, cols in schema.ENTITIES.items():
         df = sk.empty_frame(entity)
         assert list(df.columns) == [c.name for c in cols]
-        assert [str(t) if not isinstance(t, pd.CategoricalDtype) else "category" for t in df.dtypes] == [
-            c.dtype_name for c in cols
-        ]
+        assert [
+            str(t) if not isinstance(t, pd.CategoricalDtype) else "category" for t in df.dtypes
+        ] == [c.dtype_name for c in cols]
         assert len(df) == 0
 
 
@@ -95,7 +95,10 @@ def test_pages_road_equals_records_road() -> None:
         _session(id=SID2, metadata=None, tags=["x"], success=False, error="boom", duration=None),
         _session(id="sess_" + "c" * 32, metadata={"tier": "silver", "extra": True}),
     ]
-    pages = [orjson.dumps({"success": True, "data": records[:2]}), orjson.dumps({"success": True, "data": records[2:]})]
+    pages = [
+        orjson.dumps({"success": True, "data": records[:2]}),
+        orjson.dumps({"success": True, "data": records[2:]}),
+    ]
     fast = frames.sessions_frame_from_pages(pages)
     slow = sk.sessions_frame(records)
     pd.testing.assert_frame_equal(fast, slow)
@@ -111,7 +114,11 @@ def test_bad_values_become_missing_and_are_reported() -> None:
     assert "sessions.duration" in messages and SID2 in messages
     assert "sessions.updated_at" in messages and "sessions.success" in messages
     assert len(df) == 2
-    assert pd.isna(df.loc[1, "duration"]) and pd.isna(df.loc[1, "updated_at"]) and pd.isna(df.loc[1, "success"])
+    assert (
+        pd.isna(df.loc[1, "duration"])
+        and pd.isna(df.loc[1, "updated_at"])
+        and pd.isna(df.loc[1, "success"])
+    )
     assert df.loc[0, "duration"] == pd.Timedelta(1_500_000_001, "ns")
 
 
@@ -157,12 +164,36 @@ def test_metadata_type_clash_across_batches_keeps_text() -> None:
 
 def test_eval_runs_result_object_or_string() -> None:
     runs = [
-        (SID, {"id": "evalrun_1", "created_at": "2026-11-27T12:00:00Z", "eval_id": "eval_a", "pending": False,
-               "success": True, "error": None,
-               "result": {"success": True, "passed": True, "score": 0.9, "reason": "ok", "metadata": {"judge": "m1"}}}),
-        (SID2, {"id": "evalrun_2", "created_at": "2026-11-27T12:00:00Z", "eval_id": "eval_a", "pending": False,
-                "success": True, "error": None,
-                "result": '{"success": false, "passed": false, "error": "judge timeout", "metadata": {}}'}),
+        (
+            SID,
+            {
+                "id": "evalrun_1",
+                "created_at": "2026-11-27T12:00:00Z",
+                "eval_id": "eval_a",
+                "pending": False,
+                "success": True,
+                "error": None,
+                "result": {
+                    "success": True,
+                    "passed": True,
+                    "score": 0.9,
+                    "reason": "ok",
+                    "metadata": {"judge": "m1"},
+                },
+            },
+        ),
+        (
+            SID2,
+            {
+                "id": "evalrun_2",
+                "created_at": "2026-11-27T12:00:00Z",
+                "eval_id": "eval_a",
+                "pending": False,
+                "success": True,
+                "error": None,
+                "result": '{"success": false, "passed": false, "error": "judge timeout", "metadata": {}}',
+            },
+        ),
     ]
     df = sk.eval_runs_frame(runs)
     assert df["passed"].tolist() == [True, False] and str(df["passed"].dtype) == "boolean"

@@ -13,18 +13,38 @@ from sessionkit.params import format_time, parse_time, session_filters
 
 def test_filters_map_to_query_parameters() -> None:
     f = session_filters(
-        since="2026-11-01T00:00:00Z", until=datetime(2026, 11, 8, tzinfo=UTC), trigger="cron", env="production",
-        success=False, devmode=True, org_id="org_1", project_id="proj_1", deployment_id="deploy_1",
-        thread_id="thrd_1", agent="agent_" + "1" * 40, metadata={"tier": "gold"}, sort="duration",
-        direction="asc", limit=10,
+        since="2026-11-01T00:00:00Z",
+        until=datetime(2026, 11, 8, tzinfo=UTC),
+        trigger="cron",
+        env="production",
+        success=False,
+        devmode=True,
+        org_id="org_1",
+        project_id="proj_1",
+        deployment_id="deploy_1",
+        thread_id="thrd_1",
+        agent="agent_" + "1" * 40,
+        metadata={"tier": "gold"},
+        sort="duration",
+        direction="asc",
+        limit=10,
     )
     (query,) = list(f.queries())
     assert query == {
-        "sort": "duration", "direction": "asc", "startAfter": "2026-10-31T23:59:59.999999999Z",
-        "startBefore": "2026-11-08T00:00:00.000000000Z", "env": "production", "orgId": "org_1",
-        "projectId": "proj_1", "deploymentId": "deploy_1", "threadId": "thrd_1",
-        "agentIdentifier": "agent_" + "1" * 40, "success": "false", "devmode": "true",
-        "metadata": '{"tier":"gold"}', "trigger": "cron",
+        "sort": "duration",
+        "direction": "asc",
+        "startAfter": "2026-10-31T23:59:59.999999999Z",
+        "startBefore": "2026-11-08T00:00:00.000000000Z",
+        "env": "production",
+        "orgId": "org_1",
+        "projectId": "proj_1",
+        "deploymentId": "deploy_1",
+        "threadId": "thrd_1",
+        "agentIdentifier": "agent_" + "1" * 40,
+        "success": "false",
+        "devmode": "true",
+        "metadata": '{"tier":"gold"}',
+        "trigger": "cron",
     }
     assert f.limit == 10 and not f.merged
 
@@ -38,7 +58,10 @@ def test_several_triggers_give_one_walk_each() -> None:
     ("kwargs", "message"),
     [
         ({"trigger": "webhook"}, "trigger='webhook' is not allowed; expected one of agent, api"),
-        ({"sort": "cost"}, "sort='cost' is not allowed; expected one of created, updated, duration, startTime"),
+        (
+            {"sort": "cost"},
+            "sort='cost' is not allowed; expected one of created, updated, duration, startTime",
+        ),
         ({"direction": "up"}, "direction='up' is not allowed; expected one of asc, desc"),
         ({"since": "2026-11-01T00:00:00"}, "has no time zone"),
         ({"since": datetime(2026, 11, 1)}, "has no time zone"),
@@ -51,8 +74,12 @@ def test_several_triggers_give_one_walk_each() -> None:
         ({"env": ""}, "env must be a non-empty string"),
     ],
 )
-def test_invalid_arguments_raise_before_any_request(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(sk.InvalidArgumentError, match=message.replace("(", r"\(").replace(")", r"\)")):
+def test_invalid_arguments_raise_before_any_request(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(
+        sk.InvalidArgumentError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ):
         session_filters(**kwargs)  # type: ignore[arg-type]
 
 
@@ -60,8 +87,13 @@ def test_relative_times_and_formatting() -> None:
     now = pd.Timestamp("2026-11-28T12:00:00Z")
     assert parse_time("7d", "since", now=now) == pd.Timestamp("2026-11-21T12:00:00Z")
     assert parse_time("90m", "since", now=now) == pd.Timestamp("2026-11-28T10:30:00Z")
-    assert parse_time(pd.Timestamp("2026-11-28T12:00:00+02:00"), "x") == pd.Timestamp("2026-11-28T10:00:00Z")
-    assert format_time(pd.Timestamp("2026-11-28T10:00:00.000000123Z")) == "2026-11-28T10:00:00.000000123Z"
+    assert parse_time(pd.Timestamp("2026-11-28T12:00:00+02:00"), "x") == pd.Timestamp(
+        "2026-11-28T10:00:00Z"
+    )
+    assert (
+        format_time(pd.Timestamp("2026-11-28T10:00:00.000000123Z"))
+        == "2026-11-28T10:00:00.000000123Z"
+    )
 
 
 def test_loader_validates_before_touching_the_client() -> None:

@@ -1,0 +1,83 @@
+"""Shared fixtures: emulators on loopback and clients pointed at them (real HTTP, no mocks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import matplotlib
+import pandas as pd
+import pytest
+
+import sessionkit as sk
+from sessionkit.emulator import Emulator, Faults
+
+matplotlib.use("Agg")
+
+CANARY_KEY = "sk_canary_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+def make_client(emu: Emulator, **options: object) -> sk.Client:
+    """A client of ``emu`` with fast retries (tests must not sleep for long)."""
+    defaults: dict[str, object] = {"timeout": 5.0, "max_retries": 12, "retry_budget": 60.0}
+    defaults.update(options)
+    return sk.Client(
+        emu.key,
+        base_url=emu.catalyst_url,
+        logs_base_url=emu.api_url,
+        region_urls=emu.region_urls,
+        **defaults,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_emu() -> Iterator[Emulator]:
+    """The emulator serving the default demo dataset, no faults, frozen clock."""
+    with Emulator(key=CANARY_KEY) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def small_emu() -> Iterator[Emulator]:
+    """A 700-session emulator whose faults tests may switch on (and must switch off)."""
+    with Emulator(sessions=700, seed=11, key=CANARY_KEY) as emu:
+        yield emu
+
+
+@pytest.fixture
+def faulty(small_emu: Emulator) -> Iterator[Emulator]:
+    """``small_emu`` with its faults reset after the test."""
+    yield small_emu
+    small_emu.faults = Faults()
+
+
+@pytest.fixture
+def demo_client(demo_emu: Emulator) -> Iterator[sk.Client]:
+    with make_client(demo_emu) as client:
+        yield client
+
+
+@pytest.fixture
+def small_client(small_emu: Emulator) -> Iterator[sk.Client]:
+    with make_client(small_emu) as client:
+        yield client
+
+
+def truth_frame(emu: Emulator) -> pd.DataFrame:
+    """Every visible session as of the emulator's now, built by the pure records road."""
+    ds = emu.dataset
+    now = emu.now()
+    visible = [i for i in range(len(ds)) if int(ds.columns["created_ns"][i]) <= now]
+    return sk.sessions_frame(ds.render_sessions(visible, now))
+
+
+def by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted by id with a fresh index (to compare frames whose order is not the point)."""
+    return frame.sort_values("id", kind="stable").reset_index(drop=True)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> Iterator[None]:
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

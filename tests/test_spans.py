@@ -1,0 +1,121 @@
+"""Timeline flattening: order, self time, hostile shapes (deep, wide, cyclic, malformed)."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+import sessionkit as sk
+
+TREE = {
+    "id": "r",
+    "operation": "HTTP POST",
+    "duration": 100.0,
+    "attributes": {"http.method": "POST", "http.path": "/api/x", "http.host": "h"},
+    "children": [
+        {
+            "id": "a",
+            "operation": "agent.run",
+            "duration": 90.0,
+            "attributes": {"@agentuity/agentName": "triage", "@agentuity/agentId": "agent_1"},
+            "children": [
+                {
+                    "id": "k",
+                    "operation": "agentuity.keyvalue.get",
+                    "duration": 5.5,
+                    "attributes": {},
+                },
+                {
+                    "id": "l",
+                    "operation": "gen_ai.chat",
+                    "duration": 95.0,
+                    "error": "RateLimitError",
+                    "attributes": {
+                        "gen_ai.request.model": "gpt-4o",
+                        "gen_ai.usage.input_tokens": 1200,
+                    },
+                },
+            ],
+        },
+        {
+            "id": "h",
+            "operation": "HTTP GET",
+            "duration": 4.25,
+            "attributes": {"http.url": "https://x.test/a"},
+        },
+    ],
+}
+
+
+def test_preorder_rows_depth_position_parent_and_path() -> None:
+    df = sk.spans_frame([("s1", TREE)])
+    assert df["span_id"].tolist() == ["r", "a", "k", "l", "h"]
+    assert df["parent_id"].tolist()[1:] == ["r", "a", "a", "r"] and pd.isna(df["parent_id"].iloc[0])
+    assert df["depth"].tolist() == [0, 1, 2, 2, 1] and str(df["depth"].dtype) == "Int64"
+    assert df["position"].tolist() == [0, 0, 0, 1, 1]
+    assert df["path"].iloc[3] == "HTTP POST > agent.run > gen_ai.chat"
+    assert str(df["duration"].dtype) == "timedelta64[ns]"
+    assert df["duration"].iloc[4] == pd.Timedelta(4.25, "ms")
+    assert df["agent_name"].iloc[1] == "triage" and df["model"].iloc[3] == "gpt-4o"
+    assert df["input_tokens"].iloc[3] == 1200 and df["http_url"].iloc[4] == "https://x.test/a"
+    assert df["error"].iloc[3] == "RateLimitError" and df["error"].isna().sum() == 4
+
+
+def test_self_duration_is_duration_minus_children_never_negative() -> None:
+    df = sk.spans_frame([("s1", TREE)]).set_index("span_id")
+    assert df.loc["r", "self_duration"] == pd.Timedelta(100 - 90 - 4.25, "ms")
+    assert df.loc["a", "self_duration"] == pd.Timedelta(0)  # children (100.5 ms) ran concurrently
+    assert df.loc["k", "self_duration"] == pd.Timedelta(5.5, "ms")
+
+
+def _chain(depth: int) -> dict[str, object]:
+    root: dict[str, object] = {"id": "n0", "operation": "op", "duration": float(depth)}
+    node = root
+    for i in range(1, depth):
+        child: dict[str, object] = {"id": f"n{i}", "operation": "op", "duration": float(depth - i)}
+        node["children"] = [child]
+        node = child
+    return root
+
+
+def test_ten_thousand_levels_deep_without_recursion() -> None:
+    df = sk.spans_frame([("s", _chain(10_000))])
+    assert len(df) == 10_000 and df["depth"].max() == 9_999
+    assert (df["self_duration"] == pd.Timedelta(1, "ms")).all()
+
+
+def test_wide_tree_is_linear() -> None:
+    def wide(n: int) -> dict[str, object]:
+        kids = [{"id": f"c{i}", "operation": "op", "duration": 1.0} for i in range(n)]
+        return {"id": "r", "operation": "root", "duration": float(n), "children": kids}
+
+    t0 = time.perf_counter()
+    small = sk.spans_frame([("s", wide(10_000))])
+    t_small = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    big = sk.spans_frame([("s", wide(100_000))])
+    t_big = time.perf_counter() - t0
+    assert len(small) == 10_001 and len(big) == 100_001
+    assert big["position"].iloc[-1] == 99_999
+    assert t_big < 30 * max(t_small, 0.01)  # linear (10x nodes), with generous slack for noise
+
+
+def test_cyclic_and_malformed_nodes_are_reported_not_looped() -> None:
+    cyclic: dict[str, object] = {"id": "r", "operation": "root", "duration": 1.0}
+    cyclic["children"] = [
+        cyclic,
+        "junk",
+        {"id": "ok", "operation": "x", "duration": 0.5, "children": 5},
+    ]
+    with pytest.warns(sk.SchemaWarning) as caught:
+        df = sk.spans_frame([("s", cyclic)])
+    assert df["span_id"].tolist() == ["r", "ok"]
+    text = " ".join(str(w.message) for w in caught)
+    assert "spans.timeline" in text and "spans.children" in text
+
+
+def test_missing_timeline_gives_no_rows_and_full_columns() -> None:
+    df = sk.spans_frame([("s", None)])
+    assert len(df) == 0 and list(df.columns) == list(sk.empty_frame("spans").columns)
