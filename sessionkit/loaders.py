@@ -486,6 +486,16 @@ def _flat_agent_ids(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- one session
 
 
+def _true(value: object) -> bool:
+    return value is not pd.NA and value is not None and bool(value)
+
+
+def _status(row: pd.Series) -> str:
+    if _true(row["pending"]):
+        return "pending"
+    return "succeeded" if _true(row["success"]) else "failed"
+
+
 @dataclass
 class SessionDetail:
     """Everything about one session: ``session`` (one-row frame), ``agents``, ``eval_runs``,

@@ -1,0 +1,103 @@
+"""The ``sessionkit emulator`` subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+import threading
+
+from .chaos import Faults
+from .runner import DEFAULT_KEY, Emulator
+from .synth import Dataset, generate, load_demo
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+
+
+def duration(text: str) -> float:
+    """``"50ms"`` → 0.05, ``"0.5s"`` → 0.5, ``"2"`` → 2.0 (seconds)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use 50ms, 0.5s or 2)")
+    value = float(match.group(1))
+    return value / 1000 if match.group(2) == "ms" else value
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    """Add the emulator's options to ``p``."""
+    p.add_argument("--port", type=int, default=8787, help="port of the home region (usw); others follow; 0 = any")
+    p.add_argument("--sessions", type=int, default=None, help="generate N sessions instead of the demo dataset")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--key", default=DEFAULT_KEY, help="the Bearer key clients must send")
+    p.add_argument("--live", type=float, default=None, metavar="RATE", help="new sessions per second (live mode)")
+    p.add_argument("--latency", type=duration, default=0.0, help="added to every response, e.g. 50ms")
+    p.add_argument("--latency-jitter", type=duration, default=0.0, help="random extra latency, up to this")
+    p.add_argument("--fault-rate", type=float, default=0.0, help="total error rate spread over every fault kind")
+    for kind in ("429", "409", "5xx", "drop", "truncate", "false200", "slow"):
+        p.add_argument(f"--rate-{kind}", type=float, default=None, help=f"rate of {kind} faults")
+    p.add_argument("--slow-seconds", type=duration, default=5.0)
+    p.add_argument("--page-cap", type=int, default=None, help="return at most K rows per list page")
+    p.add_argument("--retry-after", type=duration, default=1.0)
+    p.add_argument("--verbose", action="store_true", help="log method, path and status of every request")
+    p.add_argument("--json-ready", action="store_true", help="print one JSON line with the URLs when ready")
+    p.add_argument("--faults-json", default=None, help=argparse.SUPPRESS)
+
+
+def faults_from_args(args: argparse.Namespace) -> Faults:
+    """The :class:`Faults` the flags describe."""
+    if args.faults_json:
+        return Faults(**json.loads(args.faults_json))
+    faults = Faults.mix(args.fault_rate) if args.fault_rate else Faults()
+    faults.latency, faults.latency_jitter = args.latency, args.latency_jitter
+    for kind in ("429", "409", "5xx", "drop", "truncate", "false200", "slow"):
+        value = getattr(args, f"rate_{kind}")
+        if value is not None:
+            setattr(faults, f"rate_{kind}", value)
+    faults.slow_seconds, faults.page_cap, faults.retry_after = args.slow_seconds, args.page_cap, args.retry_after
+    return faults
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; prints the URLs, the key and how to point sessionkit at it."""
+    dataset: Dataset = (
+        generate(args.sessions, seed=args.seed, live_rate=args.live)
+        if args.sessions is not None
+        else (generate(seed=args.seed, live_rate=args.live) if args.live else load_demo())
+    )
+    emu = Emulator(dataset, key=args.key, faults=faults_from_args(args), live=args.live, verbose=args.verbose)
+    emu.start(args.port)
+    info = {"catalyst_url": emu.catalyst_url, "api_url": emu.api_url, "region_urls": emu.region_urls, "key": emu.key}
+    if args.json_ready:
+        print(json.dumps(info), flush=True)
+    else:
+        print(f"sessionkit emulator: {len(dataset):,} sessions" + (f", live at {args.live}/s" if args.live else ""))
+        for region, url in emu.region_urls.items():
+            print(f"  sessions API ({region}): {url}")
+        print(f"  logs API:              {emu.api_url}")
+        print(f"  key:                   {emu.key}   (a demo key; it opens only this emulator)")
+        print("Point sessionkit (or any client) at it with:")
+        print(f"  export AGENTUITY_CATALYST_URL={emu.catalyst_url} AGENTUITY_API_URL={emu.api_url} "
+              f"AGENTUITY_SDK_KEY={emu.key}")
+        print("Ctrl-C stops it.", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    emu.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sessionkit.emulator``."""
+    parser = argparse.ArgumentParser(prog="sessionkit emulator", description="Run the local Agentuity API emulator.")
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

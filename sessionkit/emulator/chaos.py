@@ -1,0 +1,92 @@
+"""Fault injection for the emulator: which faults, how often, decided reproducibly.
+
+Every knob defaults to off. Rates are probabilities per request; faults are drawn in a fixed
+order from one seeded ``random.Random`` under a lock, so a run with the same seed and the same
+request order injects the same faults.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, fields
+
+#: Error kinds, in the order they are drawn.
+KINDS: tuple[str, ...] = ("429", "409", "5xx", "drop", "truncate", "false200", "slow")
+
+
+@dataclass
+class Faults:
+    """What the emulator does wrong, and how often.
+
+    ``latency`` (seconds) is added to every response plus up to ``latency_jitter`` more;
+    ``rate_*`` are per-request probabilities; ``slow_seconds`` is how long a slow response
+    stalls (past a client's timeout); ``page_cap`` caps list pages below the asked ``limit``;
+    ``retry_after`` is what 429/409 responses advertise (seconds).
+    """
+
+    latency: float = 0.0
+    latency_jitter: float = 0.0
+    rate_429: float = 0.0
+    rate_409: float = 0.0
+    rate_5xx: float = 0.0
+    rate_drop: float = 0.0
+    rate_truncate: float = 0.0
+    rate_false200: float = 0.0
+    rate_slow: float = 0.0
+    slow_seconds: float = 5.0
+    page_cap: int | None = None
+    retry_after: float = 1.0
+    seed: int = 0
+
+    @classmethod
+    def mix(cls, rate: float, *, seed: int = 0, **overrides: float) -> Faults:
+        """A total error ``rate`` spread evenly over every error kind (except slow responses,
+        which get a tenth of a share so a run stays quick)."""
+        share = rate / 6.1
+        base = cls(
+            rate_429=share, rate_409=share, rate_5xx=share, rate_drop=share, rate_truncate=share,
+            rate_false200=share, rate_slow=share * 0.1, slow_seconds=3.0, retry_after=0.02, seed=seed,
+        )
+        for name, value in overrides.items():
+            setattr(base, name, value)
+        return base
+
+    def rates(self) -> dict[str, float]:
+        """Probability of each kind in :data:`KINDS`."""
+        return {
+            "429": self.rate_429, "409": self.rate_409, "5xx": self.rate_5xx, "drop": self.rate_drop,
+            "truncate": self.rate_truncate, "false200": self.rate_false200, "slow": self.rate_slow,
+        }
+
+    def active(self) -> bool:
+        """Whether any knob is on."""
+        return any(getattr(self, f.name) != f.default for f in fields(self) if f.name != "seed")
+
+
+class FaultChooser:
+    """Draws, per request, the fault to inject (or ``None``) and the latency to add."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self._rng = random.Random(faults.seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> tuple[str | None, float]:
+        """``(kind or None, extra latency seconds)`` for one request."""
+        f = self.faults
+        with self._lock:
+            roll = self._rng.random()
+            jitter = self._rng.random() * f.latency_jitter if f.latency_jitter else 0.0
+        delay = f.latency + jitter
+        edge = 0.0
+        for kind, rate in f.rates().items():
+            edge += rate
+            if roll < edge:
+                return kind, delay
+        return None, delay
+
+    def pick(self, options: int) -> int:
+        """A reproducible choice among ``options`` (e.g. 502 or 503, HTML or JSON)."""
+        with self._lock:
+            return self._rng.randrange(options)

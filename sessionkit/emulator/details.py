@@ -1,0 +1,261 @@
+"""Per-session text of the synthetic project: error messages, timelines, eval runs and logs.
+
+Everything here is a pure function of the dataset's columns and a per-session seeded RNG, so a
+session renders the same way every time, in every process. The story is consistent: a failed
+session's error appears on the failing span (and its ancestors), as an ERROR log line, and the
+timeline's total equals the session's duration.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .synth import AgentProfile, Dataset
+
+NS = 1_000_000_000
+
+_HOSTS = ("api.openai.com", "api.anthropic.com")
+_TOOLS = ("crm.lookup_customer", "web.search", "pdf.extract_tables", "calendar.find_slot", "orders.get_status")
+_FIELDS = ("invoice_total", "customer.email", "line_items[3].sku", "due_date", "summary", "priority")
+_STORES = ("customers", "sessions-cache", "prompts", "threads")
+
+
+def _hexs(rng: np.random.Generator, n: int) -> str:
+    return rng.bytes((n + 1) // 2).hex()[:n]
+
+
+def error_message(family: str, rng: np.random.Generator, agent: AgentProfile) -> str:
+    """A realistic error message of ``family`` whose ids, numbers and quoted values vary."""
+    if family == "rate_limit":
+        limit = int(rng.choice([30000, 60000, 200000]))
+        used = int(limit - rng.integers(10, 2000))
+        org = "org-" + "".join(rng.choice(list("AbCdEfGhJkLmNpQrStUvWxYz0123456789"), 12))
+        if agent.model.startswith("claude"):
+            return (
+                f"RateLimitError: 429 from api.anthropic.com: Number of request tokens has exceeded your "
+                f"per-minute rate limit (request_id req_{_hexs(rng, 24)}); retry after {int(rng.integers(2, 60))}s"
+            )
+        return (
+            f"RateLimitError: 429 from api.openai.com: Rate limit reached for {agent.model} in organization "
+            f"{org} on tokens per min (TPM): Limit {limit}, Used {used}, Requested {int(rng.integers(300, 4000))}. "
+            f"Please try again in {rng.uniform(0.5, 9):.3f}s."
+        )
+    if family == "tool_timeout":
+        tool = _TOOLS[int(rng.integers(len(_TOOLS)))]
+        return (
+            f"ToolTimeoutError: tool '{tool}' did not respond within {int(rng.choice([15, 30, 30, 60]))}s "
+            f"(call_id call_{_hexs(rng, 16)}, attempt {int(rng.integers(1, 4))} of 3)"
+        )
+    if family == "validation":
+        field = _FIELDS[int(rng.integers(len(_FIELDS)))]
+        value = ("", "n/a", "2026-13-45", "-17.5", "null")[int(rng.integers(5))]
+        return (
+            f"ValidationError: 1 validation error for ExtractionResult\n{field}\n  Input should be a valid "
+            f"value [type=value_error, input_value='{value}', input_type=str] (document doc_{_hexs(rng, 12)})"
+        )
+    if family == "kv_miss":
+        store = _STORES[int(rng.integers(len(_STORES)))]
+        return f"KeyNotFound: key 'cust:{int(rng.integers(1000, 99999))}:profile' not found in store '{store}'"
+    if family == "context":
+        limit = 128000 if agent.model.startswith("gpt") else 200000
+        return (
+            f"BadRequestError: context_length_exceeded: This model's maximum context length is {limit} tokens. "
+            f"However, your messages resulted in {int(limit + rng.integers(100, 40000))} tokens. "
+            f"Please reduce the length of the messages."
+        )
+    status = int(rng.choice([500, 502, 503, 504]))
+    url = f"https://api.partner-{int(rng.integers(1, 4))}.example.com/v2/records/{_hexs(rng, 8)}"
+    return f"UpstreamError: GET {url} returned {status} after {int(rng.integers(120, 9000))}ms"
+
+
+def _span(rng: np.random.Generator, operation: str, ms: float, attributes: dict[str, Any]) -> dict[str, Any]:
+    return {"id": _hexs(rng, 16), "operation": operation, "duration": round(float(ms), 3), "attributes": attributes}
+
+
+def build_timeline(ds: Dataset, i: int) -> dict[str, Any]:
+    """The span tree of completed row ``i``: root request → agent.run → storage/HTTP/LLM calls."""
+    from .synth import AGENTS, FAMILIES, MODELS, TRIGGERS
+
+    a = ds._a
+    rng = ds._rng(i, 3)
+    agent_index = int(a["agent"][i])
+    agent = AGENTS[agent_index]
+    total_ms = (int(ds.columns["end_ns"][i]) - int(ds.columns["start_ns"][i])) / 1e6
+    success = bool(ds.columns["success"][i])
+    family = FAMILIES[int(a["family"][i])]
+    model = MODELS[int(a["model"][i])]
+    error = None if success else ds.error(i)
+    trigger = TRIGGERS[int(a["trigger"][i])]
+    body_ms = total_ms * rng.uniform(0.93, 0.99)
+    run = _agent_run(ds, rng, i, agent_index, agent, body_ms, model, family, error, depth=1)
+    if trigger == "cron":
+        root = _span(rng, "cron.trigger", total_ms, {"cron.schedule": "0 6,12,18 * * *"})
+    else:
+        root = _span(
+            rng, "HTTP POST", total_ms,
+            {"http.method": "POST", "http.path": agent.path, "http.host": "agents.example-shop.com"},
+        )
+    root["children"] = [run]
+    if error:
+        root["error"] = error
+    return root
+
+
+def _agent_run(
+    ds: Dataset, rng: np.random.Generator, i: int, agent_index: int, agent: AgentProfile, budget_ms: float,
+    model: str, family: str, error: str | None, depth: int,
+) -> dict[str, Any]:
+    from .synth import AGENTS
+
+    identifier = ds.meta["agents"][agent_index]["identifier"]
+    run = _span(rng, "agent.run", budget_ms, {"@agentuity/agentName": agent.name, "@agentuity/agentId": identifier,
+                                               "@agentuity/sessionId": str(ds.columns["id"][i])})
+    steps: list[tuple[str, dict[str, Any], float]] = []
+    store = _STORES[int(rng.integers(len(_STORES)))]
+    steps.append(("agentuity.keyvalue.get", {"@agentuity/storageName": store,
+                                             "@agentuity/key": f"cust:{int(rng.integers(1000, 99999))}:profile"}, 1))
+    n_llm = {"research-assistant": int(rng.integers(3, 7)), "daily-digest": 3}.get(agent.name, int(rng.integers(1, 3)))
+    for k in range(n_llm):
+        if agent.name in ("research-assistant", "daily-digest"):
+            steps.append(("HTTP GET", {"http.method": "GET", "http.url": f"https://search.example.org/q?id={_hexs(rng, 6)}"}, 2))
+            if k % 2 == 0:
+                steps.append(("agentuity.vector.search", {"@agentuity/storageName": "knowledge",
+                                                          "@agentuity/key": f"query-{_hexs(rng, 6)}"}, 1))
+        steps.append(("gen_ai.chat", {"gen_ai.system": "anthropic" if model.startswith("claude") else "openai",
+                                      "gen_ai.request.model": model,
+                                      "gen_ai.usage.input_tokens": int(int(ds._a["prompt"][i]) / n_llm),
+                                      "gen_ai.usage.output_tokens": int(int(ds._a["completion"][i]) / n_llm)}, 10))
+    if agent.name == "doc-extractor":
+        steps.insert(1, ("agentuity.stream.get", {"@agentuity/storageName": "uploads",
+                                                  "@agentuity/key": f"doc_{_hexs(rng, 12)}.pdf"}, 3))
+    steps.append(("agentuity.keyvalue.set", {"@agentuity/storageName": "threads",
+                                             "@agentuity/key": f"thread:{_hexs(rng, 10)}"}, 0.5))
+    nested = int(ds._a["nested"][i])
+    weights = np.array([w for _, _, w in steps]) * rng.uniform(0.6, 1.4, len(steps))
+    child_budget = budget_ms * rng.uniform(0.85, 0.97)
+    if nested >= 0 and depth < 3:
+        child_budget *= 0.6
+    shares = weights / weights.sum() * child_budget
+    children = [_span(rng, op, ms, attrs) for (op, attrs, _), ms in zip(steps, shares, strict=True)]
+    if nested >= 0 and depth < 3:
+        sub = _agent_run(ds, rng, i, nested, AGENTS[nested], budget_ms * 0.3, model, family, None, depth + 1)
+        children.insert(len(children) - 1, sub)
+    if error is not None:
+        target = _failing_child(children, family)
+        target["error"] = error
+        run["error"] = error
+    if rng.random() < 0.08 and len(children) > 2:  # concurrent calls: children outlast the parent
+        for child in children[1:3]:
+            child["duration"] = round(child["duration"] * 3, 3)
+    run["children"] = children
+    return run
+
+
+def _failing_child(children: list[dict[str, Any]], family: str) -> dict[str, Any]:
+    wanted = {
+        "rate_limit": "gen_ai.chat",
+        "context": "gen_ai.chat",
+        "validation": "gen_ai.chat",
+        "kv_miss": "agentuity.keyvalue.get",
+        "tool_timeout": "HTTP GET",
+        "upstream": "HTTP GET",
+    }[family]
+    for child in reversed(children):
+        if child["operation"] == wanted:
+            return child
+    return children[-1]
+
+
+_EVALS = {
+    "support-triage": ("helpfulness", "tone", "pii-leak"),
+    "doc-extractor": ("json-valid", "faithfulness"),
+    "research-assistant": ("faithfulness", "helpfulness", "citation-check"),
+    "sms-concierge": ("tone", "pii-leak"),
+    "daily-digest": ("faithfulness",),
+}
+
+
+def build_eval_runs(ds: Dataset, i: int) -> list[dict[str, Any]]:
+    """Eval runs of completed row ``i``: ``result`` as an object, or (older runs) as JSON text."""
+    from .synth import AGENTS, _hex, format_rfc3339
+
+    rng = ds._rng(i, 4)
+    agent = AGENTS[int(ds._a["agent"][i])]
+    if rng.random() < 0.35:
+        return []
+    end = int(ds.columns["end_ns"][i])
+    success = bool(ds.columns["success"][i])
+    runs = []
+    for k, name in enumerate(_EVALS[agent.name]):
+        created = end + int(rng.integers(1, 20)) * NS + k * 1000
+        pending = rng.random() < 0.02
+        broken = not pending and rng.random() < 0.03
+        base = 0.82 if success else 0.45
+        if name == "json-valid":
+            base = 0.95 if success else 0.3
+        score = float(np.clip(rng.normal(base, 0.15), 0, 1))
+        passed = score >= 0.6
+        metadata = {"judge": "gpt-4o-mini", "eval_version": int(rng.integers(1, 4))}
+        result: Any
+        if broken:
+            result = {"success": False, "passed": False, "error": "judge returned invalid JSON", "metadata": metadata}
+        elif pending:
+            result = None
+        else:
+            result = {"success": True, "passed": passed, "score": round(score, 4),
+                      "reason": ("Meets the rubric" if passed else "Misses required details"), "metadata": metadata}
+        if result is not None and created < ds.now_ns - 20 * 86400 * NS + 10 * 86400 * NS and rng.random() < 0.5:
+            result = orjson.dumps(result).decode()  # older servers send the result as a JSON string
+        runs.append(
+            {
+                "id": f"evalrun_{rng.bytes(16).hex()}",
+                "created_at": format_rfc3339(created // 1000 * 1000, 6, 0),
+                "eval_id": f"eval_{_hex(ds.seed, 'eval:' + name, 24)}",
+                "eval_name": name,
+                "pending": pending,
+                "success": not broken and not pending,
+                "error": "judge returned invalid JSON" if broken else None,
+                "result": result,
+            }
+        )
+    return runs
+
+
+def build_logs(ds: Dataset, i: int) -> list[tuple[int, dict[str, Any]]]:
+    """``(timestamp ns, log line)`` of row ``i`` over its whole life (the caller cuts at now)."""
+    from .synth import AGENTS, FAMILIES, format_rfc3339
+
+    rng = ds._rng(i, 5)
+    agent = AGENTS[int(ds._a["agent"][i])]
+    start = int(ds.columns["start_ns"][i])
+    end = int(ds.columns["end_ns"][i])
+    success = bool(ds.columns["success"][i])
+    family = FAMILIES[int(ds._a["family"][i])]
+    sid = str(ds.columns["id"][i])
+    span = max(end - start, 1)
+    lines: list[tuple[float, str, str]] = [
+        (0.0, "INFO", f"session {sid} started: agent {agent.name}"),
+        (0.01, "DEBUG", f"loaded {int(rng.integers(1, 12))} items from key-value store"),
+        (0.02, "TRACE", "prompt assembled"),
+    ]
+    for k in range(int(rng.integers(1, 4))):
+        lines.append((0.1 + 0.2 * k, "DEBUG", f"calling model {agent.model} (attempt 1)"))
+    if rng.random() < 0.25:
+        lines.append((0.5, ("WARN", "warning", "Warn")[int(rng.integers(3))], "retrying after 429 from provider (backoff 1.2s)"))
+    if success:
+        lines.append((0.98, ("INFO", "Info", "info")[int(rng.integers(3))], f"session completed in {span / 1e9:.2f}s"))
+    else:
+        message = ds.error(i)
+        lines.append((0.97, "ERROR", message.splitlines()[0]))
+        if family in ("context", "upstream") and rng.random() < 0.3:
+            lines.append((0.99, ("FATAL", "CRITICAL")[int(rng.integers(2))], "agent run aborted"))
+    out = []
+    for frac, severity, body in lines:
+        ts = start + int(span * frac)
+        ts = ts // 1000 * 1000
+        out.append((ts, {"body": body, "severity": severity, "timestamp": format_rfc3339(ts, 6, 0)}))
+    return out

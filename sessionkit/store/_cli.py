@@ -1,0 +1,90 @@
+"""``sessionkit sync``: bring a local store up to date from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import SessionKitError
+from ._files import StoreLockedError
+from ._store import DEFAULT_PATH
+
+
+def configure_sync_parser(p: argparse.ArgumentParser) -> None:
+    """Add the options of ``sessionkit sync`` to ``p`` (the caller sets ``func=run_sync``)."""
+    p.description = (
+        "Fetch new and changed sessions into a local Parquet store (the first run fetches the "
+        "history, bounded by --since). Read it with sessionkit.store.Store, DuckDB, Polars, "
+        "Dask or Spark."
+    )
+    p.add_argument(
+        "--store", default=str(DEFAULT_PATH), help="store directory (default: %(default)s)"
+    )
+    p.add_argument(
+        "--since", help="history bound of the first sync: ISO time with a zone, or 30d, 12h"
+    )
+    p.add_argument("--until", help="only sessions that started before this time")
+    p.add_argument(
+        "--details",
+        help="also store eval runs, spans and agents of: 'all', 'failed', or comma-separated ids",
+    )
+    p.add_argument(
+        "--logs", action="store_true", help="also store the logs of the --details sessions"
+    )
+    p.add_argument("--trigger", action="append", help="only this trigger (repeatable)")
+    p.add_argument("--env", help="only this environment (e.g. production)")
+    outcome = p.add_mutually_exclusive_group()
+    outcome.add_argument("--success", dest="success", action="store_true", default=None)
+    outcome.add_argument("--failed", dest="success", action="store_false")
+    p.add_argument("--devmode", action=argparse.BooleanOptionalAction, default=None)
+    for name in ("org-id", "project-id", "deployment-id", "thread-id", "agent"):
+        p.add_argument(f"--{name}", help=f"only this {name.replace('-', ' ')}")
+    p.add_argument("--demo", action="store_true", help="sync from the bundled emulator's demo data")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    """Run ``sessionkit sync``; returns the exit status (3 when another sync holds the store)."""
+    from ..connect import connect
+    from ._store import Store
+
+    details: object = args.details
+    if isinstance(details, str) and details not in ("all", "failed"):
+        details = [d.strip() for d in details.split(",") if d.strip()]
+    filters = {
+        name: getattr(args, name)
+        for name in (
+            "until",
+            "env",
+            "success",
+            "devmode",
+            "org_id",
+            "project_id",
+            "deployment_id",
+            "thread_id",
+            "agent",
+        )
+        if getattr(args, name) is not None
+    }
+    if args.trigger:
+        filters["trigger"] = args.trigger
+    progress = False if args.no_progress else None
+    try:
+        client = connect(demo=True if args.demo else None)
+        result = Store(args.store).sync(
+            client,
+            since=args.since,
+            details=details,  # type: ignore[arg-type]
+            logs=bool(args.logs),
+            progress=progress,
+            **filters,
+        )
+    except StoreLockedError as exc:
+        print(f"sessionkit sync: {exc}", file=sys.stderr)
+        return 3
+    except SessionKitError as exc:
+        print(f"sessionkit sync: {exc}", file=sys.stderr)
+        return 1
+    if progress is False:
+        print(result)
+    return 0

@@ -1,0 +1,600 @@
+"""``Store.sync``: fetch what is new or changed and merge it into the store, crash-safely.
+
+The walk
+--------
+Every walk is ``GET /session?sort=updated&direction=desc`` with the user's filters. Offsets
+shift under a live project, but in this order they only shift *towards* later pages (a new
+or changed session moves to the front), so a walk may read a row twice (de-duplicated by id,
+latest ``updated_at`` wins) and never skips one that existed when it started; a session that
+changes during the walk has an ``updated_at`` newer than the walk's top and is picked up by the
+next one.
+
+* **History** (the first sync of a scope, i.e. of a filter set against one API): the whole walk,
+  ``since`` bounding it. Progress (the offset reached) is committed to the manifest after each
+  durable batch, so a killed first sync resumes where it stopped; the top ``updated_at`` seen
+  when it started becomes the watermark once it completes.
+* **Incremental** (every sync, right after a history walk too): the walk stops at the first
+  page entirely older than ``watermark - overlap`` (default 10 minutes, for clock skew and
+  late commits); the watermark then advances to the newest ``updated_at`` seen. A crash
+  before that leaves the old watermark, so the next sync walks the same ground again.
+* **Pending refresh**: sessions still pending in the store that the walk did not cover are
+  refreshed by id (``GET /session/{id}``) when there are at most ``Store.pending_refresh`` of
+  them; otherwise they surface in a later walk when they change.
+* **Details** (eval runs, spans, agents; logs opt-in) for the selection, once per completed
+  session: the manifest records which sessions have them; a pending session's are fetched again
+  until it completes.
+
+Durability: partition files are replaced atomically, and the manifest (watermarks, history
+offsets, completed ids, partition statistics) is written atomically *after* the data it
+describes. Re-doing any step after a crash is harmless (upserts are idempotent), so a sync
+killed at any point leaves a readable store that the next sync completes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import frames, schema
+from ..client import PAGE_MAX, Client, Page, chunks
+from ..errors import BadResponseError, InvalidArgumentError, NotFoundError
+from ..loaders import MAX_AGENT_LOOKUPS, _details_frames, _learn_names, _progress
+from ..params import format_time, session_filters
+from . import _arrow, _files
+from ._store import DETAIL_ENTITIES, Store, _Versions
+
+if TYPE_CHECKING:
+    from ..params import SessionFilters
+
+#: What ``details=``/``logs=`` accept: ``None``, ``"all"``, ``"failed"``, a list of session ids,
+#: or a function of the store's sessions frame returning a boolean mask.
+Selection: TypeAlias = str | Sequence[str] | Callable[[pd.DataFrame], Any] | None
+
+_FILTER_NAMES = (
+    "until",
+    "trigger",
+    "env",
+    "success",
+    "devmode",
+    "org_id",
+    "project_id",
+    "deployment_id",
+    "thread_id",
+    "agent",
+    "metadata",
+)
+
+
+@dataclass
+class SyncResult:
+    """What one :meth:`Store.sync` did. ``str()`` gives the one-line summary."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    pages: int = 0
+    details: int = 0
+    logs: int = 0
+    refreshed: int = 0
+    agent_lookups: int = 0
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        text = (
+            f"sync: {self.new:,} new, {self.updated:,} updated, {self.unchanged:,} unchanged "
+            f"sessions from {self.pages:,} page(s); details fetched for {self.details:,}"
+        )
+        if self.logs:
+            text += f", logs for {self.logs:,}"
+        if self.refreshed:
+            text += f"; {self.refreshed:,} pending refreshed by id"
+        return text + f"; {self.seconds:.1f} s"
+
+    def as_dict(self) -> dict[str, float]:
+        """The counts as a plain dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# --------------------------------------------------------------------------- paging
+
+
+def walk_pages(
+    client: Client, params: Mapping[str, str], start: int = 0, *, page_size: int = PAGE_MAX
+) -> Iterator[Page]:
+    """Pages of ``GET /session`` from offset ``start``, in order, fetched ahead with a window
+    that grows 1, 2, 4, ... up to ``client.concurrency`` — so a caller that stops after a page
+    or two (an incremental sync) costs a page or two. Like
+    :meth:`~sessionkit.client.Client.iter_session_pages` it adapts to a server that caps pages
+    below ``limit`` and ends at the first short page."""
+    size = page_size
+    first = client.list_sessions_page(params, offset=start, limit=size)
+    yield first
+    offset = start + first.rows
+    if first.rows == 0:
+        return
+    previous = first.ids
+    if first.rows < size:
+        probe = client.list_sessions_page(params, offset=offset, limit=size)
+        if probe.rows == 0:
+            return
+        size = first.rows
+        yield probe
+        offset += probe.rows
+        previous = probe.ids
+        if probe.rows < size:
+            return
+    window = 1
+    pool = ThreadPoolExecutor(max_workers=client.concurrency, thread_name_prefix="sessionkit-sync")
+    pending: dict[int, Future[Page]] = {}
+    try:
+        while True:
+            while len(pending) < window:
+                pending[offset] = pool.submit(
+                    client.list_sessions_page, params, offset=offset, limit=size
+                )
+                offset += size
+            head = min(pending)
+            page = pending.pop(head).result()
+            if page.rows and page.ids == previous:
+                raise BadResponseError(
+                    f"GET /session returned the same rows at offsets {head - size} and {head}: "
+                    "the server ignores offset, paging cannot continue"
+                )
+            previous = page.ids
+            yield page
+            if page.rows < size:
+                return
+            window = min(window * 2, client.concurrency)
+    finally:
+        for future in pending.values():
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def _check_selection(value: object, name: str) -> None:
+    if value is None or callable(value) or value in ("all", "failed"):
+        return
+    if isinstance(value, str):
+        raise InvalidArgumentError(
+            f"{name}={value!r} is not allowed; expected None, 'all', 'failed', a list of "
+            "session ids or a function of the sessions frame returning a boolean mask"
+        )
+    if not isinstance(value, Sequence | pd.Series | pd.Index | np.ndarray):
+        raise InvalidArgumentError(
+            f"{name} must be None, 'all', 'failed', a list of session ids or a function, "
+            f"not {type(value).__name__}"
+        )
+
+
+def _selected(value: Selection, frame: pd.DataFrame, name: str) -> list[str]:
+    """Session ids of ``frame`` (the store's sessions in scope) chosen by ``value``."""
+    if value is None:
+        return []
+    if isinstance(value, str) and value == "all":
+        return frame["id"].tolist()
+    if isinstance(value, str) and value == "failed":
+        failed = frame["pending"].eq(False) & frame["success"].eq(False)
+        return frame.loc[failed.fillna(False).astype(bool), "id"].tolist()
+    if callable(value):
+        mask = value(frame)
+        try:
+            mask = pd.Series(mask, index=frame.index).fillna(False).astype(bool)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(
+                f"{name}: the function must return one boolean per session row ({exc})"
+            ) from exc
+        return frame.loc[mask.to_numpy(), "id"].tolist()
+    return list(dict.fromkeys(str(v) for v in value))
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _scope_key(source: str, params: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    scope = {k: v for k, v in params.items() if k not in ("sort", "direction", "startAfter")}
+    key = orjson.dumps({"source": source, "params": scope}, option=orjson.OPT_SORT_KEYS).decode()
+    return key, scope
+
+
+def _max_updated(table: pa.Table) -> pd.Timestamp | None:
+    if table.num_rows == 0:
+        return None
+    value = pc.max(table["updated_at"]).as_py()
+    return None if value is None else pd.Timestamp(value).tz_convert("UTC")
+
+
+def _stamp(text: str | None) -> pd.Timestamp | None:
+    return None if text is None else pd.Timestamp(text).tz_convert("UTC")
+
+
+def _text(stamp: pd.Timestamp | None) -> str | None:
+    return None if stamp is None else format_time(stamp)
+
+
+class _Run:
+    """State of one sync: the manifest being built, caches, counters and progress bars."""
+
+    def __init__(self, store: Store, client: Client, progress: bool | None) -> None:
+        self.store = store
+        self.client = client
+        self.progress = progress
+        self.manifest: dict[str, Any] = orjson.loads(orjson.dumps(store.manifest()))
+        self.versions: _Versions = {}
+        self.result = SyncResult()
+        self.problems = frames.Problems("sessions")
+        self.names: dict[str, str] = self.manifest["agent_names"]
+        self.done_details: set[str] = set(self.manifest["details"])
+        self.done_logs: set[str] = set(self.manifest["logs"])
+        self.unnamed: set[str] = set()
+        self.history_ran = False
+        self.oldest_threshold: pd.Timestamp | None = None
+        self.bar = _progress(None, "sync sessions", " sessions", progress)
+
+    def commit(self) -> None:
+        self.manifest["agent_names"] = self.names
+        self.manifest["details"] = list(self.done_details)
+        self.manifest["logs"] = list(self.done_logs)
+        self.store._save_manifest(self.manifest)
+
+    # ------------------------------------------------------------------ sessions
+
+    def ingest(self, table: pa.Table, *, count: bool = True) -> None:
+        if table.num_rows == 0:
+            return
+        new, updated, unchanged = self.store._upsert_sessions(
+            self.manifest, table, self.versions, label=self.label
+        )
+        if not count:
+            return
+        self.result.new += new
+        self.result.updated += updated
+        self.result.unchanged += unchanged
+
+    def scope(self, params: Mapping[str, str]) -> None:
+        key, scope = _scope_key(self.client.base_url, params)
+        scopes: dict[str, Any] = self.manifest["scopes"]
+        state: dict[str, Any] | None = scopes.get(key)
+        since = params.get("startAfter")
+        if (
+            state is not None
+            and state["since"] is not None
+            and (since is None or since < state["since"])
+        ):
+            state = None  # a longer history is asked for: walk it (stored rows are kept)
+        walk = {**params, "sort": "updated", "direction": "desc"}
+        if state is None:
+            state = {
+                "params": scope,
+                "since": since,
+                "phase": "history",
+                "offset": 0,
+                "top": None,
+                "watermark": None,
+                "synced_at": None,
+            }
+        elif state["since"] is not None:
+            walk["startAfter"] = state["since"]
+        else:
+            walk.pop("startAfter", None)
+        if state["phase"] == "history":
+            self.history(key, state, walk)
+        self.incremental(key, state, walk)
+
+    def history(self, key: str, state: dict[str, Any], walk: Mapping[str, str]) -> None:
+        self.history_ran = True
+        batch: list[bytes] = []
+        start = max(0, int(state["offset"]) - PAGE_MAX)  # re-read a page: offsets may have moved
+        end = start
+
+        def flush(next_offset: int) -> None:
+            self.ingest(frames.sessions_table_from_pages(batch, problems=self.problems))
+            batch.clear()
+            state["offset"] = next_offset
+            self.manifest["scopes"][key] = state
+            self.commit()
+
+        for page in walk_pages(self.client, walk, start):
+            self.result.pages += 1
+            self.bar.update(page.rows)
+            if not page.rows:
+                continue
+            if page.offset == 0 and state["top"] is None:
+                top = _max_updated(
+                    frames.sessions_table_from_pages([page.body], problems=self.problems)
+                )
+                state["top"] = _text(top)
+            batch.append(page.body)
+            end = page.offset + page.rows
+            if len(batch) >= self.store.batch_pages:
+                flush(end)
+        if batch:
+            flush(end)
+        state.update(phase="incremental", watermark=state["top"], offset=0)
+        self.manifest["scopes"][key] = state
+        self.commit()
+
+    def incremental(self, key: str, state: dict[str, Any], walk: Mapping[str, str]) -> None:
+        watermark = _stamp(state["watermark"])
+        threshold = None if watermark is None else watermark - self.store.overlap
+        if threshold is not None and (
+            self.oldest_threshold is None or threshold < self.oldest_threshold
+        ):
+            self.oldest_threshold = threshold
+        if threshold is None:
+            self.history_ran = True  # a full walk: every pending session was just seen
+        top: pd.Timestamp | None = None
+        tables: list[pa.Table] = []
+        for page in walk_pages(self.client, walk, 0):
+            self.result.pages += 1
+            if not page.rows:
+                continue
+            table = frames.sessions_table_from_pages([page.body], problems=self.problems)
+            newest = _max_updated(table)
+            if top is None:
+                top = newest
+            if threshold is not None and newest is not None and newest < threshold:
+                break  # the page is entirely older than the watermark: nothing new below
+            self.bar.update(page.rows)
+            tables.append(table)
+            if len(tables) >= self.store.batch_pages:
+                self.ingest(frames.concat_tables(tables, schema.SESSION_COLUMNS))
+                tables.clear()
+        if tables:
+            self.ingest(frames.concat_tables(tables, schema.SESSION_COLUMNS))
+        if top is not None and (watermark is None or top > watermark):
+            state["watermark"] = _text(top)
+        state["synced_at"] = _text(pd.Timestamp.now(tz="UTC"))
+        self.manifest["scopes"][key] = state
+        self.commit()
+
+    def refresh_pending(self, filters: SessionFilters) -> None:
+        """Refresh by id the pending sessions the walks did not cover, when they are few."""
+        if self.history_ran or self.oldest_threshold is None or self.store.pending_refresh == 0:
+            return
+        table = self.store._sessions_table(filters, ["id", "pending", "updated_at"])
+        stale = pc.and_(
+            pc.fill_null(pc.equal(table["pending"], True), False),
+            pc.fill_null(
+                pc.less(
+                    table["updated_at"],
+                    pa.scalar(self.oldest_threshold.value, pa.timestamp("ns", tz="UTC")),
+                ),
+                True,
+            ),
+        )
+        ids = table["id"].filter(stale).to_pylist()
+        if not ids or len(ids) > self.store.pending_refresh:
+            return
+        details = self.fetch(self.client.get_session, ids, "pending sessions")
+        found = [d for d in details if d is not None]
+        self.result.refreshed += len(found)
+        for d in found:
+            _learn_names(d, self.names)
+        if found:
+            self.ingest(
+                frames.sessions_table_from_records(
+                    [d["session"] for d in found], problems=self.problems
+                )
+            )
+            self.commit()
+
+    # ------------------------------------------------------------------ fan-out
+
+    def fetch(self, fn: Callable[[str], Any], ids: list[str], what: str) -> list[Any]:
+        """``fn(id)`` for every id, concurrently; a session gone (404) gives ``None``."""
+
+        def one(session_id: str) -> Any:
+            try:
+                return fn(session_id)
+            except NotFoundError:
+                return None
+
+        bar = _progress(len(ids), what, " sessions", self.progress)
+        try:
+            return self.client.map(one, ids, on_done=bar.update, what=what)
+        finally:
+            bar.close()
+
+    # ------------------------------------------------------------------ agent names
+
+    def label(self, table: pa.Table) -> pa.Table:
+        """``table`` with an ``agent`` column after ``agent_ids``: the name of the first id whose
+        name is known (as :func:`sessionkit.loaders.label_agents` does). Names are remembered
+        in the manifest; an unknown id costs one session detail, looked up once per sync."""
+        lists = table["agent_ids"].combine_chunks()
+        flat = pc.list_flatten(lists).to_pylist()
+        parents = pc.list_parent_indices(lists).to_numpy()
+        unknown = [a for a in dict.fromkeys(flat) if a not in self.names and a not in self.unnamed]
+        if unknown:
+            self.learn(unknown, flat, parents, table["id"].to_pylist())
+        labels: list[str | None] = [None] * table.num_rows
+        for row, agent_id in zip(parents.tolist(), flat, strict=True):
+            if labels[row] is None and agent_id in self.names:
+                labels[row] = self.names[agent_id]
+        if "agent" in table.column_names:
+            table = table.drop_columns(["agent"])
+        position = table.column_names.index("agent_ids") + 1
+        return table.add_column(position, "agent", pa.array(labels, pa.string()))
+
+    def learn(
+        self, unknown: list[str], flat: list[str], parents: np.ndarray, ids: list[str]
+    ) -> None:
+        sessions_of: dict[str, list[str]] = {}
+        wanted_set = set(unknown)
+        for agent_id, row in zip(flat, parents.tolist(), strict=True):
+            if agent_id in wanted_set:
+                sessions_of.setdefault(agent_id, []).append(ids[row])
+        looked: set[str] = set()
+        wanted = unknown[:MAX_AGENT_LOOKUPS]
+        for _ in range(3):  # a second or third session per id only when the first did not name it
+            lookup = list(
+                dict.fromkeys(
+                    next(s for s in sessions_of[a] if s not in looked)
+                    for a in wanted
+                    if any(s not in looked for s in sessions_of[a])
+                )
+            )
+            if not lookup:
+                break
+            looked.update(lookup)
+            self.result.agent_lookups += len(lookup)
+            for detail in self.fetch(self.client.get_session, lookup, "agent names"):
+                if detail is not None:
+                    _learn_names(detail, self.names)
+            wanted = [a for a in wanted if a not in self.names]
+            if not wanted:
+                break
+        self.unnamed.update(a for a in unknown if a not in self.names)
+
+    # ------------------------------------------------------------------ details and logs
+
+    def details(self, filters: SessionFilters, details: Selection, logs: bool | Selection) -> None:
+        log_selection: Selection = (
+            (details if details is not None else "all")
+            if logs is True
+            else (None if logs is False else logs)
+        )
+        if details is None and log_selection is None:
+            return
+        need_frame = any(isinstance(v, str) or callable(v) for v in (details, log_selection))
+        frame = (
+            _arrow.table_to_frame(
+                self.store._sessions_table(filters),
+                "sessions",
+                self.manifest["columns"].get("sessions", ()),
+            )
+            if need_frame
+            else pd.DataFrame({"id": pd.Series([], dtype=object)})
+        )
+        want_details = _selected(details, frame, "details")
+        want_logs = _selected(log_selection, frame, "logs")
+        todo_details = [i for i in want_details if i not in self.done_details]
+        todo_logs = [i for i in want_logs if i not in self.done_logs]
+        listed = list(dict.fromkeys(todo_details + todo_logs))
+        days = self.store._session_days(listed) if listed else {}
+        missing = [i for i in listed if i not in days]
+        if missing:
+            raise InvalidArgumentError(
+                f"{len(missing)} selected session(s) are not in the store (e.g. {missing[0]}); "
+                "sync them first (widen since= or the filters)"
+            )
+        pending = self.pending_ids(listed)
+        detail_set, log_set = set(todo_details), set(todo_logs)
+        for chunk in chunks(listed, self.store.details_chunk):
+            self.details_chunk(
+                [i for i in chunk if i in detail_set],
+                [i for i in chunk if i in log_set],
+                days,
+                pending,
+            )
+
+    def pending_ids(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        table = self.store._scan("sessions", None, pc.field("id").isin(ids), ["id", "pending"])
+        mask = pc.fill_null(pc.equal(table["pending"], False), False)
+        return set(ids) - set(table["id"].filter(mask).to_pylist())
+
+    def details_chunk(
+        self, detail_ids: list[str], log_ids: list[str], days: Mapping[str, str], pending: set[str]
+    ) -> None:
+        fetched = self.fetch(self.client.get_session, detail_ids, "session details")
+        pairs = [(sid, d) for sid, d in zip(detail_ids, fetched, strict=True) if d is not None]
+        lines = self.fetch(self.client.get_logs, log_ids, "session logs")
+        log_pairs = [(sid, ls) for sid, ls in zip(log_ids, lines, strict=True) if ls is not None]
+        self.result.details += len(pairs)
+        self.result.logs += len(log_pairs)
+        if pairs:
+            for _, d in pairs:
+                _learn_names(d, self.names)
+            self.ingest(
+                frames.sessions_table_from_records(
+                    [d["session"] for _, d in pairs], problems=self.problems
+                ),
+                count=False,
+            )
+            parts = _details_frames(pairs, False, frozenset(DETAIL_ENTITIES))
+            chunk_days = {sid: days[sid] for sid, _ in pairs}
+            for entity in DETAIL_ENTITIES:
+                self.store._replace_details(
+                    self.manifest, entity, _arrow.frame_to_table(parts[entity]), chunk_days
+                )
+        if log_pairs:
+            frame = frames.logs_frame((sid, line) for sid, ls in log_pairs for line in ls)
+            self.store._replace_details(
+                self.manifest,
+                "logs",
+                _arrow.frame_to_table(frame),
+                {sid: days[sid] for sid, _ in log_pairs},
+            )
+        self.done_details.update(sid for sid, d in pairs if d["session"].get("pending") is False)
+        self.done_logs.update(sid for sid, _ in log_pairs if sid not in pending)
+        self.commit()
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def sync(
+    store: Store,
+    client: Client | None = None,
+    *,
+    since: object = None,
+    details: Selection = None,
+    logs: bool | Selection = False,
+    progress: bool | None = None,
+    **filters: Any,
+) -> SyncResult:
+    """Bring ``store`` up to date with the API (see the module docstring for how).
+
+    ``since`` bounds the history fetched by the first sync (ISO time or ``"30d"``); the other
+    ``filters`` are those of :func:`sessionkit.load_sessions` (not ``sort``, ``direction``,
+    ``limit``) and define the scope synced. ``details`` picks the sessions whose eval runs,
+    spans and agents are stored: ``None``, ``"all"``, ``"failed"``, a list of ids, or a function
+    of the sessions frame returning a mask; ``logs=True`` stores logs for the same sessions
+    (or pass a selection of its own). A tqdm bar shows progress (``progress=False`` hides it
+    and the printed summary). Raises :class:`StoreLockedError` at once when another sync holds
+    the store.
+    """
+    started = time.perf_counter()
+    unknown = sorted(set(filters) - set(_FILTER_NAMES))
+    if unknown:
+        raise InvalidArgumentError(
+            f"sync() got unexpected filter(s) {unknown}; allowed: since, {', '.join(_FILTER_NAMES)}"
+            " (a sync always walks sort='updated', direction='desc', with no limit)"
+        )
+    _check_selection(details, "details")
+    if not isinstance(logs, bool):
+        _check_selection(logs, "logs")
+    scope = session_filters(since=since, **filters)
+    if client is None:
+        from ..connect import default_client
+
+        client = default_client()
+    with store._locked():
+        _files.remove_stale_tmp(store.path)
+        run = _Run(store, client, progress)
+        try:
+            for params in scope.queries():
+                run.scope(params)
+            run.refresh_pending(scope)
+            run.details(scope, details, logs)
+        finally:
+            run.bar.close()
+        run.problems.warn()
+    run.result.seconds = time.perf_counter() - started
+    if progress is not False:
+        print(run.result)
+    return run.result
