@@ -509,8 +509,9 @@ def _pandas_type(arrow_type: pa.DataType) -> Any:
 def to_pandas(table: pa.Table, cols: Sequence[Column]) -> pd.DataFrame:
     """Typed Arrow table → DataFrame with the dtypes of ``cols``; fixed columns first.
 
-    Every fixed column is present even when the table lacks it (all missing); extra columns
-    follow in the order they were first seen, ``metadata.*`` last.
+    Every fixed column is present even when the table lacks it (all missing); unknown extra
+    columns follow sorted by name, then ``metadata.*`` sorted by name — an order that does not
+    depend on which record came first.
     """
     n = table.num_rows
     fixed = {c.name for c in cols}
@@ -521,7 +522,7 @@ def to_pandas(table: pa.Table, cols: Sequence[Column]) -> pd.DataFrame:
     for col in cols:
         data[col.name] = _series(table.column(col.name), col)
     extra = [c for c in table.column_names if c not in fixed]
-    extra.sort(key=lambda name: name.startswith("metadata."))
+    extra.sort(key=lambda name: (name.startswith("metadata."), name))
     for name in extra:
         array = table.column(name)
         if pa.types.is_null(array.type):

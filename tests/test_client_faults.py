@@ -22,7 +22,7 @@ FAULT_KNOBS = {
     "rate_drop": Faults(rate_drop=0.3),
     "rate_truncate": Faults(rate_truncate=0.3),
     "rate_false200": Faults(rate_false200=0.3),
-    "rate_slow": Faults(rate_slow=0.15, slow_seconds=3.0),
+    "rate_slow": Faults(rate_slow=0.35, slow_seconds=2.0),
     "mix": Faults.mix(0.3, seed=5),
 }
 
