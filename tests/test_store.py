@@ -613,6 +613,38 @@ def test_details_and_logs_are_fetched_once_and_equal_the_loaders(
         assert small_emu.key.encode() not in file.read_bytes(), file
 
 
+def test_incremental_syncs_in_live_mode_lose_and_repeat_nothing(tmp_path: Path) -> None:
+    with Emulator(sessions=800, seed=5, live=2.0, clock_speed=60.0, key=CANARY_KEY) as emu:
+        client = make_client(emu, concurrency=3)
+        store = Store(tmp_path / "live", overlap="1min")
+        first = store.sync(client, progress=False)
+        stored = store.load_sessions()
+        pending = set(stored.loc[stored["pending"].eq(True), "id"])
+        assert first.new == len(stored) >= 800 and pending
+        results = []
+        for _ in range(3):
+            time.sleep(0.8)  # ~50 emulated seconds: sessions arrive, pending ones complete
+            results.append(store.sync(client, progress=False))
+        assert sum(r.new for r in results) > 20 and sum(r.updated for r in results) > 0
+        assert all(r.pages < 10 for r in results), [r.pages for r in results]
+        cutoff = pd.Timestamp(emu.now(), unit="ns", tz="UTC")
+        store.sync(client, progress=False)
+        fresh = sk.load_sessions(client, progress=False)
+    stored = store.load_sessions()
+    assert stored["id"].is_unique
+    completed = pending & set(stored.loc[stored["pending"].eq(False), "id"])
+    assert completed, "no pending session was seen completing"
+    # nothing lost, nothing extra; every session unchanged since the last sync began is equal
+    assert set(stored["id"]) <= set(fresh["id"])
+    assert set(fresh.loc[fresh["created_at"] <= cutoff, "id"]) <= set(stored["id"])
+    stable = set(fresh.loc[fresh["updated_at"] <= cutoff, "id"])
+    assert len(stable) >= 800
+    pd.testing.assert_frame_equal(
+        _compact(by_id(stored[stored["id"].isin(stable)])),
+        _compact(by_id(fresh[fresh["id"].isin(stable)])),
+    )
+
+
 _CHILD = """
 import os, sys
 import sessionkit as sk
@@ -686,10 +718,11 @@ def test_cli_sync(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import argparse
+    import importlib
 
-    import sessionkit.connect as connect_module
     from sessionkit.store import configure_sync_parser, run_sync
 
+    connect_module = importlib.import_module("sessionkit.connect")  # the module, not sk.connect
     monkeypatch.setattr(connect_module, "_default", None)  # restored after the test
     monkeypatch.setenv("AGENTUITY_SDK_KEY", small_emu.key)
     monkeypatch.setenv("AGENTUITY_CATALYST_URL", small_emu.catalyst_url)

@@ -1,0 +1,286 @@
+"""The emulator on the wire, with plain httpx: filters, sorting, paging, auth, errors, faults."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from sessionkit.emulator import Emulator, Faults, generate
+from sessionkit.emulator.synth import parse_iso
+
+KEY = "sk_wire_test"
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    with Emulator(generate(400, seed=21), key=KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def http(emu: Emulator) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=emu.catalyst_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=5) as client:
+        yield client
+    emu.faults = Faults()
+
+
+def _records(emu: Emulator) -> pd.DataFrame:
+    """The reference: every record as rendered, in a plain frame (no sessionkit frame code)."""
+    ds = emu.dataset
+    rows = ds.render_sessions(range(len(ds)), ds.now_ns)
+    frame = pd.DataFrame(rows)
+    for col in ("created_at", "updated_at", "start_time"):
+        frame[col + "_ns"] = frame[col].map(parse_iso)
+    frame["meta"] = [ds.metadata(i) for i in range(len(ds))]
+    return frame
+
+
+def _walk(http: httpx.Client, params: dict[str, Any], limit: int = 100, path: str = "/session") -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    offset = 0
+    count_param = "count" if path.endswith("2025-03-17") else "limit"
+    while True:
+        r = http.get(path, params={**params, count_param: limit, "offset": offset})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["success"] is True and isinstance(body["data"], list)
+        out += body["data"]
+        if len(body["data"]) < limit:
+            return out
+        offset += limit
+
+
+def _cases(ref: pd.DataFrame) -> list[tuple[dict[str, str], pd.Series]]:
+    thread = ref["thread_id"].dropna().iloc[0]
+    dep = ref["deployment_id"].iloc[5]
+    ident = ref["agent_ids"].iloc[7][0]
+    cut = sorted(ref["start_time_ns"])[len(ref) // 2]
+    cut_text = ref.loc[ref["start_time_ns"] == cut, "start_time"].iloc[0]
+    tier = next(m["customer_tier"] for m in ref["meta"] if m)
+    return [
+        ({"trigger": "api"}, ref["trigger"] == "api"),
+        ({"env": "preview"}, ref["env"] == "preview"),
+        ({"devmode": "true"}, ref["devmode"]),
+        ({"devmode": "false"}, ~ref["devmode"]),
+        ({"success": "true"}, ref["success"]),
+        ({"success": "false"}, ~ref["success"]),
+        ({"orgId": ref["org_id"].iloc[0]}, ref["org_id"] == ref["org_id"].iloc[0]),
+        ({"projectId": ref["project_id"].iloc[0]}, ref["project_id"] == ref["project_id"].iloc[0]),
+        ({"deploymentId": dep}, ref["deployment_id"] == dep),
+        ({"threadId": thread}, ref["thread_id"] == thread),
+        ({"agentIdentifier": ident}, ref["agent_ids"].map(lambda ids: ident in ids)),
+        ({"startAfter": cut_text}, ref["start_time_ns"] > cut),
+        ({"startBefore": cut_text}, ref["start_time_ns"] < cut),
+        ({"metadata": json.dumps({"customer_tier": tier})}, ref["meta"].map(lambda m: bool(m) and m.get("customer_tier") == tier)),
+    ]
+
+
+def test_every_filter_against_a_reference(emu: Emulator, http: httpx.Client) -> None:
+    ref = _records(emu)
+    for params, mask in _cases(ref):
+        got = {r["id"] for r in _walk(http, params)}
+        want = set(ref.loc[mask.astype(bool), "id"])
+        assert got == want, params
+        assert 0 < len(want) < len(ref) or "orgId" in params, f"{params} is a weak case"
+    assert _walk(http, {"orgId": "org_nobody"}) == []
+
+
+@pytest.mark.parametrize("sort", ["created", "updated", "duration", "startTime"])
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+@pytest.mark.parametrize("limit", [7, 100])
+def test_sort_direction_and_paging(emu: Emulator, http: httpx.Client, sort: str, direction: str, limit: int) -> None:
+    rows = _walk(http, {"sort": sort, "direction": direction}, limit=limit)
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)) == len(emu.dataset)
+    key = {
+        "created": lambda r: parse_iso(r["created_at"]),
+        "updated": lambda r: parse_iso(r["updated_at"]),
+        "duration": lambda r: -1 if r["duration"] is None else r["duration"],
+        "startTime": lambda r: parse_iso(r["start_time"]),
+    }[sort]
+    expected = sorted(rows, key=lambda r: (key(r), r["id"]), reverse=direction == "desc")
+    assert ids == [r["id"] for r in expected]
+
+
+def test_one_row_pages_walk_everything_once(emu: Emulator, http: httpx.Client) -> None:
+    ids = [r["id"] for r in _walk(http, {"direction": "asc"}, limit=1)]
+    assert ids == [r["id"] for r in _walk(http, {"direction": "asc"}, limit=100)] and len(ids) == len(emu.dataset)
+
+
+def test_default_order_limit_clamp_and_old_path(emu: Emulator, http: httpx.Client) -> None:
+    default = http.get("/session").json()["data"]
+    assert len(default) == 10
+    assert [parse_iso(r["created_at"]) for r in default] == sorted((parse_iso(r["created_at"]) for r in default), reverse=True)
+    assert len(http.get("/session", params={"limit": 500}).json()["data"]) == 100
+    old = _walk(http, {}, limit=50, path="/session/2025-03-17")
+    assert [r["id"] for r in old] == [r["id"] for r in _walk(http, {}, limit=50)]
+    assert all("timeline" not in r for r in old)
+
+
+def test_page_cap(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults = Faults(page_cap=13)
+    assert len(http.get("/session", params={"limit": 100}).json()["data"]) == 13
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [({"trigger": "pigeon"}, "trigger"), ({"sort": "cost"}, "sort"), ({"direction": "up"}, "direction"),
+     ({"limit": "ten"}, "limit"), ({"offset": "-1"}, "offset"), ({"startAfter": "yesterday"}, "startAfter"),
+     ({"metadata": "{not json"}, "metadata"), ({"success": "maybe"}, "success")],
+)
+def test_validation_errors_name_the_parameter(http: httpx.Client, params: dict[str, str], name: str) -> None:
+    r = http.get("/session", params=params)
+    body = r.json()
+    assert r.status_code == 400 and body["success"] is False and body["code"] == "VALIDATION_ERROR"
+    assert body["error"]["name"] == "ValidationError" and body["error"]["issues"][0]["path"] == [name]
+    assert name in body["message"]
+
+
+def test_auth(emu: Emulator) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}):
+        r = httpx.get(emu.catalyst_url + "/session", headers=headers)
+        assert r.status_code == 401 and r.json() == {
+            "success": False, "message": "Unauthorized: missing or invalid API key", "code": "UNAUTHORIZED"}
+        assert KEY not in r.text
+    assert httpx.get(emu.api_url + "/cli/session/x/logs").status_code == 401
+
+
+def test_detail_logs_404_and_region(emu: Emulator, http: httpx.Client) -> None:
+    ds = emu.dataset
+    home = next(i for i in range(len(ds)) if ds.columns["region"][i] == "usw" and not ds.pending(i, ds.now_ns))
+    data = http.get(f"/session/{ds.columns['id'][home]}").json()["data"]
+    assert set(data) == {"session", "agents", "eval_runs", "route"}
+    assert data["session"]["timeline"]["operation"] in ("HTTP POST", "cron.trigger") and data["agents"]
+    missing = "sess_" + "0" * 32
+    r = http.get(f"/session/{missing}")
+    assert r.status_code == 404 and missing in r.json()["message"] and r.json()["success"] is False
+    logs = httpx.get(f"{emu.api_url}/cli/session/{ds.columns['id'][home]}/logs", headers={"Authorization": f"Bearer {KEY}"})
+    assert logs.status_code == 200 and {"body", "severity", "timestamp"} <= set(logs.json()["data"][0])
+    assert httpx.get(f"{emu.api_url}/cli/session/{missing}/logs", headers={"Authorization": f"Bearer {KEY}"}).status_code == 404
+    away = next(i for i in range(len(ds)) if ds.columns["region"][i] != "usw")
+    region = str(ds.columns["region"][away])
+    r = http.get(f"/session/{ds.columns['id'][away]}")
+    assert r.status_code == 421 and r.headers["x-agentuity-region"] == region
+    there = httpx.get(f"{emu.region_urls[region]}/session/{ds.columns['id'][away]}", headers={"Authorization": f"Bearer {KEY}"})
+    assert there.status_code == 200
+    assert http.get("/nowhere").status_code == 404
+
+
+def test_pending_sessions_render_as_pending(emu: Emulator, http: httpx.Client) -> None:
+    rows = _walk(http, {})
+    pending = [r for r in rows if r["pending"]]
+    assert pending
+    for r in pending:
+        assert r["end_time"] is None and r["duration"] is None and r["success"] is False and r["error"] is None
+        assert r["updated_at"] == r["start_time"] or parse_iso(r["updated_at"]) == parse_iso(r["start_time"])
+    assert not {r["id"] for r in pending} & {r["id"] for r in _walk(http, {"success": "true"})}
+
+
+def _statuses(http: httpx.Client, n: int = 40) -> list[httpx.Response | Exception]:
+    out: list[httpx.Response | Exception] = []
+    for _ in range(n):
+        try:
+            out.append(http.get("/session", params={"limit": 5}))
+        except httpx.HTTPError as exc:
+            out.append(exc)
+    return out
+
+
+def test_fault_429_and_409_headers(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults = Faults(rate_429=1.0, retry_after=2)
+    seen = _statuses(http, 10)
+    assert all(isinstance(r, httpx.Response) and r.status_code == 429 for r in seen)
+    values = [r.headers["Retry-After"] for r in seen if isinstance(r, httpx.Response)]
+    assert any(v == "2" for v in values) and any(email.utils.parsedate_to_datetime(v) for v in values if v != "2")
+    emu.faults = Faults(rate_409=1.0, retry_after=3)
+    r = http.get("/session")
+    assert r.status_code == 409 and float(r.headers["X-RateLimit-Reset"]) > time.time() + 1
+    assert r.headers["X-RateLimit-Retry-After"] == "3"
+
+
+def test_fault_5xx_some_html(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults = Faults(rate_5xx=1.0)
+    seen = [r for r in _statuses(http, 30) if isinstance(r, httpx.Response)]
+    assert {r.status_code for r in seen} == {502, 503}
+    assert any(r.headers["content-type"].startswith("text/html") and "<html>" in r.text for r in seen)
+    assert any(r.headers["content-type"] == "application/json" for r in seen)
+
+
+def test_fault_drop_truncate_false200_slow(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults = Faults(rate_drop=1.0)
+    assert all(isinstance(r, httpx.RemoteProtocolError) for r in _statuses(http, 5))
+    emu.faults = Faults(rate_truncate=1.0)
+    assert all(isinstance(r, httpx.RemoteProtocolError) for r in _statuses(http, 5))
+    emu.faults = Faults(rate_false200=1.0)
+    r = http.get("/session")
+    assert r.status_code == 200 and r.json()["success"] is False and r.json()["code"] == "INTERNAL_ERROR"
+    emu.faults = Faults(rate_slow=1.0, slow_seconds=1.5)
+    with pytest.raises(httpx.ReadTimeout):
+        http.get("/session", timeout=0.3)
+    before = emu.stats["fault_slow"]
+    emu.faults = Faults(latency=0.2)
+    t0 = time.monotonic()
+    assert http.get("/session").status_code == 200 and time.monotonic() - t0 >= 0.2
+    assert before >= 1 and emu.stats["fault_drop"] >= 5 and emu.stats["fault_truncate"] >= 5
+
+
+def test_fault_mix_is_reproducible() -> None:
+    def run() -> list[str | None]:
+        from sessionkit.emulator.chaos import FaultChooser
+
+        chooser = FaultChooser(Faults.mix(0.5, seed=3))
+        return [chooser.draw()[0] for _ in range(2000)]
+
+    first = run()
+    assert first == run() and 850 < sum(k is not None for k in first) < 1150
+    assert set(first) - {None} == {"429", "409", "5xx", "drop", "truncate", "false200", "slow"}
+
+
+def test_live_mode_changes_results_between_two_walks() -> None:
+    with Emulator(generate(300, seed=8, live_rate=20), key=KEY, live=20, clock_speed=30) as emu, \
+            httpx.Client(base_url=emu.catalyst_url, headers={"Authorization": f"Bearer {KEY}"}) as http:
+        first = {r["id"]: r for r in _walk(http, {})}
+        time.sleep(1.5)
+        second = {r["id"]: r for r in _walk(http, {})}
+    assert len(second) > len(first)
+    changed = [s for s in first if first[s]["pending"] and not second[s]["pending"]]
+    assert changed
+    for s in changed:
+        assert second[s]["end_time"] and second[s]["duration"] and second[s]["updated_at"] != first[s]["updated_at"]
+
+
+def test_cli_starts_prints_and_serves() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "sessionkit.emulator", "--port", "0", "--sessions", "50",
+                             "--json-ready", "--key", KEY], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        r = httpx.get(info["catalyst_url"] + "/session", headers={"Authorization": f"Bearer {KEY}"})
+        assert r.status_code == 200 and len(r.json()["data"]) == 10
+        assert set(info["region_urls"]) == {"usw", "usc", "use"}
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
+def test_cli_human_output() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "sessionkit.emulator", "--port", "0", "--sessions", "20"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(8)]
+        text = "".join(lines)
+        assert "sessions API (usw): http://127.0.0.1:" in text and "logs API:" in text
+        assert "export AGENTUITY_CATALYST_URL=" in text and "sk_emulator_demo" in text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
