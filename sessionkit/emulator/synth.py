@@ -102,7 +102,7 @@ FAMILIES = ("rate_limit", "tool_timeout", "validation", "kv_miss", "context", "u
 
 # the planted incidents: (agent, deployment index counted from 0, day it starts)
 FAILURE_INCIDENT = ("support-triage", 2, 18)  # failure rate 4% → 26%, mostly tool timeouts
-COST_INCIDENT = ("doc-extractor", 1, 12)  # cost per session ×3: gpt-4.1 and longer prompts
+COST_INCIDENT = ("doc-extractor", 1, 12)  # cost per session ~×3: whole documents in the prompt
 FAILURE_INCIDENT_RATE = 0.26
 
 
@@ -254,22 +254,22 @@ class Dataset:
         kind = int(self._a["meta_kind"][i])
         if kind < 2:
             return None
-        rng = self._rng(i, 1)
-        agent = AGENTS[int(self._a["agent"][i])].name
+        a = self._a
+        agent = AGENTS[int(a["agent"][i])].name
         meta: dict[str, Any] = {
-            "customer_tier": ("free", "pro", "enterprise")[int(rng.choice(3, p=[0.55, 0.35, 0.10]))],
+            "customer_tier": ("free", "pro", "enterprise")[int(a["m_tier"][i])],
             "channel": {"email": "email", "sms": "sms", "cron": "scheduler"}.get(
-                TRIGGERS[int(self._a["trigger"][i])], ("web", "mobile", "slack")[int(rng.integers(3))]
+                TRIGGERS[int(a["trigger"][i])], ("web", "mobile", "slack")[int(a["m_channel"][i])]
             ),
         }
         if agent in ("support-triage", "sms-concierge"):
-            meta["user_id"] = f"u_{int(rng.integers(1, 4000)):05d}"
-            meta["language"] = ("en", "en", "en", "es", "de", "fr")[int(rng.integers(6))]
+            meta["user_id"] = f"u_{int(a['m_user'][i]):05d}"
+            meta["language"] = ("en", "en", "en", "es", "de", "fr")[int(a["m_lang"][i])]
         if agent == "doc-extractor":
-            meta["document_pages"] = int(rng.integers(1, 80))
-            meta["source"] = {"kind": ("pdf", "docx", "html")[int(rng.integers(3))], "bucket": "uploads"}
+            meta["document_pages"] = int(a["m_pages"][i])
+            meta["source"] = {"kind": ("pdf", "docx", "html")[int(a["m_src"][i])], "bucket": "uploads"}
         if kind == 3:
-            meta["experiment"] = ("prompt-v2", "control")[int(rng.integers(2))]
+            meta["experiment"] = ("prompt-v2", "control")[int(a["m_exp"][i])]
         return meta
 
     def _times(self, i: int, field: str, ns: int) -> str:
@@ -478,7 +478,21 @@ def generate(
     meta = _project(seed, now_ns, days)
     meta["live_rate"] = live_rate
     arrays = _draw(rng, n_sessions, now_ns, days, meta, seed)
+    _measure_cost_incident(arrays, meta)
     return Dataset(arrays, seed=seed, now_ns=now_ns, meta=meta)
+
+
+def _measure_cost_incident(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """Fill the cost incident's ``before``/``after`` with the mean total cost (USD) per session."""
+    incident = next(i for i in meta["incidents"] if i["kind"] == "cost_per_session")
+    deployments = meta["deployments"]
+    agent_index = [a.name for a in AGENTS].index(incident["agent"])
+    dep_index = next(k for k, d in enumerate(deployments) if d["id"] == incident["deployment_id"])
+    previous = dep_index - 1
+    mine = arrays["agent"] == agent_index
+    for field_name, dep in (("before", previous), ("after", dep_index)):
+        mask = mine & (arrays["deployment"] == dep)
+        incident[field_name] = round(float(arrays["total_cost"][mask].mean()), 6) if mask.any() else None
 
 
 def load_demo() -> Dataset:
@@ -519,9 +533,11 @@ def _project(seed: int, now_ns: int, days: int) -> dict[str, Any]:
             "start": _iso(dep["start_ns"]),
         }
         if kind == "failure_rate":
-            incident.update(family="tool_timeout", before=agent.fail_rate, after=FAILURE_INCIDENT_RATE)
+            incident.update(metric="failure_rate", family="tool_timeout", before=agent.fail_rate,
+                            after=FAILURE_INCIDENT_RATE)
         else:
-            incident.update(family=None, before="1x", after="3x", model_after="gpt-4.1")
+            incident.update(metric="cost_per_session", family=None, before=None, after=None,
+                            cause="prompts carry whole documents (3.4x prompt tokens)")
         incidents.append(incident)
     return {
         "org_id": "org_" + _hex(seed, "org", 27),
@@ -637,21 +653,28 @@ def _columns(
     cost_agent = [p.name for p in profiles].index(COST_INCIDENT[0])
     c_mask = (agent == cost_agent) & (dep_index >= COST_INCIDENT[1]) & (deployment < len(deployments))
     prompt = np.array([p.prompt_tokens for p in profiles])[agent] * np.exp(rng.normal(0, 0.6, n))
-    prompt = np.where(c_mask, prompt * 1.8, prompt)
+    prompt = np.where(c_mask, prompt * 3.4, prompt)  # the incident: whole documents in the prompt
     completion = np.array([p.completion_tokens for p in profiles])[agent] * np.exp(rng.normal(0, 0.5, n))
+    completion = np.where(c_mask, completion * 1.6, completion)
     prompt = np.maximum(prompt.astype(np.int64), 20)
     completion = np.maximum(completion.astype(np.int64), 1)
     model = np.array([MODELS.index(p.model) for p in profiles])[agent]
-    model = np.where(c_mask, MODELS.index("gpt-4.1"), model)
     price_in = np.array([MODEL_PRICES[m][0] for m in MODELS])[model]
     price_out = np.array([MODEL_PRICES[m][1] for m in MODELS])[model]
     llm_cost = (prompt * price_in + completion * price_out) / 1e6
     infra = duration / 1e9 * 0.000018 + 0.0001 + np.where(rng.random(n) < 0.2, rng.uniform(0, 0.002, n), 0)
     total_cost = llm_cost + infra
     has_llm = ~((~success) & (family == FAMILIES.index("kv_miss")) & (rng.random(n) < 0.7))
-    # threads: runs of sessions of the same agent sharing a conversation
+    # threads: consecutive sessions of the same agent sharing a conversation, 2–6 per thread
     thread_share = np.array([p.threads for p in profiles])[agent]
-    thread = np.where(rng.random(n) < thread_share, (key // 4) * 10 + agent, -1)
+    in_thread = rng.random(n) < thread_share
+    thread = np.full(n, -1, dtype=np.int64)
+    for a in range(len(profiles)):
+        members = np.flatnonzero(in_thread & (agent == a))
+        members = members[np.argsort(starts[members], kind="stable")]
+        sizes = rng.integers(2, 7, size=len(members) // 2 + 1)
+        labels = np.repeat(np.arange(len(sizes)), sizes)[: len(members)]
+        thread[members] = key_offset * 7 + a * 1_000_000 + labels
     # nested agent calls (research-assistant → doc-extractor)
     research = [p.name for p in profiles].index("research-assistant")
     nested = np.where((agent == research) & (rng.random(n) < 0.4), [p.name for p in profiles].index("doc-extractor"), -1)
@@ -686,6 +709,14 @@ def _columns(
         "region": rng.choice(3, size=n, p=[0.8, 0.12, 0.08]).astype(np.int8),
         "meta_kind": rng.choice(4, size=n, p=[0.08, 0.07, 0.7, 0.15]).astype(np.int8),  # absent, null, obj, obj+exp
         "user_data": rng.choice(3, size=n, p=[0.6, 0.2, 0.2]).astype(np.int8),  # absent, null, JSON string
+        # metadata values, drawn here so rendering needs no per-row RNG
+        "m_tier": rng.choice(3, size=n, p=[0.55, 0.35, 0.10]).astype(np.int8),
+        "m_channel": rng.integers(0, 3, n).astype(np.int8),
+        "m_user": rng.integers(1, 4000, n).astype(np.int16),
+        "m_lang": rng.integers(0, 6, n).astype(np.int8),
+        "m_pages": rng.integers(1, 80, n).astype(np.int8),
+        "m_src": rng.integers(0, 3, n).astype(np.int8),
+        "m_exp": rng.integers(0, 2, n).astype(np.int8),
     }
     # times: truncate every stored instant to the digits it will be printed with (exact round trip)
     starts = _truncate(starts, (digits + len("start_time")) % 10)

@@ -1,0 +1,157 @@
+"""The synthetic project: determinism, formats, consistency and the planted incidents."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+import pytest
+
+from sessionkit.emulator import generate, load_demo
+from sessionkit.emulator.details import build_logs
+from sessionkit.emulator.synth import AGENTS, FAMILIES, TRIGGERS, Dataset, parse_iso
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "demo" / "sessions.jsonl.gz"
+FAMILY_PATTERNS = {
+    "rate_limit": r"^RateLimitError: 429 from api\.(openai|anthropic)\.com",
+    "tool_timeout": r"^ToolTimeoutError: tool '[\w.]+' did not respond within \d+s",
+    "validation": r"^ValidationError: 1 validation error for ExtractionResult",
+    "kv_miss": r"^KeyNotFound: key 'cust:\d+:profile' not found in store '[\w-]+'$",
+    "context": r"^BadRequestError: context_length_exceeded",
+    "upstream": r"^UpstreamError: GET https://\S+ returned 50\d after \d+ms$",
+}
+
+
+@pytest.fixture(scope="module")
+def demo() -> Dataset:
+    return load_demo()
+
+
+@pytest.fixture(scope="module")
+def records(demo: Dataset) -> list[dict]:
+    return demo.render_sessions(range(len(demo)), demo.now_ns)
+
+
+def test_committed_file_is_exactly_the_generators_output(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh.jsonl.gz"
+    load_demo().to_jsonl(fresh)
+    assert gzip.decompress(fresh.read_bytes()) == gzip.decompress(DATA.read_bytes())
+    header = orjson.loads(gzip.decompress(DATA.read_bytes()).split(b"\n", 1)[0])
+    assert header["format"] == "sessionkit-demo/1" and header["sessions"] == 3000 and len(header["incidents"]) == 2
+
+
+def test_deterministic_across_calls(records: list[dict]) -> None:
+    again = generate()
+    assert again.render_sessions(range(len(again)), again.now_ns) == records
+    other = generate(seed=8)
+    assert other.render_sessions([0], other.now_ns) != records[:1]
+
+
+def test_id_formats(demo: Dataset, records: list[dict]) -> None:
+    assert all(re.fullmatch(r"sess_[0-9a-f]{32}", r["id"]) for r in records)
+    assert len({r["id"] for r in records}) == len(records)
+    for r in records:
+        assert all(re.fullmatch(r"agent(id)?_[0-9a-f]{40}", a) for a in r["agent_ids"])
+    detail = demo.detail(10, demo.now_ns)
+    for run in detail["eval_runs"]:
+        assert re.fullmatch(r"evalrun_[0-9a-f]{32}", run["id"])
+
+
+def test_timestamps_parse_back_to_the_truth(demo: Dataset, records: list[dict]) -> None:
+    created = [pd.Timestamp(r["created_at"]).value for r in records]
+    assert created == list(demo.columns["created_ns"])
+    ends = [pd.Timestamp(r["end_time"]).value for r in records if r["end_time"]]
+    done = demo.columns["end_ns"][demo.columns["end_ns"] <= demo.now_ns]
+    assert ends == list(done)
+    texts = [r["start_time"] for r in records]
+    digits = {len(m.group(1)) if (m := re.search(r"\.(\d+)", t)) else 0 for t in texts}
+    assert digits == set(range(10))
+    assert any(t.endswith("Z") for t in texts) and any(re.search(r"[+-]\d\d:\d\d$", t) for t in texts)
+    assert all(parse_iso(t) == pd.Timestamp(t).value for t in texts[:500])
+
+
+def test_pending_semantics(demo: Dataset) -> None:
+    pending = np.flatnonzero(demo.columns["end_ns"] > demo.now_ns)
+    assert 0.005 < len(pending) / len(demo) < 0.03
+    soon = [i for i in pending if demo.columns["end_ns"][i] - demo.now_ns < 20 * 10**9]
+    assert soon, "no session completes within 20 s after now"
+    i = int(pending[0])
+    before = demo.render_sessions([i], demo.now_ns)[0]
+    assert before["pending"] and before["end_time"] is None and before["duration"] is None
+    assert before["success"] is False and before["total_cost"] is None and before["updated_at"] == before["start_time"]
+    assert demo.detail(i, demo.now_ns)["session"]["timeline"] is None
+    later = int(demo.columns["end_ns"][i]) + 1
+    after = demo.render_sessions([i], later)[0]
+    assert not after["pending"] and after["duration"] == int(demo.columns["end_ns"][i] - demo.columns["start_ns"][i])
+    assert len(demo.logs(i, demo.now_ns)) < len(demo.logs(i, later))
+
+
+def test_consistency(demo: Dataset, records: list[dict]) -> None:
+    done = [r for r in records if not r["pending"]]
+    assert all(r["total_cost"] >= r["llm_cost"] for r in done if r["total_cost"] is not None)
+    assert all(r["cpu_time"] <= r["duration"] for r in done)
+    assert {r["trigger"] for r in records} == set(TRIGGERS)
+    assert any(r["total_cost"] is None for r in done) and any("metadata" not in r for r in records)
+    assert any(r.get("metadata") is None and "metadata" in r for r in records)
+    assert any(r["deployment_id"] == "" for r in records) and any(r["deleted"] for r in records)
+    failed = [r for r in done if not r["success"]]
+    assert 0.04 < len(failed) / len(done) < 0.10
+    for r in failed:
+        assert sum(bool(re.search(p, r["error"])) for p in FAMILY_PATTERNS.values()) == 1, r["error"]
+    i = demo.position(failed[0]["id"])
+    assert i is not None
+    detail = demo.detail(i, demo.now_ns)
+    timeline = detail["session"]["timeline"]
+    assert timeline["error"] == failed[0]["error"] and abs(timeline["duration"] * 1e6 - failed[0]["duration"]) < 1e3
+    assert any(line["severity"] == "ERROR" for line in demo.logs(i, demo.now_ns))
+    severities = {line["severity"] for j in range(300) for _, line in build_logs(demo, j)}
+    assert {"TRACE", "DEBUG", "INFO", "ERROR"} <= severities and severities & {"warning", "Warn", "Info", "CRITICAL"}
+    results = [run["result"] for j in range(300) for run in demo.detail(j, demo.now_ns)["eval_runs"]]
+    assert any(isinstance(x, str) for x in results) and any(isinstance(x, dict) for x in results)
+
+
+def _agent_names(demo: Dataset) -> np.ndarray:
+    return np.array([a.name for a in AGENTS])[demo._a["agent"][: len(demo)]]
+
+
+def test_planted_incidents_are_visible_in_the_columns(demo: Dataset) -> None:
+    names = _agent_names(demo)
+    done = demo.columns["end_ns"] <= demo.now_ns
+    failure, cost = demo.incidents
+    mine = names == failure["agent"]
+    after = mine & (demo.columns["deployment_id"] == failure["deployment_id"]) & done
+    before = mine & (demo.columns["created_ns"] < pd.Timestamp(failure["start"]).value) & done
+    rate_before = 1 - demo.columns["success"][before].mean()
+    rate_after = 1 - demo.columns["success"][after].mean()
+    assert rate_before < 0.08 and rate_after > 0.18 and after.sum() > 100
+    families = demo._a["family"][: len(demo)][after & ~demo.columns["success"]]
+    assert (families == FAMILIES.index("tool_timeout")).mean() > 0.6
+    mine = names == cost["agent"]
+    costs = demo._a["total_cost"][: len(demo)]
+    after = mine & (demo.columns["deployment_id"] == cost["deployment_id"])
+    before = mine & (demo.columns["created_ns"] < pd.Timestamp(cost["start"]).value) & (demo.columns["deployment_id"] != "")
+    assert costs[after].mean() / costs[before].mean() > 2.0
+    assert cost["after"] / cost["before"] > 2.0
+
+
+def test_grow_appends_at_the_live_rate_and_keeps_order() -> None:
+    ds = generate(200, seed=3, live_rate=10.0)
+    assert ds.grow(ds.now_ns - 1) == 0
+    added = ds.grow(ds.now_ns + 5 * 10**9)
+    assert added == 51 and len(ds) == 251
+    assert ds.grow(ds.now_ns + 5 * 10**9) == 0
+    assert np.all(np.diff(ds.columns["created_ns"]) >= 0)
+    new_id = str(ds.columns["id"][-1])
+    assert ds.position(new_id) == 250 and len(set(ds.columns["id"])) == 251
+    rendered = ds.render_sessions([250], ds.now_ns + 10**12)[0]
+    assert rendered["id"] == new_id and not rendered["pending"]
+
+
+def test_twenty_thousand_sessions_generate_quickly() -> None:
+    ds = generate(20_000, seed=5)
+    assert len(ds) == 20_000 and len(set(ds.columns["id"])) == 20_000
+    assert np.all(np.diff(ds.columns["created_ns"]) >= 0)
