@@ -9,9 +9,11 @@ has its full column set even when empty.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -119,10 +121,35 @@ def load_sessions(
     return frame
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while pages are parsed.
+
+    Checking each page's envelope allocates many short-lived objects; with a large live heap
+    (a notebook holding big frames) every full collection would traverse it again and again.
+    The objects made here hold no reference cycles, so pausing is safe; the previous state is
+    restored on exit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def walk_sessions(
     client: Client, filters: SessionFilters, *, progress: bool | None = None, strict: bool = False
 ) -> pd.DataFrame:
     """Run the walks of ``filters`` and return the merged, de-duplicated, typed frame."""
+    with _gc_paused():
+        return _walk_sessions(client, filters, progress=progress, strict=strict)
+
+
+def _walk_sessions(
+    client: Client, filters: SessionFilters, *, progress: bool | None, strict: bool
+) -> pd.DataFrame:
     tables: list[pa.Table] = []
     problems = frames.Problems("sessions", strict)
     bar = _progress(None, "sessions", " sessions", progress)

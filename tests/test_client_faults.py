@@ -91,8 +91,10 @@ def test_dropped_connections_outlasting_the_budget(faulty: Emulator) -> None:
 def test_timeout(faulty: Emulator) -> None:
     faulty.faults = Faults(rate_slow=1.0, slow_seconds=2.0)
     t0 = time.monotonic()
-    with pytest.raises(sk.APITimeoutError, match="No answer within 0.3 s"):
-        sk.load_sessions(make_client(faulty, timeout=0.3, max_retries=1), progress=False, agent_names=False)
+    with pytest.raises(sk.APITimeoutError, match=r"No answer within 0\.3 s"):
+        sk.load_sessions(
+            make_client(faulty, timeout=0.3, max_retries=1), progress=False, agent_names=False
+        )
     assert time.monotonic() - t0 < 10
 
 
@@ -103,7 +105,7 @@ def test_success_false_at_200(faulty: Emulator) -> None:
 
 
 def test_fan_out_failure_says_how_much_was_fetched(faulty: Emulator) -> None:
-    ids = list(truth_frame(faulty)["id"].head(10)) + ["sess_" + "f" * 32]
+    ids = [*list(truth_frame(faulty)["id"].head(10)), "sess_" + "f" * 32]
     with pytest.raises(sk.NotFoundError) as info:
         sk.load_logs(ids, make_client(faulty, concurrency=1), progress=False)
     assert info.value.fetched == "10 of 11 session logs had been fetched"
@@ -134,16 +136,22 @@ def test_region_redirect_is_followed_once(small_emu: Emulator, small_client: sk.
     session_id = str(ds.columns["id"][away[0]])
     detail = small_client.get_session(session_id)
     assert detail["session"]["id"] == session_id
-    plain = httpx.get(f"{small_emu.catalyst_url}/session/{session_id}",
-                      headers={"Authorization": f"Bearer {small_emu.key}"})
+    plain = httpx.get(
+        f"{small_emu.catalyst_url}/session/{session_id}",
+        headers={"Authorization": f"Bearer {small_emu.key}"},
+    )
     assert plain.status_code == 421 and plain.headers["x-agentuity-region"] == regions[away[0]]
 
 
 def test_region_redirect_to_nowhere_is_a_clear_error(small_emu: Emulator) -> None:
     ds = small_emu.dataset
     away = next(i for i in range(len(ds)) if ds.columns["region"][i] != "usw")
-    client = sk.Client(small_emu.key, base_url=small_emu.catalyst_url, logs_base_url=small_emu.api_url,
-                       region_urls={r: small_emu.catalyst_url for r in ("usw", "usc", "use")})
+    client = sk.Client(
+        small_emu.key,
+        base_url=small_emu.catalyst_url,
+        logs_base_url=small_emu.api_url,
+        region_urls={r: small_emu.catalyst_url for r in ("usw", "usc", "use")},
+    )
     with pytest.raises(sk.WrongRegionError) as info:
         client.get_session(str(ds.columns["id"][away]))
     assert info.value.region == ds.columns["region"][away] and "region=" in str(info.value)
@@ -151,8 +159,14 @@ def test_region_redirect_to_nowhere_is_a_clear_error(small_emu: Emulator) -> Non
 
 def test_statuses_the_emulator_never_sends_map_to_their_classes() -> None:
     """402/403/426 are not emulated; this unit test drives the mapping through httpx's MockTransport."""
-    for status, cls in ((402, sk.PaymentRequiredError), (403, sk.PermissionDeniedError), (426, sk.PaymentRequiredError)):
-        transport = httpx.MockTransport(lambda r, s=status: httpx.Response(s, json={"success": False, "message": "nope"}))
+    for status, cls in (
+        (402, sk.PaymentRequiredError),
+        (403, sk.PermissionDeniedError),
+        (426, sk.PaymentRequiredError),
+    ):
+        transport = httpx.MockTransport(
+            lambda r, s=status: httpx.Response(s, json={"success": False, "message": "nope"})
+        )
         client = sk.Client(CANARY_KEY, base_url="http://127.0.0.1:1", transport=transport)
         with pytest.raises(cls) as info:
             client.list_sessions_page()

@@ -18,8 +18,11 @@ def test_live_walk_returns_every_starting_session_exactly_once(direction: str) -
     with Emulator(sessions=600, seed=4, live=200.0, faults=Faults(latency=0.03)) as emu:
         client = make_client(emu, concurrency=3)
         start = emu.now()
-        existing = {str(emu.dataset.columns["id"][i]) for i in range(len(emu.dataset))
-                    if int(emu.dataset.columns["created_ns"][i]) <= start}
+        existing = {
+            str(emu.dataset.columns["id"][i])
+            for i in range(len(emu.dataset))
+            if int(emu.dataset.columns["created_ns"][i]) <= start
+        }
         got = sk.load_sessions(client, direction=direction, progress=False, agent_names=False)
         arrived = len(emu.dataset) - len(existing)
         assert arrived > 20, "no session arrived during the walk: the test proves nothing"
@@ -41,5 +44,7 @@ def test_pending_sessions_complete_between_two_walks() -> None:
         assert completed, "no pending session completed"
         for s in completed:
             assert second.loc[s, "updated_at"] > first.loc[s, "updated_at"]
-            assert pd.notna(second.loc[s, "end_time"]) and second.loc[s, "duration"] > pd.Timedelta(0)
+            assert pd.notna(second.loc[s, "end_time"]) and second.loc[s, "duration"] > pd.Timedelta(
+                0
+            )
             assert pd.isna(first.loc[s, "end_time"]) and pd.isna(first.loc[s, "duration"])

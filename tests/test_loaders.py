@@ -13,14 +13,19 @@ import sessionkit as sk
 from sessionkit import schema
 from sessionkit.emulator import Emulator
 
-from .conftest import by_id, make_client, truth_frame
+from .conftest import by_id, truth_frame
 
 
 def _dtype_names(frame: pd.DataFrame) -> dict[str, str]:
-    return {c: ("category" if isinstance(t, pd.CategoricalDtype) else str(t)) for c, t in frame.dtypes.items()}
+    return {
+        c: ("category" if isinstance(t, pd.CategoricalDtype) else str(t))
+        for c, t in frame.dtypes.items()
+    }
 
 
-def test_load_sessions_equals_truth_values_and_dtypes(demo_emu: Emulator, demo_client: sk.Client) -> None:
+def test_load_sessions_equals_truth_values_and_dtypes(
+    demo_emu: Emulator, demo_client: sk.Client
+) -> None:
     got = sk.load_sessions(demo_client, progress=False, agent_names=False)
     want = truth_frame(demo_emu)
     assert len(got) == len(want) > 1000
@@ -38,11 +43,22 @@ def test_default_order_is_created_desc(demo_client: sk.Client) -> None:
     assert not got["id"].duplicated().any()
 
 
-@pytest.mark.parametrize(("sort", "column"), [("created", "created_at"), ("updated", "updated_at"),
-                                              ("duration", "duration"), ("startTime", "start_time")])
+@pytest.mark.parametrize(
+    ("sort", "column"),
+    [
+        ("created", "created_at"),
+        ("updated", "updated_at"),
+        ("duration", "duration"),
+        ("startTime", "start_time"),
+    ],
+)
 @pytest.mark.parametrize("direction", ["asc", "desc"])
-def test_sort_and_direction(small_client: sk.Client, sort: str, column: str, direction: str) -> None:
-    got = sk.load_sessions(small_client, sort=sort, direction=direction, progress=False, agent_names=False)
+def test_sort_and_direction(
+    small_client: sk.Client, sort: str, column: str, direction: str
+) -> None:
+    got = sk.load_sessions(
+        small_client, sort=sort, direction=direction, progress=False, agent_names=False
+    )
     values = got[column].dropna()
     assert values.is_monotonic_increasing if direction == "asc" else values.is_monotonic_decreasing
     assert len(got) == got["id"].nunique()
@@ -50,7 +66,11 @@ def test_sort_and_direction(small_client: sk.Client, sort: str, column: str, dir
 
 def _filter_cases(truth: pd.DataFrame) -> list[tuple[dict[str, object], pd.Series]]:
     row = truth.dropna(subset=["thread_id"]).iloc[0]
-    with_meta = truth.dropna(subset=["metadata.customer_tier"]) if "metadata.customer_tier" in truth else None
+    with_meta = (
+        truth.dropna(subset=["metadata.customer_tier"])
+        if "metadata.customer_tier" in truth
+        else None
+    )
     agent_id = truth["agent_ids"].iloc[0][0]
     start = truth["start_time"].sort_values().iloc[len(truth) // 3]
     end = truth["start_time"].sort_values().iloc[2 * len(truth) // 3]
@@ -63,20 +83,30 @@ def _filter_cases(truth: pd.DataFrame) -> list[tuple[dict[str, object], pd.Serie
         ({"devmode": True}, truth["devmode"] == True),  # noqa: E712
         ({"org_id": str(row["org_id"])}, truth["org_id"] == row["org_id"]),
         ({"project_id": str(row["project_id"])}, truth["project_id"] == row["project_id"]),
-        ({"deployment_id": str(row["deployment_id"]) or "x"}, truth["deployment_id"] == (row["deployment_id"] or "x")),
+        (
+            {"deployment_id": str(row["deployment_id"]) or "x"},
+            truth["deployment_id"] == (row["deployment_id"] or "x"),
+        ),
         ({"thread_id": str(row["thread_id"])}, truth["thread_id"] == row["thread_id"]),
         ({"agent": agent_id}, truth["agent_ids"].map(lambda ids: agent_id in ids)),
         ({"since": start}, truth["start_time"] >= start),
         ({"until": end}, truth["start_time"] < end),
-        ({"since": start, "until": end}, (truth["start_time"] >= start) & (truth["start_time"] < end)),
+        (
+            {"since": start, "until": end},
+            (truth["start_time"] >= start) & (truth["start_time"] < end),
+        ),
     ]
     if with_meta is not None and len(with_meta):
         tier = with_meta["metadata.customer_tier"].iloc[0]
-        cases.append(({"metadata": {"customer_tier": tier}}, truth["metadata.customer_tier"] == tier))
+        cases.append(
+            ({"metadata": {"customer_tier": tier}}, truth["metadata.customer_tier"] == tier)
+        )
     return cases
 
 
-def test_every_filter_matches_a_reference_filter(demo_emu: Emulator, demo_client: sk.Client) -> None:
+def test_every_filter_matches_a_reference_filter(
+    demo_emu: Emulator, demo_client: sk.Client
+) -> None:
     truth = truth_frame(demo_emu)
     for kwargs, mask in _filter_cases(truth):
         got = sk.load_sessions(demo_client, progress=False, agent_names=False, **kwargs)  # type: ignore[arg-type]
@@ -89,10 +119,15 @@ def test_limit_and_empty_result(demo_client: sk.Client) -> None:
     top = sk.load_sessions(demo_client, limit=250, progress=False, agent_names=False)
     every = sk.load_sessions(demo_client, progress=False, agent_names=False)
     assert top["id"].tolist() == every["id"].head(250).tolist()
-    empty = sk.load_sessions(demo_client, since="2001-01-01T00:00Z", until="2001-01-02T00:00Z", progress=False)
+    empty = sk.load_sessions(
+        demo_client, since="2001-01-01T00:00Z", until="2001-01-02T00:00Z", progress=False
+    )
     assert len(empty) == 0 and str(empty["agent"].dtype) == "category"
     assert [c for c in empty.columns if c != "agent"] == [c.name for c in schema.SESSION_COLUMNS]
-    assert str(empty["created_at"].dtype) == "datetime64[ns, UTC]" and str(empty["duration"].dtype) == "timedelta64[ns]"
+    assert (
+        str(empty["created_at"].dtype) == "datetime64[ns, UTC]"
+        and str(empty["duration"].dtype) == "timedelta64[ns]"
+    )
 
 
 def test_agent_names_label_every_session(demo_emu: Emulator, demo_client: sk.Client) -> None:
@@ -105,7 +140,9 @@ def test_agent_names_label_every_session(demo_emu: Emulator, demo_client: sk.Cli
         assert name in {a["name"] for a in agents}
 
 
-def test_details_loaders_match_the_detail_endpoint(demo_emu: Emulator, demo_client: sk.Client) -> None:
+def test_details_loaders_match_the_detail_endpoint(
+    demo_emu: Emulator, demo_client: sk.Client
+) -> None:
     sessions = sk.load_sessions(demo_client, limit=60, progress=False, agent_names=False)
     ds, now = demo_emu.dataset, demo_emu.now()
     details = {sid: ds.detail(ds.position(sid), now) for sid in sessions["id"]}
@@ -134,7 +171,9 @@ def test_details_loaders_match_the_detail_endpoint(demo_emu: Emulator, demo_clie
 
 
 def test_logs_loader(demo_emu: Emulator, demo_client: sk.Client) -> None:
-    sessions = sk.load_sessions(demo_client, limit=40, success=False, progress=False, agent_names=False)
+    sessions = sk.load_sessions(
+        demo_client, limit=40, success=False, progress=False, agent_names=False
+    )
     logs = sk.load_logs(sessions, demo_client, progress=False)
     ds, now = demo_emu.dataset, demo_emu.now()
     expected = sum(len(ds.logs(ds.position(s), now)) for s in sessions["id"])
@@ -160,16 +199,24 @@ def test_not_found_carries_the_id(demo_client: sk.Client) -> None:
     missing = "sess_" + "0" * 32
     with pytest.raises(sk.NotFoundError) as info:
         sk.load_session(missing, demo_client)
-    assert info.value.session_id == missing and missing in str(info.value) and info.value.status_code == 404
+    assert (
+        info.value.session_id == missing
+        and missing in str(info.value)
+        and info.value.status_code == 404
+    )
     with pytest.raises(sk.NotFoundError):
         sk.load_logs([missing], demo_client, progress=False)
 
 
-def test_details_are_fetched_once_per_completed_session(small_emu: Emulator, small_client: sk.Client) -> None:
+def test_details_are_fetched_once_per_completed_session(
+    small_emu: Emulator, small_client: sk.Client
+) -> None:
     sessions = sk.load_sessions(small_client, limit=30, progress=False, agent_names=False)
     done = sessions[sessions["pending"] == False]  # noqa: E712
     ds = small_emu.dataset
-    away = sum(ds.columns["region"][ds.position(s)] != "usw" for s in done["id"])  # one 421 hop each
+    away = sum(
+        ds.columns["region"][ds.position(s)] != "usw" for s in done["id"]
+    )  # one 421 hop each
     before = small_client.stats["requests"]
     sk.load_eval_runs(done, small_client, progress=False)
     middle = small_client.stats["requests"]
@@ -189,20 +236,26 @@ def test_works_inside_a_running_event_loop(small_client: sk.Client) -> None:
     assert n_sessions == 700 and n_logs > 0
 
 
-def test_connect_demo_announces_itself(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connect_demo_announces_itself(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("AGENTUITY_SDK_KEY", raising=False)
     client = sk.connect()
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "bundled emulator" in out and "AGENTUITY_SDK_KEY" in out
     assert client.backend.startswith("emulator")
-    frame = sk.load_sessions(limit=5, progress=False, agent_names=False)  # client=None → the default
+    frame = sk.load_sessions(
+        limit=5, progress=False, agent_names=False
+    )  # client=None → the default
     assert len(frame) == 5
 
 
 def test_connect_with_key_is_live_and_never_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTUITY_SDK_KEY", "sk_live_x")
     client = sk.connect()
-    assert client.backend == "Agentuity" and client.base_url == "https://catalyst-usw.agentuity.cloud"
+    assert (
+        client.backend == "Agentuity" and client.base_url == "https://catalyst-usw.agentuity.cloud"
+    )
     monkeypatch.delenv("AGENTUITY_SDK_KEY")
     with pytest.raises(sk.ConfigurationError):
         sk.connect(demo=False)
@@ -218,7 +271,9 @@ def test_metadata_columns_are_flattened(demo_emu: Emulator, demo_client: sk.Clie
         for col, value in zip(meta_cols, values, strict=True):
             key = col.removeprefix("metadata.")
             if key in meta and not isinstance(meta[key], dict | list):
-                assert value == meta[key] or (isinstance(value, str) and value == json.dumps(meta[key])), (sid, key)
+                assert value == meta[key] or (
+                    isinstance(value, str) and value == json.dumps(meta[key])
+                ), (sid, key)
             elif "." not in key:
                 assert pd.isna(value), (sid, key)
     assert np.all(got["id"].str.startswith("sess_"))

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import sessionkit as sk
-from sessionkit import frames
+from sessionkit import frames, schema
 from sessionkit.emulator import Emulator, Faults
 from sessionkit.errors import SessionKitError
 from sessionkit.store import Store, StoreLockedError, SyncResult
@@ -118,8 +118,11 @@ def filled(tmp_path: Path, sessions: pd.DataFrame) -> Store:
 
 
 def _compact(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with only the categories its rows use (what a load of just these rows gives)."""
-    out = frame.copy()
+    """``frame`` as a load of just these rows gives it: only the categories its rows use, and
+    no free-form (``metadata.*``) column without a value."""
+    fixed = {c.name for c in schema.SESSION_COLUMNS} | {"agent"}
+    empty = [c for c in frame.columns if c not in fixed and frame[c].isna().all()]
+    out = frame.drop(columns=empty)
     for name, dtype in out.dtypes.items():
         if isinstance(dtype, pd.CategoricalDtype) and name != "severity":
             out[name] = out[name].cat.remove_unused_categories()
@@ -580,6 +583,32 @@ def test_sync_equals_a_fresh_load_and_a_second_sync_costs_a_page_or_two(
     pd.testing.assert_frame_equal(store.load_sessions(), got)
 
 
+def test_pending_sessions_no_walk_sees_are_refreshed_by_id_when_few(
+    tmp_path: Path, small_emu: Emulator
+) -> None:
+    client = make_client(small_emu)
+    truth = sk.load_sessions(client, progress=False)
+    done = truth[truth["pending"].eq(False) & truth["trigger"].eq("cron")].iloc[:2]
+    stale = done.copy()  # what a store synced while they ran would hold
+    stale["pending"] = True
+    stale["success"] = False
+    stale["updated_at"] = stale["start_time"]
+    for column in ("end_time", "duration", "cpu_time"):
+        stale[column] = pd.Series(pd.NaT, index=stale.index, dtype=stale[column].dtype)
+    for limit, refreshed in ((1, 0), (2, 2)):
+        store = Store(tmp_path / f"refresh{limit}", pending_refresh=limit)
+        store.upsert("sessions", stale)
+        counts = _counting(client)
+        result = store.sync(client, trigger="api", progress=False)  # cron is out of scope
+        assert result.refreshed == refreshed
+        assert counts["session"] == refreshed + result.agent_lookups
+        got = store.load_sessions().set_index("id").loc[done["id"]]
+        assert got["pending"].tolist() == [refreshed == 0] * 2
+    pd.testing.assert_frame_equal(
+        _compact(by_id(store.load_sessions(trigger="cron"))), _compact(by_id(done))
+    )
+
+
 def test_details_and_logs_are_fetched_once_and_equal_the_loaders(
     tmp_path: Path, small_emu: Emulator
 ) -> None:
@@ -645,12 +674,58 @@ def test_incremental_syncs_in_live_mode_lose_and_repeat_nothing(tmp_path: Path) 
     )
 
 
+class _Crash(BaseException):
+    """Stands for the process dying: nothing in sessionkit catches a BaseException."""
+
+
+def test_sync_interrupted_before_any_write_resumes_to_the_full_load(
+    tmp_path: Path, small_emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deterministic twin of the kill -9 test: the sync dies just before its k-th file write
+    (partition or manifest), for k spread over a whole run; each time the store stays readable
+    and the next sync completes it."""
+    from sessionkit.store import _files
+
+    client = make_client(small_emu)
+    fresh = sk.load_sessions(client, progress=False)
+    failed = fresh[fresh["pending"].eq(False) & fresh["success"].eq(False)]
+    real = _files.write_atomic
+    writes = 0
+
+    def counting(path: Path, write: Any) -> None:
+        nonlocal writes
+        writes += 1
+        if writes == crash_at:
+            raise _Crash
+        real(path, write)
+
+    monkeypatch.setattr(_files, "write_atomic", counting)
+    options: dict[str, Any] = {"details": "failed", "logs": True, "progress": False}
+    crash_at = 0
+    Store(tmp_path / "count", batch_pages=2, details_chunk=10).sync(client, **options)
+    total = writes
+    assert total > 60
+    for crash_at in sorted({2, 5, *range(total // 5, total, total // 5)}):
+        writes = 0
+        store = Store(tmp_path / f"crash{crash_at}", batch_pages=2, details_chunk=10)
+        with pytest.raises(_Crash):
+            store.sync(client, **options)
+        assert store.load_sessions()["id"].is_unique
+        crash_at = 0
+        store.sync(client, **options)
+        pd.testing.assert_frame_equal(by_id(store.load_sessions()), by_id(_compact(fresh)))
+        assert (
+            set(store.manifest()["details"]) == set(failed["id"]) == set(store.manifest()["logs"])
+        )
+        assert set(store.load_spans()["session_id"]) == set(failed["id"])
+
+
 _CHILD = """
-import os, sys
+import json, os, sys
 import sessionkit as sk
 from sessionkit.store import Store
 client = sk.Client(os.environ["SK_TEST_KEY"], base_url=sys.argv[1], logs_base_url=sys.argv[2],
-                   concurrency=2, timeout=10.0)
+                   region_urls=json.loads(sys.argv[4]), concurrency=2, timeout=10.0)
 store = Store(sys.argv[3], batch_pages=2, details_chunk=15)
 print("started", flush=True)
 store.sync(client, details="failed", logs=True, progress=False)
@@ -663,16 +738,24 @@ def test_sync_killed_at_random_points_leaves_a_readable_store_that_resumes(tmp_p
     path = tmp_path / "killed"
     with Emulator(sessions=2500, seed=31, key=CANARY_KEY, faults=Faults(latency=0.004)) as emu:
         env = {**os.environ, "SK_TEST_KEY": emu.key}
-        kills = 0
-        for _ in range(5):
+        kills, interrupted = 0, 0
+        for _ in range(6):
             child = subprocess.Popen(
-                [sys.executable, "-c", _CHILD, emu.catalyst_url, emu.api_url, str(path)],
+                [
+                    sys.executable,
+                    "-c",
+                    _CHILD,
+                    emu.catalyst_url,
+                    emu.api_url,
+                    str(path),
+                    orjson.dumps(emu.region_urls).decode(),
+                ],
                 env=env,
                 stdout=subprocess.PIPE,
                 text=True,
             )
             assert child.stdout is not None and child.stdout.readline().strip() == "started"
-            time.sleep(rng.uniform(0.05, 1.2))
+            time.sleep(rng.uniform(0.05, 0.7))
             if child.poll() is None:
                 child.send_signal(signal.SIGKILL)
                 kills += 1
@@ -685,7 +768,9 @@ def test_sync_killed_at_random_points_leaves_a_readable_store_that_resumes(tmp_p
             assert store.sql("SELECT count(*) AS n FROM sessions")["n"].tolist() == [len(partial)]
             store.load_spans()
             store.load_logs()
-        assert kills >= 3, "the sync finished before it could be killed: the test proves nothing"
+            failed = partial["pending"].eq(False) & partial["success"].eq(False)
+            interrupted += len(partial) < 2500 or len(store.manifest()["details"]) < failed.sum()
+        assert kills >= 3 and interrupted >= 2, "the syncs finished before they could be killed"
         client = make_client(emu)
         store = Store(path)
         store.sync(client, details="failed", logs=True, progress=False)

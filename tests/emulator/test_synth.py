@@ -41,7 +41,11 @@ def test_committed_file_is_exactly_the_generators_output(tmp_path: Path) -> None
     load_demo().to_jsonl(fresh)
     assert gzip.decompress(fresh.read_bytes()) == gzip.decompress(DATA.read_bytes())
     header = orjson.loads(gzip.decompress(DATA.read_bytes()).split(b"\n", 1)[0])
-    assert header["format"] == "sessionkit-demo/1" and header["sessions"] == 3000 and len(header["incidents"]) == 2
+    assert (
+        header["format"] == "sessionkit-demo/1"
+        and header["sessions"] == 3000
+        and len(header["incidents"]) == 2
+    )
 
 
 def test_deterministic_across_calls(records: list[dict]) -> None:
@@ -70,7 +74,9 @@ def test_timestamps_parse_back_to_the_truth(demo: Dataset, records: list[dict]) 
     texts = [r["start_time"] for r in records]
     digits = {len(m.group(1)) if (m := re.search(r"\.(\d+)", t)) else 0 for t in texts}
     assert digits == set(range(10))
-    assert any(t.endswith("Z") for t in texts) and any(re.search(r"[+-]\d\d:\d\d$", t) for t in texts)
+    assert any(t.endswith("Z") for t in texts) and any(
+        re.search(r"[+-]\d\d:\d\d$", t) for t in texts
+    )
     assert all(parse_iso(t) == pd.Timestamp(t).value for t in texts[:500])
 
 
@@ -82,11 +88,17 @@ def test_pending_semantics(demo: Dataset) -> None:
     i = int(pending[0])
     before = demo.render_sessions([i], demo.now_ns)[0]
     assert before["pending"] and before["end_time"] is None and before["duration"] is None
-    assert before["success"] is False and before["total_cost"] is None and before["updated_at"] == before["start_time"]
+    assert (
+        before["success"] is False
+        and before["total_cost"] is None
+        and before["updated_at"] == before["start_time"]
+    )
     assert demo.detail(i, demo.now_ns)["session"]["timeline"] is None
     later = int(demo.columns["end_ns"][i]) + 1
     after = demo.render_sessions([i], later)[0]
-    assert not after["pending"] and after["duration"] == int(demo.columns["end_ns"][i] - demo.columns["start_ns"][i])
+    assert not after["pending"] and after["duration"] == int(
+        demo.columns["end_ns"][i] - demo.columns["start_ns"][i]
+    )
     assert len(demo.logs(i, demo.now_ns)) < len(demo.logs(i, later))
 
 
@@ -101,16 +113,28 @@ def test_consistency(demo: Dataset, records: list[dict]) -> None:
     failed = [r for r in done if not r["success"]]
     assert 0.04 < len(failed) / len(done) < 0.10
     for r in failed:
-        assert sum(bool(re.search(p, r["error"])) for p in FAMILY_PATTERNS.values()) == 1, r["error"]
+        assert sum(bool(re.search(p, r["error"])) for p in FAMILY_PATTERNS.values()) == 1, r[
+            "error"
+        ]
     i = demo.position(failed[0]["id"])
     assert i is not None
     detail = demo.detail(i, demo.now_ns)
     timeline = detail["session"]["timeline"]
-    assert timeline["error"] == failed[0]["error"] and abs(timeline["duration"] * 1e6 - failed[0]["duration"]) < 1e3
+    assert (
+        timeline["error"] == failed[0]["error"]
+        and abs(timeline["duration"] * 1e6 - failed[0]["duration"]) < 1e3
+    )
     assert any(line["severity"] == "ERROR" for line in demo.logs(i, demo.now_ns))
     severities = {line["severity"] for j in range(300) for _, line in build_logs(demo, j)}
-    assert {"TRACE", "DEBUG", "INFO", "ERROR"} <= severities and severities & {"warning", "Warn", "Info", "CRITICAL"}
-    results = [run["result"] for j in range(300) for run in demo.detail(j, demo.now_ns)["eval_runs"]]
+    assert {"TRACE", "DEBUG", "INFO", "ERROR"} <= severities and severities & {
+        "warning",
+        "Warn",
+        "Info",
+        "CRITICAL",
+    }
+    results = [
+        run["result"] for j in range(300) for run in demo.detail(j, demo.now_ns)["eval_runs"]
+    ]
     assert any(isinstance(x, str) for x in results) and any(isinstance(x, dict) for x in results)
 
 
@@ -133,7 +157,11 @@ def test_planted_incidents_are_visible_in_the_columns(demo: Dataset) -> None:
     mine = names == cost["agent"]
     costs = demo._a["total_cost"][: len(demo)]
     after = mine & (demo.columns["deployment_id"] == cost["deployment_id"])
-    before = mine & (demo.columns["created_ns"] < pd.Timestamp(cost["start"]).value) & (demo.columns["deployment_id"] != "")
+    before = (
+        mine
+        & (demo.columns["created_ns"] < pd.Timestamp(cost["start"]).value)
+        & (demo.columns["deployment_id"] != "")
+    )
     assert costs[after].mean() / costs[before].mean() > 2.0
     assert cost["after"] / cost["before"] > 2.0
 

@@ -28,7 +28,9 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def http(emu: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emu.catalyst_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=5) as client:
+    with httpx.Client(
+        base_url=emu.catalyst_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=5
+    ) as client:
         yield client
     emu.faults = Faults()
 
@@ -44,7 +46,9 @@ def _records(emu: Emulator) -> pd.DataFrame:
     return frame
 
 
-def _walk(http: httpx.Client, params: dict[str, Any], limit: int = 100, path: str = "/session") -> list[dict[str, Any]]:
+def _walk(
+    http: httpx.Client, params: dict[str, Any], limit: int = 100, path: str = "/session"
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     offset = 0
     count_param = "count" if path.endswith("2025-03-17") else "limit"
@@ -80,7 +84,10 @@ def _cases(ref: pd.DataFrame) -> list[tuple[dict[str, str], pd.Series]]:
         ({"agentIdentifier": ident}, ref["agent_ids"].map(lambda ids: ident in ids)),
         ({"startAfter": cut_text}, ref["start_time_ns"] > cut),
         ({"startBefore": cut_text}, ref["start_time_ns"] < cut),
-        ({"metadata": json.dumps({"customer_tier": tier})}, ref["meta"].map(lambda m: bool(m) and m.get("customer_tier") == tier)),
+        (
+            {"metadata": json.dumps({"customer_tier": tier})},
+            ref["meta"].map(lambda m: bool(m) and m.get("customer_tier") == tier),
+        ),
     ]
 
 
@@ -97,7 +104,9 @@ def test_every_filter_against_a_reference(emu: Emulator, http: httpx.Client) -> 
 @pytest.mark.parametrize("sort", ["created", "updated", "duration", "startTime"])
 @pytest.mark.parametrize("direction", ["asc", "desc"])
 @pytest.mark.parametrize("limit", [7, 100])
-def test_sort_direction_and_paging(emu: Emulator, http: httpx.Client, sort: str, direction: str, limit: int) -> None:
+def test_sort_direction_and_paging(
+    emu: Emulator, http: httpx.Client, sort: str, direction: str, limit: int
+) -> None:
     rows = _walk(http, {"sort": sort, "direction": direction}, limit=limit)
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)) == len(emu.dataset)
@@ -113,13 +122,17 @@ def test_sort_direction_and_paging(emu: Emulator, http: httpx.Client, sort: str,
 
 def test_one_row_pages_walk_everything_once(emu: Emulator, http: httpx.Client) -> None:
     ids = [r["id"] for r in _walk(http, {"direction": "asc"}, limit=1)]
-    assert ids == [r["id"] for r in _walk(http, {"direction": "asc"}, limit=100)] and len(ids) == len(emu.dataset)
+    assert ids == [r["id"] for r in _walk(http, {"direction": "asc"}, limit=100)] and len(
+        ids
+    ) == len(emu.dataset)
 
 
 def test_default_order_limit_clamp_and_old_path(emu: Emulator, http: httpx.Client) -> None:
     default = http.get("/session").json()["data"]
     assert len(default) == 10
-    assert [parse_iso(r["created_at"]) for r in default] == sorted((parse_iso(r["created_at"]) for r in default), reverse=True)
+    assert [parse_iso(r["created_at"]) for r in default] == sorted(
+        (parse_iso(r["created_at"]) for r in default), reverse=True
+    )
     assert len(http.get("/session", params={"limit": 500}).json()["data"]) == 100
     old = _walk(http, {}, limit=50, path="/session/2025-03-17")
     assert [r["id"] for r in old] == [r["id"] for r in _walk(http, {}, limit=50)]
@@ -133,15 +146,26 @@ def test_page_cap(emu: Emulator, http: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     ("params", "name"),
-    [({"trigger": "pigeon"}, "trigger"), ({"sort": "cost"}, "sort"), ({"direction": "up"}, "direction"),
-     ({"limit": "ten"}, "limit"), ({"offset": "-1"}, "offset"), ({"startAfter": "yesterday"}, "startAfter"),
-     ({"metadata": "{not json"}, "metadata"), ({"success": "maybe"}, "success")],
+    [
+        ({"trigger": "pigeon"}, "trigger"),
+        ({"sort": "cost"}, "sort"),
+        ({"direction": "up"}, "direction"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"startAfter": "yesterday"}, "startAfter"),
+        ({"metadata": "{not json"}, "metadata"),
+        ({"success": "maybe"}, "success"),
+    ],
 )
-def test_validation_errors_name_the_parameter(http: httpx.Client, params: dict[str, str], name: str) -> None:
+def test_validation_errors_name_the_parameter(
+    http: httpx.Client, params: dict[str, str], name: str
+) -> None:
     r = http.get("/session", params=params)
     body = r.json()
     assert r.status_code == 400 and body["success"] is False and body["code"] == "VALIDATION_ERROR"
-    assert body["error"]["name"] == "ValidationError" and body["error"]["issues"][0]["path"] == [name]
+    assert body["error"]["name"] == "ValidationError" and body["error"]["issues"][0]["path"] == [
+        name
+    ]
     assert name in body["message"]
 
 
@@ -149,28 +173,50 @@ def test_auth(emu: Emulator) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}):
         r = httpx.get(emu.catalyst_url + "/session", headers=headers)
         assert r.status_code == 401 and r.json() == {
-            "success": False, "message": "Unauthorized: missing or invalid API key", "code": "UNAUTHORIZED"}
+            "success": False,
+            "message": "Unauthorized: missing or invalid API key",
+            "code": "UNAUTHORIZED",
+        }
         assert KEY not in r.text
     assert httpx.get(emu.api_url + "/cli/session/x/logs").status_code == 401
 
 
 def test_detail_logs_404_and_region(emu: Emulator, http: httpx.Client) -> None:
     ds = emu.dataset
-    home = next(i for i in range(len(ds)) if ds.columns["region"][i] == "usw" and not ds.pending(i, ds.now_ns))
+    home = next(
+        i
+        for i in range(len(ds))
+        if ds.columns["region"][i] == "usw" and not ds.pending(i, ds.now_ns)
+    )
     data = http.get(f"/session/{ds.columns['id'][home]}").json()["data"]
     assert set(data) == {"session", "agents", "eval_runs", "route"}
-    assert data["session"]["timeline"]["operation"] in ("HTTP POST", "cron.trigger") and data["agents"]
+    assert (
+        data["session"]["timeline"]["operation"] in ("HTTP POST", "cron.trigger") and data["agents"]
+    )
     missing = "sess_" + "0" * 32
     r = http.get(f"/session/{missing}")
     assert r.status_code == 404 and missing in r.json()["message"] and r.json()["success"] is False
-    logs = httpx.get(f"{emu.api_url}/cli/session/{ds.columns['id'][home]}/logs", headers={"Authorization": f"Bearer {KEY}"})
-    assert logs.status_code == 200 and {"body", "severity", "timestamp"} <= set(logs.json()["data"][0])
-    assert httpx.get(f"{emu.api_url}/cli/session/{missing}/logs", headers={"Authorization": f"Bearer {KEY}"}).status_code == 404
+    logs = httpx.get(
+        f"{emu.api_url}/cli/session/{ds.columns['id'][home]}/logs",
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    assert logs.status_code == 200 and {"body", "severity", "timestamp"} <= set(
+        logs.json()["data"][0]
+    )
+    assert (
+        httpx.get(
+            f"{emu.api_url}/cli/session/{missing}/logs", headers={"Authorization": f"Bearer {KEY}"}
+        ).status_code
+        == 404
+    )
     away = next(i for i in range(len(ds)) if ds.columns["region"][i] != "usw")
     region = str(ds.columns["region"][away])
     r = http.get(f"/session/{ds.columns['id'][away]}")
     assert r.status_code == 421 and r.headers["x-agentuity-region"] == region
-    there = httpx.get(f"{emu.region_urls[region]}/session/{ds.columns['id'][away]}", headers={"Authorization": f"Bearer {KEY}"})
+    there = httpx.get(
+        f"{emu.region_urls[region]}/session/{ds.columns['id'][away]}",
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
     assert there.status_code == 200
     assert http.get("/nowhere").status_code == 404
 
@@ -180,8 +226,15 @@ def test_pending_sessions_render_as_pending(emu: Emulator, http: httpx.Client) -
     pending = [r for r in rows if r["pending"]]
     assert pending
     for r in pending:
-        assert r["end_time"] is None and r["duration"] is None and r["success"] is False and r["error"] is None
-        assert r["updated_at"] == r["start_time"] or parse_iso(r["updated_at"]) == parse_iso(r["start_time"])
+        assert (
+            r["end_time"] is None
+            and r["duration"] is None
+            and r["success"] is False
+            and r["error"] is None
+        )
+        assert r["updated_at"] == r["start_time"] or parse_iso(r["updated_at"]) == parse_iso(
+            r["start_time"]
+        )
     assert not {r["id"] for r in pending} & {r["id"] for r in _walk(http, {"success": "true"})}
 
 
@@ -200,7 +253,9 @@ def test_fault_429_and_409_headers(emu: Emulator, http: httpx.Client) -> None:
     seen = _statuses(http, 10)
     assert all(isinstance(r, httpx.Response) and r.status_code == 429 for r in seen)
     values = [r.headers["Retry-After"] for r in seen if isinstance(r, httpx.Response)]
-    assert any(v == "2" for v in values) and any(email.utils.parsedate_to_datetime(v) for v in values if v != "2")
+    assert any(v == "2" for v in values) and any(
+        email.utils.parsedate_to_datetime(v) for v in values if v != "2"
+    )
     emu.faults = Faults(rate_409=1.0, retry_after=3)
     r = http.get("/session")
     assert r.status_code == 409 and float(r.headers["X-RateLimit-Reset"]) > time.time() + 1
@@ -211,7 +266,9 @@ def test_fault_5xx_some_html(emu: Emulator, http: httpx.Client) -> None:
     emu.faults = Faults(rate_5xx=1.0)
     seen = [r for r in _statuses(http, 30) if isinstance(r, httpx.Response)]
     assert {r.status_code for r in seen} == {502, 503}
-    assert any(r.headers["content-type"].startswith("text/html") and "<html>" in r.text for r in seen)
+    assert any(
+        r.headers["content-type"].startswith("text/html") and "<html>" in r.text for r in seen
+    )
     assert any(r.headers["content-type"] == "application/json" for r in seen)
 
 
@@ -222,7 +279,11 @@ def test_fault_drop_truncate_false200_slow(emu: Emulator, http: httpx.Client) ->
     assert all(isinstance(r, httpx.RemoteProtocolError) for r in _statuses(http, 5))
     emu.faults = Faults(rate_false200=1.0)
     r = http.get("/session")
-    assert r.status_code == 200 and r.json()["success"] is False and r.json()["code"] == "INTERNAL_ERROR"
+    assert (
+        r.status_code == 200
+        and r.json()["success"] is False
+        and r.json()["code"] == "INTERNAL_ERROR"
+    )
     emu.faults = Faults(rate_slow=1.0, slow_seconds=1.5)
     with pytest.raises(httpx.ReadTimeout):
         http.get("/session", timeout=0.3)
@@ -246,8 +307,10 @@ def test_fault_mix_is_reproducible() -> None:
 
 
 def test_live_mode_changes_results_between_two_walks() -> None:
-    with Emulator(generate(300, seed=8, live_rate=20), key=KEY, live=20, clock_speed=30) as emu, \
-            httpx.Client(base_url=emu.catalyst_url, headers={"Authorization": f"Bearer {KEY}"}) as http:
+    with (
+        Emulator(generate(300, seed=8, live_rate=20), key=KEY, live=20, clock_speed=30) as emu,
+        httpx.Client(base_url=emu.catalyst_url, headers={"Authorization": f"Bearer {KEY}"}) as http,
+    ):
         first = {r["id"]: r for r in _walk(http, {})}
         time.sleep(1.5)
         second = {r["id"]: r for r in _walk(http, {})}
@@ -255,12 +318,30 @@ def test_live_mode_changes_results_between_two_walks() -> None:
     changed = [s for s in first if first[s]["pending"] and not second[s]["pending"]]
     assert changed
     for s in changed:
-        assert second[s]["end_time"] and second[s]["duration"] and second[s]["updated_at"] != first[s]["updated_at"]
+        assert (
+            second[s]["end_time"]
+            and second[s]["duration"]
+            and second[s]["updated_at"] != first[s]["updated_at"]
+        )
 
 
 def test_cli_starts_prints_and_serves() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "sessionkit.emulator", "--port", "0", "--sessions", "50",
-                             "--json-ready", "--key", KEY], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sessionkit.emulator",
+            "--port",
+            "0",
+            "--sessions",
+            "50",
+            "--json-ready",
+            "--key",
+            KEY,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
@@ -273,8 +354,11 @@ def test_cli_starts_prints_and_serves() -> None:
 
 
 def test_cli_human_output() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "sessionkit.emulator", "--port", "0", "--sessions", "20"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sessionkit.emulator", "--port", "0", "--sessions", "20"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(8)]

@@ -1,0 +1,33 @@
+"""The README states what the code does: the dtype table and the two commands."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import sessionkit as sk
+from sessionkit import schema
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_dtype_table_is_generated_from_the_schema() -> None:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- dtypes:start -->")[1].split("<!-- dtypes:end -->")[0]
+    assert block.strip() == schema.markdown_table().strip(), "run: python -m sessionkit.schema"
+
+
+def test_readme_quick_start_shows_the_two_commands() -> None:
+    text = (ROOT / "README.md").read_text()
+    assert re.search(r"^make demo\b", text, re.M) and re.search(r"^make test\b", text, re.M)
+
+
+def test_public_surface_is_explicit_and_sorted() -> None:
+    assert sk.__all__ == sorted(sk.__all__)
+    for name in sk.__all__:
+        assert hasattr(sk, name), name
+
+
+def test_ci_runs_make_test() -> None:
+    lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert "make test" in lines
