@@ -18,16 +18,18 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, table  # noqa: E402
+from _common import machine, table
 
-from sessionkit.emulator import spawn_emulator_process  # noqa: E402
+from sessionkit.emulator import spawn_emulator_process
 
 
 def walk(base: str, key: str, total: int, concurrency: int) -> float:
     """Seconds to fetch every page of ``total`` sessions with ``concurrency`` requests in flight."""
     offsets = list(range(0, total, 100))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60) as http:
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60
+    ) as http:
 
         def page(offset: int) -> int:
             r = http.get("/session", params={"limit": 100, "offset": offset})
@@ -49,7 +51,11 @@ def main() -> None:
     n = args.sessions
     rows: list[tuple[str, ...]] = []
     with spawn_emulator_process(sessions=n) as emu:
-        for label, concurrency in (("cold, concurrency 8", 8), ("warm, concurrency 1", 1), ("warm, concurrency 8", 8)):
+        for label, concurrency in (
+            ("cold, concurrency 8", 8),
+            ("warm, concurrency 1", 1),
+            ("warm, concurrency 8", 8),
+        ):
             seconds = walk(emu.catalyst_url, emu.key, n, concurrency)
             rows.append((label, f"{n:,}", f"{seconds:.2f} s", f"{n / seconds:,.0f}"))
     print(f"Emulator full walk, page size 100 — {machine()}")

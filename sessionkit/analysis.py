@@ -22,7 +22,17 @@ def summary_by_agent(sessions: pd.DataFrame, by: str = "agent") -> pd.DataFrame:
             "median_duration": grouped["duration"].median(),
         }
     )
-    table["failure_rate"] = (table["failed"] / table["completed"].where(table["completed"] > 0)).round(4)
+    table["failure_rate"] = (
+        table["failed"] / table["completed"].where(table["completed"] > 0)
+    ).round(4)
     table["cost_per_session"] = table["total_cost"] / table["sessions"]
-    columns = ["sessions", "completed", "failed", "failure_rate", "total_cost", "cost_per_session", "median_duration"]
+    columns = [
+        "sessions",
+        "completed",
+        "failed",
+        "failure_rate",
+        "total_cost",
+        "cost_per_session",
+        "median_duration",
+    ]
     return table[columns].sort_values("total_cost", ascending=False)

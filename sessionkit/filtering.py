@@ -27,7 +27,9 @@ def session_status(sessions: pd.DataFrame) -> pd.Series:
         "pending",
         np.where(sessions["success"].fillna(False).to_numpy(dtype=bool), "succeeded", "failed"),
     )
-    return pd.Series(pd.Categorical(status, categories=list(STATUSES)), index=sessions.index, name="status")
+    return pd.Series(
+        pd.Categorical(status, categories=list(STATUSES)), index=sessions.index, name="status"
+    )
 
 
 @dataclass
@@ -93,7 +95,9 @@ def filter_frame(
         if stamp is not None and pd.Timestamp(stamp).tzinfo is None:
             raise InvalidArgumentError(f"{name} must be time-zone aware (UTC), got {stamp!r}")
     if statuses is not None and set(statuses) - set(STATUSES):
-        raise InvalidArgumentError(f"statuses must be among {', '.join(STATUSES)}, got {sorted(statuses)}")
+        raise InvalidArgumentError(
+            f"statuses must be among {', '.join(STATUSES)}, got {sorted(statuses)}"
+        )
     if index is None or index.sessions is not sessions:
         index = FilterIndex(sessions)
     mask = np.ones(len(sessions), dtype=bool)
@@ -105,20 +109,29 @@ def filter_frame(
         _in(sessions["env"], envs),
         _in(sessions["deployment_id"], deployments),
         _in(index.status, statuses),
-        None if devmode is None else sessions["devmode"].eq(devmode).fillna(False).to_numpy(dtype=bool),
+        None
+        if devmode is None
+        else sessions["devmode"].eq(devmode).fillna(False).to_numpy(dtype=bool),
         _between(sessions["total_cost"], min_cost, max_cost),
         _between(sessions["duration"], min_duration, max_duration),
     ]
     if error_text:
-        parts.append(index.error_lower.str.contains(error_text.lower(), regex=False).fillna(False).to_numpy(dtype=bool))
+        parts.append(
+            index.error_lower.str.contains(error_text.lower(), regex=False)
+            .fillna(False)
+            .to_numpy(dtype=bool)
+        )
     for key, value in (metadata or {}).items():
         column = key if key.startswith("metadata.") else f"metadata.{key}"
         if column not in sessions.columns:
             raise InvalidArgumentError(
                 f"no metadata column {column!r}; available: "
-                + ", ".join(c for c in sessions.columns if c.startswith("metadata.")) or "none"
+                + ", ".join(c for c in sessions.columns if c.startswith("metadata."))
+                or "none"
             )
-        parts.append(sessions[column].astype("string").eq(str(value)).fillna(False).to_numpy(dtype=bool))
+        parts.append(
+            sessions[column].astype("string").eq(str(value)).fillna(False).to_numpy(dtype=bool)
+        )
     for part in parts:
         if part is not None:
             mask &= part

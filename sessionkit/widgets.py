@@ -36,7 +36,26 @@ _SEVERITY_COLOURS = {
     "ERROR": "#D55E00",
     "FATAL": "#CC79A7",
 }
-_DURATION_STOPS = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, float("inf")]
+_DURATION_STOPS = [
+    0.0,
+    0.01,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2,
+    5,
+    10,
+    30,
+    60,
+    120,
+    300,
+    600,
+    1800,
+    3600,
+    float("inf"),
+]
 
 
 def _widgets() -> Any:
@@ -109,7 +128,9 @@ class FilterPanel:
         self.summary_html = w.HTML()
         self.plot_output = w.Output()
         self.table_html = w.HTML()
-        self.inspect_id = w.Dropdown(description="Session", options=[], layout=w.Layout(width="420px"))
+        self.inspect_id = w.Dropdown(
+            description="Session", options=[], layout=w.Layout(width="420px")
+        )
         self.inspect_button = w.Button(description="Inspect", icon="search")
         self.inspector_output = w.Output()
         self.inspect_button.on_click(lambda _b: self.inspect(self.inspect_id.value))
@@ -125,7 +146,11 @@ class FilterPanel:
         s = self.sessions
         start = s["start_time"].dropna()
         days = (
-            list(pd.date_range(start.min().floor("D"), start.max().floor("D") + pd.Timedelta(days=1), freq="D"))
+            list(
+                pd.date_range(
+                    start.min().floor("D"), start.max().floor("D") + pd.Timedelta(days=1), freq="D"
+                )
+            )
             if len(start)
             else [pd.Timestamp("1970-01-01", tz="UTC"), pd.Timestamp("1970-01-02", tz="UTC")]
         )
@@ -135,32 +160,72 @@ class FilterPanel:
         layout = w.Layout(width="220px")
         return {
             "days": w.SelectionRangeSlider(
-                options=day_options, index=(0, len(day_options) - 1), description="Days (UTC)",
-                layout=w.Layout(width="520px"), continuous_update=False,
+                options=day_options,
+                index=(0, len(day_options) - 1),
+                description="Days (UTC)",
+                layout=w.Layout(width="520px"),
+                continuous_update=False,
             ),
-            "agents": w.SelectMultiple(options=_options(s["agent"]) if "agent" in s else [], description="Agent", rows=5, layout=layout),
-            "triggers": w.SelectMultiple(options=_options(s["trigger"]), description="Trigger", rows=5, layout=layout),
-            "envs": w.SelectMultiple(options=_options(s["env"]), description="Env", rows=5, layout=layout),
-            "deployments": w.SelectMultiple(options=_options(s["deployment_id"]), description="Deploy", rows=5, layout=layout),
-            "statuses": w.SelectMultiple(options=list(STATUSES), description="Status", rows=3, layout=layout),
-            "devmode": w.Dropdown(options=[("any", None), ("devmode only", True), ("exclude devmode", False)], description="Devmode", layout=layout),
+            "agents": w.SelectMultiple(
+                options=_options(s["agent"]) if "agent" in s else [],
+                description="Agent",
+                rows=5,
+                layout=layout,
+            ),
+            "triggers": w.SelectMultiple(
+                options=_options(s["trigger"]), description="Trigger", rows=5, layout=layout
+            ),
+            "envs": w.SelectMultiple(
+                options=_options(s["env"]), description="Env", rows=5, layout=layout
+            ),
+            "deployments": w.SelectMultiple(
+                options=_options(s["deployment_id"]), description="Deploy", rows=5, layout=layout
+            ),
+            "statuses": w.SelectMultiple(
+                options=list(STATUSES), description="Status", rows=3, layout=layout
+            ),
+            "devmode": w.Dropdown(
+                options=[("any", None), ("devmode only", True), ("exclude devmode", False)],
+                description="Devmode",
+                layout=layout,
+            ),
             "cost": w.FloatRangeSlider(
-                min=0.0, max=max_cost, value=(0.0, max_cost), step=max_cost / 1000 or 0.001,
-                description="Cost $", readout_format=".4f", continuous_update=False, layout=w.Layout(width="520px"),
+                min=0.0,
+                max=max_cost,
+                value=(0.0, max_cost),
+                step=max_cost / 1000 or 0.001,
+                description="Cost $",
+                readout_format=".4f",
+                continuous_update=False,
+                layout=w.Layout(width="520px"),
             ),
             "duration": w.SelectionRangeSlider(
-                options=stops, index=(0, len(stops) - 1), description="Duration",
-                continuous_update=False, layout=w.Layout(width="520px"),
+                options=stops,
+                index=(0, len(stops) - 1),
+                description="Duration",
+                continuous_update=False,
+                layout=w.Layout(width="520px"),
             ),
-            "error_text": w.Text(description="Error has", placeholder="e.g. timeout", continuous_update=False),
+            "error_text": w.Text(
+                description="Error has", placeholder="e.g. timeout", continuous_update=False
+            ),
             "metadata_key": w.Dropdown(
-                options=[("—", None)] + [(c.removeprefix("metadata."), c) for c in s.columns if c.startswith("metadata.")],
+                options=[("—", None)]
+                + [
+                    (c.removeprefix("metadata."), c) for c in s.columns if c.startswith("metadata.")
+                ],
                 description="Metadata",
             ),
             "metadata_value": w.Text(description="equals", continuous_update=False),
-            "plot": w.Dropdown(options=["(none)", *_plots()], value="Cost over time", description="Plot"),
+            "plot": w.Dropdown(
+                options=["(none)", *_plots()], value="Cost over time", description="Plot"
+            ),
             "sort_by": w.Dropdown(
-                options=[("cost", "total_cost"), ("duration", "duration"), ("newest", "start_time")],
+                options=[
+                    ("cost", "total_cost"),
+                    ("duration", "duration"),
+                    ("newest", "start_time"),
+                ],
                 description="Top by",
             ),
         }
@@ -267,15 +332,23 @@ class FilterPanel:
         """The ``top`` sessions of the filtered frame by the chosen ``sort_by`` column."""
         key = self.controls["sort_by"].value
         frame = self.filtered.assign(status=session_status(self.filtered))
-        columns = [c for c in ("id", "agent", "start_time", "status", "duration", "total_cost", "error") if c in frame]
+        columns = [
+            c
+            for c in ("id", "agent", "start_time", "status", "duration", "total_cost", "error")
+            if c in frame
+        ]
         return frame.sort_values(key, ascending=False, na_position="last")[columns].head(self.top)
 
     def _draw_table(self) -> None:
         top = self.top_sessions()
-        self.table_html.value = top.to_html(index=False, na_rep="—", float_format=lambda x: f"{x:.4f}", max_colwidth=80)
+        self.table_html.value = top.to_html(
+            index=False, na_rep="—", float_format=lambda x: f"{x:.4f}", max_colwidth=80
+        )
         self.inspect_id.options = list(top["id"])
 
-    def inspect(self, session_id: str | None, client: Client | None = None) -> SessionInspector | None:
+    def inspect(
+        self, session_id: str | None, client: Client | None = None
+    ) -> SessionInspector | None:
         """Open the :class:`SessionInspector` of ``session_id`` below the table."""
         if not session_id:
             return None
@@ -305,16 +378,26 @@ class SessionInspector:
         w = _widgets()
         from .loaders import SessionDetail, load_session
 
-        self.detail: SessionDetail = session if isinstance(session, SessionDetail) else load_session(session, client)
-        severities = list(self.detail.logs["severity"].cat.categories) if len(self.detail.logs) else ["TRACE"]
+        self.detail: SessionDetail = (
+            session if isinstance(session, SessionDetail) else load_session(session, client)
+        )
+        severities = (
+            list(self.detail.logs["severity"].cat.categories)
+            if len(self.detail.logs)
+            else ["TRACE"]
+        )
         self.controls = {
-            "min_severity": w.Dropdown(options=severities, value=severities[0], description="Min level"),
+            "min_severity": w.Dropdown(
+                options=severities, value=severities[0], description="Min level"
+            ),
             "log_text": w.Text(description="Log has", continuous_update=False),
         }
         self.summary_html = w.HTML(self.detail._repr_html_())
         self.timeline_output = w.Output()
         self.logs_html = w.HTML()
-        self.evals_html = w.HTML(self._table(self.detail.eval_runs, ["eval_id", "passed", "score", "reason", "error"]))
+        self.evals_html = w.HTML(
+            self._table(self.detail.eval_runs, ["eval_id", "passed", "score", "reason", "error"])
+        )
         self.agents_html = w.HTML(self._table(self.detail.agents, ["name", "identifier"]))
         for control in self.controls.values():
             control.observe(lambda _c: self._draw_logs(), names="value")
@@ -364,7 +447,9 @@ class SessionInspector:
             f"font-weight:bold'>{escape(str(sev))}</td><td>{escape(str(body))}</td></tr>"
             for ts, sev, body in logs[["timestamp", "severity", "body"]].itertuples(index=False)
         )
-        self.logs_html.value = f"<table><tr><th>time (UTC)</th><th>level</th><th>message</th></tr>{rows}</table>"
+        self.logs_html.value = (
+            f"<table><tr><th>time (UTC)</th><th>level</th><th>message</th></tr>{rows}</table>"
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

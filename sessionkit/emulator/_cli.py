@@ -27,21 +27,47 @@ def duration(text: str) -> float:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the emulator's options to ``p``."""
-    p.add_argument("--port", type=int, default=8787, help="port of the home region (usw); others follow; 0 = any")
-    p.add_argument("--sessions", type=int, default=None, help="generate N sessions instead of the demo dataset")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8787,
+        help="port of the home region (usw); others follow; 0 = any",
+    )
+    p.add_argument(
+        "--sessions", type=int, default=None, help="generate N sessions instead of the demo dataset"
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--key", default=DEFAULT_KEY, help="the Bearer key clients must send")
-    p.add_argument("--live", type=float, default=None, metavar="RATE", help="new sessions per second (live mode)")
-    p.add_argument("--latency", type=duration, default=0.0, help="added to every response, e.g. 50ms")
-    p.add_argument("--latency-jitter", type=duration, default=0.0, help="random extra latency, up to this")
-    p.add_argument("--fault-rate", type=float, default=0.0, help="total error rate spread over every fault kind")
+    p.add_argument(
+        "--live",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="new sessions per second (live mode)",
+    )
+    p.add_argument(
+        "--latency", type=duration, default=0.0, help="added to every response, e.g. 50ms"
+    )
+    p.add_argument(
+        "--latency-jitter", type=duration, default=0.0, help="random extra latency, up to this"
+    )
+    p.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="total error rate spread over every fault kind",
+    )
     for kind in ("429", "409", "5xx", "drop", "truncate", "false200", "slow"):
         p.add_argument(f"--rate-{kind}", type=float, default=None, help=f"rate of {kind} faults")
     p.add_argument("--slow-seconds", type=duration, default=5.0)
     p.add_argument("--page-cap", type=int, default=None, help="return at most K rows per list page")
     p.add_argument("--retry-after", type=duration, default=1.0)
-    p.add_argument("--verbose", action="store_true", help="log method, path and status of every request")
-    p.add_argument("--json-ready", action="store_true", help="print one JSON line with the URLs when ready")
+    p.add_argument(
+        "--verbose", action="store_true", help="log method, path and status of every request"
+    )
+    p.add_argument(
+        "--json-ready", action="store_true", help="print one JSON line with the URLs when ready"
+    )
     p.add_argument("--faults-json", default=None, help=argparse.SUPPRESS)
 
 
@@ -55,7 +81,11 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         value = getattr(args, f"rate_{kind}")
         if value is not None:
             setattr(faults, f"rate_{kind}", value)
-    faults.slow_seconds, faults.page_cap, faults.retry_after = args.slow_seconds, args.page_cap, args.retry_after
+    faults.slow_seconds, faults.page_cap, faults.retry_after = (
+        args.slow_seconds,
+        args.page_cap,
+        args.retry_after,
+    )
     return faults
 
 
@@ -66,20 +96,32 @@ def run(args: argparse.Namespace) -> int:
         if args.sessions is not None
         else (generate(seed=args.seed, live_rate=args.live) if args.live else load_demo())
     )
-    emu = Emulator(dataset, key=args.key, faults=faults_from_args(args), live=args.live, verbose=args.verbose)
+    emu = Emulator(
+        dataset, key=args.key, faults=faults_from_args(args), live=args.live, verbose=args.verbose
+    )
     emu.start(args.port)
-    info = {"catalyst_url": emu.catalyst_url, "api_url": emu.api_url, "region_urls": emu.region_urls, "key": emu.key}
+    info = {
+        "catalyst_url": emu.catalyst_url,
+        "api_url": emu.api_url,
+        "region_urls": emu.region_urls,
+        "key": emu.key,
+    }
     if args.json_ready:
         print(json.dumps(info), flush=True)
     else:
-        print(f"sessionkit emulator: {len(dataset):,} sessions" + (f", live at {args.live}/s" if args.live else ""))
+        print(
+            f"sessionkit emulator: {len(dataset):,} sessions"
+            + (f", live at {args.live}/s" if args.live else "")
+        )
         for region, url in emu.region_urls.items():
             print(f"  sessions API ({region}): {url}")
         print(f"  logs API:              {emu.api_url}")
         print(f"  key:                   {emu.key}   (a demo key; it opens only this emulator)")
         print("Point sessionkit (or any client) at it with:")
-        print(f"  export AGENTUITY_CATALYST_URL={emu.catalyst_url} AGENTUITY_API_URL={emu.api_url} "
-              f"AGENTUITY_SDK_KEY={emu.key}")
+        print(
+            f"  export AGENTUITY_CATALYST_URL={emu.catalyst_url} AGENTUITY_API_URL={emu.api_url} "
+            f"AGENTUITY_SDK_KEY={emu.key}"
+        )
         print("Ctrl-C stops it.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -94,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m sessionkit.emulator``."""
-    parser = argparse.ArgumentParser(prog="sessionkit emulator", description="Run the local Agentuity API emulator.")
+    parser = argparse.ArgumentParser(
+        prog="sessionkit emulator", description="Run the local Agentuity API emulator."
+    )
     configure_parser(parser)
     return run(parser.parse_args(argv))
 

@@ -45,8 +45,16 @@ class Faults:
         which get a tenth of a share so a run stays quick)."""
         share = rate / 6.1
         base = cls(
-            rate_429=share, rate_409=share, rate_5xx=share, rate_drop=share, rate_truncate=share,
-            rate_false200=share, rate_slow=share * 0.1, slow_seconds=3.0, retry_after=0.02, seed=seed,
+            rate_429=share,
+            rate_409=share,
+            rate_5xx=share,
+            rate_drop=share,
+            rate_truncate=share,
+            rate_false200=share,
+            rate_slow=share * 0.1,
+            slow_seconds=3.0,
+            retry_after=0.02,
+            seed=seed,
         )
         for name, value in overrides.items():
             setattr(base, name, value)
@@ -55,8 +63,13 @@ class Faults:
     def rates(self) -> dict[str, float]:
         """Probability of each kind in :data:`KINDS`."""
         return {
-            "429": self.rate_429, "409": self.rate_409, "5xx": self.rate_5xx, "drop": self.rate_drop,
-            "truncate": self.rate_truncate, "false200": self.rate_false200, "slow": self.rate_slow,
+            "429": self.rate_429,
+            "409": self.rate_409,
+            "5xx": self.rate_5xx,
+            "drop": self.rate_drop,
+            "truncate": self.rate_truncate,
+            "false200": self.rate_false200,
+            "slow": self.rate_slow,
         }
 
     def active(self) -> bool:

@@ -19,8 +19,21 @@ if TYPE_CHECKING:  # pragma: no cover
 NS = 1_000_000_000
 
 _HOSTS = ("api.openai.com", "api.anthropic.com")
-_TOOLS = ("crm.lookup_customer", "web.search", "pdf.extract_tables", "calendar.find_slot", "orders.get_status")
-_FIELDS = ("invoice_total", "customer.email", "line_items[3].sku", "due_date", "summary", "priority")
+_TOOLS = (
+    "crm.lookup_customer",
+    "web.search",
+    "pdf.extract_tables",
+    "calendar.find_slot",
+    "orders.get_status",
+)
+_FIELDS = (
+    "invoice_total",
+    "customer.email",
+    "line_items[3].sku",
+    "due_date",
+    "summary",
+    "priority",
+)
 _STORES = ("customers", "sessions-cache", "prompts", "threads")
 
 
@@ -72,8 +85,15 @@ def error_message(family: str, rng: np.random.Generator, agent: AgentProfile) ->
     return f"UpstreamError: GET {url} returned {status} after {int(rng.integers(120, 9000))}ms"
 
 
-def _span(rng: np.random.Generator, operation: str, ms: float, attributes: dict[str, Any]) -> dict[str, Any]:
-    return {"id": _hexs(rng, 16), "operation": operation, "duration": round(float(ms), 3), "attributes": attributes}
+def _span(
+    rng: np.random.Generator, operation: str, ms: float, attributes: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "id": _hexs(rng, 16),
+        "operation": operation,
+        "duration": round(float(ms), 3),
+        "attributes": attributes,
+    }
 
 
 def build_timeline(ds: Dataset, i: int) -> dict[str, Any]:
@@ -96,8 +116,14 @@ def build_timeline(ds: Dataset, i: int) -> dict[str, Any]:
         root = _span(rng, "cron.trigger", total_ms, {"cron.schedule": "0 6,12,18 * * *"})
     else:
         root = _span(
-            rng, "HTTP POST", total_ms,
-            {"http.method": "POST", "http.path": agent.path, "http.host": "agents.example-shop.com"},
+            rng,
+            "HTTP POST",
+            total_ms,
+            {
+                "http.method": "POST",
+                "http.path": agent.path,
+                "http.host": "agents.example-shop.com",
+            },
         )
     root["children"] = [run]
     if error:
@@ -106,34 +132,99 @@ def build_timeline(ds: Dataset, i: int) -> dict[str, Any]:
 
 
 def _agent_run(
-    ds: Dataset, rng: np.random.Generator, i: int, agent_index: int, agent: AgentProfile, budget_ms: float,
-    model: str, family: str, error: str | None, depth: int,
+    ds: Dataset,
+    rng: np.random.Generator,
+    i: int,
+    agent_index: int,
+    agent: AgentProfile,
+    budget_ms: float,
+    model: str,
+    family: str,
+    error: str | None,
+    depth: int,
 ) -> dict[str, Any]:
     from .synth import AGENTS
 
     identifier = ds.meta["agents"][agent_index]["identifier"]
-    run = _span(rng, "agent.run", budget_ms, {"@agentuity/agentName": agent.name, "@agentuity/agentId": identifier,
-                                               "@agentuity/sessionId": str(ds.columns["id"][i])})
+    run = _span(
+        rng,
+        "agent.run",
+        budget_ms,
+        {
+            "@agentuity/agentName": agent.name,
+            "@agentuity/agentId": identifier,
+            "@agentuity/sessionId": str(ds.columns["id"][i]),
+        },
+    )
     steps: list[tuple[str, dict[str, Any], float]] = []
     store = _STORES[int(rng.integers(len(_STORES)))]
-    steps.append(("agentuity.keyvalue.get", {"@agentuity/storageName": store,
-                                             "@agentuity/key": f"cust:{int(rng.integers(1000, 99999))}:profile"}, 1))
-    n_llm = {"research-assistant": int(rng.integers(3, 7)), "daily-digest": 3}.get(agent.name, int(rng.integers(1, 3)))
+    steps.append(
+        (
+            "agentuity.keyvalue.get",
+            {
+                "@agentuity/storageName": store,
+                "@agentuity/key": f"cust:{int(rng.integers(1000, 99999))}:profile",
+            },
+            1,
+        )
+    )
+    n_llm = {"research-assistant": int(rng.integers(3, 7)), "daily-digest": 3}.get(
+        agent.name, int(rng.integers(1, 3))
+    )
     for k in range(n_llm):
         if agent.name in ("research-assistant", "daily-digest"):
-            steps.append(("HTTP GET", {"http.method": "GET", "http.url": f"https://search.example.org/q?id={_hexs(rng, 6)}"}, 2))
+            steps.append(
+                (
+                    "HTTP GET",
+                    {
+                        "http.method": "GET",
+                        "http.url": f"https://search.example.org/q?id={_hexs(rng, 6)}",
+                    },
+                    2,
+                )
+            )
             if k % 2 == 0:
-                steps.append(("agentuity.vector.search", {"@agentuity/storageName": "knowledge",
-                                                          "@agentuity/key": f"query-{_hexs(rng, 6)}"}, 1))
-        steps.append(("gen_ai.chat", {"gen_ai.system": "anthropic" if model.startswith("claude") else "openai",
-                                      "gen_ai.request.model": model,
-                                      "gen_ai.usage.input_tokens": int(int(ds._a["prompt"][i]) / n_llm),
-                                      "gen_ai.usage.output_tokens": int(int(ds._a["completion"][i]) / n_llm)}, 10))
+                steps.append(
+                    (
+                        "agentuity.vector.search",
+                        {
+                            "@agentuity/storageName": "knowledge",
+                            "@agentuity/key": f"query-{_hexs(rng, 6)}",
+                        },
+                        1,
+                    )
+                )
+        steps.append(
+            (
+                "gen_ai.chat",
+                {
+                    "gen_ai.system": "anthropic" if model.startswith("claude") else "openai",
+                    "gen_ai.request.model": model,
+                    "gen_ai.usage.input_tokens": int(int(ds._a["prompt"][i]) / n_llm),
+                    "gen_ai.usage.output_tokens": int(int(ds._a["completion"][i]) / n_llm),
+                },
+                10,
+            )
+        )
     if agent.name == "doc-extractor":
-        steps.insert(1, ("agentuity.stream.get", {"@agentuity/storageName": "uploads",
-                                                  "@agentuity/key": f"doc_{_hexs(rng, 12)}.pdf"}, 3))
-    steps.append(("agentuity.keyvalue.set", {"@agentuity/storageName": "threads",
-                                             "@agentuity/key": f"thread:{_hexs(rng, 10)}"}, 0.5))
+        steps.insert(
+            1,
+            (
+                "agentuity.stream.get",
+                {
+                    "@agentuity/storageName": "uploads",
+                    "@agentuity/key": f"doc_{_hexs(rng, 12)}.pdf",
+                },
+                3,
+            ),
+        )
+    steps.append(
+        (
+            "agentuity.keyvalue.set",
+            {"@agentuity/storageName": "threads", "@agentuity/key": f"thread:{_hexs(rng, 10)}"},
+            0.5,
+        )
+    )
     nested = int(ds._a["nested"][i])
     weights = np.array([w for _, _, w in steps]) * rng.uniform(0.6, 1.4, len(steps))
     child_budget = budget_ms * rng.uniform(0.85, 0.97)
@@ -142,7 +233,9 @@ def _agent_run(
     shares = weights / weights.sum() * child_budget
     children = [_span(rng, op, ms, attrs) for (op, attrs, _), ms in zip(steps, shares, strict=True)]
     if nested >= 0 and depth < 3:
-        sub = _agent_run(ds, rng, i, nested, AGENTS[nested], budget_ms * 0.3, model, family, None, depth + 1)
+        sub = _agent_run(
+            ds, rng, i, nested, AGENTS[nested], budget_ms * 0.3, model, family, None, depth + 1
+        )
         children.insert(len(children) - 1, sub)
     if error is not None:
         target = _failing_child(children, family)
@@ -202,13 +295,27 @@ def build_eval_runs(ds: Dataset, i: int) -> list[dict[str, Any]]:
         metadata = {"judge": "gpt-4o-mini", "eval_version": int(rng.integers(1, 4))}
         result: Any
         if broken:
-            result = {"success": False, "passed": False, "error": "judge returned invalid JSON", "metadata": metadata}
+            result = {
+                "success": False,
+                "passed": False,
+                "error": "judge returned invalid JSON",
+                "metadata": metadata,
+            }
         elif pending:
             result = None
         else:
-            result = {"success": True, "passed": passed, "score": round(score, 4),
-                      "reason": ("Meets the rubric" if passed else "Misses required details"), "metadata": metadata}
-        if result is not None and created < ds.now_ns - 20 * 86400 * NS + 10 * 86400 * NS and rng.random() < 0.5:
+            result = {
+                "success": True,
+                "passed": passed,
+                "score": round(score, 4),
+                "reason": ("Meets the rubric" if passed else "Misses required details"),
+                "metadata": metadata,
+            }
+        if (
+            result is not None
+            and created < ds.now_ns - 20 * 86400 * NS + 10 * 86400 * NS
+            and rng.random() < 0.5
+        ):
             result = orjson.dumps(result).decode()  # older servers send the result as a JSON string
         runs.append(
             {
@@ -245,9 +352,21 @@ def build_logs(ds: Dataset, i: int) -> list[tuple[int, dict[str, Any]]]:
     for k in range(int(rng.integers(1, 4))):
         lines.append((0.1 + 0.2 * k, "DEBUG", f"calling model {agent.model} (attempt 1)"))
     if rng.random() < 0.25:
-        lines.append((0.5, ("WARN", "warning", "Warn")[int(rng.integers(3))], "retrying after 429 from provider (backoff 1.2s)"))
+        lines.append(
+            (
+                0.5,
+                ("WARN", "warning", "Warn")[int(rng.integers(3))],
+                "retrying after 429 from provider (backoff 1.2s)",
+            )
+        )
     if success:
-        lines.append((0.98, ("INFO", "Info", "info")[int(rng.integers(3))], f"session completed in {span / 1e9:.2f}s"))
+        lines.append(
+            (
+                0.98,
+                ("INFO", "Info", "info")[int(rng.integers(3))],
+                f"session completed in {span / 1e9:.2f}s",
+            )
+        )
     else:
         message = ds.error(i)
         lines.append((0.97, "ERROR", message.splitlines()[0]))
@@ -257,5 +376,7 @@ def build_logs(ds: Dataset, i: int) -> list[tuple[int, dict[str, Any]]]:
     for frac, severity, body in lines:
         ts = start + int(span * frac)
         ts = ts // 1000 * 1000
-        out.append((ts, {"body": body, "severity": severity, "timestamp": format_rfc3339(ts, 6, 0)}))
+        out.append(
+            (ts, {"body": body, "severity": severity, "timestamp": format_rfc3339(ts, 6, 0)})
+        )
     return out

@@ -22,6 +22,7 @@ Semantics a client author must know (the spec leaves them open):
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import re
 import socket
@@ -41,7 +42,9 @@ from .synth import TRIGGERS, Dataset, parse_iso
 
 PAGE_MAX = 100
 _SORTS = ("created", "updated", "duration", "startTime")
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
 _SESSION_PATH = re.compile(r"^/session/([^/]+)$")
 _LOGS_PATH = re.compile(r"^/cli/session/([^/]+)/logs$")
 
@@ -119,8 +122,14 @@ class Catalog:
     def _compute(self, q: dict[str, str], now_ns: int, n: int) -> np.ndarray:
         c = self.ds.columns
         mask = np.ones(n, dtype=bool)
-        for param, column in (("orgId", "org_id"), ("projectId", "project_id"), ("deploymentId", "deployment_id"),
-                              ("trigger", "trigger"), ("env", "env"), ("threadId", "thread_id")):
+        for param, column in (
+            ("orgId", "org_id"),
+            ("projectId", "project_id"),
+            ("deploymentId", "deployment_id"),
+            ("trigger", "trigger"),
+            ("env", "env"),
+            ("threadId", "thread_id"),
+        ):
             if param in q:
                 mask &= c[column][:n] == q[param]
         done = c["end_ns"][:n] <= now_ns
@@ -135,7 +144,9 @@ class Catalog:
             mask &= c["start_ns"][:n] < parse_iso(q["startBefore"])
         if "agentIdentifier" in q:
             wanted = q["agentIdentifier"]
-            mask &= np.fromiter((wanted in ids for ids in c["agent_identifiers"][:n]), dtype=bool, count=n)
+            mask &= np.fromiter(
+                (wanted in ids for ids in c["agent_identifiers"][:n]), dtype=bool, count=n
+            )
         if "metadata" in q:
             wanted_meta = orjson.loads(q["metadata"])
             candidates = np.flatnonzero(mask)
@@ -160,7 +171,9 @@ class Catalog:
         return rows[order]
 
 
-def validate_list_query(raw: dict[str, list[str]], *, count_param: str) -> tuple[dict[str, str], int, int]:
+def validate_list_query(
+    raw: dict[str, list[str]], *, count_param: str
+) -> tuple[dict[str, str], int, int]:
     """Check ``GET /session`` parameters; returns ``(filters, limit, offset)`` or raises BadParameter."""
     q = {k: v[-1] for k, v in raw.items() if v}
     limit_text = q.pop(count_param, "10")
@@ -169,7 +182,9 @@ def validate_list_query(raw: dict[str, list[str]], *, count_param: str) -> tuple
     try:
         limit = int(limit_text)
     except ValueError:
-        raise BadParameter(count_param, f"{count_param} must be an integer, got {limit_text!r}") from None
+        raise BadParameter(
+            count_param, f"{count_param} must be an integer, got {limit_text!r}"
+        ) from None
     if limit < 1:
         raise BadParameter(count_param, f"{count_param} must be at least 1")
     try:
@@ -206,8 +221,22 @@ def validate_list_query(raw: dict[str, list[str]], *, count_param: str) -> tuple
             raise BadParameter("metadata", "metadata must be a JSON object") from None
         if not isinstance(value, dict):
             raise BadParameter("metadata", "metadata must be a JSON object")
-    known = {"sort", "direction", "orgId", "projectId", "deploymentId", "trigger", "env", "devmode",
-             "success", "threadId", "agentIdentifier", "startAfter", "startBefore", "metadata"}
+    known = {
+        "sort",
+        "direction",
+        "orgId",
+        "projectId",
+        "deploymentId",
+        "trigger",
+        "env",
+        "devmode",
+        "success",
+        "threadId",
+        "agentIdentifier",
+        "startAfter",
+        "startBefore",
+        "metadata",
+    }
     return {k: v for k, v in q.items() if k in known}, min(limit, PAGE_MAX), offset
 
 
@@ -240,10 +269,8 @@ class _Server(ThreadingHTTPServer):
         with self.conn_lock:
             conns = list(self.connections)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -253,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "sessionkit-emulator"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.emulator.verbose:
             super().log_message(format, *args)
 
@@ -263,8 +290,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------- responses
 
-    def _send(self, status: int, body: bytes, *, content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.server.emulator.stats.add(f"status_{status}")
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -274,13 +307,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _error(self, status: int, message: str, code: str, *, headers: dict[str, str] | None = None,
-               extra: dict[str, Any] | None = None) -> None:
+    def _error(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         payload: dict[str, Any] = {"success": False, "message": message, "code": code}
         payload.update(extra or {})
         self._send(status, orjson.dumps(payload), headers=headers)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         emu = self.server.emulator
         emu.stats.add("requests")
         if self.headers.get("Authorization") != f"Bearer {emu.key}":
@@ -311,8 +351,15 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         if kind == "409":
             reset = time.time() + faults.retry_after
-            self._error(409, "Conflict: concurrent request limit", "CONFLICT",
-                        headers={"X-RateLimit-Reset": f"{reset:.3f}", "X-RateLimit-Retry-After": f"{faults.retry_after:g}"})
+            self._error(
+                409,
+                "Conflict: concurrent request limit",
+                "CONFLICT",
+                headers={
+                    "X-RateLimit-Reset": f"{reset:.3f}",
+                    "X-RateLimit-Retry-After": f"{faults.retry_after:g}",
+                },
+            )
             return True
         if kind == "5xx":
             status = (502, 503)[chooser.pick(2)]
@@ -355,18 +402,34 @@ class _Handler(BaseHTTPRequestHandler):
 
         json = "application/json"
 
-        def error(status: int, message: str, code: str, **extra: Any) -> tuple[int, bytes, str, dict[str, str]]:
-            return status, orjson.dumps({"success": False, "message": message, "code": code, **extra}), json, {}
+        def error(
+            status: int, message: str, code: str, **extra: Any
+        ) -> tuple[int, bytes, str, dict[str, str]]:
+            return (
+                status,
+                orjson.dumps({"success": False, "message": message, "code": code, **extra}),
+                json,
+                {},
+            )
 
         if self.server.role == "catalyst":
             if path in ("/session", "/session/2025-03-17"):
                 emu.stats.add("list")
                 count_param = "count" if path.endswith("2025-03-17") else "limit"
                 try:
-                    query, limit, offset = validate_list_query(parse_qs(parts.query), count_param=count_param)
+                    query, limit, offset = validate_list_query(
+                        parse_qs(parts.query), count_param=count_param
+                    )
                 except BadParameter as exc:
-                    return error(400, str(exc), "VALIDATION_ERROR",
-                                 error={"name": "ValidationError", "issues": [{"path": [exc.name], "message": str(exc)}]})
+                    return error(
+                        400,
+                        str(exc),
+                        "VALIDATION_ERROR",
+                        error={
+                            "name": "ValidationError",
+                            "issues": [{"path": [exc.name], "message": str(exc)}],
+                        },
+                    )
                 return 200, emu._list(query, limit, offset), json, {}
             match = _SESSION_PATH.match(path)
             if match:
@@ -378,9 +441,16 @@ class _Handler(BaseHTTPRequestHandler):
                     return error(404, f"Session {session_id} not found", "NOT_FOUND")
                 home = str(emu.dataset.columns["region"][row])
                 if home != self.server.region:
-                    status, body, _, _ = error(421, f"Session {session_id} lives in region {home}", "WRONG_REGION")
+                    status, body, _, _ = error(
+                        421, f"Session {session_id} lives in region {home}", "WRONG_REGION"
+                    )
                     return status, body, json, {"x-agentuity-region": home}
-                return 200, orjson.dumps({"success": True, "data": emu.dataset.detail(row, now)}), json, {}
+                return (
+                    200,
+                    orjson.dumps({"success": True, "data": emu.dataset.detail(row, now)}),
+                    json,
+                    {},
+                )
         else:
             match = _LOGS_PATH.match(path)
             if match:
@@ -390,5 +460,10 @@ class _Handler(BaseHTTPRequestHandler):
                 now = emu.now()
                 if row is None or int(emu.dataset.columns["created_ns"][row]) > now:
                     return error(404, f"Session {session_id} not found", "NOT_FOUND")
-                return 200, orjson.dumps({"success": True, "data": emu.dataset.logs(row, now)}), json, {}
+                return (
+                    200,
+                    orjson.dumps({"success": True, "data": emu.dataset.logs(row, now)}),
+                    json,
+                    {},
+                )
         return error(404, f"No route for GET {path}", "NOT_FOUND")

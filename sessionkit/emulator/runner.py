@@ -48,8 +48,10 @@ class Emulator:
         verbose: bool = False,
     ) -> None:
         if dataset is None:
-            dataset = generate(sessions, seed=seed, live_rate=live) if sessions is not None else (
-                generate(seed=seed, live_rate=live) if live else load_demo()
+            dataset = (
+                generate(sessions, seed=seed, live_rate=live)
+                if sessions is not None
+                else (generate(seed=seed, live_rate=live) if live else load_demo())
             )
         self.dataset = dataset
         self.key = key
@@ -101,12 +103,18 @@ class Emulator:
             self._servers.append(_Server(self, "catalyst", region, port + k if port else 0))
         self._servers.append(_Server(self, "app", None, port + len(REGIONS) if port else 0))
         for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                                      name=f"sessionkit-emulator-{server.role}-{server.region}")
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                daemon=True,
+                name=f"sessionkit-emulator-{server.role}-{server.region}",
+            )
             thread.start()
             self._threads.append(thread)
         ports = [s.server_address[1] for s in self._servers]
-        self.region_urls = {r: f"http://127.0.0.1:{p}" for r, p in zip(REGIONS, ports, strict=False)}
+        self.region_urls = {
+            r: f"http://127.0.0.1:{p}" for r, p in zip(REGIONS, ports, strict=False)
+        }
         self.catalyst_url = self.region_urls[HOME_REGION]
         self.api_url = f"http://127.0.0.1:{ports[-1]}"
         self._started = time.monotonic()
@@ -127,12 +135,19 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:
-        return (f"Emulator(sessions={len(self.dataset)}, catalyst_url={self.catalyst_url!r}, "
-                f"api_url={self.api_url!r}, live={self.live}, faults_active={self.faults.active()})")
+        return (
+            f"Emulator(sessions={len(self.dataset)}, catalyst_url={self.catalyst_url!r}, "
+            f"api_url={self.api_url!r}, live={self.live}, faults_active={self.faults.active()})"
+        )
 
     # ------------------------------------------------------------------ used by the handlers
 
@@ -147,7 +162,7 @@ class Emulator:
         cap = self.faults.page_cap
         if cap is not None:
             limit = min(limit, cap)
-        rows = self.catalog.rows(query, now, frozen=not self.live)[offset: offset + limit]
+        rows = self.catalog.rows(query, now, frozen=not self.live)[offset : offset + limit]
         return orjson.dumps({"success": True, "data": self.dataset.render_sessions(rows, now)})
 
 
@@ -171,18 +186,36 @@ class EmulatorProcess:
 
 @contextmanager
 def spawn_emulator_process(
-    *, sessions: int | None = None, seed: int = 7, key: str = DEFAULT_KEY, faults: Faults | None = None,
-    live: float | None = None, ready_timeout: float = 600.0,
+    *,
+    sessions: int | None = None,
+    seed: int = 7,
+    key: str = DEFAULT_KEY,
+    faults: Faults | None = None,
+    live: float | None = None,
+    ready_timeout: float = 600.0,
 ) -> Iterator[EmulatorProcess]:
     """Run ``python -m sessionkit.emulator --port 0 --json-ready ...`` and yield its URLs."""
-    args = [sys.executable, "-m", "sessionkit.emulator", "--port", "0", "--json-ready", "--seed", str(seed), "--key", key]
+    args = [
+        sys.executable,
+        "-m",
+        "sessionkit.emulator",
+        "--port",
+        "0",
+        "--json-ready",
+        "--seed",
+        str(seed),
+        "--key",
+        key,
+    ]
     if sessions is not None:
         args += ["--sessions", str(sessions)]
     if live:
         args += ["--live", str(live)]
     if faults is not None:
         args += ["--faults-json", json.dumps(faults.__dict__)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + ready_timeout
@@ -194,7 +227,9 @@ def spawn_emulator_process(
         if not line.startswith(b"{"):
             raise RuntimeError("the emulator process did not start (no ready line)")
         info = json.loads(line)
-        yield EmulatorProcess(info["catalyst_url"], info["api_url"], info["region_urls"], info["key"], proc)
+        yield EmulatorProcess(
+            info["catalyst_url"], info["api_url"], info["region_urls"], info["key"], proc
+        )
     finally:
         proc.terminate()
         try:

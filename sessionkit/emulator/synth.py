@@ -31,7 +31,6 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from pathlib import Path
 from typing import Any
 
@@ -76,26 +75,81 @@ class AgentProfile:
 
 
 AGENTS: tuple[AgentProfile, ...] = (
-    AgentProfile("support-triage", 0.40, {"api": 0.45, "email": 0.35, "sms": 0.08, "websocket": 0.12},
-                 2.2, 0.7, 1800, 350, "gpt-4o-mini", 0.04,
-                 {"rate_limit": 0.35, "tool_timeout": 0.25, "kv_miss": 0.25, "validation": 0.15},
-                 "/api/triage", 4, 0.35),
-    AgentProfile("doc-extractor", 0.26, {"api": 0.8, "manual": 0.08, "agent": 0.12},
-                 11.0, 0.8, 9000, 1200, "gpt-4o-mini", 0.05,
-                 {"validation": 0.45, "context": 0.3, "upstream": 0.25},
-                 "/api/extract", 3, 0.0),
-    AgentProfile("research-assistant", 0.16, {"manual": 0.35, "discord": 0.3, "api": 0.35},
-                 48.0, 0.9, 14000, 2400, "claude-sonnet-4", 0.07,
-                 {"rate_limit": 0.3, "tool_timeout": 0.3, "context": 0.25, "upstream": 0.15},
-                 "/api/research", 3, 0.45),
-    AgentProfile("sms-concierge", 0.18, {"sms": 0.6, "websocket": 0.4},
-                 3.5, 0.6, 2200, 300, "claude-haiku-3.5", 0.03,
-                 {"rate_limit": 0.3, "kv_miss": 0.4, "upstream": 0.3},
-                 "/api/concierge", 2, 0.55),
-    AgentProfile("daily-digest", 0.0, {"cron": 1.0},
-                 95.0, 0.4, 22000, 1800, "gpt-4o", 0.05,
-                 {"upstream": 0.5, "rate_limit": 0.5},
-                 "/cron/digest", 2, 0.0),
+    AgentProfile(
+        "support-triage",
+        0.40,
+        {"api": 0.45, "email": 0.35, "sms": 0.08, "websocket": 0.12},
+        2.2,
+        0.7,
+        1800,
+        350,
+        "gpt-4o-mini",
+        0.04,
+        {"rate_limit": 0.35, "tool_timeout": 0.25, "kv_miss": 0.25, "validation": 0.15},
+        "/api/triage",
+        4,
+        0.35,
+    ),
+    AgentProfile(
+        "doc-extractor",
+        0.26,
+        {"api": 0.8, "manual": 0.08, "agent": 0.12},
+        11.0,
+        0.8,
+        9000,
+        1200,
+        "gpt-4o-mini",
+        0.05,
+        {"validation": 0.45, "context": 0.3, "upstream": 0.25},
+        "/api/extract",
+        3,
+        0.0,
+    ),
+    AgentProfile(
+        "research-assistant",
+        0.16,
+        {"manual": 0.35, "discord": 0.3, "api": 0.35},
+        48.0,
+        0.9,
+        14000,
+        2400,
+        "claude-sonnet-4",
+        0.07,
+        {"rate_limit": 0.3, "tool_timeout": 0.3, "context": 0.25, "upstream": 0.15},
+        "/api/research",
+        3,
+        0.45,
+    ),
+    AgentProfile(
+        "sms-concierge",
+        0.18,
+        {"sms": 0.6, "websocket": 0.4},
+        3.5,
+        0.6,
+        2200,
+        300,
+        "claude-haiku-3.5",
+        0.03,
+        {"rate_limit": 0.3, "kv_miss": 0.4, "upstream": 0.3},
+        "/api/concierge",
+        2,
+        0.55,
+    ),
+    AgentProfile(
+        "daily-digest",
+        0.0,
+        {"cron": 1.0},
+        95.0,
+        0.4,
+        22000,
+        1800,
+        "gpt-4o",
+        0.05,
+        {"upstream": 0.5, "rate_limit": 0.5},
+        "/cron/digest",
+        2,
+        0.0,
+    ),
 )
 CRON_HOURS = (6, 12, 18)
 FAMILIES = ("rate_limit", "tool_timeout", "validation", "kv_miss", "context", "upstream")
@@ -144,7 +198,9 @@ class Dataset:
     ``region``, ``devmode``, ``success``, ``deleted``, ``agent_identifiers`` (tuples).
     """
 
-    def __init__(self, arrays: dict[str, np.ndarray], *, seed: int, now_ns: int, meta: dict[str, Any]) -> None:
+    def __init__(
+        self, arrays: dict[str, np.ndarray], *, seed: int, now_ns: int, meta: dict[str, Any]
+    ) -> None:
         self.seed = seed
         self.now_ns = now_ns
         self.regions: tuple[str, ...] = REGIONS
@@ -165,26 +221,32 @@ class Dataset:
         agents = self.meta["agents"]
         deployments = self.meta["deployments"]
         self.columns: dict[str, np.ndarray] = {
-            "id": np.array([f"sess_{_hex(self.seed, f's{int(k)}', 32)}" for k in a["key"][:n]], dtype=object),
+            "id": np.array(
+                [f"sess_{_hex(self.seed, f's{int(k)}', 32)}" for k in a["key"][:n]], dtype=object
+            ),
             "created_ns": a["created_ns"][:n],
             "start_ns": a["start_ns"][:n],
             "end_ns": a["end_ns"][:n],
             "cpu_ns": a["cpu_ns"][:n],
             "org_id": np.full(n, self.meta["org_id"], dtype=object),
             "project_id": np.array(self.meta["projects"], dtype=object)[a["project"][:n]],
-            "deployment_id": np.array([d["id"] for d in deployments] + [""], dtype=object)[a["deployment"][:n]],
+            "deployment_id": np.array([d["id"] for d in deployments] + [""], dtype=object)[
+                a["deployment"][:n]
+            ],
             "trigger": np.array(TRIGGERS, dtype=object)[a["trigger"][:n]],
             "env": np.array(ENVS, dtype=object)[a["env"][:n]],
             "thread_id": np.array(
-                ["" if t < 0 else f"thrd_{_hex(self.seed, f't{int(t)}', 24)}" for t in a["thread"][:n]], dtype=object
+                [
+                    "" if t < 0 else f"thrd_{_hex(self.seed, f't{int(t)}', 24)}"
+                    for t in a["thread"][:n]
+                ],
+                dtype=object,
             ),
             "region": np.array(REGIONS, dtype=object)[a["region"][:n]],
             "devmode": a["devmode"][:n],
             "success": a["success"][:n],
             "deleted": a["deleted"][:n],
-            "agent_identifiers": np.array(
-                [self._agent_ids(i) for i in range(n)], dtype=object
-            ),
+            "agent_identifiers": np.array([self._agent_ids(i) for i in range(n)], dtype=object),
         }
         for name, values in self.columns.items():
             setattr(self, name, values)
@@ -198,7 +260,11 @@ class Dataset:
         for agent_index in self._agents_of(i):
             dep = int(self._a["deployment"][i])
             dep_agent = deployments[dep]["agent"] if dep < len(deployments) else agent_index
-            dep_key = deployments[dep]["key"] if dep < len(deployments) and dep_agent == agent_index else f"dev{agent_index}"
+            dep_key = (
+                deployments[dep]["key"]
+                if dep < len(deployments) and dep_agent == agent_index
+                else f"dev{agent_index}"
+            )
             ids.append(f"agentid_{_hex(self.seed, f'ad{dep_key}:{agent_index}', 40)}")
             ids.append(agents[agent_index]["identifier"])
         return tuple(ids)
@@ -222,7 +288,11 @@ class Dataset:
         deleted_at = self._a["deleted_ns"][: self._n]
         done = end <= now_ns
         updated = np.where(done, end, start)
-        return np.where(done & (deleted_at > 0) & (deleted_at <= now_ns), np.maximum(updated, deleted_at), updated)
+        return np.where(
+            done & (deleted_at > 0) & (deleted_at <= now_ns),
+            np.maximum(updated, deleted_at),
+            updated,
+        )
 
     def pending(self, i: int, now_ns: int) -> bool:
         """Whether row ``i`` is still running at ``now_ns``."""
@@ -267,7 +337,10 @@ class Dataset:
             meta["language"] = ("en", "en", "en", "es", "de", "fr")[int(a["m_lang"][i])]
         if agent == "doc-extractor":
             meta["document_pages"] = int(a["m_pages"][i])
-            meta["source"] = {"kind": ("pdf", "docx", "html")[int(a["m_src"][i])], "bucket": "uploads"}
+            meta["source"] = {
+                "kind": ("pdf", "docx", "html")[int(a["m_src"][i])],
+                "bucket": "uploads",
+            }
         if kind == 3:
             meta["experiment"] = ("prompt-v2", "control")[int(a["m_exp"][i])]
         return meta
@@ -315,7 +388,9 @@ class Dataset:
             "llm_cost": None if pending or not has_llm else round(float(a["llm_cost"][i]), 8),
             "total_cost": None if pending or not has_llm else round(float(a["total_cost"][i]), 8),
             "llm_prompt_token_count": None if pending or not has_llm else int(a["prompt"][i]),
-            "llm_completion_token_count": None if pending or not has_llm else int(a["completion"][i]),
+            "llm_completion_token_count": None
+            if pending or not has_llm
+            else int(a["completion"][i]),
             "method": route["method"].upper() if route else None,
             "url": self._url(i, agent, route),
             "route_id": route["id"] if route else None,
@@ -330,7 +405,9 @@ class Dataset:
         if ud == 1:
             session["user_data"] = None
         elif ud == 2:
-            session["user_data"] = orjson.dumps({"locale": "en-US", "plan": "pro", "seat": int(a["key"][i] % 50)}).decode()
+            session["user_data"] = orjson.dumps(
+                {"locale": "en-US", "plan": "pro", "seat": int(a["key"][i] % 50)}
+            ).decode()
         if int(a["key"][i]) % 97 == 13:  # the spec: unknown extra fields appear
             session["region"] = str(c["region"][i])
         if with_timeline:
@@ -347,7 +424,9 @@ class Dataset:
             return max(end, deleted_ns)
         return end
 
-    def render_sessions(self, rows: Sequence[int] | np.ndarray, now_ns: int) -> list[dict[str, Any]]:
+    def render_sessions(
+        self, rows: Sequence[int] | np.ndarray, now_ns: int
+    ) -> list[dict[str, Any]]:
         """Wire session objects (list form: no ``timeline``) of ``rows`` as of ``now_ns``."""
         out: list[dict[str, Any]] = []
         end = self.columns["end_ns"]
@@ -370,7 +449,8 @@ class Dataset:
         """``data`` of ``GET /session/{id}``: session (with timeline), agents, eval runs, route."""
         session = self._as_of(i, now_ns, with_timeline=True)
         agents = [
-            {"name": AGENTS[a].name, "identifier": self.meta["agents"][a]["identifier"]} for a in self._agents_of(i)
+            {"name": AGENTS[a].name, "identifier": self.meta["agents"][a]["identifier"]}
+            for a in self._agents_of(i)
         ]
         return {
             "session": session,
@@ -387,7 +467,11 @@ class Dataset:
         if trigger in ("cron", "agent"):
             return None
         method = "post" if lowercase_sometimes and int(self._a["key"][i]) % 3 == 0 else "POST"
-        return {"id": f"route_{_hex(self.seed, f'r{agent}', 24)}", "method": method, "path": AGENTS[agent].path}
+        return {
+            "id": f"route_{_hex(self.seed, f'r{agent}', 24)}",
+            "method": method,
+            "path": AGENTS[agent].path,
+        }
 
     def _url(self, i: int, agent: AgentProfile, route: dict[str, Any] | None) -> str | None:
         if route is None:
@@ -398,7 +482,9 @@ class Dataset:
 
     def error(self, i: int) -> str:
         """The failed session's error message (family-templated, varying ids and numbers)."""
-        return error_message(FAMILIES[int(self._a["family"][i])], self._rng(i, 2), AGENTS[int(self._a["agent"][i])])
+        return error_message(
+            FAMILIES[int(self._a["family"][i])], self._rng(i, 2), AGENTS[int(self._a["agent"][i])]
+        )
 
     def timeline(self, i: int) -> dict[str, Any]:
         """The session's span tree (durations in milliseconds)."""
@@ -434,7 +520,10 @@ class Dataset:
         data = b"\n".join(lines) + b"\n"
         path = Path(path)
         if path.suffix == ".gz":
-            with open(path, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, compresslevel=9) as gz:
+            with (
+                open(path, "wb") as fh,
+                gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, compresslevel=9) as gz,
+            ):
                 gz.write(data)
         else:
             path.write_bytes(data)
@@ -492,7 +581,9 @@ def _measure_cost_incident(arrays: dict[str, np.ndarray], meta: dict[str, Any]) 
     mine = arrays["agent"] == agent_index
     for field_name, dep in (("before", previous), ("after", dep_index)):
         mask = mine & (arrays["deployment"] == dep)
-        incident[field_name] = round(float(arrays["total_cost"][mask].mean()), 6) if mask.any() else None
+        incident[field_name] = (
+            round(float(arrays["total_cost"][mask].mean()), 6) if mask.any() else None
+        )
 
 
 def load_demo() -> Dataset:
@@ -503,7 +594,9 @@ def load_demo() -> Dataset:
 def _project(seed: int, now_ns: int, days: int) -> dict[str, Any]:
     """Org, projects, agents and deployments (with their start times)."""
     start_ns = now_ns - days * DAY_NS
-    agents = [{"name": a.name, "identifier": f"agent_{_hex(seed, 'agent:' + a.name, 40)}"} for a in AGENTS]
+    agents = [
+        {"name": a.name, "identifier": f"agent_{_hex(seed, 'agent:' + a.name, 40)}"} for a in AGENTS
+    ]
     deployments: list[dict[str, Any]] = []
     incident_days = {FAILURE_INCIDENT[:2]: FAILURE_INCIDENT[2], COST_INCIDENT[:2]: COST_INCIDENT[2]}
     for index, agent in enumerate(AGENTS):
@@ -522,7 +615,10 @@ def _project(seed: int, now_ns: int, days: int) -> dict[str, Any]:
                 }
             )
     incidents = []
-    for kind, (name, k, _day) in (("failure_rate", FAILURE_INCIDENT), ("cost_per_session", COST_INCIDENT)):
+    for kind, (name, k, _day) in (
+        ("failure_rate", FAILURE_INCIDENT),
+        ("cost_per_session", COST_INCIDENT),
+    ):
         dep = next(d for d in deployments if d["key"] == f"{name}:{k}")
         agent = AGENTS[dep["agent"]]
         incident: dict[str, Any] = {
@@ -533,11 +629,20 @@ def _project(seed: int, now_ns: int, days: int) -> dict[str, Any]:
             "start": _iso(dep["start_ns"]),
         }
         if kind == "failure_rate":
-            incident.update(metric="failure_rate", family="tool_timeout", before=agent.fail_rate,
-                            after=FAILURE_INCIDENT_RATE)
+            incident.update(
+                metric="failure_rate",
+                family="tool_timeout",
+                before=agent.fail_rate,
+                after=FAILURE_INCIDENT_RATE,
+            )
         else:
-            incident.update(metric="cost_per_session", family=None, before=None, after=None,
-                            cause="prompts carry whole documents (3.4x prompt tokens)")
+            incident.update(
+                metric="cost_per_session",
+                family=None,
+                before=None,
+                after=None,
+                cause="prompts carry whole documents (3.4x prompt tokens)",
+            )
         incidents.append(incident)
     return {
         "org_id": "org_" + _hex(seed, "org", 27),
@@ -563,16 +668,21 @@ def _start_times(rng: np.random.Generator, n: int, start_ns: int, days: int) -> 
     return start_ns + chosen * 3600 * NS + rng.integers(0, 3600 * NS, size=n)
 
 
-def _draw(rng: np.random.Generator, n: int, now_ns: int, days: int, meta: dict[str, Any], seed: int) -> dict[str, np.ndarray]:
+def _draw(
+    rng: np.random.Generator, n: int, now_ns: int, days: int, meta: dict[str, Any], seed: int
+) -> dict[str, np.ndarray]:
     """Every numeric column of ``n`` sessions, vectorised, ordered by created time."""
     start_ns = meta["start_ns"]
     # cron runs of the digest at fixed hours every day, the rest drawn with the rhythm
     cron_times = np.array(
-        [start_ns + d * DAY_NS + h * 3600 * NS for d in range(days) for h in CRON_HOURS], dtype=np.int64
+        [start_ns + d * DAY_NS + h * 3600 * NS for d in range(days) for h in CRON_HOURS],
+        dtype=np.int64,
     )
     cron_times = cron_times[cron_times < now_ns - 600 * NS][: max(0, n // 20)]
     n_other = n - len(cron_times)
-    recent = min(max(n // 60, 0), n_other)  # sessions in the last minutes: some still pending at now
+    recent = min(
+        max(n // 60, 0), n_other
+    )  # sessions in the last minutes: some still pending at now
     starts = np.concatenate(
         [
             _start_times(rng, n_other - recent, start_ns, days),
@@ -583,9 +693,20 @@ def _draw(rng: np.random.Generator, n: int, now_ns: int, days: int, meta: dict[s
     starts = np.minimum(starts, now_ns - NS)
     shares = np.array([a.share for a in AGENTS[:-1]])
     agent = np.concatenate(
-        [rng.choice(len(AGENTS) - 1, size=n_other, p=shares / shares.sum()), np.full(len(cron_times), len(AGENTS) - 1)]
+        [
+            rng.choice(len(AGENTS) - 1, size=n_other, p=shares / shares.sum()),
+            np.full(len(cron_times), len(AGENTS) - 1),
+        ]
     )
-    arrays = _columns(rng, starts.astype(np.int64), agent, now_ns, meta, recent_from=n_other - recent, recent_to=n_other)
+    arrays = _columns(
+        rng,
+        starts.astype(np.int64),
+        agent,
+        now_ns,
+        meta,
+        recent_from=n_other - recent,
+        recent_to=n_other,
+    )
     order = np.lexsort((arrays["key"], arrays["created_ns"]))
     return {k: v[order] for k, v in arrays.items()}
 
@@ -609,7 +730,9 @@ def _columns(
         mask = agent == a
         names = list(profile.triggers)
         p = np.array([profile.triggers[t] for t in names])
-        trigger[mask] = np.array([TRIGGERS.index(t) for t in names])[rng.choice(len(names), size=int(mask.sum()), p=p / p.sum())]
+        trigger[mask] = np.array([TRIGGERS.index(t) for t in names])[
+            rng.choice(len(names), size=int(mask.sum()), p=p / p.sum())
+        ]
     env = rng.choice(3, size=n, p=[0.82, 0.11, 0.07]).astype(np.int8)
     env[trigger == TRIGGERS.index("cron")] = 0
     devmode = (env == 2) & (rng.random(n) < 0.75)
@@ -625,7 +748,11 @@ def _columns(
     # outcome
     fail_rate = np.array([p.fail_rate for p in profiles])[agent]
     f_agent, f_dep, _ = FAILURE_INCIDENT
-    f_mask = (agent == [p.name for p in profiles].index(f_agent)) & (dep_index == f_dep) & (deployment < len(deployments))
+    f_mask = (
+        (agent == [p.name for p in profiles].index(f_agent))
+        & (dep_index == f_dep)
+        & (deployment < len(deployments))
+    )
     fail_rate = np.where(f_mask, FAILURE_INCIDENT_RATE, fail_rate)
     success = rng.random(n) >= fail_rate
     family = np.zeros(n, dtype=np.int8)
@@ -633,7 +760,9 @@ def _columns(
         mask = agent == a
         names = list(profile.families)
         p = np.array([profile.families[f] for f in names])
-        family[mask] = np.array([FAMILIES.index(f) for f in names])[rng.choice(len(names), size=int(mask.sum()), p=p / p.sum())]
+        family[mask] = np.array([FAMILIES.index(f) for f in names])[
+            rng.choice(len(names), size=int(mask.sum()), p=p / p.sum())
+        ]
     incident_family = np.where(rng.random(n) < 0.8, FAMILIES.index("tool_timeout"), family)
     family = np.where(f_mask, incident_family, family).astype(np.int8)
     # durations (heavy tails); failures end earlier or hang until a timeout
@@ -641,20 +770,32 @@ def _columns(
     sigma = np.array([p.sigma for p in profiles])[agent]
     seconds = median * np.exp(rng.normal(0, sigma, n))
     timeout = family == FAMILIES.index("tool_timeout")
-    seconds = np.where(~success & timeout, 30 + rng.exponential(5, n), np.where(~success, seconds * 0.4, seconds))
+    seconds = np.where(
+        ~success & timeout, 30 + rng.exponential(5, n), np.where(~success, seconds * 0.4, seconds)
+    )
     duration = np.maximum((seconds * 1e9).astype(np.int64), 5_000_000)
-    if recent_to > recent_from:  # the last-minutes sessions: some end seconds after now, some minutes
+    if (
+        recent_to > recent_from
+    ):  # the last-minutes sessions: some end seconds after now, some minutes
         idx = np.arange(recent_from, recent_to)
-        remaining = np.where(rng.random(len(idx)) < 0.5, rng.integers(2, 20, len(idx)), rng.integers(60, 900, len(idx)))
+        remaining = np.where(
+            rng.random(len(idx)) < 0.5,
+            rng.integers(2, 20, len(idx)),
+            rng.integers(60, 900, len(idx)),
+        )
         ends = now_ns + remaining * NS
         duration[idx] = np.where(rng.random(len(idx)) < 0.6, ends - starts[idx], duration[idx])
     cpu = (duration * rng.uniform(0.04, 0.55, n)).astype(np.int64)
     # tokens and costs
     cost_agent = [p.name for p in profiles].index(COST_INCIDENT[0])
-    c_mask = (agent == cost_agent) & (dep_index >= COST_INCIDENT[1]) & (deployment < len(deployments))
+    c_mask = (
+        (agent == cost_agent) & (dep_index >= COST_INCIDENT[1]) & (deployment < len(deployments))
+    )
     prompt = np.array([p.prompt_tokens for p in profiles])[agent] * np.exp(rng.normal(0, 0.6, n))
     prompt = np.where(c_mask, prompt * 3.4, prompt)  # the incident: whole documents in the prompt
-    completion = np.array([p.completion_tokens for p in profiles])[agent] * np.exp(rng.normal(0, 0.5, n))
+    completion = np.array([p.completion_tokens for p in profiles])[agent] * np.exp(
+        rng.normal(0, 0.5, n)
+    )
     completion = np.where(c_mask, completion * 1.6, completion)
     prompt = np.maximum(prompt.astype(np.int64), 20)
     completion = np.maximum(completion.astype(np.int64), 1)
@@ -662,7 +803,11 @@ def _columns(
     price_in = np.array([MODEL_PRICES[m][0] for m in MODELS])[model]
     price_out = np.array([MODEL_PRICES[m][1] for m in MODELS])[model]
     llm_cost = (prompt * price_in + completion * price_out) / 1e6
-    infra = duration / 1e9 * 0.000018 + 0.0001 + np.where(rng.random(n) < 0.2, rng.uniform(0, 0.002, n), 0)
+    infra = (
+        duration / 1e9 * 0.000018
+        + 0.0001
+        + np.where(rng.random(n) < 0.2, rng.uniform(0, 0.002, n), 0)
+    )
     total_cost = llm_cost + infra
     has_llm = ~((~success) & (family == FAMILIES.index("kv_miss")) & (rng.random(n) < 0.7))
     # threads: consecutive sessions of the same agent sharing a conversation, 2–6 per thread
@@ -677,7 +822,11 @@ def _columns(
         thread[members] = key_offset * 7 + a * 1_000_000 + labels
     # nested agent calls (research-assistant → doc-extractor)
     research = [p.name for p in profiles].index("research-assistant")
-    nested = np.where((agent == research) & (rng.random(n) < 0.4), [p.name for p in profiles].index("doc-extractor"), -1)
+    nested = np.where(
+        (agent == research) & (rng.random(n) < 0.4),
+        [p.name for p in profiles].index("doc-extractor"),
+        -1,
+    )
     deleted = rng.random(n) < 0.004
     deleted_ns = np.where(deleted, starts + duration + rng.integers(3600, 5 * 86400, n) * NS, 0)
     deleted_ns = np.where(deleted_ns > now_ns, 0, deleted_ns)
@@ -707,8 +856,12 @@ def _columns(
         "tz_form": tz_form,
         "project": (rng.random(n) < 0.05).astype(np.int8),
         "region": rng.choice(3, size=n, p=[0.8, 0.12, 0.08]).astype(np.int8),
-        "meta_kind": rng.choice(4, size=n, p=[0.08, 0.07, 0.7, 0.15]).astype(np.int8),  # absent, null, obj, obj+exp
-        "user_data": rng.choice(3, size=n, p=[0.6, 0.2, 0.2]).astype(np.int8),  # absent, null, JSON string
+        "meta_kind": rng.choice(4, size=n, p=[0.08, 0.07, 0.7, 0.15]).astype(
+            np.int8
+        ),  # absent, null, obj, obj+exp
+        "user_data": rng.choice(3, size=n, p=[0.6, 0.2, 0.2]).astype(
+            np.int8
+        ),  # absent, null, JSON string
         # metadata values, drawn here so rendering needs no per-row RNG
         "m_tier": rng.choice(3, size=n, p=[0.55, 0.35, 0.10]).astype(np.int8),
         "m_channel": rng.integers(0, 3, n).astype(np.int8),
@@ -729,7 +882,9 @@ def _columns(
     arrays["cpu_ns"] = np.minimum(cpu, ends - starts)
     # updated_at uses the end or start time, printed with the updated_at digits: keep them exact too
     upd_digits = (digits + len("updated_at")) % 10
-    common = np.minimum(np.minimum(upd_digits, (digits + len("start_time")) % 10), (digits + len("end_time")) % 10)
+    common = np.minimum(
+        np.minimum(upd_digits, (digits + len("start_time")) % 10), (digits + len("end_time")) % 10
+    )
     arrays["start_ns"] = _truncate(arrays["start_ns"], common)
     arrays["end_ns"] = np.maximum(_truncate(arrays["end_ns"], common), arrays["start_ns"] + 10**9)
     arrays["cpu_ns"] = np.minimum(arrays["cpu_ns"], arrays["end_ns"] - arrays["start_ns"])
@@ -769,21 +924,43 @@ def _append_live(ds: Dataset, first: int, count: int, interval: float) -> None:
         "end_ns": ds._a["end_ns"],
         "cpu_ns": ds._a["cpu_ns"],
         "org_id": np.concatenate([base["org_id"], np.full(count, ds.meta["org_id"], dtype=object)]),
-        "project_id": np.concatenate([base["project_id"], np.array(ds.meta["projects"], dtype=object)[extra["project"]]]),
-        "deployment_id": np.concatenate(
-            [base["deployment_id"], np.array([d["id"] for d in ds.meta["deployments"]] + [""], dtype=object)[extra["deployment"]]]
+        "project_id": np.concatenate(
+            [base["project_id"], np.array(ds.meta["projects"], dtype=object)[extra["project"]]]
         ),
-        "trigger": np.concatenate([base["trigger"], np.array(TRIGGERS, dtype=object)[extra["trigger"]]]),
+        "deployment_id": np.concatenate(
+            [
+                base["deployment_id"],
+                np.array([d["id"] for d in ds.meta["deployments"]] + [""], dtype=object)[
+                    extra["deployment"]
+                ],
+            ]
+        ),
+        "trigger": np.concatenate(
+            [base["trigger"], np.array(TRIGGERS, dtype=object)[extra["trigger"]]]
+        ),
         "env": np.concatenate([base["env"], np.array(ENVS, dtype=object)[extra["env"]]]),
         "thread_id": np.concatenate(
-            [base["thread_id"], np.array(["" if t < 0 else f"thrd_{_hex(ds.seed, f't{int(t)}', 24)}" for t in extra["thread"]], dtype=object)]
+            [
+                base["thread_id"],
+                np.array(
+                    [
+                        "" if t < 0 else f"thrd_{_hex(ds.seed, f't{int(t)}', 24)}"
+                        for t in extra["thread"]
+                    ],
+                    dtype=object,
+                ),
+            ]
         ),
-        "region": np.concatenate([base["region"], np.array(REGIONS, dtype=object)[extra["region"]]]),
+        "region": np.concatenate(
+            [base["region"], np.array(REGIONS, dtype=object)[extra["region"]]]
+        ),
         "devmode": ds._a["devmode"],
         "success": ds._a["success"],
         "deleted": ds._a["deleted"],
         "id": np.concatenate([base["id"], new_cols["id"]]),
-        "agent_identifiers": np.concatenate([base["agent_identifiers"], new_cols["agent_identifiers"]]),
+        "agent_identifiers": np.concatenate(
+            [base["agent_identifiers"], new_cols["agent_identifiers"]]
+        ),
     }
     ds.columns = derived
     for name, values in derived.items():
