@@ -192,3 +192,10 @@ def test_the_key_never_leaks(faulty: Emulator, caplog: pytest.LogCaptureFixture)
     texts += [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
     assert len(texts) > 4
     assert not [t for t in texts if CANARY_KEY in t]
+
+
+def test_oversized_bodies_are_refused_with_a_clear_error(small_emu: Emulator) -> None:
+    client = make_client(small_emu, max_response_bytes=20_000)
+    with pytest.raises(sk.ResponseTooLargeError, match="max_response_bytes=20,000"):
+        sk.load_sessions(client, progress=False, agent_names=False)
+    assert len(sk.load_sessions(make_client(small_emu), limit=5, progress=False, agent_names=False)) == 5
