@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -363,20 +363,14 @@ def load_details(
     return Details(**parts)
 
 
-def _load_part(part: str) -> Callable[..., pd.DataFrame]:
-    def loader(
-        sessions_or_ids: object,
-        client: Client | None = None,
-        *,
-        progress: bool | None = None,
-        strict: bool = False,
-    ) -> pd.DataFrame:
-        client = client or default_client()
-        ids = _session_ids(sessions_or_ids)
-        pairs = list(zip(ids, _fetch_details(client, ids, progress), strict=True))
-        return _details_frames(pairs, strict, frozenset({part}))[part]
-
-    return loader
+def _load_part(
+    part: str, sessions_or_ids: object, client: Client | None, progress: bool | None, strict: bool
+) -> pd.DataFrame:
+    """One frame (``eval_runs``, ``spans`` or ``agents``) of the sessions' details."""
+    client = client or default_client()
+    ids = _session_ids(sessions_or_ids)
+    pairs = list(zip(ids, _fetch_details(client, ids, progress), strict=True))
+    return _details_frames(pairs, strict, frozenset({part}))[part]
 
 
 def load_eval_runs(
@@ -387,7 +381,7 @@ def load_eval_runs(
     strict: bool = False,
 ) -> pd.DataFrame:
     """Eval runs of the given sessions, one row each (``session_id`` joins sessions.id)."""
-    return _load_part("eval_runs")(sessions_or_ids, client, progress=progress, strict=strict)
+    return _load_part("eval_runs", sessions_or_ids, client, progress, strict)
 
 
 def load_spans(
@@ -398,7 +392,7 @@ def load_spans(
     strict: bool = False,
 ) -> pd.DataFrame:
     """Timeline spans of the given sessions, one row per node, in pre-order."""
-    return _load_part("spans")(sessions_or_ids, client, progress=progress, strict=strict)
+    return _load_part("spans", sessions_or_ids, client, progress, strict)
 
 
 def load_agents(
@@ -409,7 +403,7 @@ def load_agents(
     strict: bool = False,
 ) -> pd.DataFrame:
     """Agents of the given sessions: ``session_id``, ``name``, ``identifier``."""
-    return _load_part("agents")(sessions_or_ids, client, progress=progress, strict=strict)
+    return _load_part("agents", sessions_or_ids, client, progress, strict)
 
 
 def load_logs(

@@ -69,6 +69,17 @@ def _widgets() -> Any:
     return ipywidgets
 
 
+PLOT_CHOICES: tuple[str, ...] = (
+    "Cost over time",
+    "Cost by agent",
+    "Duration distribution",
+    "Latency over time",
+    "Success rate over time",
+    "Failure families",
+    "Tokens vs cost",
+)
+
+
 def _plots() -> dict[str, Callable[..., Any]]:
     """Plot helpers offered in the panel's dropdown (label → function of the sessions frame)."""
     from . import plot
@@ -114,7 +125,15 @@ class FilterPanel:
     in a cell (or ``display(panel.widget)``).
     """
 
-    def __init__(self, sessions: pd.DataFrame, *, debounce: float = 0.15, top: int = 15) -> None:
+    def __init__(
+        self,
+        sessions: pd.DataFrame,
+        *,
+        debounce: float = 0.15,
+        top: int = 15,
+        plot: str = "Cost over time",
+        client: Client | None = None,
+    ) -> None:
         w = _widgets()
         self.sessions = sessions
         self.debounce = debounce
@@ -124,7 +143,7 @@ class FilterPanel:
         self._lock = threading.Lock()
         self.filtered = sessions
         self.summary = summarise(sessions)
-        self.controls: dict[str, Any] = self._build_controls(w)
+        self.controls: dict[str, Any] = self._build_controls(w, plot)
         self.summary_html = w.HTML()
         self.plot_output = w.Output()
         self.table_html = w.HTML()
@@ -134,7 +153,7 @@ class FilterPanel:
         self.inspect_button = w.Button(description="Inspect", icon="search")
         self.inspector_output = w.Output()
         self.inspect_button.on_click(lambda _b: self.inspect(self.inspect_id.value))
-        self._client: Client | None = None
+        self._client = client
         for control in self.controls.values():
             control.observe(self._changed, names="value")
         self.widget = self._layout(w)
@@ -142,7 +161,7 @@ class FilterPanel:
 
     # ------------------------------------------------------------------ building
 
-    def _build_controls(self, w: Any) -> dict[str, Any]:
+    def _build_controls(self, w: Any, plot: str) -> dict[str, Any]:
         s = self.sessions
         start = s["start_time"].dropna()
         days = (
@@ -218,7 +237,7 @@ class FilterPanel:
             ),
             "metadata_value": w.Text(description="equals", continuous_update=False),
             "plot": w.Dropdown(
-                options=["(none)", *_plots()], value="Cost over time", description="Plot"
+                options=["(none)", *PLOT_CHOICES], value=plot, description="Plot"
             ),
             "sort_by": w.Dropdown(
                 options=[
@@ -341,8 +360,9 @@ class FilterPanel:
 
     def _draw_table(self) -> None:
         top = self.top_sessions()
-        self.table_html.value = top.to_html(
-            index=False, na_rep="—", float_format=lambda x: f"{x:.4f}", max_colwidth=80
+        shown = top.assign(error=top["error"].str.slice(0, 90)) if "error" in top else top
+        self.table_html.value = shown.to_html(
+            index=False, na_rep="—", float_format=lambda x: f"{x:.4f}"
         )
         self.inspect_id.options = list(top["id"])
 

@@ -41,6 +41,9 @@ NS = 1_000_000_000
 DAY_NS = 86_400 * NS
 DEMO_END = "2026-11-27T12:00:00Z"
 REGIONS = ("usw", "usc", "use")
+#: Completed list records kept rendered (a bounded cache: a million-session set is never held
+#: as a million dicts; rows past the bound are rendered on every request, ~45k/s).
+RENDER_CACHE_ROWS = 200_000
 TRIGGERS = ("agent", "api", "email", "sms", "cron", "manual", "discord", "websocket")
 ENVS = ("production", "preview", "development")
 
@@ -440,7 +443,7 @@ class Dataset:
             record = cache.get(key) if stable else None
             if record is None:
                 record = self._as_of(i, now_ns, with_timeline=False)
-                if stable:
+                if stable and len(cache) < RENDER_CACHE_ROWS:
                     cache[key] = record
             out.append(record)
         return out

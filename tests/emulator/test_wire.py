@@ -368,3 +368,14 @@ def test_cli_human_output() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_console_script_has_the_emulator_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from sessionkit.cli import build_parser
+
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["emulator", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--port", "--sessions", "--seed", "--latency", "--fault-rate", "--live", "--page-cap", "--rate-429"):
+        assert flag in text

@@ -1,0 +1,83 @@
+"""Widget panels: set control values, check the filtered frame and the numbers shown."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import sessionkit as sk
+from sessionkit.emulator import Emulator
+from sessionkit.filtering import filter_frame, summarise
+from sessionkit.widgets import FilterPanel, SessionInspector
+
+from .conftest import make_client
+
+
+@pytest.fixture(scope="module")
+def sessions(demo_emu: Emulator) -> pd.DataFrame:
+    return sk.load_sessions(make_client(demo_emu), progress=False)
+
+
+def test_initial_panel_shows_everything(sessions: pd.DataFrame) -> None:
+    panel = FilterPanel(sessions, debounce=0, plot="(none)")
+    assert len(panel.filtered) == len(sessions) == 3000
+    assert f"<b>{len(sessions):,}</b> of {len(sessions):,} sessions" in panel.summary_html.value
+    assert panel.summary == summarise(sessions)
+
+
+def test_controls_filter_and_update_the_summary(sessions: pd.DataFrame) -> None:
+    panel = FilterPanel(sessions, debounce=0, plot="(none)")
+    panel.controls["agents"].value = ("support-triage",)
+    panel.controls["statuses"].value = ("failed",)
+    expected = filter_frame(sessions, agents=["support-triage"], statuses=["failed"])
+    assert panel.filtered["id"].tolist() == expected["id"].tolist() and 0 < len(expected) < 200
+    assert panel.summary["failure_rate"] == 1.0
+    assert f"<b>{len(expected):,}</b> of 3,000" in panel.summary_html.value
+    panel.controls["error_text"].value = "timeout"
+    assert panel.filtered["error"].str.contains("timeout", case=False).all()
+    assert len(panel.filtered) < len(expected)
+    days = panel.controls["days"].options
+    panel.controls["days"].value = (days[10][1], days[12][1])
+    assert panel.filtered["start_time"].min() >= days[10][1]
+    assert panel.filtered["start_time"].max() < days[12][1] + pd.Timedelta(days=1)
+
+
+def test_table_lists_the_top_sessions_and_inspects_one(demo_emu: Emulator, sessions: pd.DataFrame) -> None:
+    panel = FilterPanel(sessions, debounce=0, plot="(none)", client=make_client(demo_emu))
+    panel.controls["sort_by"].value = "duration"
+    top = panel.top_sessions()
+    assert top["duration"].tolist() == sessions["duration"].nlargest(15).tolist()
+    assert top["id"].iloc[0] in panel.table_html.value and list(panel.inspect_id.options) == top["id"].tolist()
+    inspector = panel.inspect(top["id"].iloc[0])
+    assert inspector is not None and inspector.detail.id == top["id"].iloc[0]
+
+
+def test_metadata_and_cost_controls(sessions: pd.DataFrame) -> None:
+    panel = FilterPanel(sessions, debounce=0, plot="(none)")
+    panel.controls["metadata_key"].value = "metadata.customer_tier"
+    panel.controls["metadata_value"].value = "enterprise"
+    assert (panel.filtered["metadata.customer_tier"] == "enterprise").all() and len(panel.filtered) > 0
+    high = float(sessions["total_cost"].quantile(0.9))
+    panel.controls["cost"].value = (high, panel.controls["cost"].max)
+    assert (panel.filtered["total_cost"] >= high - 1e-3).all()
+
+
+def test_debounced_updates_arrive(sessions: pd.DataFrame) -> None:
+    import time
+
+    panel = FilterPanel(sessions, debounce=0.05, plot="(none)")
+    panel.controls["triggers"].value = ("cron",)
+    deadline = time.monotonic() + 5
+    while len(panel.filtered) == len(sessions) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert set(panel.filtered["trigger"]) == {"cron"}
+
+
+def test_inspector_filters_logs_by_severity(demo_emu: Emulator, sessions: pd.DataFrame) -> None:
+    failed = sessions[(sessions["success"] == False) & (sessions["pending"] == False)]  # noqa: E712
+    inspector = SessionInspector(failed["id"].iloc[0], client=make_client(demo_emu))
+    everything = len(inspector.logs_shown)
+    inspector.controls["min_severity"].value = "ERROR"
+    assert 0 < len(inspector.logs_shown) < everything
+    assert (inspector.logs_shown["severity"] >= "ERROR").all()
+    assert "ERROR" in inspector.logs_html.value and failed["id"].iloc[0] in inspector.summary_html.value
