@@ -38,7 +38,9 @@ TIMESTAMPS = ("created_at", "updated_at", "start_time", "end_time", "deleted_at"
 def make_pages(n: int) -> list[bytes]:
     ds = generate(n, seed=1)
     return [
-        orjson.dumps({"success": True, "data": ds.render_sessions(range(i, min(i + 100, n)), ds.now_ns)})
+        orjson.dumps(
+            {"success": True, "data": ds.render_sessions(range(i, min(i + 100, n)), ds.now_ns)}
+        )
         for i in range(0, n, 100)
     ]
 
@@ -67,11 +69,15 @@ def _sessionkit_path(pages: list[bytes]) -> pd.DataFrame:
         for page in batch:  # the client's envelope check, paid per page during a walk
             orjson.loads(page)
         tables.append(frames.sessions_table_from_pages(batch))
-    return frames.to_pandas(frames.concat_tables(tables, schema.SESSION_COLUMNS), schema.SESSION_COLUMNS)
+    return frames.to_pandas(
+        frames.concat_tables(tables, schema.SESSION_COLUMNS), schema.SESSION_COLUMNS
+    )
 
 
 def arrow_floor(pages: list[bytes]) -> object:
-    return pj.read_json(io.BytesIO(b"\n".join(pages)), read_options=pj.ReadOptions(block_size=1 << 22))
+    return pj.read_json(
+        io.BytesIO(b"\n".join(pages)), read_options=pj.ReadOptions(block_size=1 << 22)
+    )
 
 
 def main() -> None:
@@ -90,19 +96,39 @@ def main() -> None:
     del typed
     t_floor, _ = timed(lambda: arrow_floor(pages), repeat=args.repeat)
     assert n_typed == n_hand == args.sessions
-    print(f"Frame building, {args.sessions:,} sessions in {len(pages):,} pages ({size / 2**20:,.0f} MiB of JSON), "
-          f"median of {args.repeat} — {machine()}")
-    print(table(
-        [
-            ("json.loads + json_normalize + to_datetime/to_timedelta", f"{t_hand:.2f} s", "1.0×", f"{mem_hand / 2**20:,.0f} MiB"),
-            ("sessionkit (typed, with envelope checks)", f"{t_sk:.2f} s", f"{t_hand / t_sk:.1f}× faster",
-             f"{mem_typed / 2**20:,.0f} MiB"),
-            ("pyarrow.json.read_json alone (untyped floor)", f"{t_floor:.2f} s", f"{t_hand / t_floor:.1f}× faster", "—"),
-        ],
-        ("path", "time", "vs hand-written", "frame memory"),
-    ))
-    print(f"sessionkit / floor = {t_sk / t_floor:.2f}×; bytes per session: typed {mem_typed / n_typed:,.0f}, "
-          f"hand-written {mem_hand / n_hand:,.0f}")
+    print(
+        f"Frame building, {args.sessions:,} sessions in {len(pages):,} pages ({size / 2**20:,.0f} MiB of JSON), "
+        f"median of {args.repeat} — {machine()}"
+    )
+    print(
+        table(
+            [
+                (
+                    "json.loads + json_normalize + to_datetime/to_timedelta",
+                    f"{t_hand:.2f} s",
+                    "1.0×",
+                    f"{mem_hand / 2**20:,.0f} MiB",
+                ),
+                (
+                    "sessionkit (typed, with envelope checks)",
+                    f"{t_sk:.2f} s",
+                    f"{t_hand / t_sk:.1f}× faster",
+                    f"{mem_typed / 2**20:,.0f} MiB",
+                ),
+                (
+                    "pyarrow.json.read_json alone (untyped floor)",
+                    f"{t_floor:.2f} s",
+                    f"{t_hand / t_floor:.1f}× faster",
+                    "—",
+                ),
+            ],
+            ("path", "time", "vs hand-written", "frame memory"),
+        )
+    )
+    print(
+        f"sessionkit / floor = {t_sk / t_floor:.2f}×; bytes per session: typed {mem_typed / n_typed:,.0f}, "
+        f"hand-written {mem_hand / n_hand:,.0f}"
+    )
 
 
 if __name__ == "__main__":

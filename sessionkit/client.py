@@ -24,7 +24,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from html import escape
@@ -440,47 +440,49 @@ class Client:
         sessions arrive during the walk (offsets shift); the loaders drop repeats by id.
         """
         size = min(page_size, PAGE_MAX, max_rows or PAGE_MAX)
-        first = self.list_sessions_page(params, offset=0, limit=size)
-        if on_page:
-            on_page(first)
-        yield first
-        seen = first.rows
-        if first.rows == 0 or (max_rows is not None and seen >= max_rows):
+        short_first = yield from self._pages_from(params, 0, size, max_rows, on_page, first=True)
+        if short_first is None:
             return
-        if first.rows < size:
-            probe = self.list_sessions_page(params, offset=first.rows, limit=size)
-            if probe.rows == 0:
-                return
-            logger.info("the server caps pages at %d rows (asked %d); adapting", first.rows, size)
-            size = first.rows
-            if on_page:
-                on_page(probe)
-            yield probe
-            seen += probe.rows
-            if probe.rows < size or (max_rows is not None and seen >= max_rows):
-                return
-            next_offset = probe.offset + size
-        else:
-            next_offset = size
-        yield from self._pages_from(params, next_offset, size, seen, max_rows, on_page)
+        # the first page was short but not empty: the end, or a server capping pages below limit
+        probe = self.list_sessions_page(params, offset=short_first, limit=size)
+        if probe.rows == 0:
+            return
+        logger.info("the server caps pages at %d rows (asked %d); adapting", short_first, size)
+        size = short_first
+        if on_page:
+            on_page(probe)
+        yield probe
+        if probe.rows < size or (max_rows is not None and short_first + probe.rows >= max_rows):
+            return
+        remaining = None if max_rows is None else max_rows - short_first - probe.rows
+        yield from self._pages_from(params, probe.offset + size, size, remaining, on_page)
 
     def _pages_from(
         self,
         params: Mapping[str, str] | None,
         offset: int,
         size: int,
-        seen: int,
         max_rows: int | None,
         on_page: Callable[[Page], None] | None,
-    ) -> Iterator[Page]:
+        *,
+        first: bool = False,
+    ) -> Generator[Page, None, int | None]:
+        """Pages from ``offset`` on, ``concurrency`` requests in flight, yielded in order.
+
+        With ``first=True`` (a walk from offset 0) a short, non-empty first page ends this loop and
+        its row count is returned, so the caller can check for a server-side page cap.
+        """
         pool = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="sessionkit-page"
         )
         pending: dict[int, Future[Page]] = {}
         previous: tuple[str, ...] | None = None
+        start, seen = offset, 0
         try:
             while True:
-                while len(pending) < self.concurrency and (max_rows is None or offset < max_rows):
+                while len(pending) < self.concurrency and (
+                    max_rows is None or offset - start < max_rows
+                ):
                     pending[offset] = pool.submit(
                         self.list_sessions_page, params, offset=offset, limit=size
                     )
@@ -497,12 +499,15 @@ class Client:
                     on_page(page)
                 yield page
                 seen += page.rows
+                if first and head == start and 0 < page.rows < size:
+                    return page.rows
                 if page.rows < size or (max_rows is not None and seen >= max_rows):
-                    return
+                    return None
         finally:
             for future in pending.values():
                 future.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
+            # requests already on the wire finish in the background; their pages are not needed
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------ fan-out
 
