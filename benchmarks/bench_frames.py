@@ -26,11 +26,11 @@ import pandas as pd
 import pyarrow.json as pj
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, table, timed  # noqa: E402
+from _common import machine, table, timed
 
-from sessionkit import frames, schema  # noqa: E402
-from sessionkit.emulator import generate  # noqa: E402
-from sessionkit.loaders import _gc_paused  # noqa: E402
+from sessionkit import frames, schema
+from sessionkit.emulator import generate
+from sessionkit.loaders import _gc_paused
 
 TIMESTAMPS = ("created_at", "updated_at", "start_time", "end_time", "deleted_at")
 

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, table  # noqa: E402
+from _common import machine, table
 
-import sessionkit as sk  # noqa: E402
-from sessionkit.emulator import Faults, spawn_emulator_process  # noqa: E402
+import sessionkit as sk
+from sessionkit.emulator import Faults, spawn_emulator_process
 
 MEMORY_CHILD = r"""
 import json, resource, sys
