@@ -236,9 +236,7 @@ class FilterPanel:
                 description="Metadata",
             ),
             "metadata_value": w.Text(description="equals", continuous_update=False),
-            "plot": w.Dropdown(
-                options=["(none)", *PLOT_CHOICES], value=plot, description="Plot"
-            ),
+            "plot": w.Dropdown(options=["(none)", *PLOT_CHOICES], value=plot, description="Plot"),
             "sort_by": w.Dropdown(
                 options=[
                     ("cost", "total_cost"),

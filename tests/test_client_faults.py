@@ -198,4 +198,7 @@ def test_oversized_bodies_are_refused_with_a_clear_error(small_emu: Emulator) ->
     client = make_client(small_emu, max_response_bytes=20_000)
     with pytest.raises(sk.ResponseTooLargeError, match="max_response_bytes=20,000"):
         sk.load_sessions(client, progress=False, agent_names=False)
-    assert len(sk.load_sessions(make_client(small_emu), limit=5, progress=False, agent_names=False)) == 5
+    assert (
+        len(sk.load_sessions(make_client(small_emu), limit=5, progress=False, agent_names=False))
+        == 5
+    )

@@ -29,5 +29,9 @@ def test_public_surface_is_explicit_and_sorted() -> None:
 
 
 def test_ci_runs_make_test() -> None:
-    lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    lines = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert "make test" in lines

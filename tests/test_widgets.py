@@ -42,12 +42,17 @@ def test_controls_filter_and_update_the_summary(sessions: pd.DataFrame) -> None:
     assert panel.filtered["start_time"].max() < days[12][1] + pd.Timedelta(days=1)
 
 
-def test_table_lists_the_top_sessions_and_inspects_one(demo_emu: Emulator, sessions: pd.DataFrame) -> None:
+def test_table_lists_the_top_sessions_and_inspects_one(
+    demo_emu: Emulator, sessions: pd.DataFrame
+) -> None:
     panel = FilterPanel(sessions, debounce=0, plot="(none)", client=make_client(demo_emu))
     panel.controls["sort_by"].value = "duration"
     top = panel.top_sessions()
     assert top["duration"].tolist() == sessions["duration"].nlargest(15).tolist()
-    assert top["id"].iloc[0] in panel.table_html.value and list(panel.inspect_id.options) == top["id"].tolist()
+    assert (
+        top["id"].iloc[0] in panel.table_html.value
+        and list(panel.inspect_id.options) == top["id"].tolist()
+    )
     inspector = panel.inspect(top["id"].iloc[0])
     assert inspector is not None and inspector.detail.id == top["id"].iloc[0]
 
@@ -56,7 +61,9 @@ def test_metadata_and_cost_controls(sessions: pd.DataFrame) -> None:
     panel = FilterPanel(sessions, debounce=0, plot="(none)")
     panel.controls["metadata_key"].value = "metadata.customer_tier"
     panel.controls["metadata_value"].value = "enterprise"
-    assert (panel.filtered["metadata.customer_tier"] == "enterprise").all() and len(panel.filtered) > 0
+    assert (panel.filtered["metadata.customer_tier"] == "enterprise").all() and len(
+        panel.filtered
+    ) > 0
     high = float(sessions["total_cost"].quantile(0.9))
     panel.controls["cost"].value = (high, panel.controls["cost"].max)
     assert (panel.filtered["total_cost"] >= high - 1e-3).all()
@@ -80,4 +87,7 @@ def test_inspector_filters_logs_by_severity(demo_emu: Emulator, sessions: pd.Dat
     inspector.controls["min_severity"].value = "ERROR"
     assert 0 < len(inspector.logs_shown) < everything
     assert (inspector.logs_shown["severity"] >= "ERROR").all()
-    assert "ERROR" in inspector.logs_html.value and failed["id"].iloc[0] in inspector.summary_html.value
+    assert (
+        "ERROR" in inspector.logs_html.value
+        and failed["id"].iloc[0] in inspector.summary_html.value
+    )

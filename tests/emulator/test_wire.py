@@ -377,5 +377,14 @@ def test_console_script_has_the_emulator_subcommand(capsys: pytest.CaptureFixtur
         build_parser().parse_args(["emulator", "--help"])
     assert info.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--port", "--sessions", "--seed", "--latency", "--fault-rate", "--live", "--page-cap", "--rate-429"):
+    for flag in (
+        "--port",
+        "--sessions",
+        "--seed",
+        "--latency",
+        "--fault-rate",
+        "--live",
+        "--page-cap",
+        "--rate-429",
+    ):
         assert flag in text
