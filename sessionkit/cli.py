@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="load the demo data through the emulator and summarise it")
     demo.set_defaults(func=_demo)
     _emulator_parser(sub)
+    from .store._cli import configure_sync_parser, run_sync
+
+    sync = sub.add_parser("sync", help="sync sessions (and optionally details) into a local store")
+    configure_sync_parser(sync)
+    sync.set_defaults(func=run_sync)
     return parser
 
 

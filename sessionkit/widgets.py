@@ -12,6 +12,7 @@ building a panel then raises an ImportError that says how to install it.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from html import escape
@@ -75,22 +76,24 @@ PLOT_CHOICES: tuple[str, ...] = (
     "Duration distribution",
     "Latency over time",
     "Success rate over time",
-    "Failure families",
     "Tokens vs cost",
 )
 
 
+def _plot_module() -> Any:
+    """``sessionkit.plot``, imported when a chart is first drawn (it pulls in matplotlib)."""
+    return importlib.import_module("sessionkit.plot")
+
+
 def _plots() -> dict[str, Callable[..., Any]]:
     """Plot helpers offered in the panel's dropdown (label → function of the sessions frame)."""
-    from . import plot
-
+    plot = _plot_module()
     return {
         "Cost over time": plot.cost_over_time,
         "Cost by agent": plot.cost_breakdown,
         "Duration distribution": plot.duration_distribution,
         "Latency over time": plot.latency_over_time,
         "Success rate over time": plot.success_rate_over_time,
-        "Failure families": plot.failure_families_chart,
         "Tokens vs cost": plot.tokens_vs_cost,
     }
 
@@ -333,6 +336,7 @@ class FilterPanel:
 
     def _draw_plot(self) -> None:
         import matplotlib.pyplot as plt
+        from IPython.display import display
 
         choice = self.controls["plot"].value
         self.plot_output.clear_output(wait=True)
@@ -342,7 +346,7 @@ class FilterPanel:
             fig, ax = plt.subplots(figsize=(9, 3.6))
             _plots()[choice](self.filtered, ax=ax)
             fig.tight_layout()
-            plt.show(fig)  # inside an Output widget: renders the figure into the panel
+            display(fig)  # inside an Output widget: renders the figure into the panel
             plt.close(fig)
 
     def top_sessions(self) -> pd.DataFrame:
@@ -442,14 +446,14 @@ class SessionInspector:
 
     def _draw_timeline(self) -> None:
         import matplotlib.pyplot as plt
+        from IPython.display import display
 
-        from . import plot
-
+        plot = _plot_module()
         with self.timeline_output:
             fig, ax = plt.subplots(figsize=(10, 3.5))
             plot.timeline(self.detail.spans, ax=ax)
             fig.tight_layout()
-            plt.show(fig)
+            display(fig)
             plt.close(fig)
 
     def _draw_logs(self) -> None:

@@ -104,7 +104,7 @@ def build_timeline(ds: Dataset, i: int) -> dict[str, Any]:
     rng = ds._rng(i, 3)
     agent_index = int(a["agent"][i])
     agent = AGENTS[agent_index]
-    total_ms = (int(ds.columns["end_ns"][i]) - int(ds.columns["start_ns"][i])) / 1e6
+    total_ms = int(ds._a["duration_ns"][i]) / 1e6
     success = bool(ds.columns["success"][i])
     family = FAMILIES[int(a["family"][i])]
     model = MODELS[int(a["model"][i])]

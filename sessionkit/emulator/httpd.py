@@ -164,7 +164,7 @@ class Catalog:
         elif sort == "updated":
             values = self.ds.updated_ns(now_ns)[:n]
         else:
-            values = np.where(done, c["end_ns"][:n] - c["start_ns"][:n], -1)
+            values = np.where(done, c["duration_ns"][:n], -1)
         order = np.lexsort((self._ranks(n)[rows], values[rows]))
         if q.get("direction", "desc") == "desc":
             order = order[::-1]

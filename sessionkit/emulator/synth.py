@@ -196,7 +196,7 @@ class Dataset:
     """Columnar truth of an emulated project, rendered to wire JSON as of a time ``now``.
 
     Index columns (numpy arrays, rows ordered by ``created_ns``) are attributes and entries of
-    ``columns``: ``id``, ``created_ns``, ``start_ns``, ``end_ns``, ``cpu_ns``, ``org_id``,
+    ``columns``: ``id``, ``created_ns``, ``start_ns``, ``end_ns``, ``duration_ns``, ``cpu_ns``, ``org_id``,
     ``project_id``, ``deployment_id``, ``trigger``, ``env``, ``thread_id`` ("" when none),
     ``region``, ``devmode``, ``success``, ``deleted``, ``agent_identifiers`` (tuples).
     """
@@ -231,6 +231,7 @@ class Dataset:
             "start_ns": a["start_ns"][:n],
             "end_ns": a["end_ns"][:n],
             "cpu_ns": a["cpu_ns"][:n],
+            "duration_ns": a["duration_ns"][:n],
             "org_id": np.full(n, self.meta["org_id"], dtype=object),
             "project_id": np.array(self.meta["projects"], dtype=object)[a["project"][:n]],
             "deployment_id": np.array([d["id"] for d in deployments] + [""], dtype=object)[
@@ -376,7 +377,7 @@ class Dataset:
             "deleted": deleted,
             "deleted_at": self._times(i, "deleted_at", deleted_ns) if deleted else None,
             "deleted_by": (f"user_{_hex(self.seed, 'admin', 27)}" if deleted else None),
-            "duration": None if pending else int(c["end_ns"][i] - start),
+            "duration": None if pending else int(c["duration_ns"][i]),
             "cpu_time": None if pending else int(c["cpu_ns"][i]),
             "org_id": str(c["org_id"][i]),
             "project_id": str(c["project_id"][i]),
@@ -889,8 +890,13 @@ def _columns(
         np.minimum(upd_digits, (digits + len("start_time")) % 10), (digits + len("end_time")) % 10
     )
     arrays["start_ns"] = _truncate(arrays["start_ns"], common)
-    arrays["end_ns"] = np.maximum(_truncate(arrays["end_ns"], common), arrays["start_ns"] + 10**9)
-    arrays["cpu_ns"] = np.minimum(arrays["cpu_ns"], arrays["end_ns"] - arrays["start_ns"])
+    arrays["end_ns"] = _truncate(
+        arrays["start_ns"] + duration, common
+    )  # >= start: start is a multiple
+    # the reported duration is the exact one; printed times are truncated to their digits, so
+    # end_time - start_time may differ from it by less than the printed precision (as with Go)
+    arrays["duration_ns"] = duration
+    arrays["cpu_ns"] = np.minimum(cpu, duration)
     arrays["created_ns"] = np.minimum(arrays["created_ns"], arrays["start_ns"])
     return arrays
 
@@ -926,6 +932,7 @@ def _append_live(ds: Dataset, first: int, count: int, interval: float) -> None:
         "start_ns": ds._a["start_ns"],
         "end_ns": ds._a["end_ns"],
         "cpu_ns": ds._a["cpu_ns"],
+        "duration_ns": ds._a["duration_ns"],
         "org_id": np.concatenate([base["org_id"], np.full(count, ds.meta["org_id"], dtype=object)]),
         "project_id": np.concatenate(
             [base["project_id"], np.array(ds.meta["projects"], dtype=object)[extra["project"]]]

@@ -1,0 +1,24 @@
+"""Plot helpers (matplotlib): data first, options keyword-only, ``ax=None``, return the Axes.
+
+They never call ``plt.show()`` and never change global style on import; :func:`theme` is an
+opt-in context manager that restores what it changed. Each helper aggregates before drawing,
+and draws an empty, labelled Axes ("No data") for empty input.
+"""
+
+from ._style import PALETTE, theme
+from .cost import cost_breakdown, cost_over_time, tokens_vs_cost
+from .latency import duration_distribution, latency_over_time
+from .reliability import success_rate_over_time
+from .timeline import timeline
+
+__all__ = [
+    "PALETTE",
+    "cost_breakdown",
+    "cost_over_time",
+    "duration_distribution",
+    "latency_over_time",
+    "success_rate_over_time",
+    "theme",
+    "timeline",
+    "tokens_vs_cost",
+]
