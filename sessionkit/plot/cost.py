@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from ..analysis import bucket_start
 from ._style import (
     MONEY,
     OTHER,
@@ -36,7 +37,7 @@ def cost_over_time(
     data = sessions.dropna(subset=["start_time"])
     if not len(data):
         return no_data(ax, title, "Start time (UTC)", "Cost (USD)")
-    bucket = data["start_time"].dt.tz_convert("UTC").dt.floor(freq).dt.tz_localize(None)
+    bucket = bucket_start(data["start_time"], freq).dt.tz_localize(None)
     cost = data["total_cost"].fillna(0.0)
     if by:
         group, order = top_groups(data[by], cost, top)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from ..analysis import bucket_start
 from ._style import (
     axes,
     bucket_label,
@@ -70,7 +71,7 @@ def latency_over_time(
     done = sessions.dropna(subset=[column, "start_time"])
     if not len(done):
         return no_data(ax, title, "Start time (UTC)", label.capitalize())
-    bucket = done["start_time"].dt.floor(freq).dt.tz_localize(None)
+    bucket = bucket_start(done["start_time"], freq).dt.tz_localize(None)
     secs = done[column].dt.total_seconds()
     table = secs.groupby(bucket).quantile(list(PERCENTILES)).unstack()
     for i, q in enumerate(PERCENTILES):

@@ -7,6 +7,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
+from ..analysis import bucket_start
 from ._style import axes, bucket_label, colour, no_data
 
 Z95 = 1.959963984540054
@@ -32,7 +33,7 @@ def success_rate_over_time(
     done = sessions[sessions["pending"].fillna(False).eq(False)].dropna(subset=["start_time"])
     if not len(done):
         return no_data(ax, title, "Start time (UTC)", "Success rate")
-    bucket = done["start_time"].dt.floor(freq).dt.tz_localize(None)
+    bucket = bucket_start(done["start_time"], freq).dt.tz_localize(None)
     ok = done["success"].fillna(False).astype(bool)
     table = pd.DataFrame({"n": ok.groupby(bucket).size(), "ok": ok.groupby(bucket).sum()})
     low, high = wilson(table["ok"].to_numpy(), table["n"].to_numpy())
