@@ -76,6 +76,7 @@ PLOT_CHOICES: tuple[str, ...] = (
     "Duration distribution",
     "Latency over time",
     "Success rate over time",
+    "Failure families",
     "Tokens vs cost",
 )
 
@@ -94,6 +95,7 @@ def _plots() -> dict[str, Callable[..., Any]]:
         "Duration distribution": plot.duration_distribution,
         "Latency over time": plot.latency_over_time,
         "Success rate over time": plot.success_rate_over_time,
+        "Failure families": plot.failure_families_chart,
         "Tokens vs cost": plot.tokens_vs_cost,
     }
 

@@ -178,6 +178,9 @@ def test_timeline_draws_rows_and_highlights_failures() -> None:
         lambda f: plot.latency_over_time(f),
         lambda f: plot.success_rate_over_time(f),
         lambda f: plot.timeline(sk.empty_frame("spans")),
+        lambda f: plot.failure_families_chart(f),
+        lambda f: plot.operation_hotspots_chart(sk.empty_frame("spans")),
+        lambda f: plot.eval_scores(sk.empty_frame("eval_runs")),
     ],
 )
 def test_empty_input_draws_a_labelled_empty_axes(draw: object) -> None:
@@ -193,3 +196,58 @@ def test_ax_is_respected_and_rcparams_untouched() -> None:
     with plot.theme():
         assert mpl.rcParams["axes.spines.top"] is False
     assert dict(mpl.rcParams) == before
+
+
+def test_failure_families_chart_counts_each_family_on_its_own_row() -> None:
+    frame = _sessions()
+    frame.loc[1, "error"] = "KeyNotFound: key 'cust:1:profile' not found in store 'a'"
+    frame.loc[5, "error"] = "KeyNotFound: key 'cust:2:profile' not found in store 'b'"
+    ax = plot.failure_families_chart(frame)
+    assert [p.get_width() for p in ax.patches] == [2]
+    assert ax.get_yticklabels()[0].get_text() == "KeyNotFound: key <str> not found in store <str>"
+    assert [t.get_text() for t in ax.texts] == ["2 (100%)"]
+
+
+def test_operation_hotspots_chart_bars_are_total_and_self() -> None:
+    spans = sk.spans_frame([("s", TREE)])
+    ax = plot.operation_hotspots_chart(spans)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    widths = [p.get_width() for p in ax.patches]
+    n = len(labels)
+    total, self_time = (
+        dict(zip(labels, widths[:n], strict=True)),
+        dict(zip(labels, widths[n:], strict=True)),
+    )
+    assert self_time["gen_ai.chat"] == pytest.approx(90.0) and total["HTTP POST"] == pytest.approx(
+        100.0
+    )
+    assert "ms" in ax.get_xlabel()
+
+
+def test_eval_scores_pass_rates() -> None:
+    runs = sk.eval_runs_frame(
+        [
+            (
+                "s1",
+                {
+                    "id": "evalrun_1",
+                    "eval_id": "e1",
+                    "pending": False,
+                    "success": True,
+                    "result": {"passed": True, "score": 0.9},
+                },
+            ),
+            (
+                "s2",
+                {
+                    "id": "evalrun_2",
+                    "eval_id": "e1",
+                    "pending": False,
+                    "success": True,
+                    "result": {"passed": False, "score": 0.3},
+                },
+            ),
+        ]
+    )
+    ax = plot.eval_scores(runs)
+    assert [p.get_width() for p in ax.patches] == [0.5] and "50%" in ax.texts[0].get_text()

@@ -6,6 +6,7 @@ and draws an empty, labelled Axes ("No data") for empty input.
 """
 
 from ._style import PALETTE, theme
+from .breakdowns import eval_scores, failure_families_chart, operation_hotspots_chart
 from .cost import cost_breakdown, cost_over_time, tokens_vs_cost
 from .latency import duration_distribution, latency_over_time
 from .reliability import success_rate_over_time
@@ -16,7 +17,10 @@ __all__ = [
     "cost_breakdown",
     "cost_over_time",
     "duration_distribution",
+    "eval_scores",
+    "failure_families_chart",
     "latency_over_time",
+    "operation_hotspots_chart",
     "success_rate_over_time",
     "theme",
     "timeline",
