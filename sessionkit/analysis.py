@@ -71,6 +71,10 @@ def _failed(sessions: pd.DataFrame) -> pd.Series:
 
 
 def _grouped_sum(values: pd.DataFrame, keys: list[pd.Series]) -> pd.DataFrame:
+    if not len(values):
+        return pd.DataFrame(columns=[k.name for k in keys] + list(values.columns)).astype(
+            dict(values.dtypes.items())
+        )
     if not keys:
         return values.sum().to_frame().T
     return values.groupby(keys, observed=True, dropna=False).sum().reset_index()
@@ -97,11 +101,7 @@ def cost_by(
         },
         index=sessions.index,
     )
-    table = (
-        _grouped_sum(values, _keys(sessions, by, freq))
-        if len(sessions)
-        else values.iloc[0:0].copy()
-    )
+    table = _grouped_sum(values, _keys(sessions, by, freq))
     table["cost_per_session"] = table["total_cost"] / table["sessions"].where(table["sessions"] > 0)
     table["cost_per_success"] = table["total_cost"] / table["successful"].where(
         table["successful"] > 0
@@ -234,11 +234,7 @@ def reliability(
         },
         index=sessions.index,
     )
-    table = (
-        _grouped_sum(values, _keys(sessions, by, freq))
-        if len(sessions)
-        else values.iloc[0:0].copy()
-    )
+    table = _grouped_sum(values, _keys(sessions, by, freq))
     completed = table["completed"].where(table["completed"] > 0)
     table["success_rate"] = table["succeeded"] / completed
     table["failure_rate"] = table["failed"] / completed

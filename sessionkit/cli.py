@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -30,8 +31,21 @@ def _demo(args: argparse.Namespace) -> int:
         f"failure rate {failed / max(len(done), 1):.1%} ({failed:,} of {len(done):,} completed).\n"
     )
     table = summary_by_agent(sessions)
-    with pd.option_context("display.width", 120, "display.max_columns", 20):
+    table["median_duration"] = (
+        table["median_duration"].dt.round("100ms").astype(str).str.replace("0 days ", "")
+    )
+    with pd.option_context("display.width", 120, "display.max_columns", 20, "display.precision", 4):
         print(table.to_string())
+    from .report import report_from_client
+
+    out = Path(args.out)
+    report = report_from_client(
+        client, out=out, csv_dir=out.with_suffix("") if args.csv else None, progress=False
+    )
+    print("\nDetected changes:")
+    for sentence in report.incidents:
+        print(f"  - {sentence}")
+    print(f"\nReport: {report.path.resolve()}  (open it in a browser; it needs no network)")
     return 0
 
 
@@ -51,10 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sessionkit", description="Analyse Agentuity agent sessions (and emulate the API)."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="load the demo data through the emulator and summarise it")
+    demo = sub.add_parser(
+        "demo", help="load the demo data through the emulator, summarise it, write a report"
+    )
+    demo.add_argument(
+        "--out", default="reports/demo-report.html", help="where to write the HTML report"
+    )
+    demo.add_argument("--csv", action="store_true", help="also write the report's tables as CSV")
     demo.set_defaults(func=_demo)
     _emulator_parser(sub)
+    from .report import configure_report_parser, run_report
     from .store._cli import configure_sync_parser, run_sync
+
+    report = sub.add_parser("report", help="write a self-contained cost & reliability report")
+    configure_report_parser(report)
+    report.set_defaults(func=run_report)
 
     sync = sub.add_parser("sync", help="sync sessions (and optionally details) into a local store")
     configure_sync_parser(sync)

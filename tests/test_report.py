@@ -1,0 +1,62 @@
+"""The report: self-contained, names the planted incidents, links resolve, Markdown and CSV."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import pandas as pd
+
+import sessionkit as sk
+from sessionkit.emulator import load_demo
+from sessionkit.report import build_report
+
+from .test_analysis import _demo
+
+
+def _details() -> tuple[pd.DataFrame, pd.DataFrame]:
+    ds = load_demo()
+    pairs = [(str(ds.columns["id"][i]), ds.detail(i, ds.now_ns)) for i in range(200)]
+    spans = sk.spans_frame((s, d["session"]["timeline"]) for s, d in pairs)
+    evals = sk.eval_runs_frame((s, r) for s, d in pairs for r in d["eval_runs"])
+    return spans, evals
+
+
+def test_html_report_is_self_contained_and_names_the_incidents(tmp_path: Path) -> None:
+    spans, evals = _details()
+    report = build_report(
+        _demo(), spans=spans, eval_runs=evals, out=tmp_path / "r.html", csv_dir=tmp_path / "csv"
+    )
+    html = report.path.read_text()
+    assert not re.search(r"""(src|href)=['"]https?://""", html), (
+        "external resource in a self-contained report"
+    )
+    assert html.count("src='data:image/png;base64,") >= 8
+    for incident in load_demo().incidents:
+        assert incident["agent"] in html and incident["deployment_id"] in html
+    assert any("failure rate" in s and "support-triage" in s for s in report.incidents)
+    assert any("cost per session" in s and "doc-extractor" in s for s in report.incidents)
+    assert "ToolTimeoutError: tool &lt;str&gt; did not respond" in html  # the top failure family
+    targets = set(re.findall(r"href='#(session-[^']+)'", html))
+    assert targets and all(f"id='{t}'" in html for t in targets)
+    assert stat.S_IMODE(report.path.stat().st_mode) == 0o600
+    csvs = {p.stem for p in (tmp_path / "csv").glob("*.csv")}
+    assert csvs == set(report.tables)
+    again = pd.read_csv(tmp_path / "csv" / "cost_by_agent.csv")
+    assert again["total_cost"].sum() == report.tables["cost_by_agent"]["total_cost"].sum()
+
+
+def test_markdown_report(tmp_path: Path) -> None:
+    report = build_report(_demo(), out=tmp_path / "r.md", fmt="markdown")
+    text = report.path.read_text()
+    assert (
+        text.startswith("# Agent sessions") and "## Detected changes" in text and "<img" not in text
+    )
+    assert "deploy_" in text and "## Failure families" in text
+
+
+def test_report_of_nothing_still_renders(tmp_path: Path) -> None:
+    empty = _demo().iloc[0:0]
+    report = build_report(empty, out=tmp_path / "empty.html")
+    assert "No significant change detected." in report.path.read_text()
