@@ -12,8 +12,6 @@ ordered ``severity`` category of logs (unknown spellings become extra categories
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -27,22 +25,15 @@ MISSING_DAY = "1970-01-01"
 DAY = "day"
 AGENT = Column("agent", "string", "category", "", "name of the session's agent")
 
-_TYPED: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "timestamp": pa.timestamp("ns", tz="UTC"),
-    "int": pa.int64(),
-    "ns": pa.duration("ns"),
-    "ms": pa.duration("ns"),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-    "string_list": pa.list_(pa.string()),
-    "json": pa.string(),
-}
-
 
 def arrow_type(col: Column) -> pa.DataType:
-    """The Arrow type a contract column is stored as."""
-    return _TYPED[col.wire]
+    """The Arrow type a contract column is stored as (that of the frame builders)."""
+    return frames._TYPED_ARROW[col.wire]
+
+
+def empty_table(entity: str) -> pa.Table:
+    """No rows, every contract column of ``entity`` with its stored Arrow type."""
+    return frames._empty_table(schema.columns(entity))
 
 
 def _contract_by_name() -> dict[str, Column]:
@@ -80,6 +71,32 @@ def plain_table(table: pa.Table) -> pa.Table:
         # string> for Arrow, but not for sets of types (frames.concat_tables) nor for Polars
         arrays.append(column if str(target) == str(field.type) else column.cast(target))
     return pa.table(arrays, names=table.column_names)
+
+
+def check_contract(table: pa.Table, entity: str) -> pa.Table:
+    """``table`` with its contract columns of the contract Arrow types (all-missing columns are
+    cast); a column of another type raises, naming it — a naive timestamp is never guessed."""
+    from ..errors import InvalidArgumentError
+
+    cols = {c.name: c for c in schema.columns(entity)}
+    if entity == "sessions":
+        cols[AGENT.name] = AGENT
+    for i, name in enumerate(table.column_names):
+        col = cols.get(name)
+        if col is None:
+            continue
+        target = arrow_type(col)
+        got = table.column(i).type
+        if got == target:
+            continue
+        if pa.types.is_null(got) or (pa.types.is_integer(got) and pa.types.is_integer(target)):
+            table = table.set_column(i, name, table.column(i).cast(target))
+            continue
+        raise InvalidArgumentError(
+            f"{entity}.{name} is {got}, expected {target} (the dtype {col.dtype_name} of "
+            "sessionkit.schema); build frames with the sessionkit loaders or frame builders"
+        )
+    return table
 
 
 def frame_to_table(frame: pd.DataFrame) -> pa.Table:
@@ -122,20 +139,36 @@ def severity_dtype(values: pd.Series) -> pd.CategoricalDtype:
     return pd.CategoricalDtype([*schema.SEVERITIES, *unknown], ordered=True)
 
 
-def agent_category(values: pa.Array | pa.ChunkedArray) -> pd.Categorical:
-    """The ``agent`` column as :func:`~sessionkit.loaders.label_agents` builds it: categories
-    sorted, built from codes (no Python object per row)."""
+def categorical(values: pa.Array | pa.ChunkedArray, *, agent: bool = False) -> pd.Categorical:
+    """Text (plain or dictionary-encoded) → a categorical with sorted categories, built from
+    codes without a Python object per row. Its dtype is that of ``series.astype("category")``
+    on the loaders' string column (what :func:`~sessionkit.frames.to_pandas` does) or, with
+    ``agent=True``, of the ``agent`` column :func:`~sessionkit.loaders.label_agents` builds."""
     if isinstance(values, pa.ChunkedArray):
+        if pa.types.is_dictionary(values.type):
+            values = values.unify_dictionaries()
         values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
-    encoded = pc.dictionary_encode(values.cast(pa.string()))
-    names = encoded.dictionary.to_pylist()
-    order = sorted(range(len(names)), key=names.__getitem__)
-    remap = np.empty(len(names) + 1, dtype=np.int32)
-    remap[order] = np.arange(len(names), dtype=np.int32)
-    remap[-1] = -1
-    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    if not pa.types.is_dictionary(values.type):
+        values = pc.dictionary_encode(values.cast(pa.string()))
+    names = values.dictionary.cast(pa.string()).to_pylist()
+    indices = pc.fill_null(values.indices, -1).to_numpy(zero_copy_only=False)
+    used = np.zeros(len(names) + 1, dtype=bool)
+    used[indices] = True  # a file's dictionary also holds values the filters left out
+    order = sorted((i for i in range(len(names)) if used[i]), key=names.__getitem__)
+    remap = np.full(len(names) + 1, -1, dtype=np.int32)  # the last slot: null → code -1
+    remap[order] = np.arange(len(order), dtype=np.int32)
     codes = remap[indices]
-    return pd.Categorical.from_codes(codes, categories=[names[i] for i in order])
+    ordered = [names[i] for i in order]
+    categories = ordered if agent else pd.Index(ordered, dtype=schema.STRING)
+    return pd.Categorical.from_codes(codes, categories=categories)
+
+
+def category_columns(entity: str) -> list[str]:
+    """Columns of ``entity`` read as categories (``severity`` apart: it has its own order)."""
+    names = [
+        c.name for c in schema.columns(entity) if c.dtype == "category" and c.name != "severity"
+    ]
+    return [*names, AGENT.name] if entity == "sessions" else names
 
 
 def _special(frame: pd.DataFrame) -> pd.DataFrame:
@@ -145,16 +178,8 @@ def _special(frame: pd.DataFrame) -> pd.DataFrame:
             if name == "severity":
                 frame[name] = frame[name].astype(severity_dtype(frame[name]))
             else:
-                frame[name] = agent_category(pa.array(frame[name].array, pa.string()))
+                frame[name] = categorical(pa.array(frame[name].array, pa.string()), agent=True)
     return frame
-
-
-def order_columns(table: pa.Table, order: Sequence[str]) -> pa.Table:
-    """``table`` with the columns named in ``order`` first (in that order), the others after."""
-    known = [c for c in order if c in table.column_names]
-    rest = [c for c in table.column_names if c not in set(known)]
-    names = known + rest
-    return table if names == table.column_names else table.select(names)
 
 
 def drop_empty_extras(table: pa.Table, entity: str) -> pa.Table:
@@ -175,21 +200,30 @@ def drop_empty_extras(table: pa.Table, entity: str) -> pa.Table:
     return table.drop_columns(empty) if empty else table
 
 
-def table_to_frame(table: pa.Table, entity: str, order: Sequence[str] = ()) -> pd.DataFrame:
-    """A table read from the store → the frame the loaders give for ``entity``.
+def table_to_frame(table: pa.Table, entity: str) -> pd.DataFrame:
+    """A table read from the store → the frame the loaders give for ``entity`` (column order
+    included: :func:`~sessionkit.frames.to_pandas` decides it); ``day`` is dropped.
 
-    ``order`` is the column order first written (so a frame read back has its columns where
-    they were); the ``day`` partition column is dropped.
-    """
+    Category columns may come dictionary-encoded (as the store reads them): they are built
+    from codes here, the other columns by :func:`~sessionkit.frames.to_pandas`."""
     if DAY in table.column_names:
         table = table.drop_columns([DAY])
-    table = order_columns(table, order)
-    agent = None
-    if entity == "sessions" and AGENT.name in table.column_names:
-        agent = table[AGENT.name]
-        table = table.drop_columns([AGENT.name])
+    n = table.num_rows
     cols = [c for c in schema.columns(entity) if c.name != "severity"]
-    frame = frames.to_pandas(table, cols)
+    texts = {
+        name: table[name] if name in table.column_names else pa.nulls(n, pa.string())
+        for name in category_columns(entity)
+        if name != AGENT.name or name in table.column_names
+    }
+    table = table.drop_columns([name for name in texts if name in table.column_names])
+    frame = frames.to_pandas(table, [c for c in cols if c.name not in texts])
+    for name, values in texts.items():
+        frame[name] = categorical(values, agent=name == AGENT.name)
+    names = [c.name for c in cols]
+    if AGENT.name in texts:
+        names.insert(names.index("agent_ids") + 1, AGENT.name)
+    extras = [c for c in frame.columns if c not in set(names)]
+    frame = frame[names + extras]
     if entity == "logs":
         severity = frame.pop("severity") if "severity" in frame.columns else None
         position = [c.name for c in schema.LOG_COLUMNS].index("severity")
@@ -199,8 +233,6 @@ def table_to_frame(table: pa.Table, entity: str, order: Sequence[str] = ()) -> p
             else pd.Series(pd.array([pd.NA] * len(frame), dtype=schema.STRING))
         )
         frame.insert(position, "severity", values.astype(severity_dtype(values)))
-    if agent is not None:
-        frame.insert(frame.columns.get_loc("agent_ids") + 1, AGENT.name, agent_category(agent))
     return frame
 
 
@@ -216,12 +248,26 @@ def _restore_array(array: pa.ChunkedArray, col: Column | None) -> pa.ChunkedArra
     plain = _plain_type(array.type)
     if plain != array.type:
         array = array.cast(plain)
-    if col is None or array.type == arrow_type(col):
-        return array
+    if col is None or array.type == arrow_type(col) or not _same_kind(array.type, col):
+        return array  # e.g. count(*) AS id keeps its integers
     try:
         return array.cast(arrow_type(col))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return array  # e.g. an aggregate reusing a contract name with another meaning
+        return array
+
+
+def _same_kind(source: pa.DataType, col: Column) -> bool:
+    """Whether a result column of type ``source`` can carry contract column ``col``'s values:
+    the same kind of value (integer nanoseconds count as a duration: Parquet stores them so)."""
+    target = arrow_type(col)
+    for test in (pa.types.is_timestamp, pa.types.is_boolean, pa.types.is_string, pa.types.is_list):
+        if test(target):
+            return bool(test(source))
+    if pa.types.is_duration(target):
+        return bool(pa.types.is_duration(source) or pa.types.is_integer(source))
+    if pa.types.is_integer(target):
+        return bool(pa.types.is_integer(source))
+    return bool(pa.types.is_floating(source) or pa.types.is_integer(source))
 
 
 def restore_dtypes(table: pa.Table) -> pd.DataFrame:

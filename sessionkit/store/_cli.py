@@ -47,27 +47,16 @@ def run_sync(args: argparse.Namespace) -> int:
     """Run ``sessionkit sync``; returns the exit status (3 when another sync holds the store)."""
     from ..connect import connect
     from ._store import Store
+    from ._sync import _FILTER_NAMES
 
     details: object = args.details
     if isinstance(details, str) and details not in ("all", "failed"):
         details = [d.strip() for d in details.split(",") if d.strip()]
-    filters = {
+    filters = {  # every sync filter has an option of the same name, but metadata
         name: getattr(args, name)
-        for name in (
-            "until",
-            "env",
-            "success",
-            "devmode",
-            "org_id",
-            "project_id",
-            "deployment_id",
-            "thread_id",
-            "agent",
-        )
-        if getattr(args, name) is not None
+        for name in _FILTER_NAMES
+        if name != "metadata" and getattr(args, name) is not None
     }
-    if args.trigger:
-        filters["trigger"] = args.trigger
     progress = False if args.no_progress else None
     try:
         client = connect(demo=True if args.demo else None)

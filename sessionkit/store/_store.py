@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -62,7 +63,6 @@ def _empty_manifest() -> dict[str, Any]:
     return {
         "format": FORMAT,
         "scopes": {},
-        "columns": {},
         "stats": {},
         "details": [],
         "logs": [],
@@ -188,6 +188,11 @@ class Store:
             self._manifest_cache = (key, data)
         return self._manifest_cache[1]
 
+    def _manifest_copy(self) -> dict[str, Any]:
+        """A deep copy of the manifest, for a writer to change and save."""
+        copy: dict[str, Any] = orjson.loads(orjson.dumps(self.manifest()))
+        return copy
+
     def _save_manifest(self, manifest: dict[str, Any]) -> None:
         _files.write_json(self.path / MANIFEST, manifest)
 
@@ -226,8 +231,32 @@ class Store:
             filesystem=self.filesystem,
         )
         fragments = list(factory.get_fragments())
-        unified = _unify([f.physical_schema for f in fragments]).append(pa.field(DAY, pa.string()))
-        return ds.FileSystemDataset(fragments, unified, _FORMAT, factory.filesystem)
+        unified = _unify([f.physical_schema for f in fragments])
+        # category columns are read dictionary-encoded: no string per row is materialised and
+        # the frame's categoricals are built from the codes (a 1M-session load: -40%)
+        cats = {
+            f.name
+            for f in unified
+            if f.name in _arrow.category_columns(entity) and pa.types.is_string(f.type)
+        }
+        fmt = _FORMAT
+        if cats:
+            options = ds.ParquetReadOptions(dictionary_columns=sorted(cats))
+            fmt = ds.ParquetFileFormat(read_options=options)
+            fragments = [
+                fmt.make_fragment(f.path, factory.filesystem, f.partition_expression)
+                for f in fragments
+            ]
+            text = pa.dictionary(pa.int32(), pa.string())
+            unified = pa.schema([f.with_type(text) if f.name in cats else f for f in unified])
+        unified = unified.append(pa.field(DAY, pa.string()))
+        return ds.FileSystemDataset(fragments, unified, fmt, factory.filesystem)
+
+    def dataset(self, entity: str = "sessions") -> ds.Dataset:
+        """One dataset as a ``pyarrow.dataset.Dataset`` (with its ``day`` column): scan it with
+        filters, or hand it to Polars (``pl.scan_pyarrow_dataset``), DuckDB or Dask."""
+        found = self._dataset(entity)
+        return found if found is not None else ds.dataset(_arrow.empty_table(entity))
 
     def _scan(
         self,
@@ -238,15 +267,16 @@ class Store:
     ) -> pa.Table:
         dataset = self._dataset(entity, days)
         if dataset is None:
-            cols = schema.columns(entity)
-            table = pa.table({c.name: pa.array([], _arrow.arrow_type(c)) for c in cols})
+            table = _arrow.empty_table(entity)
             return (
                 table.select([c for c in columns if c in table.column_names]) if columns else table
             )
         names = dataset.schema.names
         if columns is not None:
             columns = [c for c in dict.fromkeys(columns) if c in names]
-        return dataset.to_table(columns=columns, filter=where)
+        # the system allocator: Arrow's default (mimalloc) makes the first large scan of a
+        # process about twice as slow (1.8 s vs 0.7 s for 1M sessions, measured)
+        return dataset.to_table(columns=columns, filter=where, memory_pool=pa.system_memory_pool())
 
     # ------------------------------------------------------------------ reading sessions
 
@@ -298,9 +328,7 @@ class Store:
         table = self._sessions_table(filters, columns)
         if columns is None:
             table = _arrow.drop_empty_extras(table, "sessions")
-        frame = _arrow.table_to_frame(
-            table, "sessions", self.manifest()["columns"].get("sessions", ())
-        )
+        frame = _arrow.table_to_frame(table, "sessions")
         if columns is not None:
             frame = frame[[c for c in columns if c in frame.columns]]
         return frame
@@ -372,10 +400,9 @@ class Store:
         return self._load_detail("logs", sessions_or_ids)
 
     def _load_detail(self, entity: str, sessions_or_ids: object) -> pd.DataFrame:
-        order = self.manifest()["columns"].get(entity, ())
         if sessions_or_ids is None:
             table = _arrow.drop_empty_extras(self._scan(entity), entity)
-            frame = _arrow.table_to_frame(table, entity, order)
+            frame = _arrow.table_to_frame(table, entity)
             ids: list[str] | None = None
         else:
             ids = _session_ids(sessions_or_ids)
@@ -387,7 +414,7 @@ class Store:
                 days = set(_arrow.day_strings(created).to_pylist())
             where = pc.field("session_id").isin(ids)
             table = _arrow.drop_empty_extras(self._scan(entity, days, where), entity)
-            frame = _arrow.table_to_frame(table, entity, order)
+            frame = _arrow.table_to_frame(table, entity)
         if entity == "logs":
             if len(frame):
                 frame = frame.sort_values(
@@ -425,10 +452,7 @@ class Store:
                     "union_by_name = true)"
                 )
             else:
-                empty = pa.table(
-                    {c.name: pa.array([], _arrow.arrow_type(c)) for c in schema.columns(entity)}
-                )
-                con.register(f"_sessionkit_empty_{entity}", empty)
+                con.register(f"_sessionkit_empty_{entity}", _arrow.empty_table(entity))
                 source = f"(SELECT *, NULL::DATE AS day FROM _sessionkit_empty_{entity})"
             con.execute(f"CREATE OR REPLACE VIEW {entity} AS SELECT * FROM {source}")
 
@@ -459,7 +483,22 @@ class Store:
         progress: bool | None = None,
         **filters: Any,
     ) -> SyncResult:
-        """Bring the store up to date with the API; see :func:`sessionkit.store.sync`."""
+        """Bring the store up to date with the API and return what was done (:class:`SyncResult`).
+
+        The first sync of a scope (a set of filters against one API) fetches the history,
+        bounded by ``since`` (ISO time or ``"30d"``); later ones walk ``sort=updated``
+        newest first and stop below the stored watermark minus :attr:`overlap`, picking up new,
+        completed and deleted sessions; pending sessions no walk saw are refreshed by id when at
+        most :attr:`pending_refresh`. ``filters`` are those of :func:`sessionkit.load_sessions`
+        (not ``sort``/``direction``/``limit``). ``details`` picks the sessions whose eval runs,
+        spans and agents are stored, once per completed session: ``None``, ``"all"``,
+        ``"failed"``, a list of ids, or a function of the sessions frame returning a mask;
+        ``logs=True`` stores logs for the same sessions (or give a selection of its own).
+        A tqdm bar shows progress and the one-line summary is printed (``progress=False``:
+        neither). Killed at any point, the store stays readable and the next sync completes it.
+        Raises :class:`StoreLockedError` at once when another process is syncing this store.
+        See :mod:`sessionkit.store._sync` for the details of the walk.
+        """
         from ._sync import sync
 
         return sync(
@@ -471,14 +510,16 @@ class Store:
         rows by ``session_id`` (every row of a session present in ``data`` replaces that
         session's rows; their sessions must be in the store). Returns ``(new, updated,
         unchanged)`` counted in rows (sessions) or sessions (details)."""
+        if entity not in ENTITIES:
+            raise InvalidArgumentError(f"unknown dataset {entity!r}; expected one of {ENTITIES}")
         table = (
             _arrow.frame_to_table(data)
             if isinstance(data, pd.DataFrame)
             else _arrow.plain_table(data)
         )
+        table = _arrow.check_contract(table, entity)
         with self._locked():
-            manifest = self.manifest()
-            manifest = {**manifest}
+            manifest = self._manifest_copy()
             if entity == "sessions":
                 counts = self._upsert_sessions(manifest, table)
             else:
@@ -525,9 +566,6 @@ class Store:
                     self._rewrite(entity, other, target)
         self._schemas[entity] = target
         self._write_file(entity, day, _conform(table, target))
-        order: list[str] = manifest["columns"].setdefault(entity, [])
-        known = set(order)
-        order.extend(c for c in table.column_names if c not in known)
 
     def _write_file(self, entity: str, day: str, table: pa.Table) -> None:
         _files.ensure_dir(self.dataset_path(entity))

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 #: or a function of the store's sessions frame returning a boolean mask.
 Selection: TypeAlias = str | Sequence[str] | Callable[[pd.DataFrame], Any] | None
 
+_SELECT_COLUMNS = ("id", "pending", "success")
 _FILTER_NAMES = (
     "until",
     "trigger",
@@ -109,29 +110,41 @@ class SyncResult:
 
 def walk_pages(
     client: Client, params: Mapping[str, str], start: int = 0, *, page_size: int = PAGE_MAX
-) -> Iterator[Page]:
-    """Pages of ``GET /session`` from offset ``start``, in order, fetched ahead with a window
-    that grows 1, 2, 4, ... up to ``client.concurrency`` — so a caller that stops after a page
-    or two (an incremental sync) costs a page or two. Like
-    :meth:`~sessionkit.client.Client.iter_session_pages` it adapts to a server that caps pages
-    below ``limit`` and ends at the first short page."""
+) -> Iterator[tuple[Page, frozenset[str]]]:
+    """Pages of ``GET /session`` from offset ``start``, in order, as ``(page, repeated)`` —
+    ``repeated`` holds the ids the page shares with the previous one (drop them).
+
+    * **No gaps under concurrency.** Pages are fetched ahead, so the server may answer a later
+      page *before* an earlier one; if sessions arrived in between, the earlier page sees the
+      rows pushed down and the rows between the two pages are seen by neither (and a short
+      last page answered early ends the walk above rows pushed past it). Consecutive pages
+      therefore overlap by a tenth of a page; a page that shares no id with the end of the
+      previous one, and a short page (the end), are fetched again once the previous one is in.
+      With the sort ``updated desc`` rows only move down over time (a changed session jumps to
+      the front, where the next walk finds it), so a page fetched after its predecessor leaves
+      no gap. The loaders' walk (``Client.iter_session_pages``) has neither guard.
+    * **Cheap to stop.** The look-ahead window grows 1, 2, 4, ... up to ``client.concurrency``:
+      a caller that stops after a page or two (an incremental sync) costs a page or two.
+    * Like :meth:`~sessionkit.client.Client.iter_session_pages`, it adapts to a server that caps
+      pages below ``limit`` and ends at the first short page.
+    """
     size = page_size
-    first = client.list_sessions_page(params, offset=start, limit=size)
-    yield first
-    offset = start + first.rows
-    if first.rows == 0:
+    previous = client.list_sessions_page(params, offset=start, limit=size)
+    yield previous, frozenset()
+    if previous.rows == 0:
         return
-    previous = first.ids
-    if first.rows < size:
-        probe = client.list_sessions_page(params, offset=offset, limit=size)
+    if previous.rows < size:  # the end, or a server that caps pages: one probe tells
+        probe = client.list_sessions_page(params, offset=start + previous.rows, limit=size)
         if probe.rows == 0:
             return
-        size = first.rows
-        yield probe
-        offset += probe.rows
-        previous = probe.ids
+        size = previous.rows
+        yield probe, frozenset(previous.ids) & frozenset(probe.ids)
         if probe.rows < size:
             return
+        previous = probe
+    overlap = max(1, size // 10)
+    step = size - overlap
+    offset = previous.offset + step
     window = 1
     pool = ThreadPoolExecutor(max_workers=client.concurrency, thread_name_prefix="sessionkit-sync")
     pending: dict[int, Future[Page]] = {}
@@ -141,23 +154,36 @@ def walk_pages(
                 pending[offset] = pool.submit(
                     client.list_sessions_page, params, offset=offset, limit=size
                 )
-                offset += size
+                offset += step
             head = min(pending)
             page = pending.pop(head).result()
-            if page.rows and page.ids == previous:
+            if page.rows < size or not frozenset(previous.ids[-overlap:]) & frozenset(page.ids):
+                # a gap, or the end as it was before the previous page was answered: ask again
+                page = client.list_sessions_page(params, offset=head, limit=size)
+            if page.rows and page.ids == previous.ids:
                 raise BadResponseError(
-                    f"GET /session returned the same rows at offsets {head - size} and {head}: "
-                    "the server ignores offset, paging cannot continue"
+                    f"GET /session returned the same rows at offsets {previous.offset} and "
+                    f"{head}: the server ignores offset, paging cannot continue"
                 )
-            previous = page.ids
-            yield page
+            yield page, frozenset(previous.ids) & frozenset(page.ids)
             if page.rows < size:
                 return
+            previous = page
             window = min(window * 2, client.concurrency)
     finally:
         for future in pending.values():
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _fresh(table: pa.Table, pages: Sequence[tuple[Page, frozenset[str]]]) -> pa.Table:
+    """Rows of ``pages`` (parsed into ``table``, in order) that the previous page did not hold."""
+    if not any(repeated for _, repeated in pages):
+        return table
+    keep = [sid not in repeated for page, repeated in pages for sid in page.ids]
+    if len(keep) != table.num_rows:  # cannot happen with the API's envelope; keep everything
+        return table
+    return table.filter(pa.array(keep))
 
 
 # --------------------------------------------------------------------------- selection
@@ -230,7 +256,7 @@ class _Run:
         self.store = store
         self.client = client
         self.progress = progress
-        self.manifest: dict[str, Any] = orjson.loads(orjson.dumps(store.manifest()))
+        self.manifest = store._manifest_copy()
         self.versions: _Versions = {}
         self.result = SyncResult()
         self.problems = frames.Problems("sessions")
@@ -238,8 +264,8 @@ class _Run:
         self.done_details: set[str] = set(self.manifest["details"])
         self.done_logs: set[str] = set(self.manifest["logs"])
         self.unnamed: set[str] = set()
-        self.history_ran = False
-        self.oldest_threshold: pd.Timestamp | None = None
+        self.pending_before = self._pending_ids()
+        self.seen_pending: set[str] = set()
         self.bar = _progress(None, "sync sessions", " sessions", progress)
 
     def commit(self) -> None:
@@ -253,6 +279,9 @@ class _Run:
     def ingest(self, table: pa.Table, *, count: bool = True) -> None:
         if table.num_rows == 0:
             return
+        if self.pending_before:
+            seen = pc.is_in(table["id"], value_set=pa.array(list(self.pending_before), pa.string()))
+            self.seen_pending.update(table["id"].filter(seen).to_pylist())
         new, updated, unchanged = self.store._upsert_sessions(
             self.manifest, table, self.versions, label=self.label
         )
@@ -293,21 +322,23 @@ class _Run:
         self.incremental(key, state, walk)
 
     def history(self, key: str, state: dict[str, Any], walk: Mapping[str, str]) -> None:
-        self.history_ran = True
-        batch: list[bytes] = []
+        batch: list[tuple[Page, frozenset[str]]] = []
         start = max(0, int(state["offset"]) - PAGE_MAX)  # re-read a page: offsets may have moved
         end = start
 
-        def flush(next_offset: int) -> None:
-            self.ingest(frames.sessions_table_from_pages(batch, problems=self.problems))
+        def flush() -> None:
+            table = frames.sessions_table_from_pages(
+                [page.body for page, _ in batch], problems=self.problems
+            )
+            self.ingest(_fresh(table, batch))
             batch.clear()
-            state["offset"] = next_offset
+            state["offset"] = end
             self.manifest["scopes"][key] = state
             self.commit()
 
-        for page in walk_pages(self.client, walk, start):
+        for page, repeated in walk_pages(self.client, walk, start):
             self.result.pages += 1
-            self.bar.update(page.rows)
+            self.bar.update(page.rows - len(repeated))
             if not page.rows:
                 continue
             if page.offset == 0 and state["top"] is None:
@@ -315,12 +346,12 @@ class _Run:
                     frames.sessions_table_from_pages([page.body], problems=self.problems)
                 )
                 state["top"] = _text(top)
-            batch.append(page.body)
+            batch.append((page, repeated))
             end = page.offset + page.rows
             if len(batch) >= self.store.batch_pages:
-                flush(end)
+                flush()
         if batch:
-            flush(end)
+            flush()
         state.update(phase="incremental", watermark=state["top"], offset=0)
         self.manifest["scopes"][key] = state
         self.commit()
@@ -328,15 +359,9 @@ class _Run:
     def incremental(self, key: str, state: dict[str, Any], walk: Mapping[str, str]) -> None:
         watermark = _stamp(state["watermark"])
         threshold = None if watermark is None else watermark - self.store.overlap
-        if threshold is not None and (
-            self.oldest_threshold is None or threshold < self.oldest_threshold
-        ):
-            self.oldest_threshold = threshold
-        if threshold is None:
-            self.history_ran = True  # a full walk: every pending session was just seen
         top: pd.Timestamp | None = None
         tables: list[pa.Table] = []
-        for page in walk_pages(self.client, walk, 0):
+        for page, repeated in walk_pages(self.client, walk, 0):
             self.result.pages += 1
             if not page.rows:
                 continue
@@ -346,8 +371,8 @@ class _Run:
                 top = newest
             if threshold is not None and newest is not None and newest < threshold:
                 break  # the page is entirely older than the watermark: nothing new below
-            self.bar.update(page.rows)
-            tables.append(table)
+            self.bar.update(page.rows - len(repeated))
+            tables.append(_fresh(table, [(page, repeated)]))
             if len(tables) >= self.store.batch_pages:
                 self.ingest(frames.concat_tables(tables, schema.SESSION_COLUMNS))
                 tables.clear()
@@ -359,22 +384,15 @@ class _Run:
         self.manifest["scopes"][key] = state
         self.commit()
 
-    def refresh_pending(self, filters: SessionFilters) -> None:
-        """Refresh by id the pending sessions the walks did not cover, when they are few."""
-        if self.history_ran or self.oldest_threshold is None or self.store.pending_refresh == 0:
-            return
-        table = self.store._sessions_table(filters, ["id", "pending", "updated_at"])
-        stale = pc.and_(
-            pc.fill_null(pc.equal(table["pending"], True), False),
-            pc.fill_null(
-                pc.less(
-                    table["updated_at"],
-                    pa.scalar(self.oldest_threshold.value, pa.timestamp("ns", tz="UTC")),
-                ),
-                True,
-            ),
-        )
-        ids = table["id"].filter(stale).to_pylist()
+    def _pending_ids(self) -> set[str]:
+        table = self.store._scan("sessions", None, pc.field("pending") == True, ["id"])  # noqa: E712
+        return set(table["id"].to_pylist())
+
+    def refresh_pending(self) -> None:
+        """Refresh by id the sessions pending in the store that no walk of this sync saw (out
+        of its scope, or unchanged on a server that did not move their ``updated_at``), when
+        there are at most ``Store.pending_refresh`` of them."""
+        ids = sorted(self.pending_before - self.seen_pending)
         if not ids or len(ids) > self.store.pending_refresh:
             return
         details = self.fetch(self.client.get_session, ids, "pending sessions")
@@ -468,16 +486,12 @@ class _Run:
         )
         if details is None and log_selection is None:
             return
-        need_frame = any(isinstance(v, str) or callable(v) for v in (details, log_selection))
-        frame = (
-            _arrow.table_to_frame(
-                self.store._sessions_table(filters),
-                "sessions",
-                self.manifest["columns"].get("sessions", ()),
-            )
-            if need_frame
-            else pd.DataFrame({"id": pd.Series([], dtype=object)})
-        )
+        frame = pd.DataFrame({"id": pd.Series([], dtype=object)})  # lists of ids need none
+        if any(isinstance(v, str) or callable(v) for v in (details, log_selection)):
+            # a function sees the whole frame; "all"/"failed" need three columns
+            columns = None if callable(details) or callable(log_selection) else _SELECT_COLUMNS
+            table = self.store._sessions_table(filters, columns)
+            frame = _arrow.table_to_frame(table, "sessions")
         want_details = _selected(details, frame, "details")
         want_logs = _selected(log_selection, frame, "logs")
         todo_details = [i for i in want_details if i not in self.done_details]
@@ -557,17 +571,7 @@ def sync(
     progress: bool | None = None,
     **filters: Any,
 ) -> SyncResult:
-    """Bring ``store`` up to date with the API (see the module docstring for how).
-
-    ``since`` bounds the history fetched by the first sync (ISO time or ``"30d"``); the other
-    ``filters`` are those of :func:`sessionkit.load_sessions` (not ``sort``, ``direction``,
-    ``limit``) and define the scope synced. ``details`` picks the sessions whose eval runs,
-    spans and agents are stored: ``None``, ``"all"``, ``"failed"``, a list of ids, or a function
-    of the sessions frame returning a mask; ``logs=True`` stores logs for the same sessions
-    (or pass a selection of its own). A tqdm bar shows progress (``progress=False`` hides it
-    and the printed summary). Raises :class:`StoreLockedError` at once when another sync holds
-    the store.
-    """
+    """:meth:`Store.sync` (documented there; the module docstring says how it works)."""
     started = time.perf_counter()
     unknown = sorted(set(filters) - set(_FILTER_NAMES))
     if unknown:
@@ -589,7 +593,7 @@ def sync(
         try:
             for params in scope.queries():
                 run.scope(params)
-            run.refresh_pending(scope)
+            run.refresh_pending()
             run.details(scope, details, logs)
         finally:
             run.bar.close()
