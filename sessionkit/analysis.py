@@ -352,6 +352,7 @@ def detect_changes(
     at: str = "deployment_id",
     metrics: Sequence[str] = ("failure_rate", "cost_per_session", "p50_duration"),
     min_sessions: int = 30,
+    window: str = "D",
 ) -> pd.DataFrame:
     """Did a deployment change an agent's failure rate, cost per session or latency?
 
@@ -360,8 +361,19 @@ def detect_changes(
     ``evidence`` (a z score: two-proportion test for the failure rate, Welch's test on log values
     for cost and duration), ``p_value`` (two-sided, normal approximation), ``n_before``,
     ``n_after``. Pairs with fewer than ``min_sessions`` completed sessions on a side are skipped.
+    With ``at="time"`` the periods of ``window`` (e.g. ``"D"``, ``"W"``) take the place of
+    deployments: each period is compared with the one before (column ``time`` holds its start).
     Ranked by the strength of the evidence.
     """
+    if at == "time":
+        periods = bucket_start(sessions["start_time"], window).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _detect(sessions.assign(time=periods), by, "time", metrics, min_sessions)
+    return _detect(sessions, by, at, metrics, min_sessions)
+
+
+def _detect(
+    sessions: pd.DataFrame, by: str, at: str, metrics: Sequence[str], min_sessions: int
+) -> pd.DataFrame:
     columns = [
         by,
         at,

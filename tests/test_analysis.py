@@ -228,3 +228,15 @@ def test_empty_inputs_give_empty_frames() -> None:
     assert len(A.reliability(empty, by="agent")) == 0 and len(A.failure_families(empty)) == 0
     assert len(A.detect_changes(empty)) == 0 and len(A.latency_percentiles(empty, by="agent")) == 0
     assert len(A.operation_hotspots(sk.empty_frame("spans"))) == 0 and len(A.movers(empty)) == 0
+
+
+def test_detect_changes_over_time_windows() -> None:
+    frame = _demo()
+    incident = load_demo().incidents[0]
+    triage = frame[frame["agent"] == "support-triage"]
+    changes = A.detect_changes(
+        triage, at="time", window="W", metrics=("failure_rate",), min_sessions=20
+    )
+    top = changes.iloc[0]
+    assert top["agent"] == "support-triage" and top["after"] > top["before"] * 2
+    assert pd.Timestamp(top["started"]) >= pd.Timestamp(incident["start"]) - pd.Timedelta(days=7)

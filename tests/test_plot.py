@@ -251,3 +251,17 @@ def test_eval_scores_pass_rates() -> None:
     )
     ax = plot.eval_scores(runs)
     assert [p.get_width() for p in ax.patches] == [0.5] and "50%" in ax.texts[0].get_text()
+
+
+def test_log_severity_over_time_stacks_counts_in_severity_order() -> None:
+    lines = [
+        ("s", {"body": "x", "severity": sev, "timestamp": f"2026-11-01T10:00:0{i}Z"})
+        for i, sev in enumerate(["INFO", "error", "INFO", "warning", "DEBUG"])
+    ]
+    logs = sk.logs_frame(lines)
+    ax = plot.log_severity_over_time(logs, freq="1min")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["DEBUG", "INFO", "WARN", "ERROR"]
+    heights = {c.get_label(): sum(p.get_height() for p in c.patches) for c in ax.containers}
+    assert heights == {"DEBUG": 1, "INFO": 2, "WARN": 1, "ERROR": 1}
+    empty = plot.log_severity_over_time(sk.empty_frame("logs"))
+    assert any(t.get_text() == "No data" for t in empty.texts)

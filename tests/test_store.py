@@ -857,6 +857,8 @@ def test_cli_sync(
     assert capsys.readouterr().out.startswith("sync: ")
     stored = Store(path).load_sessions()
     assert len(stored) > 0 and set(stored["trigger"]) == {"cron"}
+    assert run_sync(args) == 0  # incremental: the scope (trigger=cron) is known
+    assert capsys.readouterr().out.startswith("sync: 0 new, 0 updated")
     from sessionkit.store._files import exclusive_lock
 
     with exclusive_lock(path / ".lock"):

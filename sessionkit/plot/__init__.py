@@ -9,6 +9,7 @@ from ._style import PALETTE, theme
 from .breakdowns import eval_scores, failure_families_chart, operation_hotspots_chart
 from .cost import cost_breakdown, cost_over_time, tokens_vs_cost
 from .latency import duration_distribution, latency_over_time
+from .logs import log_severity_over_time
 from .reliability import success_rate_over_time
 from .timeline import timeline
 
@@ -20,6 +21,7 @@ __all__ = [
     "eval_scores",
     "failure_families_chart",
     "latency_over_time",
+    "log_severity_over_time",
     "operation_hotspots_chart",
     "success_rate_over_time",
     "theme",

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import urlsplit
 
 import numpy as np
 import orjson
@@ -228,7 +229,15 @@ def _selected(value: Selection, frame: pd.DataFrame, name: str) -> list[str]:
 # --------------------------------------------------------------------------- the run
 
 
-def _scope_key(source: str, params: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+def _scope_key(base_url: str, params: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The manifest key of a sync scope: the API and the filters (``since`` apart).
+
+    A loopback API's port is left out: the bundled emulator listens on a new port every run
+    and serves the same data, so ``sessionkit sync --demo`` stays incremental."""
+    url = urlsplit(base_url)
+    source = base_url
+    if url.hostname in ("127.0.0.1", "localhost", "::1"):
+        source = f"{url.scheme}://{url.hostname}{url.path}"
     scope = {k: v for k, v in params.items() if k not in ("sort", "direction", "startAfter")}
     key = orjson.dumps({"source": source, "params": scope}, option=orjson.OPT_SORT_KEYS).decode()
     return key, scope
