@@ -51,6 +51,7 @@ from .loaders import (
     load_spans,
 )
 from .spans import spans_frame
+from .store import Store, StoreLockedError, SyncResult
 
 __version__ = "0.1.0"
 
@@ -77,6 +78,9 @@ __all__ = [
     "SessionDetail",
     "SessionKitError",
     "SessionKitWarning",
+    "Store",
+    "StoreLockedError",
+    "SyncResult",
     "WrongRegionError",
     "__version__",
     "connect",

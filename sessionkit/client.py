@@ -455,7 +455,9 @@ class Client:
         if probe.rows < size or (max_rows is not None and short_first + probe.rows >= max_rows):
             return
         remaining = None if max_rows is None else max_rows - short_first - probe.rows
-        yield from self._pages_from(params, probe.offset + size, size, remaining, on_page)
+        yield from self._pages_from(
+            params, probe.offset + size, size, remaining, on_page, previous=probe
+        )
 
     def _pages_from(
         self,
@@ -466,41 +468,49 @@ class Client:
         on_page: Callable[[Page], None] | None,
         *,
         first: bool = False,
+        previous: Page | None = None,
     ) -> Generator[Page, None, int | None]:
         """Pages from ``offset`` on, ``concurrency`` requests in flight, yielded in order.
 
-        With ``first=True`` (a walk from offset 0) a short, non-empty first page ends this loop and
-        its row count is returned, so the caller can check for a server-side page cap.
+        Consecutive pages overlap by a few rows (``size // 20``, at least 1), and each page must
+        contain the last id of the page before it. Pages fetched concurrently are answered at
+        different moments, so while sessions arrive a page fetched *before* its predecessor can
+        start too far on and skip rows; the overlap detects that and the page is fetched again
+        (now after its predecessor, so it can only start earlier). Repeats are dropped by the
+        loaders. With ``first=True`` (a walk from offset 0) a short, non-empty first page ends
+        this loop and its row count is returned, so the caller can check for a page cap.
         """
+        overlap = max(1, size // 20) if size > 1 else 0
+        step = size - overlap
+        if previous is not None:
+            offset -= overlap
         pool = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="sessionkit-page"
         )
         pending: dict[int, Future[Page]] = {}
-        previous: tuple[str, ...] | None = None
         start, seen = offset, 0
         try:
             while True:
                 while len(pending) < self.concurrency and (
-                    max_rows is None or offset - start < max_rows
+                    max_rows is None or offset - start < max_rows + overlap
                 ):
                     pending[offset] = pool.submit(
                         self.list_sessions_page, params, offset=offset, limit=size
                     )
-                    offset += size
+                    offset += step
                 head = min(pending)
                 page = pending.pop(head).result()
-                if page.rows and page.ids == previous:
-                    raise BadResponseError(
-                        f"GET /session returned the same rows for offsets {head - size} and {head}: "
-                        "the server ignores offset, paging cannot continue"
-                    )
-                previous = page.ids
+                page = self._continuous(params, page, previous, size, overlap)
+                if first and head == start and 0 < page.rows < size:
+                    if on_page:
+                        on_page(page)
+                    yield page
+                    return page.rows
                 if on_page:
                     on_page(page)
                 yield page
-                seen += page.rows
-                if first and head == start and 0 < page.rows < size:
-                    return page.rows
+                seen += page.rows - (overlap if previous is not None else 0)
+                previous = page
                 if page.rows < size or (max_rows is not None and seen >= max_rows):
                     return None
         finally:
@@ -508,6 +518,39 @@ class Client:
                 future.cancel()
             # requests already on the wire finish in the background; their pages are not needed
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _continuous(
+        self,
+        params: Mapping[str, str] | None,
+        page: Page,
+        previous: Page | None,
+        size: int,
+        overlap: int,
+    ) -> Page:
+        """``page``, fetched again if it does not overlap ``previous`` (rows would be skipped)."""
+        if previous is None or not overlap or previous.rows < size or not page.rows:
+            return page
+        if page.ids == previous.ids:
+            raise BadResponseError(
+                f"GET /session returned the same rows for offsets {previous.offset} and {page.offset}: "
+                "the server ignores offset, paging cannot continue"
+            )
+        for _ in range(3):
+            if previous.ids[-1] in page.ids:
+                return page
+            logger.info(
+                "page at offset %d does not overlap its predecessor; fetching it again", page.offset
+            )
+            self._count("refetches")
+            page = self.list_sessions_page(params, offset=page.offset, limit=size)
+        if previous.ids[-1] not in page.ids:
+            logger.warning(
+                "GET /session pages at offsets %d and %d do not overlap even when re-fetched "
+                "(sessions deleted during the walk?); rows between them may be missing",
+                previous.offset,
+                page.offset,
+            )
+        return page
 
     # ------------------------------------------------------------------ fan-out
 

@@ -534,12 +534,12 @@ def to_pandas(table: pa.Table, cols: Sequence[Column]) -> pd.DataFrame:
 
 
 def _series(array: pa.ChunkedArray, col: Column) -> pd.Series:
+    if isinstance(col.dtype, pd.CategoricalDtype):  # before == "category", which it also equals
+        return pd.Series(array.to_pandas(), copy=False).astype(col.dtype)
     if col.dtype == "category":
         if pa.types.is_null(array.type):
             array = array.cast(pa.string())
         return pd.Series(array.to_pandas(types_mapper=_pandas_type), copy=False).astype("category")
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        return pd.Series(array.to_pandas(), copy=False).astype(col.dtype)
     if col.wire == "string_list":
         return array.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t))
     if col.dtype == schema.FLOAT64_NULLABLE:

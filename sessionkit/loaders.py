@@ -10,6 +10,7 @@ has its full column set even when empty.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -29,6 +30,9 @@ from .connect import default_client
 from .errors import InvalidArgumentError
 from .params import SessionFilters, session_filters
 from .spans import spans_frame
+
+if TYPE_CHECKING:
+    from .store import Store
 
 __all__ = [
     "SessionDetail",
@@ -82,6 +86,7 @@ def load_sessions(
     progress: bool | None = None,
     strict: bool = False,
     agent_names: bool = True,
+    store: Store | str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Sessions matching the filters, one row each, as a typed frame (see the README's table).
 
@@ -96,7 +101,29 @@ def load_sessions(
     With ``agent_names=True`` an ``agent`` column (category) names each session's agent: the
     list endpoint only sends ids, so one session detail per distinct agent id is fetched
     (a handful of requests, cached) to learn the names.
+
+    ``store`` (a :class:`~sessionkit.store.Store` or its directory) reads the local store
+    instead of the API — same filters, same frame, no request; ``store.sync()`` refreshes it.
     """
+    if store is not None:
+        frame = _local(store, client).load_sessions(
+            since=since,
+            until=until,
+            trigger=trigger,
+            env=env,
+            success=success,
+            devmode=devmode,
+            org_id=org_id,
+            project_id=project_id,
+            deployment_id=deployment_id,
+            thread_id=thread_id,
+            agent=agent,
+            metadata=metadata,
+            sort=sort,
+            direction=direction,
+            limit=limit,
+        )
+        return frame if agent_names else frame.drop(columns="agent", errors="ignore")
     filters = session_filters(
         since=since,
         until=until,
@@ -363,10 +390,28 @@ def load_details(
     return Details(**parts)
 
 
+def _local(store: Store | str | os.PathLike[str], client: Client | None) -> Store:
+    """The store to read instead of the API (``client`` and ``store`` exclude each other)."""
+    from .store import Store
+
+    if client is not None:
+        raise InvalidArgumentError("pass client= (read the API) or store= (read a local store)")
+    return store if isinstance(store, Store) else Store(store)
+
+
 def _load_part(
-    part: str, sessions_or_ids: object, client: Client | None, progress: bool | None, strict: bool
+    part: str,
+    sessions_or_ids: object,
+    client: Client | None,
+    progress: bool | None,
+    strict: bool,
+    store: Store | str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """One frame (``eval_runs``, ``spans`` or ``agents``) of the sessions' details."""
+    if store is not None:
+        loader = getattr(_local(store, client), f"load_{part}")
+        frame: pd.DataFrame = loader(sessions_or_ids)
+        return frame
     client = client or default_client()
     ids = _session_ids(sessions_or_ids)
     pairs = list(zip(ids, _fetch_details(client, ids, progress), strict=True))
@@ -379,9 +424,14 @@ def load_eval_runs(
     *,
     progress: bool | None = None,
     strict: bool = False,
+    store: Store | str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
-    """Eval runs of the given sessions, one row each (``session_id`` joins sessions.id)."""
-    return _load_part("eval_runs", sessions_or_ids, client, progress, strict)
+    """Eval runs of the given sessions, one row each (``session_id`` joins sessions.id).
+
+    ``store``: read them from a local :class:`~sessionkit.store.Store` instead (only what
+    ``store.sync(details=...)`` fetched is there).
+    """
+    return _load_part("eval_runs", sessions_or_ids, client, progress, strict, store)
 
 
 def load_spans(
@@ -390,9 +440,14 @@ def load_spans(
     *,
     progress: bool | None = None,
     strict: bool = False,
+    store: Store | str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
-    """Timeline spans of the given sessions, one row per node, in pre-order."""
-    return _load_part("spans", sessions_or_ids, client, progress, strict)
+    """Timeline spans of the given sessions, one row per node, in pre-order.
+
+    ``store``: read them from a local :class:`~sessionkit.store.Store` instead (only what
+    ``store.sync(details=...)`` fetched is there).
+    """
+    return _load_part("spans", sessions_or_ids, client, progress, strict, store)
 
 
 def load_agents(
@@ -401,9 +456,14 @@ def load_agents(
     *,
     progress: bool | None = None,
     strict: bool = False,
+    store: Store | str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
-    """Agents of the given sessions: ``session_id``, ``name``, ``identifier``."""
-    return _load_part("agents", sessions_or_ids, client, progress, strict)
+    """Agents of the given sessions: ``session_id``, ``name``, ``identifier``.
+
+    ``store``: read them from a local :class:`~sessionkit.store.Store` instead (only what
+    ``store.sync(details=...)`` fetched is there).
+    """
+    return _load_part("agents", sessions_or_ids, client, progress, strict, store)
 
 
 def load_logs(
@@ -412,8 +472,15 @@ def load_logs(
     *,
     progress: bool | None = None,
     strict: bool = False,
+    store: Store | str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
-    """Log lines of the given sessions (one request each), sorted by session and time."""
+    """Log lines of the given sessions (one request each), sorted by session and time.
+
+    ``store``: read them from a local :class:`~sessionkit.store.Store` instead (only what
+    ``store.sync(logs=True)`` fetched is there).
+    """
+    if store is not None:
+        return _local(store, client).load_logs(sessions_or_ids)
     client = client or default_client()
     ids = _session_ids(sessions_or_ids)
     bar = _progress(len(ids), "session logs", " sessions", progress)

@@ -864,3 +864,18 @@ def test_cli_sync(
     with exclusive_lock(path / ".lock"):
         assert run_sync(args) == 3
     assert f"process {os.getpid()}" in capsys.readouterr().err
+
+
+def test_loaders_read_through_the_store(tmp_path: Path) -> None:
+    with Emulator(sessions=300, seed=31) as emu:
+        client = sk.Client(
+            emu.key,
+            base_url=emu.catalyst_url,
+            logs_base_url=emu.api_url,
+            region_urls=emu.region_urls,
+        )
+        store = sk.Store(tmp_path / "s")
+        store.sync(client, progress=False)
+    via_loader = sk.load_sessions(store=store, trigger="cron", progress=False)
+    pd.testing.assert_frame_equal(via_loader, store.load_sessions(trigger="cron"))
+    assert len(via_loader) > 0 and set(via_loader["trigger"]) == {"cron"}

@@ -288,8 +288,9 @@ class Dataset:
     def updated_ns(self, now_ns: int) -> np.ndarray:
         """``updated_at`` of every row as of ``now_ns`` (int64 ns)."""
         end = self.columns["end_ns"]
-        start = self.columns["start_ns"]
-        deleted_at = self._a["deleted_ns"][: self._n]
+        n = len(end)  # the columns may lag the raw arrays while a live grow() is appending
+        start = self.columns["start_ns"][:n]
+        deleted_at = self._a["deleted_ns"][:n]
         done = end <= now_ns
         updated = np.where(done, end, start)
         return np.where(
