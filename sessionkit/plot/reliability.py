@@ -7,20 +7,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-from ..analysis import bucket_start
+from ..analysis import bucket_start, wilson_interval
 from ._style import axes, bucket_label, colour, no_data
-
-Z95 = 1.959963984540054
-
-
-def wilson(successes: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """95% Wilson score interval ``(low, high)`` of ``successes / n`` (NaN where n == 0)."""
-    n = n.astype("float64")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = successes / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def success_rate_over_time(
@@ -36,7 +24,7 @@ def success_rate_over_time(
     bucket = bucket_start(done["start_time"], freq).dt.tz_localize(None)
     ok = done["success"].fillna(False).astype(bool)
     table = pd.DataFrame({"n": ok.groupby(bucket).size(), "ok": ok.groupby(bucket).sum()})
-    low, high = wilson(table["ok"].to_numpy(), table["n"].to_numpy())
+    low, high = wilson_interval(table["ok"].to_numpy(), table["n"].to_numpy())
     volume = ax.twinx()
     width = (table.index[1] - table.index[0]) * 0.8 if len(table) > 1 else pd.Timedelta(freq) * 0.8
     volume.bar(
