@@ -19,6 +19,7 @@ QUICK = {
     "bench_frames.py": ["--sessions", "100000", "--repeat", "1"],
     "bench_walk.py": ["--sessions", "5000", "--memory-sessions", "100000"],
     "bench_plots.py": ["--sessions", "100000", "--repeat", "1"],
+    "bench_panel.py": ["--sessions", "20000", "--repeat", "3"],
     "bench_store.py": ["--sessions", "20000", "--sql-rows", "1000000"],
 }
 

@@ -91,3 +91,33 @@ def test_inspector_filters_logs_by_severity(demo_emu: Emulator, sessions: pd.Dat
         "ERROR" in inspector.logs_html.value
         and failed["id"].iloc[0] in inspector.summary_html.value
     )
+
+
+def test_sessionkit_imports_without_ipywidgets_and_the_panel_says_how_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['ipywidgets'] = None\n"  # makes `import ipywidgets` fail
+        "import sessionkit as sk\n"
+        "from sessionkit.widgets import FilterPanel\n"
+        "try:\n"
+        "    FilterPanel(sk.empty_frame('sessions'))\n"
+        "except ImportError as exc:\n"
+        "    print('ImportError:', exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "ImportError: sessionkit's panels need ipywidgets: pip install 'ipywidgets>=8'" in out
+
+
+def test_import_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, sessionkit; print(sorted(m for m in ('ipywidgets', 'matplotlib', 'duckdb') if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
