@@ -157,7 +157,7 @@ def build_report(
         else "—",
     }
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if fmt == "markdown":
         text = _markdown(title, start, end, totals, incidents, tables)
     else:
