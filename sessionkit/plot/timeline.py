@@ -1,63 +1,117 @@
-"""One session's timeline as an icicle chart."""
+"""Span charts: one session's timeline as an icicle chart, and operation hotspots."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgb
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from ._style import FAILED, axes, colour, no_data
+from .. import analysis
+from ._style import (
+    FAILED,
+    OTHER,
+    axes,
+    duration_unit,
+    legend_outside,
+    make_room,
+    no_data,
+    note,
+    seconds_label,
+    shorten,
+)
 
-_KIND_COLOURS = {  # checked in this order: "agentuity." before "agent."
-    "HTTP": colour(5),
-    "agentuity.": colour(2),
-    "agent.": colour(0),
-    "gen_ai": colour(1),
-    "cron": colour(4),
-}
-_KIND_LABELS = {
-    "HTTP": "HTTP",
-    "agentuity.": "storage",
-    "agent.": "agent run",
-    "gen_ai": "LLM call",
-    "cron": "cron",
-}
+#: Fill of each kind of span, matched on the operation's prefix in this order
+#: ("agentuity." before "agent.").
+KINDS: tuple[tuple[str, str, str], ...] = (
+    ("HTTP", "HTTP", "#56B4E9"),
+    ("agentuity.", "storage", "#009E73"),
+    ("agent.", "agent run", "#0072B2"),
+    ("gen_ai", "LLM call", "#E69F00"),
+    ("llm", "LLM call", "#E69F00"),
+    ("cron", "cron", "#CC79A7"),
+)
+OTHER_KIND = ("", "other", OTHER)
+LABEL_FONTSIZE = 7.5
+MAX_LABELS = 400
 
 
-def _kind(operation: str) -> str:
-    for prefix in _KIND_COLOURS:
-        if operation.startswith(prefix):
-            return prefix
-    return "other"
+def _kind(operation: str) -> tuple[str, str, str]:
+    for kind in KINDS:
+        if operation.startswith(kind[0]):
+            return kind
+    return OTHER_KIND
 
 
 def layout(spans: pd.DataFrame) -> pd.DataFrame:
-    """x start and width (ms) of each span of ONE session, in the frame's (pre-)order.
+    """Where each span of ONE session sits: ``x`` (start, ms from the root's start), ``width``
+    (ms) and ``depth``, indexed like ``spans``.
 
     Nodes carry no timestamps, so children are laid out one after another from their parent's
-    left edge and clipped to the parent's extent.
+    left edge, in the order sent, each as wide as its duration and clipped to the parent's
+    extent (a child that would start past the parent's end gets width 0). The frame must be in
+    the pre-order :func:`sessionkit.spans_frame` gives (parents before their children); rows of
+    depth ``d`` belong to the closest row of depth ``d - 1`` above them. Rows whose parent is not
+    in the frame start at 0.
     """
-    ids = spans["span_id"].astype(object).tolist()
-    parents = spans["parent_id"].astype(object).tolist()
-    ms = (spans["duration"].dt.total_seconds() * 1000).fillna(0.0).to_numpy()
-    x = np.zeros(len(spans))
-    width = np.zeros(len(spans))
-    right: dict[object, float] = {}
-    cursor: dict[object, float] = defaultdict(float)
-    for i, (sid, parent) in enumerate(zip(ids, parents, strict=True)):
-        if parent is None or parent is pd.NA or parent not in right:
-            start, limit = 0.0, ms[i]
+    ordered = spans.sort_index(kind="stable") if not spans.index.is_monotonic_increasing else spans
+    depth = ordered["depth"].fillna(0).astype("int64").to_numpy()
+    ms = (ordered["duration"].dt.total_seconds() * 1000.0).to_numpy(dtype="float64", na_value=0.0)
+    ms = np.nan_to_num(ms, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
+    n = len(ordered)
+    x = np.zeros(n)
+    width = np.zeros(n)
+    stack: list[int] = []  # stack[d] = the latest row of depth d on the current path (-1: none)
+    cursor = np.zeros(n)  # per row: where its next child starts
+    right = np.zeros(n)
+    depths, sizes = depth.tolist(), ms.tolist()
+    for i in range(n):
+        d = max(depths[i], 0)
+        parent = stack[d - 1] if 0 < d <= len(stack) else -1
+        if parent < 0:
+            start, limit = 0.0, sizes[i]
         else:
             start, limit = cursor[parent], right[parent]
-        w = max(0.0, min(ms[i], limit - start))
+        w = min(sizes[i], limit - start)
+        w = w if w > 0 else 0.0
         x[i], width[i] = start, w
-        cursor[parent] = start + w
-        cursor[sid] = start
-        right[sid] = start + w
-    return pd.DataFrame({"x": x, "width": width}, index=spans.index)
+        if parent >= 0:
+            cursor[parent] = start + w
+        cursor[i], right[i] = start, start + w
+        del stack[d:]
+        stack.extend([-1] * (d - len(stack)))
+        stack.append(i)
+    frame = pd.DataFrame({"x": x, "width": width, "depth": depth}, index=ordered.index)
+    return frame.reindex(spans.index)
+
+
+def _fits(operation: str, chars: int, detail: str = "") -> str | None:
+    """The longest readable form of ``operation`` within ``chars`` characters: with its
+    ``detail`` (agent name, model) when both fit, whole, then without leading namespaces
+    (``agentuity.keyvalue.get`` → ``keyvalue.get`` → ``get``), then cut; ``None`` when not even
+    four characters fit."""
+    if chars < 4:
+        return None
+    if detail and len(operation) + len(detail) + 3 <= chars:
+        return f"{operation} · {detail}"
+    if len(operation) <= chars:
+        return operation
+    parts = operation.split(".")
+    for k in range(1, len(parts)):
+        tail = ".".join(parts[k:])
+        if len(tail) <= chars:
+            return tail
+    return shorten(operation, chars)
+
+
+def _text_colour(fill: str) -> str:
+    r, g, b = to_rgb(fill)
+    return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45 else "black"
 
 
 def timeline(
@@ -65,84 +119,215 @@ def timeline(
     *,
     session_id: str | None = None,
     max_depth: int | None = None,
+    min_width: float | pd.Timedelta = 0,
     ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
-    """Icicle chart of one session's spans: a row per depth (root on top), width = duration.
+    """Icicle chart of ONE session's spans: a row per depth (root on top), each span a
+    rectangle as wide as its duration, children laid out in order from their parent's left edge
+    and clipped to it (see :func:`layout`; spans carry no timestamps).
 
-    ``session_id`` picks the session when ``spans`` holds several (default: the first).
-    Failed spans get a red edge and hatching. Labels are drawn only where they fit.
+    ``session_id`` picks the session when ``spans`` holds several (default: the first row's).
+    ``max_depth`` hides deeper rows; ``min_width`` (milliseconds, or a Timedelta) hides narrower
+    spans. Failed spans have a red edge and hatching. Operation names are written inside the
+    rectangles that can hold them (namespaces dropped first, then cut). Colours say the kind of
+    span (HTTP, storage, agent run, LLM call). Rectangles are drawn as two
+    :class:`~matplotlib.collections.PolyCollection` (ok and failed), so 10k-span trees draw
+    fast. ``ax.sessionkit_layout`` holds each span's x, width, depth, operation and error.
+    ``kwargs`` go to both collections.
     """
     if session_id is None and len(spans):
         session_id = str(spans["session_id"].iloc[0])
     one = spans[spans["session_id"] == session_id] if session_id is not None else spans
-    if max_depth is not None:
-        one = one[one["depth"] <= max_depth]
-    depth_count = int(one["depth"].max()) + 1 if len(one) else 1
-    ax = axes(ax, (10, 0.5 + 0.45 * depth_count))
+    pos = layout(one) if len(one) else pd.DataFrame(columns=["x", "width", "depth"])
+    keep = np.ones(len(one), dtype=bool)
+    hidden_depth = 0
+    if max_depth is not None and len(one):
+        deep = pos["depth"].to_numpy() > max_depth
+        hidden_depth, keep = int(deep.sum()), keep & ~deep
+    limit_ms = (
+        min_width.total_seconds() * 1000 if isinstance(min_width, pd.Timedelta) else min_width
+    )
+    narrow = (pos["width"].to_numpy() < float(limit_ms)) & keep if limit_ms else keep & False
+    keep &= ~narrow
+    one, pos = one[keep], pos[keep]
+    rows = int(pos["depth"].max()) + 1 if len(pos) else 1
+    ax = axes(ax, (11, float(np.clip(1.3 + 0.42 * rows, 2.6, 9.0))))
     title = f"Timeline of {session_id}" if session_id else "Timeline"
     if not len(one):
-        return no_data(ax, title, "Time since start")
-    pos = layout(one)
-    total = float(pos["width"].iloc[0]) or 1.0
-    scale, unit = (1000.0, "s") if total >= 2000 else (1.0, "ms")
-    depth = one["depth"].astype(int).to_numpy()
-    failed = one["error"].notna().to_numpy()
-    ops = one["operation"].astype(str).to_numpy()
-    kinds = np.array([_kind(op) for op in ops])
-    for kind in sorted(set(kinds)):
-        for bad in (False, True):
-            mask = (kinds == kind) & (failed == bad)
-            if not mask.any():
-                continue
-            for d in sorted(set(depth[mask])):
-                m = mask & (depth == d)
-                bars = list(
-                    zip(
-                        pos["x"].to_numpy()[m] / scale,
-                        pos["width"].to_numpy()[m] / scale,
-                        strict=True,
-                    )
-                )
-                ax.broken_barh(
-                    bars,
-                    (-d - 0.45, 0.9),
-                    facecolors=_KIND_COLOURS.get(kind, "#999999"),
-                    edgecolors=FAILED if bad else "white",
-                    linewidth=2.0 if bad else 0.5,
-                    hatch="//" if bad else None,
-                )
-    span_w = total / scale
-    for i in range(len(one)):
-        w = pos["width"].iloc[i] / scale
-        chars = int(w / span_w * 110)
-        if chars >= 4:
-            text = ops[i] if len(ops[i]) <= chars else ops[i][: chars - 1] + "…"
-            ax.text(
-                pos["x"].iloc[i] / scale + w / 2,
-                -depth[i],
-                text,
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if _kind(ops[i]) == "agent." else "black",
-                clip_on=True,
+        ax.sessionkit_layout = pos  # type: ignore[attr-defined]
+        return no_data(ax, title, "Time since the session started")
+
+    total_ms = float((pos["x"] + pos["width"]).max()) or 1.0
+    unit, per = duration_unit(total_ms / 1000.0)
+    scale = per * 1000.0  # ms per unit
+    x = pos["x"].to_numpy() / scale
+    w = pos["width"].to_numpy() / scale
+    depth = pos["depth"].to_numpy()
+    ops = one["operation"].astype("string").fillna("(unnamed)").to_numpy(dtype=object)
+    kinds = [_kind(str(op)) for op in ops]
+    fills = np.array([k[2] for k in kinds], dtype=object)
+    failed = one["error"].notna().to_numpy(dtype=bool)
+    details = np.full(len(one), "", dtype=object)
+    for column in ("model", "agent_name"):  # the agent's name wins over the model
+        if column in one:
+            named = one[column].astype("string")
+            details = np.where(
+                named.notna().to_numpy(), named.fillna("").to_numpy(dtype=object), details
             )
-    ax.set_xlim(0, span_w)
-    ax.set_ylim(-depth_count + 0.4, 0.6)
-    ax.set_yticks([-d for d in range(depth_count)], [str(d) for d in range(depth_count)])
-    ax.set_ylabel("Depth")
-    ax.set_xlabel(f"Time since start ({unit}; children laid out in order)")
-    ax.set_title(title)
-    handles = [
-        Patch(facecolor=c, label=_KIND_LABELS[k])
-        for k, c in _KIND_COLOURS.items()
-        if k in set(kinds)
-    ]
+
+    half = 0.43
+    top_y, bottom_y = -depth + half, -depth - half
+    verts = np.stack(
+        [
+            np.column_stack([x, bottom_y]),
+            np.column_stack([x, top_y]),
+            np.column_stack([x + w, top_y]),
+            np.column_stack([x + w, bottom_y]),
+        ],
+        axis=1,
+    )
+    # A thin white edge separates neighbours; on rectangles a few pixels wide or tall it would
+    # wash the colour out, so those are edged in their own fill.
+    axes_box = ax.get_window_extent()
+    px_per_unit = axes_box.width / (total_ms / scale)
+    row_px = axes_box.height / rows * 2 * half
+    roomy = (w * px_per_unit >= 4) & (row_px >= 4)
+    edges = np.where(roomy, "white", fills)
+    ok_options: dict[str, Any] = {"edgecolors": list(edges[~failed]), "linewidths": 0.5}
+    bad_options: dict[str, Any] = {"edgecolors": FAILED, "linewidths": 1.8, "hatch": "//"}
+    for mask, options, label in ((~failed, ok_options, "spans"), (failed, bad_options, "failed")):
+        if mask.any():
+            options.update(kwargs)
+            collection = PolyCollection(
+                verts[mask], facecolors=list(fills[mask]), label=label, **options
+            )
+            ax.add_collection(collection)
+
+    # Labels where they fit: characters available from the rectangle's width in pixels.
+    axes_px = axes_box.width
+    char_px = LABEL_FONTSIZE * 0.62 * ax.figure.dpi / 72.0
+    span_units = total_ms / scale
+    chars = np.floor(w / span_units * axes_px / char_px) - 1
+    if row_px < LABEL_FONTSIZE * 1.25 * ax.figure.dpi / 72.0:
+        chars[:] = 0  # rows too thin for text
+    candidates = np.flatnonzero(chars >= 4)
+    candidates = candidates[np.argsort(-w[candidates], kind="stable")][:MAX_LABELS]
+    for i in candidates:
+        text = _fits(str(ops[i]), int(chars[i]), str(details[i]))
+        if text is None:
+            continue
+        ax.text(
+            x[i] + w[i] / 2,
+            -depth[i],
+            text,
+            ha="center",
+            va="center",
+            fontsize=LABEL_FONTSIZE,
+            color=_text_colour(str(fills[i])),
+            clip_on=True,
+            # over a hatched (failed) span the label gets a plain background to stay readable
+            bbox={"boxstyle": "square,pad=0.15", "facecolor": fills[i], "edgecolor": "none"}
+            if failed[i]
+            else None,
+        )
+
+    ax.set_xlim(0, span_units)
+    ax.set_ylim(-rows + 0.5, 0.5)
+    if rows <= 30:
+        ax.set_yticks([-d for d in range(rows)], [str(d) for d in range(rows)])
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{abs(v):g}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+    ax.set_ylabel("Depth (0 = root)")
+    ax.set_xlabel(f"Time since the session started ({unit})")
+    status = f", {int(failed.sum())} failed" if failed.any() else ""
+    ax.set_title(
+        f"{title}\n{len(one):,} spans, {seconds_label(total_ms / 1000)} total{status}",
+        fontsize=11,
+    )
+    hidden = []
+    if hidden_depth:
+        hidden.append(f"{hidden_depth:,} spans deeper than {max_depth}")
+    if narrow.any():
+        hidden.append(f"{int(narrow.sum()):,} spans narrower than {limit_ms:g} ms")
+    note(
+        ax,
+        "children laid out in order from the parent's start (spans carry no timestamps)"
+        + (f"; hidden: {'; '.join(hidden)}" if hidden else ""),
+    )
+    present = {k[1]: k[2] for k in kinds}
+    handles = [Patch(facecolor=c, label=name) for name, c in present.items()]
     if failed.any():
         handles.append(
-            Patch(facecolor="white", edgecolor=FAILED, hatch="//", linewidth=2, label="failed span")
+            Patch(facecolor="white", edgecolor=FAILED, hatch="//", linewidth=1.6, label="failed")
         )
     ax.legend(
-        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=8,
+        title="span kind",
+        title_fontsize=8,
     )
+    ax.sessionkit_layout = pos.assign(  # type: ignore[attr-defined]
+        operation=one["operation"].astype("string"), error=one["error"], failed=failed
+    )
+    return ax
+
+
+def operation_hotspots_chart(
+    spans: pd.DataFrame,
+    *,
+    by: str = "operation",
+    top: int = 15,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Where the time goes: the ``top`` operations (or ``by="path"``) by self time, summed over
+    every span of every session (:func:`sessionkit.analysis.operation_hotspots`). A light bar is
+    the total time (including children), the dark bar inside it the self time; labels give the
+    share of all self time and the span count. ``kwargs`` go to the self-time
+    :meth:`~matplotlib.axes.Axes.barh`."""
+    title = f"Where the time goes: {by}s by self time"
+    xlabel = "Time summed over sessions"
+    if not len(spans):
+        return no_data(axes(ax, (10, 3)), title, xlabel)
+    table = analysis.operation_hotspots(spans, by=by)
+    shown = table.head(top)
+    if len(table) > top:
+        title = f"Where the time goes: top {top} of {len(table)} {by}s by self time"
+    title += f"\n{spans['session_id'].nunique():,} sessions, {len(spans):,} spans"
+    ax = axes(ax, (10, 1.0 + 0.36 * max(len(shown), 2)))
+    if not len(shown):
+        return no_data(ax, title, xlabel)
+    rows = shown.iloc[::-1]
+    largest = float(rows["total"].max().total_seconds())
+    unit, per = duration_unit(largest)
+    positions = np.arange(len(rows))
+    total = rows["total"].dt.total_seconds().to_numpy() / per
+    self_time = rows["self"].dt.total_seconds().to_numpy() / per
+    totals = ax.barh(positions, total, height=0.75, color="#CFCFCF", label="total (incl. children)")
+    options: dict[str, Any] = {"height": 0.45, "color": "#0072B2", "label": "self"}
+    options.update(kwargs)
+    ax.barh(positions, self_time, **options)
+    texts = ax.bar_label(
+        totals,
+        labels=[
+            f"{share:.0%} of self time · {count:,} spans"
+            for share, count in zip(rows["share_of_self"], rows["count"], strict=True)
+        ],
+        padding=4,
+        fontsize=7.5,
+        color="#555555",
+    )
+    ax.set_yticks(positions, [shorten(str(i), 48) for i in rows.index], fontsize=8)
+    make_room(ax, texts, minimum=float(max(total.max(), self_time.max())) * 1.05)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.set_title(title)
+    ax.set_xlabel(f"{xlabel} ({unit})")
+    legend_outside(ax)
     return ax
