@@ -853,3 +853,9 @@ def test_demo_incidents_rank_first_and_their_failure_family_is_found() -> None:
         family = {"tool_timeout": "ToolTimeoutError"}.get(incident["family"], incident["family"])
         assert families.loc[0, "template"].startswith(family)
         assert families.loc[0, "agents"] == [incident["agent"]]
+
+
+def test_bucket_start_accepts_offset_aliases_for_months() -> None:
+    times = pd.Series(pd.to_datetime(["2026-11-05T10:00Z", "2026-10-03T01:00Z"]))
+    expected = [pd.Timestamp("2026-11-01", tz="UTC"), pd.Timestamp("2026-10-01", tz="UTC")]
+    assert A.bucket_start(times, "MS").tolist() == expected == A.bucket_start(times, "M").tolist()

@@ -31,6 +31,9 @@ def key_names(by: By) -> list[str]:
     return [by] if isinstance(by, str) else list(by)
 
 
+_PERIOD_ALIASES = {"MS": "M", "ME": "M", "QS": "Q", "QE": "Q", "YS": "Y", "YE": "Y", "AS": "Y"}
+
+
 def bucket_start(times: pd.Series, freq: str) -> pd.Series:
     """The start (UTC) of the ``freq`` period holding each time: fixed frequencies ("h", "D")
     and calendar ones ("W", "MS") alike. Missing times stay missing."""
@@ -38,7 +41,8 @@ def bucket_start(times: pd.Series, freq: str) -> pd.Series:
         return times.dt.floor(freq)
     except ValueError:  # non-fixed frequencies (weeks, months): through periods
         naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
-        return naive.dt.to_period(freq).dt.start_time.dt.tz_localize("UTC").astype(TIMESTAMP)
+        period = _PERIOD_ALIASES.get(freq, freq)  # offset aliases ("MS", "QS") → period ones
+        return naive.dt.to_period(period).dt.start_time.dt.tz_localize("UTC").astype(TIMESTAMP)
 
 
 def get_column(frame: pd.DataFrame, name: str) -> pd.Series:
