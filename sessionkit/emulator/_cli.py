@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
@@ -37,7 +38,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--sessions", type=int, default=None, help="generate N sessions instead of the demo dataset"
     )
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--key", default=DEFAULT_KEY, help="the Bearer key clients must send")
+    p.add_argument(
+        "--key",
+        default=os.environ.get("SESSIONKIT_EMULATOR_KEY", DEFAULT_KEY),
+        help="the Bearer key clients must send (default: $SESSIONKIT_EMULATOR_KEY or the demo key)",
+    )
     p.add_argument(
         "--live",
         type=float,

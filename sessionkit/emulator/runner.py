@@ -204,9 +204,7 @@ def spawn_emulator_process(
         "--json-ready",
         "--seed",
         str(seed),
-        "--key",
-        key,
-    ]
+    ]  # the key travels in SESSIONKIT_EMULATOR_KEY, not argv, so `ps` does not show it
     if sessions is not None:
         args += ["--sessions", str(sessions)]
     if live:
@@ -214,7 +212,9 @@ def spawn_emulator_process(
     if faults is not None:
         args += ["--faults-json", json.dumps(faults.__dict__)]
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        args,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "SESSIONKIT_EMULATOR_KEY": key},
     )
     try:
         assert proc.stdout is not None

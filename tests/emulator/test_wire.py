@@ -388,3 +388,13 @@ def test_console_script_has_the_emulator_subcommand(capsys: pytest.CaptureFixtur
         "--rate-429",
     ):
         assert flag in text
+
+
+def test_spawned_emulator_gets_its_key_from_the_environment_not_argv() -> None:
+    from sessionkit.emulator import spawn_emulator_process
+
+    secret = "sk_spawn_canary_" + "5" * 16
+    with spawn_emulator_process(sessions=30, key=secret) as emu:
+        assert secret not in " ".join(emu.process.args)  # type: ignore[arg-type]
+        r = httpx.get(emu.catalyst_url + "/session", headers={"Authorization": f"Bearer {secret}"})
+        assert r.status_code == 200 and emu.key == secret
