@@ -24,6 +24,7 @@ import logging
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -31,9 +32,8 @@ from html import escape
 from typing import Any, TypeVar
 
 import httpx
-import orjson
 
-from . import config
+from . import config, jsonparse
 from .config import Secret
 from .errors import (
     APIConnectionError,
@@ -44,6 +44,7 @@ from .errors import (
     NotFoundError,
     RateLimitError,
     ResponseTooLargeError,
+    SchemaWarning,
     WrongRegionError,
     redact,
     status_error_class,
@@ -259,7 +260,7 @@ class Client:
             ) from exc
         status = response.status_code
         if 200 <= status < 300:
-            return body, self._envelope(body, shown, response)
+            return self._envelope(body, shown, response)
         raise self._status_error(status, body, response, shown)
 
     def _read_limited(self, response: httpx.Response, shown: str) -> bytes:
@@ -279,10 +280,22 @@ class Client:
                 )
         return bytes(chunks)
 
-    def _envelope(self, body: bytes, shown: str, response: httpx.Response) -> Any:
+    def _envelope(self, body: bytes, shown: str, response: httpx.Response) -> tuple[bytes, Any]:
+        """``(body, envelope data)``; bytes that are not UTF-8 come back replaced by U+FFFD
+        (with a :class:`SchemaWarning`), so no row is lost to one bad byte."""
         try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            try:
+                payload = jsonparse.loads(body)
+            except jsonparse.InvalidUTF8Error:
+                body, replaced = jsonparse.repair_utf8(body)
+                warnings.warn(
+                    f"GET {shown}: {replaced:,} byte sequence(s) that are not UTF-8 were replaced "
+                    "by U+FFFD; the server should send UTF-8 (RFC 8259).",
+                    SchemaWarning,
+                    stacklevel=2,
+                )
+                payload = jsonparse.loads(body)
+        except jsonparse.JSONDecodeError as exc:
             kind = response.headers.get("content-type", "unknown content type")
             raise _Retryable(
                 BadResponseError(
@@ -306,7 +319,7 @@ class Client:
             )
         if "data" not in payload:
             raise _Retryable(BadResponseError("The envelope has no data", method="GET", url=shown))
-        return payload["data"]
+        return body, payload["data"]
 
     def _status_error(
         self, status: int, body: bytes, response: httpx.Response, shown: str
@@ -339,8 +352,8 @@ class Client:
 
     def _server_message(self, body: bytes) -> tuple[str | None, str | None]:
         try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
+            payload = jsonparse.loads(body)
+        except jsonparse.JSONDecodeError:
             text = body[:200].decode("utf-8", "replace").strip()
             return (f"non-JSON body: {self._redact(text)}" if text else None), None
         if not isinstance(payload, dict):
@@ -373,6 +386,13 @@ class Client:
         if not isinstance(data, list):
             raise BadResponseError(
                 f"GET /session returned {type(data).__name__} data, expected a list",
+                method="GET",
+                url=url,
+            )
+        if len(data) > limit:
+            raise BadResponseError(
+                f"GET /session answered {len(data):,} sessions to a request for at most {limit}; "
+                "the server is not following the paging contract (nothing was loaded from it).",
                 method="GET",
                 url=url,
             )

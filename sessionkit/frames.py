@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from . import schema
+from . import jsonparse, schema
 from .errors import SchemaError, SchemaWarning
 from .schema import Column
 
@@ -329,10 +329,7 @@ def _infer_array(values: list[object]) -> pa.Array:
 def _json_text(value: object) -> str:
     if isinstance(value, str):
         return value
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return repr(value)
+    return jsonparse.dumps_text(value)
 
 
 # --------------------------------------------------------------------------- sessions
@@ -383,7 +380,7 @@ def sessions_table_from_pages(
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, _Fallback):
         records: list[Mapping[str, Any]] = []
         for page in pages:
-            records.extend(orjson.loads(page)["data"])
+            records.extend(jsonparse.loads(page)["data"])
         table = sessions_table_from_records(records, strict=strict, problems=problems)
     if own:
         problems.warn()
@@ -395,7 +392,10 @@ class _Fallback(Exception):
 
 
 def _native_sessions(pages: Sequence[bytes], problems: Problems) -> pa.Table:
-    parts = [p if b"\n" not in p else orjson.dumps(orjson.loads(p)) for p in pages]
+    try:  # one JSON document per line: re-encode the (rare) pages that contain newlines
+        parts = [p if b"\n" not in p else orjson.dumps(orjson.loads(p)) for p in pages]
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError) as exc:  # e.g. nested too deep
+        raise _Fallback(str(exc)) from exc
     buffer = b"\n".join(parts)
     block = max(1 << 20, 2 * max(len(p) for p in parts) + 16)
     raw = pj.read_json(

@@ -3,6 +3,7 @@ every accepted value exactly and reports every rejected one."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pandas as pd
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sessionkit as sk
-from sessionkit import schema
+from sessionkit import frames, jsonparse, schema
 
 JSON_SCALARS = st.one_of(
     st.none(),
@@ -128,3 +129,34 @@ def test_arbitrary_timelines_never_crash(timeline: object) -> None:
         warnings.simplefilter("ignore")
         frame = sk.spans_frame([("s", timeline)])
     assert list(frame.columns) == [c.name for c in schema.SPAN_COLUMNS]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(session_records(), min_size=1, max_size=6),
+    st.lists(st.integers(min_value=0, max_value=5), max_size=3),
+)
+def test_pages_with_lenient_literals_and_bad_bytes_give_the_records_roads_frame(
+    records: list[dict[str, object]], corrupt: list[int]
+) -> None:
+    """The page road (raw bytes as the client receives them: NaN/Infinity literals, bytes that
+    are not UTF-8 in some ids) keeps every row and builds exactly the records road's frame."""
+    body = json.dumps({"success": True, "data": records}, allow_nan=True, ensure_ascii=False)
+    raw = body.encode("utf-8", "surrogatepass")
+    parts = raw.split(b'{"id": "')
+    for k in set(corrupt):  # an invalid byte at the start of the k-th id
+        if k + 1 < len(parts):
+            parts[k + 1] = b"\xff" + parts[k + 1]
+    raw = b'{"id": "'.join(parts)
+    try:
+        payload = jsonparse.loads(raw)
+    except jsonparse.InvalidUTF8Error:
+        raw, replaced = jsonparse.repair_utf8(raw)
+        assert replaced >= 1
+        payload = jsonparse.loads(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from_pages = frames.sessions_frame_from_pages([raw])
+        from_records = sk.sessions_frame(payload["data"])
+    assert len(from_pages) == len(records)
+    pd.testing.assert_frame_equal(from_pages, from_records)

@@ -401,6 +401,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path.rstrip("/") or "/"
 
         json = "application/json"
+        raw = emu.raw_answers.get(path)
+        if raw is not None:
+            return 200, raw, json, {}
 
         def error(
             status: int, message: str, code: str, **extra: Any

@@ -60,6 +60,10 @@ class Emulator:
         self.verbose = verbose
         self.stats = Stats()
         self.faults = faults or Faults()
+        #: Hostile-response injection for tests: ``{path: body}`` answers GET ``path`` (any
+        #: query, any region) with ``200`` and these exact bytes instead of the dataset's
+        #: answer, e.g. a timeline 10,000 levels deep or a page with a million rows.
+        self.raw_answers: dict[str, bytes] = {}
         self.catalog = Catalog(dataset)
         self._stop = threading.Event()
         self._servers: list[_Server] = []

@@ -1,0 +1,247 @@
+"""Huge, deep and malformed responses over real HTTP: bounded, parsed, or refused by name.
+
+The emulator's ``raw_answers`` serves exact bytes for a path (a timeline 10,000 levels deep, a
+page with far more rows than asked for); a tiny hostile server in this module sends bodies of
+several GB (announced or streamed) to prove the client stops reading at its limit.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import tracemalloc
+from collections.abc import Iterator
+
+import orjson
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sessionkit as sk
+from sessionkit import frames, jsonparse
+from sessionkit.emulator import Emulator
+from tests.conftest import CANARY_KEY, make_client
+
+# --------------------------------------------------------------------------- jsonparse
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=20,
+)
+
+
+@given(JSON)
+@settings(max_examples=200, deadline=None)
+def test_iterative_parser_and_writer_agree_with_orjson(value: object) -> None:
+    text = orjson.dumps(value)
+    wrapped = jsonparse.loads(b"[" * 1_100 + text + b"]" * 1_100)  # past orjson's depth limit
+    for _ in range(1_100):
+        (wrapped,) = wrapped
+    assert wrapped == orjson.loads(text)
+    assert jsonparse.dumps_text(value) == text.decode()
+
+
+def _nested(depth: int, leaf: str = "1") -> bytes:
+    return ('{"a":[' * depth + leaf + "]}" * depth).encode()
+
+
+def test_documents_deeper_than_orjson_allows_parse_without_recursion() -> None:
+    value = jsonparse.loads(_nested(50_000))
+    depth = 0
+    while isinstance(value, dict):
+        (value,) = value["a"]
+        depth += 1
+    assert (depth, value) == (50_000, 1)
+    deep_list: list[object] = []
+    cursor = deep_list
+    for _ in range(5_000):
+        cursor.append([])
+        cursor = cursor[0]  # type: ignore[assignment]
+    text = jsonparse.dumps_text({"k": deep_list})
+    assert text == '{"k":' + "[" * 5_001 + "]" * 5_001 + "}"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (_nested(3_000, "1,"), "deeply nested"),  # malformed deep in the tree
+        (_nested(3_000) + b"[]", "deeply nested"),  # trailing data after a deep value
+        (b'{"a": [1, 2}', "expected"),
+        (b"", "empty document"),
+    ],
+)
+def test_malformed_documents_raise_a_decode_error_naming_the_problem(
+    body: bytes, message: str
+) -> None:
+    with pytest.raises(jsonparse.JSONDecodeError, match=message):
+        jsonparse.loads(body)
+
+
+def test_lenient_literals_and_non_utf8_are_told_apart() -> None:
+    assert repr(jsonparse.loads(b'{"x": NaN, "y": -Infinity}')) == "{'x': nan, 'y': -inf}"
+    with pytest.raises(jsonparse.InvalidUTF8Error, match="not UTF-8"):
+        jsonparse.loads(b'{"x": "caf\xe9"}')
+    assert jsonparse.repair_utf8(b'"caf\xe9 \xef\xbf\xbd"') == ('"caf\ufffd \ufffd"'.encode(), 1)
+
+
+# --------------------------------------------------------------------------- over HTTP
+
+
+@pytest.fixture
+def hostile(small_emu: Emulator) -> Iterator[Emulator]:
+    """``small_emu`` whose raw answers are cleared after the test."""
+    yield small_emu
+    small_emu.raw_answers.clear()
+
+
+def _detail_with_timeline(emu: Emulator, timeline: str) -> tuple[str, bytes]:
+    row = 3
+    detail = emu.dataset.detail(row, emu.now())
+    session_id = str(detail["session"]["id"])
+    detail = {**detail, "session": {**detail["session"], "timeline": "@TIMELINE@"}}  # a copy
+    envelope = orjson.dumps({"success": True, "data": detail})
+    return session_id, envelope.replace(b'"@TIMELINE@"', timeline.encode())
+
+
+def _chain_text(depth: int) -> str:
+    opening = "".join(
+        f'{{"id":"n{i}","operation":"op","duration":{depth - i}.0,"children":['
+        for i in range(depth - 1)
+    )
+    leaf = f'{{"id":"n{depth - 1}","operation":"leaf","duration":1.0}}'
+    return opening + leaf + "]}" * (depth - 1)
+
+
+def test_a_timeline_ten_thousand_levels_deep_loads_over_http(hostile: Emulator) -> None:
+    session_id, body = _detail_with_timeline(hostile, _chain_text(10_000))
+    hostile.raw_answers[f"/session/{session_id}"] = body
+    with make_client(hostile, max_retries=0) as client:
+        detail = sk.load_session(session_id, client, logs=False)
+    spans = detail.spans
+    assert len(spans) == 10_000 and spans["depth"].max() == 9_999
+    assert spans["operation"].iloc[-1] == "leaf"
+    assert (spans["self_duration"] == spans["self_duration"].iloc[0]).all()
+    assert client.stats["retries"] == 0
+
+
+def test_a_timeline_a_hundred_thousand_nodes_wide_loads_over_http(hostile: Emulator) -> None:
+    kids = ",".join(f'{{"id":"c{i}","operation":"op","duration":0.5}}' for i in range(100_000))
+    root = f'{{"id":"r","operation":"root","duration":60000.0,"children":[{kids}]}}'
+    session_id, body = _detail_with_timeline(hostile, root)
+    hostile.raw_answers[f"/session/{session_id}"] = body
+    with make_client(hostile, max_retries=0) as client:
+        spans = sk.load_session(session_id, client, logs=False).spans
+    assert len(spans) == 100_001
+    assert spans["position"].iloc[-1] == 99_999
+    assert spans["self_duration"].iloc[0] == pd.Timedelta(60_000 - 50_000, "ms")
+
+
+def test_a_page_with_more_rows_than_asked_is_refused_by_name(hostile: Emulator) -> None:
+    record = hostile.dataset.render_sessions([0], hostile.now())[0]
+    rows = b",".join([orjson.dumps(record)] * 5_000)
+    hostile.raw_answers["/session"] = b'{"success":true,"data":[' + rows + b"]}"
+    refused = pytest.raises(sk.BadResponseError, match=r"answered 5,000 sessions .* at most 100")
+    with make_client(hostile, max_retries=0) as client, refused:
+        sk.load_sessions(client=client, progress=False)
+
+
+def test_non_utf8_bytes_in_a_page_are_replaced_reported_and_no_row_is_lost(
+    hostile: Emulator,
+) -> None:
+    records = [dict(r) for r in hostile.dataset.render_sessions(list(range(40)), hostile.now())]
+    records[7]["error"] = "@BAD@"
+    body = orjson.dumps({"success": True, "data": records})
+    hostile.raw_answers["/session"] = body.replace(b'"@BAD@"', b'"timeout at caf\xe9 \xff"')
+    reported = pytest.warns(sk.SchemaWarning, match=r"2 byte sequence\(s\) that are not UTF-8")
+    with make_client(hostile, max_retries=0) as client, reported:
+        page = client.list_sessions_page()
+    frame = frames.sessions_frame_from_pages([page.body])
+    assert len(frame) == 40
+    assert frame["error"].iloc[7] == "timeout at caf\ufffd \ufffd"
+    assert frame["id"].tolist() == [r["id"] for r in records]
+
+
+def test_nan_and_infinity_literals_in_a_page_are_read_not_refused(hostile: Emulator) -> None:
+    """Servers written in Python or JavaScript may emit these non-JSON literals: the page is
+    still read; NaN is a missing value, Infinity is kept as the value sent."""
+    records = [dict(r) for r in hostile.dataset.render_sessions(list(range(30)), hostile.now())]
+    records[2]["total_cost"] = "@NAN@"
+    records[5]["llm_cost"] = "@INF@"
+    body = orjson.dumps({"success": True, "data": records})
+    body = body.replace(b'"@NAN@"', b"NaN").replace(b'"@INF@"', b"Infinity")
+    hostile.raw_answers["/session"] = body
+    with make_client(hostile, max_retries=0) as client:
+        page = client.list_sessions_page()
+    frame = frames.sessions_frame_from_pages([page.body])
+    assert len(frame) == 30
+    assert frame["total_cost"].isna().sum() == 1 and frame["total_cost"].isna().iloc[2]
+    assert frame["llm_cost"].iloc[5] == float("inf")
+    assert frame["id"].tolist() == [r["id"] for r in records]
+
+
+# --------------------------------------------------------------------------- huge bodies
+
+
+class _HugeBodyServer:
+    """A loopback peer that answers every request with a body of ``size`` bytes, announced
+    with Content-Length or streamed chunked, and counts how many bytes it managed to send."""
+
+    def __init__(self, size: int, *, announce: bool) -> None:
+        self.size, self.announce, self.sent = size, announce, 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.recv(65536)
+            head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            head += (
+                f"Content-Length: {self.size}\r\n\r\n"
+                if self.announce
+                else "Transfer-Encoding: chunked\r\n\r\n"
+            )
+            chunk = b'{"success":true,"data":[' + b"1," * 32_000
+            try:
+                conn.sendall(head.encode())
+                while self.sent < self.size:
+                    data = chunk if self.announce else b"%x\r\n%s\r\n" % (len(chunk), chunk)
+                    conn.sendall(data)
+                    self.sent += len(chunk)
+            except OSError:
+                return  # the client hung up: what we want
+
+    def close(self) -> None:
+        self.sock.close()
+        self.thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("announce", [True, False], ids=["content-length", "chunked"])
+def test_a_multi_gigabyte_body_is_refused_at_the_limit_without_reading_it(announce: bool) -> None:
+    server = _HugeBodyServer(8 * 2**30, announce=announce)
+    try:
+        client = sk.Client(
+            CANARY_KEY,
+            base_url=server.url,
+            logs_base_url=server.url,
+            max_retries=0,
+            max_response_bytes=4 * 2**20,
+        )
+        tracemalloc.start()
+        with client, pytest.raises(sk.ResponseTooLargeError, match="max_response_bytes=4,194,304"):
+            client.list_sessions_page()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        server.close()
+    assert peak < 64 * 2**20  # bounded by the limit, not by the 8 GiB on offer
+    assert server.sent < 2**30  # the client stopped reading long before the end
