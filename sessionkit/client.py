@@ -32,6 +32,7 @@ from html import escape
 from typing import Any, TypeVar
 
 import httpx
+import simdjson
 
 from . import config, jsonparse
 from .config import Secret
@@ -74,6 +75,30 @@ class Page:
     def rows(self) -> int:
         """Number of sessions on the page."""
         return len(self.ids)
+
+
+_SIMD = threading.local()
+
+
+def _fast_page_ids(body: bytes) -> tuple[str, ...] | None:
+    """The ids of a valid ``{"success": true, "data": [...]}`` page, or ``None`` when the body
+    is anything else (then the caller parses it fully). Raises whatever simdjson raises."""
+    parser = getattr(_SIMD, "parser", None)
+    if parser is None:
+        parser = _SIMD.parser = simdjson.Parser()
+    doc = parser.parse(body)
+    if not isinstance(doc, simdjson.Object) or doc.get("success") is not True:
+        return None
+    data = doc.get("data")
+    if not isinstance(data, simdjson.Array):
+        return None
+    ids = []
+    for item in data:
+        session_id = item.get("id") if isinstance(item, simdjson.Object) else None
+        if not isinstance(session_id, str):
+            return None
+        ids.append(session_id)
+    return tuple(ids)
 
 
 class _Retryable(Exception):
@@ -204,14 +229,17 @@ class Client:
 
     # ------------------------------------------------------------------ one request
 
-    def _send(self, url: str, params: Mapping[str, str] | None = None) -> tuple[bytes, Any]:
-        """GET ``url`` with retries. Returns ``(raw body, parsed envelope data)``."""
+    def _send(
+        self, url: str, params: Mapping[str, str] | None = None, *, page: bool = False
+    ) -> tuple[bytes, Any]:
+        """GET ``url`` with retries. Returns ``(raw body, parsed envelope data)``; with
+        ``page=True`` (a list page) the data is only the tuple of session ids, in order."""
         deadline = time.monotonic() + self.retry_budget
         attempt = 0
         while True:
             self._count("requests")
             try:
-                return self._attempt(url, params)
+                return self._attempt(url, params, page)
             except _Retryable as failure:
                 attempt += 1
                 delay = self._backoff(attempt, failure.wait_hint)
@@ -240,7 +268,9 @@ class Client:
             return max(0.0, hint) + random.uniform(0, 0.05)
         return random.uniform(0, min(8.0, 0.2 * 2 ** (attempt - 1)))
 
-    def _attempt(self, url: str, params: Mapping[str, str] | None) -> tuple[bytes, Any]:
+    def _attempt(
+        self, url: str, params: Mapping[str, str] | None, page: bool = False
+    ) -> tuple[bytes, Any]:
         request = self._http.build_request("GET", url, params=params)
         shown = self._redact(str(request.url))
         try:
@@ -260,6 +290,8 @@ class Client:
             ) from exc
         status = response.status_code
         if 200 <= status < 300:
+            if page:
+                return self._page_envelope(body, shown, response)
             return self._envelope(body, shown, response)
         raise self._status_error(status, body, response, shown)
 
@@ -320,6 +352,31 @@ class Client:
         if "data" not in payload:
             raise _Retryable(BadResponseError("The envelope has no data", method="GET", url=shown))
         return body, payload["data"]
+
+    def _page_envelope(
+        self, body: bytes, shown: str, response: httpx.Response
+    ) -> tuple[bytes, tuple[str, ...]]:
+        """``(body, ids)`` of a list page, checked without building its objects in Python.
+
+        simdjson validates the whole document (structure, UTF-8, numbers) about 3x faster
+        than a full parse; only ``success`` and the ids are read. Anything it does not accept
+        as a plain, valid page takes :meth:`_envelope`, which repairs, reports or raises.
+        """
+        try:
+            ids = _fast_page_ids(body)
+        except Exception:  # any doubt: the full path decides
+            ids = None
+            _SIMD.parser = None  # the traceback may keep proxies of the last document alive
+        if ids is not None:
+            return body, ids
+        body, data = self._envelope(body, shown, response)
+        if not isinstance(data, list):
+            raise BadResponseError(
+                f"GET /session returned {type(data).__name__} data, expected a list",
+                method="GET",
+                url=shown,
+            )
+        return body, tuple(str(item.get("id")) if isinstance(item, dict) else "" for item in data)
 
     def _status_error(
         self, status: int, body: bytes, response: httpx.Response, shown: str
@@ -382,21 +439,14 @@ class Client:
             raise ValueError(f"limit must be between 1 and {PAGE_MAX}")
         query = {**(params or {}), "limit": str(limit), "offset": str(offset)}
         url = f"{self.base_url}/session"
-        body, data = self._send(url, query)
-        if not isinstance(data, list):
+        body, ids = self._send(url, query, page=True)
+        if len(ids) > limit:
             raise BadResponseError(
-                f"GET /session returned {type(data).__name__} data, expected a list",
-                method="GET",
-                url=url,
-            )
-        if len(data) > limit:
-            raise BadResponseError(
-                f"GET /session answered {len(data):,} sessions to a request for at most {limit}; "
+                f"GET /session answered {len(ids):,} sessions to a request for at most {limit}; "
                 "the server is not following the paging contract (nothing was loaded from it).",
                 method="GET",
                 url=url,
             )
-        ids = tuple(str(item.get("id")) if isinstance(item, dict) else "" for item in data)
         return Page(offset, body, ids)
 
     def get_session(self, session_id: str) -> dict[str, Any]:

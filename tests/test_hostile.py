@@ -245,3 +245,38 @@ def test_a_multi_gigabyte_body_is_refused_at_the_limit_without_reading_it(announ
         server.close()
     assert peak < 64 * 2**20  # bounded by the limit, not by the 8 GiB on offer
     assert server.sent < 2**30  # the client stopped reading long before the end
+
+
+PAGE_ITEMS = st.lists(
+    st.one_of(
+        st.fixed_dictionaries({"id": st.text(max_size=8)}, optional={"x": JSON}),
+        st.dictionaries(st.sampled_from(["id", "x"]), JSON, max_size=2),
+        JSON,
+    ),
+    max_size=5,
+)
+
+
+@given(st.one_of(st.fixed_dictionaries({"success": JSON, "data": PAGE_ITEMS}), JSON))
+@settings(max_examples=300, deadline=None)
+def test_the_fast_page_check_agrees_with_the_full_parse_or_defers_to_it(payload: object) -> None:
+    from sessionkit.client import _fast_page_ids
+
+    body = orjson.dumps(payload)
+    ids = _fast_page_ids(body)
+    if ids is not None:  # accepted: exactly what the full parse sees
+        assert isinstance(payload, dict) and payload["success"] is True
+        assert ids == tuple(item["id"] for item in payload["data"])
+
+
+def test_the_fast_page_check_defers_on_everything_it_does_not_vouch_for() -> None:
+    from sessionkit.client import _fast_page_ids
+
+    good = orjson.dumps({"success": True, "data": [{"id": "a"}, {"id": "b"}]})
+    assert _fast_page_ids(good) == ("a", "b")
+    assert _fast_page_ids(b'{"success": false, "data": []}') is None
+    assert _fast_page_ids(b'{"success": true, "data": {}}') is None
+    assert _fast_page_ids(b'{"success": true, "data": [{"id": 5}]}') is None
+    for bad in (good[:-3], good + b"x", b'{"success": true, "data": [NaN]}', b'"\xff"'):
+        with pytest.raises((ValueError, RuntimeError)):
+            _fast_page_ids(bad)
