@@ -497,20 +497,27 @@ class Client:
         self,
         params: Mapping[str, str] | None = None,
         *,
+        start: int = 0,
         max_rows: int | None = None,
         page_size: int = PAGE_MAX,
         on_page: Callable[[Page], None] | None = None,
+        ramp: bool = False,
     ) -> Iterator[Page]:
-        """Walk ``GET /session`` with ``concurrency`` page requests in flight; yields pages in order.
+        """Walk ``GET /session`` from offset ``start`` with ``concurrency`` page requests in
+        flight; yields pages in order.
 
         There is no total: pages are fetched ahead speculatively and the walk stops at the first
         page shorter than the page size. If the first page is short but not empty, one probe
         checks whether the server caps pages below ``limit``; if so the walk continues with the
-        server's page size, so a low cap loses nothing. Rows may repeat across pages when
-        sessions arrive during the walk (offsets shift); the loaders drop repeats by id.
+        server's page size, so a low cap loses nothing. Consecutive pages overlap by a few rows
+        (see :meth:`_pages_from`), so ids repeat across pages; the loaders drop repeats by id.
+        ``ramp=True`` grows the look-ahead 1, 2, 4, ... up to ``concurrency``, so a caller that
+        stops after a page or two (an incremental sync) pays for a page or two.
         """
         size = min(page_size, PAGE_MAX, max_rows or PAGE_MAX)
-        short_first = yield from self._pages_from(params, 0, size, max_rows, on_page, first=True)
+        short_first = yield from self._pages_from(
+            params, start, size, max_rows, on_page, first=True, ramp=ramp
+        )
         if short_first is None:
             return
         # the first page was short but not empty: the end, or a server capping pages below limit
@@ -526,7 +533,7 @@ class Client:
             return
         remaining = None if max_rows is None else max_rows - short_first - probe.rows
         yield from self._pages_from(
-            params, probe.offset + size, size, remaining, on_page, previous=probe
+            params, probe.offset + size, size, remaining, on_page, previous=probe, ramp=ramp
         )
 
     def _pages_from(
@@ -539,6 +546,7 @@ class Client:
         *,
         first: bool = False,
         previous: Page | None = None,
+        ramp: bool = False,
     ) -> Generator[Page, None, int | None]:
         """Pages from ``offset`` on, ``concurrency`` requests in flight, yielded in order.
 
@@ -559,9 +567,10 @@ class Client:
         )
         pending: dict[int, Future[Page]] = {}
         start, seen = offset, 0
+        window, yielded = (1 if ramp else self.concurrency), 0
         try:
             while True:
-                while len(pending) < self.concurrency and (
+                while len(pending) < window and (
                     max_rows is None or offset - start < max_rows + overlap
                 ):
                     pending[offset] = pool.submit(
@@ -581,6 +590,8 @@ class Client:
                 yield page
                 seen += page.rows - (overlap if previous is not None else 0)
                 previous = page
+                yielded += 1  # look-ahead 1, 1, 2, 4, ... (only a third page is speculative)
+                window = min(max(window, 2 ** (yielded - 1)), self.concurrency)
                 if page.rows < size or (max_rows is not None and seen >= max_rows):
                     return None
         finally:
@@ -597,9 +608,16 @@ class Client:
         size: int,
         overlap: int,
     ) -> Page:
-        """``page``, fetched again if it does not overlap ``previous`` (rows would be skipped)."""
-        if previous is None or not overlap or previous.rows < size or not page.rows:
+        """``page``, fetched again if it does not overlap ``previous`` (rows would be skipped)
+        or is the end of the walk (it may show the end as it was before ``previous`` was
+        answered, above rows pushed down since)."""
+        if previous is None or not overlap or previous.rows < size:
             return page
+        if page.rows < size:  # one request per walk: the end, asked again after `previous`
+            self._count("refetches")
+            page = self.list_sessions_page(params, offset=page.offset, limit=size)
+            if not page.rows:
+                return page
         if page.ids == previous.ids:
             raise BadResponseError(
                 f"GET /session returned the same rows for offsets {previous.offset} and {page.offset}: "

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
@@ -47,7 +46,7 @@ import pyarrow.compute as pc
 
 from .. import frames, schema
 from ..client import PAGE_MAX, Client, Page, chunks
-from ..errors import BadResponseError, InvalidArgumentError, NotFoundError
+from ..errors import InvalidArgumentError, NotFoundError
 from ..loaders import MAX_AGENT_LOOKUPS, _details_frames, _learn_names, _progress
 from ..params import format_time, session_filters
 from . import _arrow, _files
@@ -115,66 +114,18 @@ def walk_pages(
     """Pages of ``GET /session`` from offset ``start``, in order, as ``(page, repeated)`` —
     ``repeated`` holds the ids the page shares with the previous one (drop them).
 
-    * **No gaps under concurrency.** Pages are fetched ahead, so the server may answer a later
-      page *before* an earlier one; if sessions arrived in between, the earlier page sees the
-      rows pushed down and the rows between the two pages are seen by neither (and a short
-      last page answered early ends the walk above rows pushed past it). Consecutive pages
-      therefore overlap by a tenth of a page; a page that shares no id with the end of the
-      previous one, and a short page (the end), are fetched again once the previous one is in.
-      With the sort ``updated desc`` rows only move down over time (a changed session jumps to
-      the front, where the next walk finds it), so a page fetched after its predecessor leaves
-      no gap. The loaders' walk (``Client.iter_session_pages``) has neither guard.
-    * **Cheap to stop.** The look-ahead window grows 1, 2, 4, ... up to ``client.concurrency``:
-      a caller that stops after a page or two (an incremental sync) costs a page or two.
-    * Like :meth:`~sessionkit.client.Client.iter_session_pages`, it adapts to a server that caps
-      pages below ``limit`` and ends at the first short page.
+    The walk is :meth:`~sessionkit.client.Client.iter_session_pages` with a growing look-ahead
+    (``ramp=True``: an incremental sync that stops after a page or two costs a page or two).
+    It cannot leave gaps while sessions arrive: consecutive pages overlap and a page that does
+    not contain its predecessor's last id is fetched again. With the sort ``updated desc``
+    rows only move down over time (a changed session jumps to the front, where the next walk
+    finds it), so the same guard covers sessions updated during the walk.
     """
-    size = page_size
-    previous = client.list_sessions_page(params, offset=start, limit=size)
-    yield previous, frozenset()
-    if previous.rows == 0:
-        return
-    if previous.rows < size:  # the end, or a server that caps pages: one probe tells
-        probe = client.list_sessions_page(params, offset=start + previous.rows, limit=size)
-        if probe.rows == 0:
-            return
-        size = previous.rows
-        yield probe, frozenset(previous.ids) & frozenset(probe.ids)
-        if probe.rows < size:
-            return
-        previous = probe
-    overlap = max(1, size // 10)
-    step = size - overlap
-    offset = previous.offset + step
-    window = 1
-    pool = ThreadPoolExecutor(max_workers=client.concurrency, thread_name_prefix="sessionkit-sync")
-    pending: dict[int, Future[Page]] = {}
-    try:
-        while True:
-            while len(pending) < window:
-                pending[offset] = pool.submit(
-                    client.list_sessions_page, params, offset=offset, limit=size
-                )
-                offset += step
-            head = min(pending)
-            page = pending.pop(head).result()
-            if page.rows < size or not frozenset(previous.ids[-overlap:]) & frozenset(page.ids):
-                # a gap, or the end as it was before the previous page was answered: ask again
-                page = client.list_sessions_page(params, offset=head, limit=size)
-            if page.rows and page.ids == previous.ids:
-                raise BadResponseError(
-                    f"GET /session returned the same rows at offsets {previous.offset} and "
-                    f"{head}: the server ignores offset, paging cannot continue"
-                )
-            yield page, frozenset(previous.ids) & frozenset(page.ids)
-            if page.rows < size:
-                return
-            previous = page
-            window = min(window * 2, client.concurrency)
-    finally:
-        for future in pending.values():
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+    previous: Page | None = None
+    for page in client.iter_session_pages(params, start=start, page_size=page_size, ramp=True):
+        repeated = frozenset(previous.ids) & frozenset(page.ids) if previous else frozenset()
+        yield page, repeated
+        previous = page
 
 
 def _fresh(table: pa.Table, pages: Sequence[tuple[Page, frozenset[str]]]) -> pa.Table:
