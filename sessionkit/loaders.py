@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from . import frames, schema
 from .client import Client, Page
 from .connect import default_client
-from .errors import InvalidArgumentError
+from .errors import APIError, InvalidArgumentError
 from .params import SessionFilters, session_filters
 from .spans import spans_frame
 
@@ -180,12 +180,15 @@ def _walk_sessions(
     tables: list[pa.Table] = []
     problems = frames.Problems("sessions", strict)
     bar = _progress(None, "sessions", " sessions", progress)
+    seen = [0, 0]  # pages, rows (overlapping rows included)
     try:
         for params in filters.queries():
             batch: list[bytes] = []
 
             def on_page(page: Page) -> None:
                 bar.update(page.rows)
+                seen[0] += 1
+                seen[1] += page.rows
 
             for page in client.iter_session_pages(params, max_rows=filters.limit, on_page=on_page):
                 if page.rows:
@@ -195,6 +198,13 @@ def _walk_sessions(
                     batch = []
             if batch:
                 tables.append(frames.sessions_table_from_pages(batch, problems=problems))
+    except APIError as exc:
+        exc.fetched = exc.fetched or (
+            f"{seen[0]:,} page(s), {seen[1]:,} session rows, not returned (a walk is all or "
+            "nothing); for walks that must survive long outages, sync a Store, which keeps "
+            "what it fetched and continues on the next sync()"
+        )
+        raise
     finally:
         bar.close()
     problems.warn()

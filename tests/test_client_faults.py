@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import warnings
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -202,3 +204,30 @@ def test_oversized_bodies_are_refused_with_a_clear_error(small_emu: Emulator) ->
         len(sk.load_sessions(make_client(small_emu), limit=5, progress=False, agent_names=False))
         == 5
     )
+
+
+def test_a_walk_that_fails_says_how_far_it_got(faulty: Emulator) -> None:
+    faulty.faults = Faults(rate_5xx=0.25, seed=5)
+    client = make_client(faulty, concurrency=1, max_retries=0)
+    with pytest.raises(sk.ServerError) as info:
+        sk.load_sessions(client, progress=False, agent_names=False)
+    fetched = info.value.fetched or ""
+    pages, rows = (int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", fetched)[:2])
+    assert 0 < pages < 8 and rows == pages * 100, fetched
+    assert "sync a Store" in str(info.value)
+
+
+def test_a_sync_that_fails_says_what_it_saved_and_the_next_one_completes(
+    faulty: Emulator, tmp_path: Path
+) -> None:
+    store = sk.Store(tmp_path / "store")
+    faulty.faults = Faults(rate_5xx=0.25, seed=5)
+    client = make_client(faulty, concurrency=1, max_retries=0)
+    with pytest.raises(sk.ServerError) as info:
+        store.sync(client, progress=False)
+    assert re.search(r"[\d,]+ page\(s\) read; [\d,]+ new", info.value.fetched or "")
+    assert "the next sync() continues" in str(info.value)
+    faulty.faults = Faults()
+    store.sync(make_client(faulty), progress=False)
+    got = store.load_sessions().sort_values("id", ignore_index=True)
+    assert got["id"].tolist() == sorted(truth_frame(faulty)["id"])

@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 
 from .. import frames, schema
 from ..client import PAGE_MAX, Client, Page, chunks
-from ..errors import InvalidArgumentError, NotFoundError
+from ..errors import APIError, InvalidArgumentError, NotFoundError
 from ..loaders import MAX_AGENT_LOOKUPS, _details_frames, _learn_names, _progress
 from ..params import format_time, session_filters
 from . import _arrow, _files
@@ -555,6 +555,14 @@ def sync(
                 run.scope(params)
             run.refresh_pending()
             run.details(scope, details, logs)
+        except APIError as exc:
+            done = run.result
+            exc.fetched = exc.fetched or (
+                f"{done.pages:,} page(s) read; {done.new:,} new and {done.updated:,} updated "
+                f"sessions, details of {done.details:,} and logs of {done.logs:,} are saved in "
+                "the store — the next sync() continues from there"
+            )
+            raise
         finally:
             run.bar.close()
         run.problems.warn()
