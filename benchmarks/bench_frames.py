@@ -7,7 +7,8 @@ generator), then times, on the same bytes:
   (``format="ISO8601", utc=True``) + ``pd.to_timedelta`` for the ns fields;
 * **sessionkit**: ``frames.sessions_table_from_pages`` in batches of 50 pages (as a walk does)
   + ``concat_tables`` + ``to_pandas`` (typed: categoricals, nullable ints/booleans, metadata
-  expanded), plus the client's per-page envelope check (``orjson.loads``), which a walk pays;
+  expanded), plus the client's per-page envelope check (``client._fast_page_ids``: simdjson
+  validates the page and reads its ids), which a walk pays;
 * **floor**: ``pyarrow.json.read_json`` of the same pages, no typing at all.
 
     python benchmarks/bench_frames.py [--sessions 1000000] [--repeat 3]
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, table, timed
 
 from sessionkit import frames, schema
+from sessionkit.client import _fast_page_ids
 from sessionkit.emulator import generate
 from sessionkit.loaders import _gc_paused
 
@@ -67,7 +69,7 @@ def _sessionkit_path(pages: list[bytes]) -> pd.DataFrame:
     for i in range(0, len(pages), 50):
         batch = pages[i : i + 50]
         for page in batch:  # the client's envelope check, paid per page during a walk
-            orjson.loads(page)
+            _fast_page_ids(page)
         tables.append(frames.sessions_table_from_pages(batch))
     return frames.to_pandas(
         frames.concat_tables(tables, schema.SESSION_COLUMNS), schema.SESSION_COLUMNS
