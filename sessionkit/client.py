@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import ssl
 import threading
 import time
 import warnings
@@ -42,6 +43,7 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     BadResponseError,
+    InsecureWarning,
     NotFoundError,
     RateLimitError,
     ResponseTooLargeError,
@@ -75,6 +77,12 @@ class Page:
     def rows(self) -> int:
         """Number of sessions on the page."""
         return len(self.ids)
+
+
+def _unverified(transport: httpx.BaseTransport | None) -> bool:
+    """Whether ``transport`` (an httpx transport) carries a TLS context that does not verify."""
+    context = getattr(getattr(transport, "_pool", None), "_ssl_context", None)
+    return isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_NONE
 
 
 _SIMD = threading.local()
@@ -137,6 +145,11 @@ class Client:
         Requests in flight at once for paging and per-session fan-out.
     transport:
         An ``httpx.BaseTransport`` used as given (tests, proxies, custom TLS).
+    verify:
+        TLS certificate verification: ``True`` (default), a CA bundle path or an
+        ``ssl.SSLContext``. ``False`` turns it off, never silently: a
+        :class:`~sessionkit.errors.InsecureWarning` is raised and ``repr`` says so. A
+        ``transport`` whose own TLS context does not verify is flagged the same way.
     max_response_bytes:
         A body larger than this raises :class:`~sessionkit.errors.ResponseTooLargeError`.
     """
@@ -156,6 +169,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         max_response_bytes: int = 256 * 1024 * 1024,
         backend: str = "Agentuity",
+        verify: bool | str | ssl.SSLContext = True,
     ) -> None:
         self._key: Secret = config.resolve_key(api_key)
         self.region = config.resolve_region(region)
@@ -189,7 +203,16 @@ class Client:
             ),
             transport=transport,
             follow_redirects=False,
+            verify=verify,
         )
+        self.tls_verified = verify is not False and not _unverified(transport)
+        if not self.tls_verified:
+            warnings.warn(
+                "TLS certificate verification is OFF for this Client: anyone on the network "
+                "path can read your key. Use verify=True (or a CA bundle) outside tests.",
+                InsecureWarning,
+                stacklevel=2,
+            )
 
     # ------------------------------------------------------------------ lifecycle & display
 
@@ -207,7 +230,9 @@ class Client:
         return (
             f"Client(backend={self.backend!r}, region={self.region!r}, "
             f"base_url={self.base_url!r}, logs_base_url={self.logs_base_url!r}, "
-            f"concurrency={self.concurrency})"
+            f"concurrency={self.concurrency}"
+            + ("" if self.tls_verified else ", tls_verification='OFF'")
+            + ")"
         )
 
     def _repr_html_(self) -> str:

@@ -75,6 +75,10 @@ class SessionKitWarning(UserWarning):
     """Base class of sessionkit's warnings."""
 
 
+class InsecureWarning(SessionKitWarning):
+    """A connection was configured without TLS certificate verification."""
+
+
 class SchemaWarning(SessionKitWarning):
     """Values that did not fit their column were set to missing (the row was kept)."""
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pathlib
+import re
+import warnings
+
 import httpx
 import pytest
 
@@ -115,3 +119,35 @@ def test_retry_after_forms() -> None:
     assert retry_after_seconds(httpx.Headers({"X-RateLimit-Retry-After": "1.5"})) == 1.5
     assert retry_after_seconds(httpx.Headers({"X-RateLimit-Reset": "110"}), now=100) == 10
     assert retry_after_seconds(httpx.Headers({})) is None
+
+
+def test_tls_verification_cannot_be_turned_off_silently() -> None:
+    with sk.Client("sk_x") as client:
+        assert client.tls_verified and "tls_verification" not in repr(client)
+    with pytest.warns(sk.InsecureWarning, match="TLS certificate verification is OFF"):
+        client = sk.Client("sk_x", verify=False)
+    assert not client.tls_verified and "tls_verification='OFF'" in repr(client)
+    client.close()
+    with pytest.warns(sk.InsecureWarning):  # the same through a hand-made transport
+        sk.Client("sk_x", transport=httpx.HTTPTransport(verify=False)).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sk.Client("sk_x", transport=httpx.HTTPTransport()).close()
+
+
+def test_nothing_is_unpickled_from_disk() -> None:
+    """sessionkit stores Parquet and JSON only: no module loads pickles (or pickle-based
+    formats) — a file in a store or report directory can never run code when read."""
+    package = pathlib.Path(sk.__file__).parent
+    loader = re.compile(
+        r"\b(pickle|cPickle|dill|joblib|shelve|marshal|cloudpickle)\b|read_pickle|allow_pickle\s*=\s*True"
+    )
+    offenders = [
+        f"{path.relative_to(package)}:{n}"
+        for path in sorted(package.rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if loader.search(line)
+        and "cannot be pickled" not in line
+        and "nothing is pickled" not in line
+    ]
+    assert offenders == [], offenders
