@@ -634,11 +634,11 @@ class Client:
         overlap: int,
     ) -> Page:
         """``page``, fetched again if it does not overlap ``previous`` (rows would be skipped)
-        or is the end of the walk (it may show the end as it was before ``previous`` was
-        answered, above rows pushed down since)."""
+        or is empty (an empty end may have been answered before ``previous``, above rows
+        pushed down since; a non-empty one proves itself by the overlap)."""
         if previous is None or not overlap or previous.rows < size:
             return page
-        if page.rows < size:  # one request per walk: the end, asked again after `previous`
+        if not page.rows:  # at most one request per walk: the end, asked again after `previous`
             self._count("refetches")
             page = self.list_sessions_page(params, offset=page.offset, limit=size)
             if not page.rows:
