@@ -163,7 +163,7 @@ SPAN_COLUMNS: tuple[Column, ...] = (
     _c("depth", "int", INT64, "", "0 for the root"),
     _c("position", "int", INT64, "", "index among its siblings, in the order sent"),
     _c("operation", "string", "category", "", "e.g. HTTP POST, agent.run, gen_ai.chat"),
-    _c("path", "string", "category", "", "operations from the root, joined by ' > '"),
+    _c("path", "string", "category", "", "operations from the root, joined by ' > ' (32 levels at most, then ' > …')"),
     _c("duration", "ms", TIMEDELTA, "ns", "span time, from float milliseconds"),
     _c("self_duration", "ms", TIMEDELTA, "ns", "duration minus children's, never negative"),
     _c("error", "string", STRING, "", "present on failed spans"),

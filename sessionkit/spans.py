@@ -2,8 +2,9 @@
 
 The walk is iterative (an explicit stack), pre-order, children in the order sent, so a tree
 10,000 levels deep or 100,000 nodes wide flattens in linear time without touching Python's
-recursion limit. A node that is not an object, a ``children`` that is not a list, or the same
-node object reached twice (a cycle in an in-memory tree) is reported by a
+recursion limit (``path`` stops at :data:`MAX_PATH_DEPTH` levels, so it stays linear too).
+A node that is not an object, a ``children`` that is not a list, or the same node object
+reached twice (a cycle in an in-memory tree) is reported by a
 :class:`~sessionkit.errors.SchemaWarning` and skipped — the walk never loops.
 
 Durations arrive as float **milliseconds**; they become ``timedelta64[ns]`` (rounded to the
@@ -38,6 +39,9 @@ _ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
     "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
 }
 PATH_SEPARATOR = " > "
+#: ``path`` names at most this many levels; deeper spans share their ancestor's path ending in
+#: " > …" (full paths of a 10,000-level chain would take O(depth²) memory).
+MAX_PATH_DEPTH = 32
 
 
 def _duration_ms(value: object) -> float | None:
@@ -76,9 +80,14 @@ def flatten_timeline(
             )
         operation = node.get("operation")
         operation = operation if isinstance(operation, str) else None
-        path = operation or "?"
-        if parent_path:
-            path = parent_path + PATH_SEPARATOR + path
+        if depth > MAX_PATH_DEPTH:  # the parent's path already ends with the ellipsis
+            path = parent_path
+        elif depth == MAX_PATH_DEPTH:
+            path = parent_path + PATH_SEPARATOR + "…"
+        else:
+            path = operation or "?"
+            if parent_path:
+                path = parent_path + PATH_SEPARATOR + path
         duration = _duration_ms(node.get("duration"))
         if duration is None and node.get("duration") is not None:
             problems.add("duration", session_id, node.get("duration"), "milliseconds (a number)")

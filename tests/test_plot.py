@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -537,7 +536,8 @@ def test_timeline_picks_a_session_and_hides_deep_or_narrow_spans() -> None:
     assert "hidden: 2 spans deeper than 1; 1 spans narrower than 1 ms" in " ".join(_texts(ax))
 
 
-def test_timeline_draws_a_10k_span_tree_quickly() -> None:
+def test_timeline_draws_a_10k_span_tree() -> None:
+    """(Its drawing time is measured in benchmarks/bench_spans.py.)"""
     rng = np.random.default_rng(RNG_SEED)
     nodes: list[dict[str, Any]] = [{"id": "0", "operation": "HTTP POST", "duration": 6e4}]
     for i in range(1, 10_000):
@@ -546,10 +546,8 @@ def test_timeline_draws_a_10k_span_tree_quickly() -> None:
         parent.setdefault("children", []).append(node)
         nodes.append(node)
     spans = sk.spans_frame([("big", nodes[0])])
-    start = time.perf_counter()
     ax = plot.timeline(spans)
     ax.figure.canvas.draw()
-    assert time.perf_counter() - start < 5.0
     assert sum(len(c.get_paths()) for c in ax.collections) == 10_000
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import pytest
 
@@ -86,20 +84,14 @@ def test_ten_thousand_levels_deep_without_recursion() -> None:
     assert (df["self_duration"] == pd.Timedelta(1, "ms")).all()
 
 
-def test_wide_tree_is_linear() -> None:
-    def wide(n: int) -> dict[str, object]:
-        kids = [{"id": f"c{i}", "operation": "op", "duration": 1.0} for i in range(n)]
-        return {"id": "r", "operation": "root", "duration": float(n), "children": kids}
-
-    t0 = time.perf_counter()
-    small = sk.spans_frame([("s", wide(10_000))])
-    t_small = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    big = sk.spans_frame([("s", wide(100_000))])
-    t_big = time.perf_counter() - t0
-    assert len(small) == 10_001 and len(big) == 100_001
-    assert big["position"].iloc[-1] == 99_999
-    assert t_big < 30 * max(t_small, 0.01)  # linear (10x nodes), with generous slack for noise
+def test_a_hundred_thousand_children_flatten_in_order() -> None:
+    """(Time per node, flat from 10k to 1M nodes, is measured in benchmarks/bench_spans.py.)"""
+    kids = [{"id": f"c{i}", "operation": "op", "duration": 1.0} for i in range(100_000)]
+    root = {"id": "r", "operation": "root", "duration": 100_000.0, "children": kids}
+    big = sk.spans_frame([("s", root)])
+    assert len(big) == 100_001
+    assert big["position"].iloc[1:].tolist() == list(range(100_000))
+    assert (big["depth"].iloc[1:] == 1).all() and big["self_duration"].iloc[0] == pd.Timedelta(0)
 
 
 def test_cyclic_and_malformed_nodes_are_reported_not_looped() -> None:
@@ -119,3 +111,15 @@ def test_cyclic_and_malformed_nodes_are_reported_not_looped() -> None:
 def test_missing_timeline_gives_no_rows_and_full_columns() -> None:
     df = sk.spans_frame([("s", None)])
     assert len(df) == 0 and list(df.columns) == list(sk.empty_frame("spans").columns)
+
+
+def test_paths_stop_at_the_maximum_depth_so_deep_chains_stay_linear() -> None:
+    from sessionkit.spans import MAX_PATH_DEPTH, PATH_SEPARATOR
+
+    df = sk.spans_frame([("s", _chain(MAX_PATH_DEPTH + 50))])
+    paths = df["path"].astype(str)
+    assert paths.iloc[MAX_PATH_DEPTH - 1].count(PATH_SEPARATOR) == MAX_PATH_DEPTH - 1
+    capped = paths.iloc[MAX_PATH_DEPTH]
+    assert capped == paths.iloc[MAX_PATH_DEPTH - 1] + PATH_SEPARATOR + "…"
+    assert (paths.iloc[MAX_PATH_DEPTH:] == capped).all()
+    assert df["path"].nunique() == MAX_PATH_DEPTH + 1
