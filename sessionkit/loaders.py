@@ -27,9 +27,10 @@ import pyarrow.compute as pc
 from . import frames, schema
 from .client import Client, Page
 from .connect import default_client
+from .details import MAX_AGENT_LOOKUPS, details_frames, learn_agent_names
 from .errors import APIError, InvalidArgumentError
-from .params import SessionFilters, session_filters
-from .spans import spans_frame
+from .params import SessionFilters, session_filters, session_ids
+from .progress import progress_bar
 
 if TYPE_CHECKING:
     from .store import Store
@@ -46,20 +47,6 @@ __all__ = [
 ]
 
 _PAGES_PER_BATCH = 50  # pages converted to Arrow at once: bounds raw bytes held during a walk
-
-
-def _progress(total: int | None, desc: str, unit: str, progress: bool | None) -> Any:
-    """A tqdm bar (notebook-aware): ``None`` shows it only after 1.5 s, ``False`` never."""
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        desc=desc,
-        unit=unit,
-        disable=progress is False,
-        delay=0 if progress else 1.5,
-        leave=False,
-    )
 
 
 # --------------------------------------------------------------------------- sessions
@@ -179,7 +166,7 @@ def _walk_sessions(
 ) -> pd.DataFrame:
     tables: list[pa.Table] = []
     problems = frames.Problems("sessions", strict)
-    bar = _progress(None, "sessions", " sessions", progress)
+    bar = progress_bar(None, "sessions", " sessions", progress)
     seen = [0, 0]  # pages, rows (overlapping rows included)
     try:
         for params in filters.queries():
@@ -274,32 +261,6 @@ class _DetailCache:
 _details = _DetailCache()
 
 
-def _session_ids(sessions_or_ids: object) -> list[str]:
-    """Ids from a sessions frame (``id`` or ``session_id``), a Series, a str or an iterable."""
-    if isinstance(sessions_or_ids, pd.DataFrame):
-        column = "id" if "id" in sessions_or_ids.columns else "session_id"
-        if column not in sessions_or_ids.columns:
-            raise InvalidArgumentError(
-                "the DataFrame has neither an 'id' nor a 'session_id' column"
-            )
-        values: Iterable[object] = sessions_or_ids[column]
-    elif isinstance(sessions_or_ids, str):
-        values = [sessions_or_ids]
-    elif isinstance(sessions_or_ids, Iterable):
-        values = sessions_or_ids
-    else:
-        raise InvalidArgumentError(
-            f"expected a sessions DataFrame, a Series or an iterable of session ids, "
-            f"got {type(sessions_or_ids).__name__}"
-        )
-    ids: dict[str, None] = {}
-    for value in values:
-        if not isinstance(value, str) or not value or "/" in value or "?" in value:
-            raise InvalidArgumentError(f"not a session id: {value!r}")
-        ids.setdefault(value, None)
-    return list(ids)
-
-
 def _fetch_details(client: Client, ids: list[str], progress: bool | None) -> list[dict[str, Any]]:
     def fetch(session_id: str) -> dict[str, Any]:
         cached = _details.get(client, session_id)
@@ -309,7 +270,7 @@ def _fetch_details(client: Client, ids: list[str], progress: bool | None) -> lis
         _details.put(client, session_id, detail)
         return detail
 
-    bar = _progress(len(ids), "session details", " sessions", progress)
+    bar = progress_bar(len(ids), "session details", " sessions", progress)
     try:
         return client.map(fetch, ids, on_done=bar.update, what="session details")
     finally:
@@ -327,58 +288,6 @@ class Details:
     routes: pd.DataFrame
 
 
-def _details_frames(
-    pairs: list[tuple[str, dict[str, Any]]], strict: bool, want: frozenset[str]
-) -> dict[str, pd.DataFrame]:
-    out: dict[str, pd.DataFrame] = {}
-    if "sessions" in want:
-        out["sessions"] = frames.sessions_frame([d["session"] for _, d in pairs], strict=strict)
-    if "eval_runs" in want:
-        out["eval_runs"] = frames.eval_runs_frame(
-            ((sid, run) for sid, d in pairs for run in _list(d.get("eval_runs"))), strict=strict
-        )
-    if "spans" in want:
-        out["spans"] = spans_frame(
-            ((sid, d["session"].get("timeline")) for sid, d in pairs), strict=strict
-        )
-    if "agents" in want:
-        out["agents"] = frames.agents_frame(
-            ((sid, a) for sid, d in pairs for a in _list(d.get("agents"))), strict=strict
-        )
-    if "routes" in want:
-        out["routes"] = _routes_frame(pairs)
-    return out
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _routes_frame(pairs: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
-    rows = []
-    for sid, d in pairs:
-        route = d.get("route")
-        if isinstance(route, Mapping):
-            method = route.get("method")
-            rows.append(
-                {
-                    "session_id": sid,
-                    "route_id": route.get("id"),
-                    "method": method.upper() if isinstance(method, str) else None,
-                    "path": route.get("path"),
-                }
-            )
-    frame = pd.DataFrame(rows, columns=["session_id", "route_id", "method", "path"])
-    return frame.astype(
-        {
-            "session_id": schema.STRING,
-            "route_id": "category",
-            "method": "category",
-            "path": schema.STRING,
-        }
-    )
-
-
 def load_details(
     sessions_or_ids: object,
     client: Client | None = None,
@@ -392,9 +301,9 @@ def load_details(
     later ``load_spans`` of the same ids makes no request).
     """
     client = client or default_client()
-    ids = _session_ids(sessions_or_ids)
+    ids = session_ids(sessions_or_ids)
     pairs = list(zip(ids, _fetch_details(client, ids, progress), strict=True))
-    parts = _details_frames(
+    parts = details_frames(
         pairs, strict, frozenset({"sessions", "eval_runs", "spans", "agents", "routes"})
     )
     return Details(**parts)
@@ -423,9 +332,9 @@ def _load_part(
         frame: pd.DataFrame = loader(sessions_or_ids)
         return frame
     client = client or default_client()
-    ids = _session_ids(sessions_or_ids)
+    ids = session_ids(sessions_or_ids)
     pairs = list(zip(ids, _fetch_details(client, ids, progress), strict=True))
-    return _details_frames(pairs, strict, frozenset({part}))[part]
+    return details_frames(pairs, strict, frozenset({part}))[part]
 
 
 def load_eval_runs(
@@ -492,8 +401,8 @@ def load_logs(
     if store is not None:
         return _local(store, client).load_logs(sessions_or_ids)
     client = client or default_client()
-    ids = _session_ids(sessions_or_ids)
-    bar = _progress(len(ids), "session logs", " sessions", progress)
+    ids = session_ids(sessions_or_ids)
+    bar = progress_bar(len(ids), "session logs", " sessions", progress)
     try:
         results = client.map(client.get_logs, ids, on_done=bar.update, what="session logs")
     finally:
@@ -505,22 +414,6 @@ def load_logs(
 
 
 # --------------------------------------------------------------------------- agent names
-
-MAX_AGENT_LOOKUPS = 500
-
-
-def _learn_names(detail: Mapping[str, Any], names: dict[str, str]) -> None:
-    """Add identifier → name pairs from one session detail to ``names``."""
-    agents = [a for a in _list(detail.get("agents")) if isinstance(a, Mapping)]
-    for agent in agents:
-        if isinstance(agent.get("identifier"), str) and isinstance(agent.get("name"), str):
-            names.setdefault(agent["identifier"], agent["name"])
-    distinct = {a.get("name") for a in agents if isinstance(a.get("name"), str)}
-    if len(distinct) == 1:  # one agent: every id the session carries is that agent
-        (only,) = distinct
-        for agent_id in _list(detail["session"].get("agent_ids")):
-            if isinstance(agent_id, str):
-                names.setdefault(agent_id, str(only))
 
 
 def label_agents(
@@ -545,7 +438,7 @@ def label_agents(
         lookup = list(dict.fromkeys(example[a] for a in wanted))
         looked.update(lookup)
         for detail in _fetch_details(client, lookup, progress):
-            _learn_names(detail, names)
+            learn_agent_names(detail, names)
         unnamed = flat[flat["agent_id"].isin([a for a in wanted if a not in names])]
         unnamed = unnamed[~unnamed["session_id"].isin(looked)].drop_duplicates("agent_id")
         example = dict(zip(unnamed["agent_id"], unnamed["session_id"], strict=True))
@@ -659,10 +552,10 @@ def load_session(
 ) -> SessionDetail:
     """One session with its agents, eval runs, timeline spans, route and (``logs=True``) logs."""
     client = client or default_client()
-    (sid,) = _session_ids([session_id])
+    (sid,) = session_ids([session_id])
     detail = client.get_session(sid)
     _details.put(client, sid, detail)
-    parts = _details_frames(
+    parts = details_frames(
         [(sid, detail)], strict, frozenset({"sessions", "eval_runs", "spans", "agents"})
     )
     log_frame = (

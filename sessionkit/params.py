@@ -192,3 +192,29 @@ def session_filters(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgumentError(f"limit must be a positive integer or None, not {limit!r}")
     return SessionFilters(params, triggers, params["sort"], params["direction"], limit)
+
+
+def session_ids(sessions_or_ids: object) -> list[str]:
+    """Ids from a sessions frame (``id`` or ``session_id``), a Series, a str or an iterable."""
+    if isinstance(sessions_or_ids, pd.DataFrame):
+        column = "id" if "id" in sessions_or_ids.columns else "session_id"
+        if column not in sessions_or_ids.columns:
+            raise InvalidArgumentError(
+                "the DataFrame has neither an 'id' nor a 'session_id' column"
+            )
+        values: Iterable[object] = sessions_or_ids[column]
+    elif isinstance(sessions_or_ids, str):
+        values = [sessions_or_ids]
+    elif isinstance(sessions_or_ids, Iterable):
+        values = sessions_or_ids
+    else:
+        raise InvalidArgumentError(
+            f"expected a sessions DataFrame, a Series or an iterable of session ids, "
+            f"got {type(sessions_or_ids).__name__}"
+        )
+    ids: dict[str, None] = {}
+    for value in values:
+        if not isinstance(value, str) or not value or "/" in value or "?" in value:
+            raise InvalidArgumentError(f"not a session id: {value!r}")
+        ids.setdefault(value, None)
+    return list(ids)

@@ -20,8 +20,7 @@ import pyarrow.parquet as pq
 
 from .. import frames, schema
 from ..errors import InvalidArgumentError
-from ..loaders import _session_ids
-from ..params import SessionFilters, session_filters
+from ..params import SessionFilters, session_filters, session_ids
 from . import _arrow, _files
 from ._arrow import DAY
 
@@ -405,7 +404,7 @@ class Store:
             frame = _arrow.table_to_frame(table, entity)
             ids: list[str] | None = None
         else:
-            ids = _session_ids(sessions_or_ids)
+            ids = session_ids(sessions_or_ids)
             days = None
             if isinstance(sessions_or_ids, pd.DataFrame) and {"id", "created_at"} <= set(
                 sessions_or_ids.columns

@@ -46,9 +46,10 @@ import pyarrow.compute as pc
 
 from .. import frames, schema
 from ..client import PAGE_MAX, Client, Page, chunks
+from ..details import MAX_AGENT_LOOKUPS, details_frames, learn_agent_names
 from ..errors import APIError, InvalidArgumentError, NotFoundError
-from ..loaders import MAX_AGENT_LOOKUPS, _details_frames, _learn_names, _progress
 from ..params import format_time, session_filters
+from ..progress import progress_bar
 from . import _arrow, _files
 from ._store import DETAIL_ENTITIES, Store, _Versions
 
@@ -226,7 +227,7 @@ class _Run:
         self.unnamed: set[str] = set()
         self.pending_before = self._pending_ids()
         self.seen_pending: set[str] = set()
-        self.bar = _progress(None, "sync sessions", " sessions", progress)
+        self.bar = progress_bar(None, "sync sessions", " sessions", progress)
 
     def commit(self) -> None:
         self.manifest["agent_names"] = self.names
@@ -359,7 +360,7 @@ class _Run:
         found = [d for d in details if d is not None]
         self.result.refreshed += len(found)
         for d in found:
-            _learn_names(d, self.names)
+            learn_agent_names(d, self.names)
         if found:
             self.ingest(
                 frames.sessions_table_from_records(
@@ -379,7 +380,7 @@ class _Run:
             except NotFoundError:
                 return None
 
-        bar = _progress(len(ids), what, " sessions", self.progress)
+        bar = progress_bar(len(ids), what, " sessions", self.progress)
         try:
             return self.client.map(one, ids, on_done=bar.update, what=what)
         finally:
@@ -430,7 +431,7 @@ class _Run:
             self.result.agent_lookups += len(lookup)
             for detail in self.fetch(self.client.get_session, lookup, "agent names"):
                 if detail is not None:
-                    _learn_names(detail, self.names)
+                    learn_agent_names(detail, self.names)
             wanted = [a for a in wanted if a not in self.names]
             if not wanted:
                 break
@@ -492,14 +493,14 @@ class _Run:
         self.result.logs += len(log_pairs)
         if pairs:
             for _, d in pairs:
-                _learn_names(d, self.names)
+                learn_agent_names(d, self.names)
             self.ingest(
                 frames.sessions_table_from_records(
                     [d["session"] for _, d in pairs], problems=self.problems
                 ),
                 count=False,
             )
-            parts = _details_frames(pairs, False, frozenset(DETAIL_ENTITIES))
+            parts = details_frames(pairs, False, frozenset(DETAIL_ENTITIES))
             chunk_days = {sid: days[sid] for sid, _ in pairs}
             for entity in DETAIL_ENTITIES:
                 self.store._replace_details(
