@@ -35,3 +35,16 @@ def test_ci_runs_make_test() -> None:
         if line and not line.startswith("#")
     ]
     assert "make test" in lines
+
+
+def test_every_test_the_guarantees_name_exists() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Guarantees")[1].split("\n## ")[0]
+    named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", section)
+    assert len(named) >= 20
+    missing = [
+        f"{path}::{name}"
+        for path, name in named
+        if not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.M)
+    ]
+    assert missing == []
