@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -230,18 +231,25 @@ def _finish_sessions(frame: pd.DataFrame, filters: SessionFilters) -> pd.DataFra
 
 
 class _DetailCache:
-    """Detail payloads of completed sessions (they never change), bounded LRU per client."""
+    """Detail payloads of completed sessions (they never change): a bounded LRU per client.
+
+    Keyed by the client object itself through weak references, so a client's entries go with
+    it and are never served to another client (an ``id()`` key would be: CPython reuses the
+    address of a freed object).
+    """
 
     def __init__(self, size: int = 20_000) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
+        self._per_client: weakref.WeakKeyDictionary[Client, OrderedDict[str, dict[str, Any]]]
+        self._per_client = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def get(self, client: Client, session_id: str) -> dict[str, Any] | None:
         with self._lock:
-            item = self._items.get((id(client), session_id))
-            if item is not None:
-                self._items.move_to_end((id(client), session_id))
+            items = self._per_client.get(client)
+            item = items.get(session_id) if items is not None else None
+            if item is not None and items is not None:
+                items.move_to_end(session_id)
             return item
 
     def put(self, client: Client, session_id: str, detail: dict[str, Any]) -> None:
@@ -249,13 +257,14 @@ class _DetailCache:
         if session.get("pending") is not False:
             return  # a pending session will change: never cache it
         with self._lock:
-            self._items[(id(client), session_id)] = detail
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            items = self._per_client.setdefault(client, OrderedDict())
+            items[session_id] = detail
+            while len(items) > self.size:
+                items.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:
-            self._items.clear()
+            self._per_client.clear()
 
 
 _details = _DetailCache()

@@ -13,7 +13,7 @@ import sessionkit as sk
 from sessionkit import schema
 from sessionkit.emulator import Emulator
 
-from .conftest import by_id, truth_frame
+from .conftest import by_id, make_client, truth_frame
 
 
 def _dtype_names(frame: pd.DataFrame) -> dict[str, str]:
@@ -277,3 +277,23 @@ def test_metadata_columns_are_flattened(demo_emu: Emulator, demo_client: sk.Clie
             elif "." not in key:
                 assert pd.isna(value), (sid, key)
     assert np.all(got["id"].str.startswith("sess_"))
+
+
+def test_cached_details_belong_to_their_client_alone(demo_emu: Emulator) -> None:
+    """A detail cached for one client is never served to another, even one created at the
+    same address after the first was freed (CPython reuses ids)."""
+    import gc
+
+    from sessionkit.loaders import _details
+
+    sid = truth_frame(demo_emu)["id"].iloc[0]
+    served = []
+    for _ in range(5):
+        client = make_client(demo_emu)
+        sk.load_details([sid], client, progress=False)
+        served.append(client.stats["requests"])
+        client.close()
+        del client
+        gc.collect()
+    assert served == [1] * 5  # every new client fetched: no cache entry outlived its client
+    assert len(_details._per_client) == 0
