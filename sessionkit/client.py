@@ -189,6 +189,9 @@ class Client:
         self.concurrency = int(concurrency)
         self.max_response_bytes = int(max_response_bytes)
         self.backend = backend
+        #: First and last day of the data when this client talks to the bundled demo emulator
+        #: (set by :func:`sessionkit.connect`), else ``None``.
+        self.demo_span: tuple[str, str] | None = None
         self.stats: dict[str, int] = {"requests": 0, "retries": 0}
         self._stats_lock = threading.Lock()
         self._http = httpx.Client(

@@ -59,18 +59,18 @@ def _demo_client(**client_options: Any) -> Client:
         emu = _emulator
     dataset = emu.dataset
     created = dataset.columns["created_ns"]
-    span = ""
+    span, days = "", None
     if len(dataset):
         first, last = (
             datetime.fromtimestamp(int(ns) // 10**9, UTC).date() for ns in created[[0, -1]]
         )
-        span = f", {first} to {last}"
+        span, days = f", {first} to {last}", (first.isoformat(), last.isoformat())
     print(
         f"sessionkit: no AGENTUITY_SDK_KEY set; using the bundled emulator with demo data "
         f"({len(dataset):,} sessions{span}). Set AGENTUITY_SDK_KEY to load your own project.",
         file=sys.stdout,
     )
-    return Client(
+    client = Client(
         emu.key,
         base_url=emu.catalyst_url,
         logs_base_url=emu.api_url,
@@ -78,6 +78,8 @@ def _demo_client(**client_options: Any) -> Client:
         backend="emulator (demo data)",
         **client_options,
     )
+    client.demo_span = days
+    return client
 
 
 def _stop_emulator() -> None:

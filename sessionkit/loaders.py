@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,7 +30,7 @@ from . import frames, schema
 from .client import Client, Page
 from .connect import default_client
 from .details import MAX_AGENT_LOOKUPS, details_frames, learn_agent_names
-from .errors import APIError, InvalidArgumentError
+from .errors import APIError, InvalidArgumentError, SessionKitWarning
 from .params import SessionFilters, session_filters, session_ids
 from .progress import progress_bar
 
@@ -131,6 +132,15 @@ def load_sessions(
     )
     client = client or default_client()
     frame = walk_sessions(client, filters, progress=progress, strict=strict)
+    span = client.demo_span
+    if frame.empty and span and {"startAfter", "startBefore"} & set(filters.params):
+        warnings.warn(
+            f"No sessions in this time window: the demo dataset spans {span[0]} to {span[1]}, "
+            "and relative times such as since='7d' count back from now. Pass times inside "
+            "that span, or no since/until.",
+            SessionKitWarning,
+            stacklevel=2,
+        )
     if agent_names:
         frame = label_agents(frame, client, progress=progress)
     return frame

@@ -248,6 +248,11 @@ def test_connect_demo_announces_itself(
         limit=5, progress=False, agent_names=False
     )  # client=None → the default
     assert len(frame) == 5
+    first, last = client.demo_span or ("", "")
+    assert f"{first} to {last}" in out
+    with pytest.warns(sk.SessionKitWarning, match=f"the demo dataset spans {first} to {last}"):
+        empty = sk.load_sessions(since="2020-01-01T00:00Z", until="2020-02-01T00:00Z")
+    assert empty.empty
 
 
 def test_connect_with_key_is_live_and_never_demo(monkeypatch: pytest.MonkeyPatch) -> None:
