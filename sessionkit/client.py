@@ -488,7 +488,15 @@ class Client:
         except WrongRegionError as exc:
             if not exc.region:
                 raise
-            target = self.region_urls.get(exc.region) or config.catalyst_url(exc.region)
+            target = self.region_urls.get(exc.region)
+            if target is None and exc.region in config.REGIONS:
+                target = config.catalyst_url(exc.region)
+            if target is None:  # the key only ever goes to hosts the user configured or knows
+                exc.message += (
+                    f" — the server named region {exc.region[:40]!r}, which is neither a known "
+                    f"region ({', '.join(config.REGIONS)}) nor in region_urls; not followed"
+                )
+                raise
             logger.info("session %s lives in region %s; following", session_id, exc.region)
             _, data = self._send_for(session_id, target + path)
         if not isinstance(data, dict) or not isinstance(data.get("session"), dict):
