@@ -26,6 +26,7 @@ import contextlib
 import email.utils
 import re
 import socket
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -264,6 +265,13 @@ class _Server(ThreadingHTTPServer):
         with self.conn_lock:
             self.connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (it gave up on a slow fault, or was stopped) is normal for
+        this server: no traceback. Anything else is printed as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def close_all(self) -> None:
         with self.conn_lock:
