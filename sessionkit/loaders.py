@@ -142,7 +142,14 @@ def load_sessions(
             stacklevel=2,
         )
     if agent_names:
-        frame = label_agents(frame, client, progress=progress)
+        try:
+            frame = label_agents(frame, client, progress=progress)
+        except APIError as exc:
+            exc.fetched = (
+                f"the walk finished ({len(frame):,} sessions); naming their agents failed after "
+                f"{exc.fetched or 'no detail'} — agent_names=False skips that step"
+            )
+            raise
     return frame
 
 

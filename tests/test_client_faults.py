@@ -231,3 +231,16 @@ def test_a_sync_that_fails_says_what_it_saved_and_the_next_one_completes(
     store.sync(make_client(faulty), progress=False)
     got = store.load_sessions().sort_values("id", ignore_index=True)
     assert got["id"].tolist() == sorted(truth_frame(faulty)["id"])
+
+
+def test_naming_agents_that_fails_says_the_walk_itself_finished(faulty: Emulator) -> None:
+    ids = truth_frame(faulty)["id"]
+    faulty.raw_answers.update({f"/session/{sid}": b"<html>oops</html>" for sid in ids})
+    try:
+        with pytest.raises(sk.BadResponseError) as info:
+            sk.load_sessions(make_client(faulty, max_retries=0), progress=False)
+    finally:
+        faulty.raw_answers.clear()
+    fetched = info.value.fetched or ""
+    assert fetched.startswith(f"the walk finished ({len(ids):,} sessions); naming their agents")
+    assert "agent_names=False" in str(info.value)
