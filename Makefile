@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test lint typecheck unit notebooks bench soak clean venv
+.PHONY: demo test lint typecheck unit notebooks browser-deps test-browser bench soak clean venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,12 +29,23 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not soak" -p no:cacheprovider
+	$(BIN)/python -m pytest -m "not soak and not browser" -p no:cacheprovider
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks
 
-test: lint unit notebooks
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+browser-deps:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	}
+
+test-browser: $(STAMP) browser-deps
+	$(BIN)/python -m pytest -m browser -p no:cacheprovider tests/browser
+
+test: lint unit notebooks test-browser
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -m soak -p no:cacheprovider

@@ -338,18 +338,16 @@ class FilterPanel:
 
     def _draw_plot(self) -> None:
         import matplotlib.pyplot as plt
-        from IPython.display import display
 
         choice = self.controls["plot"].value
-        self.plot_output.clear_output(wait=True)
         if choice == "(none)":
+            self.plot_output.clear_output()  # now: no new output will come to replace it
             return
+        self.plot_output.clear_output(wait=True)
         with self.plot_output:
             fig, ax = plt.subplots(figsize=(9, 3.6))
             _plots()[choice](self.filtered, ax=ax)
-            fig.tight_layout()
-            display(fig)  # inside an Output widget: renders the figure into the panel
-            plt.close(fig)
+            _show_png(fig)
 
     def top_sessions(self) -> pd.DataFrame:
         """The ``top`` sessions of the filtered frame by the chosen ``sort_by`` column."""
@@ -448,15 +446,12 @@ class SessionInspector:
 
     def _draw_timeline(self) -> None:
         import matplotlib.pyplot as plt
-        from IPython.display import display
 
         plot = _plot_module()
         with self.timeline_output:
             fig, ax = plt.subplots(figsize=(10, 3.5))
             plot.timeline(self.detail.spans, ax=ax)
-            fig.tight_layout()
-            display(fig)
-            plt.close(fig)
+            _show_png(fig)
 
     def _draw_logs(self) -> None:
         logs = self.detail.logs
@@ -479,3 +474,21 @@ class SessionInspector:
         from IPython.display import display
 
         display(self.widget)
+
+
+def _show_png(fig: Any) -> None:
+    """Display ``fig`` as a PNG image in the current output and close it.
+
+    A PNG, not ``display(fig)``: the figure's own repr depends on the matplotlib backend (with
+    Agg, e.g. under Voilà or nbval, it is the text ``<Figure size ...>``).
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    display(Image(data=buffer.getvalue(), format="png"))
