@@ -28,7 +28,7 @@ import time
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from typing import Any, TypeVar
 
@@ -67,11 +67,16 @@ _VERSION = "0.1.0"
 
 @dataclass(frozen=True)
 class Page:
-    """One page of ``GET /session``: its offset, the raw body and the ids it held, in order."""
+    """One page of ``GET /session``: its offset, the raw body and the ids it held, in order.
+
+    In a walk, ``repeated`` holds the ids the page shares with the walk's previous page
+    (consecutive pages overlap on purpose; drop these rows to count each session once).
+    """
 
     offset: int
     body: bytes
     ids: tuple[str, ...]
+    repeated: frozenset[str] = frozenset()
 
     @property
     def rows(self) -> int:
@@ -546,10 +551,28 @@ class Client:
         page shorter than the page size. If the first page is short but not empty, one probe
         checks whether the server caps pages below ``limit``; if so the walk continues with the
         server's page size, so a low cap loses nothing. Consecutive pages overlap by a few rows
-        (see :meth:`_pages_from`), so ids repeat across pages; the loaders drop repeats by id.
+        (see :meth:`_pages_from`); each page's ``repeated`` names the ids it shares with the
+        previous one (:func:`sessionkit.frames.drop_repeated` drops them).
         ``ramp=True`` grows the look-ahead 1, 2, 4, ... up to ``concurrency``, so a caller that
         stops after a page or two (an incremental sync) pays for a page or two.
         """
+        previous: Page | None = None
+        for page in self._walk(params, start, max_rows, page_size, on_page, ramp):
+            if previous is not None:
+                page = replace(page, repeated=frozenset(previous.ids) & frozenset(page.ids))
+            yield page
+            previous = page
+
+    def _walk(
+        self,
+        params: Mapping[str, str] | None,
+        start: int,
+        max_rows: int | None,
+        page_size: int,
+        on_page: Callable[[Page], None] | None,
+        ramp: bool,
+    ) -> Iterator[Page]:
+        """:meth:`iter_session_pages` without the ``repeated`` sets."""
         size = min(page_size, PAGE_MAX, max_rows or PAGE_MAX)
         short_first = yield from self._pages_from(
             params, start, size, max_rows, on_page, first=True, ramp=ramp

@@ -27,7 +27,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import pandas as pd
@@ -465,6 +465,29 @@ def _empty_table(cols: Sequence[Column]) -> pa.Table:
     return pa.table({c.name: pa.array([], _TYPED_ARROW[c.wire]) for c in cols})
 
 
+class _WalkPage(Protocol):
+    @property
+    def ids(self) -> tuple[str, ...]: ...
+
+    @property
+    def repeated(self) -> frozenset[str]: ...
+
+
+def drop_repeated(table: pa.Table, pages: Sequence[_WalkPage]) -> pa.Table:
+    """``table`` (the rows of ``pages``, parsed in order) without the rows each page repeats
+    from the walk's previous page (:attr:`sessionkit.client.Page.repeated`).
+
+    Dropping them per batch, before the frame is built, keeps a walk's peak memory near the
+    frame's size (no de-duplicating copy of the whole frame at the end).
+    """
+    if not any(page.repeated for page in pages):
+        return table
+    keep = [sid not in page.repeated for page in pages for sid in page.ids]
+    if len(keep) != table.num_rows:  # cannot happen with the API's envelope; keep everything
+        return table
+    return table.filter(pa.array(keep, pa.bool_()))
+
+
 def concat_tables(tables: Sequence[pa.Table], cols: Sequence[Column]) -> pa.Table:
     """Concatenate batch tables whose extra columns may differ (missing ones become null).
 
@@ -514,21 +537,24 @@ def to_pandas(table: pa.Table, cols: Sequence[Column]) -> pd.DataFrame:
     depend on which record came first.
     """
     n = table.num_rows
-    fixed = {c.name for c in cols}
     for col in cols:
         if col.name not in table.column_names:
             table = table.append_column(col.name, pa.nulls(n, _TYPED_ARROW[col.wire]))
+    # Each Arrow column is released as soon as it is converted, so a large table and its frame
+    # are not both fully alive at the peak (when the caller hands over its only reference).
+    columns = dict(zip(table.column_names, table.columns, strict=True))
+    del table
     data: dict[str, Any] = {}
     for col in cols:
-        data[col.name] = _series(table.column(col.name), col)
-    extra = [c for c in table.column_names if c not in fixed]
-    extra.sort(key=lambda name: (name.startswith("metadata."), name))
+        data[col.name] = _series(columns.pop(col.name), col)
+    extra = sorted(columns, key=lambda name: (name.startswith("metadata."), name))
     for name in extra:
-        array = table.column(name)
+        array = columns.pop(name)
         if pa.types.is_null(array.type):
             data[name] = pd.Series(pd.array([pd.NA] * n, dtype="object"), copy=False)
             continue
         data[name] = array.to_pandas(types_mapper=_pandas_type)
+        del array
     frame = pd.DataFrame(data, index=pd.RangeIndex(n))
     return frame
 

@@ -188,7 +188,7 @@ def _walk_sessions(
     seen = [0, 0]  # pages, rows (overlapping rows included)
     try:
         for params in filters.queries():
-            batch: list[bytes] = []
+            batch: list[Page] = []
 
             def on_page(page: Page) -> None:
                 bar.update(page.rows)
@@ -197,12 +197,12 @@ def _walk_sessions(
 
             for page in client.iter_session_pages(params, max_rows=filters.limit, on_page=on_page):
                 if page.rows:
-                    batch.append(page.body)
+                    batch.append(page)
                 if len(batch) >= _PAGES_PER_BATCH:
-                    tables.append(frames.sessions_table_from_pages(batch, problems=problems))
+                    tables.append(_batch_table(batch, problems))
                     batch = []
             if batch:
-                tables.append(frames.sessions_table_from_pages(batch, problems=problems))
+                tables.append(_batch_table(batch, problems))
     except APIError as exc:
         exc.fetched = exc.fetched or (
             f"{seen[0]:,} page(s), {seen[1]:,} session rows, not returned (a walk is all or "
@@ -213,9 +213,19 @@ def _walk_sessions(
     finally:
         bar.close()
     problems.warn()
-    table = frames.concat_tables(tables, schema.SESSION_COLUMNS)
-    frame = frames.to_pandas(table, schema.SESSION_COLUMNS)
-    return _finish_sessions(frame, filters)
+    held = [frames.concat_tables(tables, schema.SESSION_COLUMNS)]
+    del tables
+    rows = held[0].num_rows
+    unique = rows == 0 or pc.count_distinct(held[0]["id"]).as_py() == rows
+    # to_pandas gets the only reference and frees each Arrow column once converted
+    frame = frames.to_pandas(held.pop(), schema.SESSION_COLUMNS)
+    return _finish_sessions(frame, filters, unique=unique)
+
+
+def _batch_table(pages: list[Page], problems: frames.Problems) -> pa.Table:
+    """The typed Arrow table of a batch of walked pages, each session once."""
+    table = frames.sessions_table_from_pages([p.body for p in pages], problems=problems)
+    return frames.drop_repeated(table, pages)
 
 
 _SORT_COLUMNS = {
@@ -226,9 +236,12 @@ _SORT_COLUMNS = {
 }
 
 
-def _finish_sessions(frame: pd.DataFrame, filters: SessionFilters) -> pd.DataFrame:
-    """Drop repeated ids (keep the latest ``updated_at``), restore sort order, apply ``limit``."""
-    if frame["id"].duplicated().any():
+def _finish_sessions(
+    frame: pd.DataFrame, filters: SessionFilters, *, unique: bool = False
+) -> pd.DataFrame:
+    """Drop repeated ids (keep the latest ``updated_at``; ``unique=True``: known to have none),
+    restore sort order, apply ``limit``."""
+    if not unique and frame["id"].duplicated().any():
         order = (
             frame["updated_at"].fillna(pd.Timestamp.min.tz_localize("UTC")).argsort(kind="stable")
         )

@@ -230,3 +230,20 @@ def test_warnings_never_drop_rows() -> None:
         warnings.simplefilter("ignore")
         df = sk.sessions_frame([_session(id=1), _session(trigger=5), "junk"])  # type: ignore[list-item]
     assert len(df) == 2
+
+
+def test_drop_repeated_removes_each_pages_overlap_with_the_page_before() -> None:
+    import pyarrow as pa
+
+    from sessionkit.client import Page
+
+    pages = [
+        Page(0, b"", ("a", "b", "c")),
+        Page(2, b"", ("c", "d", "e"), repeated=frozenset({"c"})),
+        Page(4, b"", ("e", "f"), repeated=frozenset({"e"})),
+    ]
+    table = pa.table({"id": [i for p in pages for i in p.ids], "n": range(8)})
+    kept = frames.drop_repeated(table, pages)
+    assert kept["id"].to_pylist() == ["a", "b", "c", "d", "e", "f"]
+    assert kept["n"].to_pylist() == [0, 1, 2, 4, 5, 7]
+    assert frames.drop_repeated(table, pages[:1]) is table  # nothing repeated: no copy

@@ -122,21 +122,8 @@ def walk_pages(
     rows only move down over time (a changed session jumps to the front, where the next walk
     finds it), so the same guard covers sessions updated during the walk.
     """
-    previous: Page | None = None
     for page in client.iter_session_pages(params, start=start, page_size=page_size, ramp=True):
-        repeated = frozenset(previous.ids) & frozenset(page.ids) if previous else frozenset()
-        yield page, repeated
-        previous = page
-
-
-def _fresh(table: pa.Table, pages: Sequence[tuple[Page, frozenset[str]]]) -> pa.Table:
-    """Rows of ``pages`` (parsed into ``table``, in order) that the previous page did not hold."""
-    if not any(repeated for _, repeated in pages):
-        return table
-    keep = [sid not in repeated for page, repeated in pages for sid in page.ids]
-    if len(keep) != table.num_rows:  # cannot happen with the API's envelope; keep everything
-        return table
-    return table.filter(pa.array(keep))
+        yield page, page.repeated
 
 
 # --------------------------------------------------------------------------- selection
@@ -291,7 +278,7 @@ class _Run:
             table = frames.sessions_table_from_pages(
                 [page.body for page, _ in batch], problems=self.problems
             )
-            self.ingest(_fresh(table, batch))
+            self.ingest(frames.drop_repeated(table, [page for page, _ in batch]))
             batch.clear()
             state["offset"] = end
             self.manifest["scopes"][key] = state
@@ -333,7 +320,7 @@ class _Run:
             if threshold is not None and newest is not None and newest < threshold:
                 break  # the page is entirely older than the watermark: nothing new below
             self.bar.update(page.rows - len(repeated))
-            tables.append(_fresh(table, [(page, repeated)]))
+            tables.append(frames.drop_repeated(table, [page]))
             if len(tables) >= self.store.batch_pages:
                 self.ingest(frames.concat_tables(tables, schema.SESSION_COLUMNS))
                 tables.clear()
