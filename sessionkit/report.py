@@ -80,9 +80,14 @@ def _table_html(frame: pd.DataFrame, *, link_ids: bool = False, max_rows: int = 
             shown[col] = shown[col].map(
                 lambda v: "—" if pd.isna(v) else str(v).split(".")[0].replace("0 days ", "")
             )
-    return shown.to_html(
+        elif pd.api.types.is_datetime64_any_dtype(shown[col]):  # UTC, to the second
+            shown[col] = shown[col].map(
+                lambda v: "—" if pd.isna(v) else v.strftime("%Y-%m-%d %H:%M:%S")
+            )
+    table = shown.to_html(
         index=False, escape=not link_ids, na_rep="—", float_format=lambda x: f"{x:,.4g}"
     )
+    return f"<div style='overflow-x:auto'>{table}</div>"
 
 
 def _changes_sentences(changes: pd.DataFrame, limit: int = 5) -> list[str]:

@@ -38,6 +38,9 @@ def test_html_report_is_self_contained_and_names_the_incidents(tmp_path: Path) -
     assert any("failure rate" in s and "support-triage" in s for s in report.incidents)
     assert any("cost per session" in s and "doc-extractor" in s for s in report.incidents)
     assert "ToolTimeoutError: tool &lt;str&gt; did not respond" in html  # the top failure family
+    cells = re.findall(r"<td>([^<]*)</td>", html)
+    assert any(re.fullmatch(r"2026-11-\d\d \d\d:\d\d:\d\d", c) for c in cells)
+    assert not any(re.search(r"\d\d:\d\d:\d\d\.\d+\+00:00", c) for c in cells)  # no ns noise
     targets = set(re.findall(r"href='#(session-[^']+)'", html))
     assert targets and all(f"id='{t}'" in html for t in targets)
     assert stat.S_IMODE(report.path.stat().st_mode) == 0o600
