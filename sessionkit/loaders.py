@@ -94,25 +94,6 @@ def load_sessions(
     ``store`` (a :class:`~sessionkit.store.Store` or its directory) reads the local store
     instead of the API — same filters, same frame, no request; ``store.sync()`` refreshes it.
     """
-    if store is not None:
-        frame = _local(store, client).load_sessions(
-            since=since,
-            until=until,
-            trigger=trigger,
-            env=env,
-            success=success,
-            devmode=devmode,
-            org_id=org_id,
-            project_id=project_id,
-            deployment_id=deployment_id,
-            thread_id=thread_id,
-            agent=agent,
-            metadata=metadata,
-            sort=sort,
-            direction=direction,
-            limit=limit,
-        )
-        return frame if agent_names else frame.drop(columns="agent", errors="ignore")
     filters = session_filters(
         since=since,
         until=until,
@@ -130,6 +111,9 @@ def load_sessions(
         direction=direction,
         limit=limit,
     )
+    if store is not None:
+        frame = _local(store, client).load_filtered(filters)
+        return frame if agent_names else frame.drop(columns="agent", errors="ignore")
     client = client or default_client()
     frame = walk_sessions(client, filters, progress=progress, strict=strict)
     span = client.demo_span

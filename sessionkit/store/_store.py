@@ -324,6 +324,13 @@ class Store:
             direction=direction,
             limit=limit,
         )
+        return self.load_filtered(filters, columns)
+
+    def load_filtered(
+        self, filters: SessionFilters, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """:meth:`load_sessions` with filters already validated by
+        :func:`sessionkit.params.session_filters` (what the loaders pass on)."""
         table = self._sessions_table(filters, columns)
         if columns is None:
             table = _arrow.drop_empty_extras(table, "sessions")
