@@ -70,6 +70,14 @@ def truth_frame(emu: Emulator) -> pd.DataFrame:
     return sk.sessions_frame(ds.render_sessions(visible, now))
 
 
+def empty_sessions_with_agent() -> pd.DataFrame:
+    """An empty sessions frame with the ``agent`` column the loaders add (analysis and plot
+    helpers must accept it)."""
+    frame = sk.empty_frame("sessions")
+    frame.insert(1, "agent", pd.Categorical([]))
+    return frame
+
+
 def by_id(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` sorted by id with a fresh index (to compare frames whose order is not the point)."""
     return frame.sort_values("id", kind="stable").reset_index(drop=True)

@@ -16,6 +16,8 @@ import sessionkit as sk
 from sessionkit import analysis as A
 from sessionkit.analysis.reliability import RELIABILITY_COLUMNS
 
+from .conftest import empty_sessions_with_agent
+
 T = pd.Timestamp
 MS = pd.Timedelta(1, "ms")
 S = pd.Timedelta(1, "s")
@@ -83,12 +85,6 @@ def _sessions(rows: Sequence[tuple[Any, ...]] = ROWS) -> pd.DataFrame:
         )
     frame = sk.sessions_frame(records)
     frame.insert(1, "agent", pd.Categorical([r[0] for r in rows]))
-    return frame
-
-
-def _empty() -> pd.DataFrame:
-    frame = sk.empty_frame("sessions")
-    frame.insert(1, "agent", pd.Categorical([]))
     return frame
 
 
@@ -742,7 +738,7 @@ def test_succeeded_but_failed_eval() -> None:
 
 
 def test_empty_inputs_give_empty_frames_with_the_same_columns() -> None:
-    full, empty = _sessions(), _empty()
+    full, empty = _sessions(), empty_sessions_with_agent()
     cases = [
         (lambda f: A.cost_by(f, by="agent"), "cost_by"),
         (lambda f: A.cost_by(f, by=["agent", "env"], freq="D"), "cost_by freq"),

@@ -38,6 +38,8 @@ from sessionkit.plot._style import (
 from sessionkit.plot.logs import auto_freq
 from sessionkit.plot.timeline import layout
 
+from .conftest import empty_sessions_with_agent
+
 
 @pytest.fixture(autouse=True)
 def _close_figures() -> Iterator[None]:
@@ -82,12 +84,6 @@ def _sessions(spec: list[tuple[str, int, float, float, bool, int]] = SPEC) -> pd
         )
     frame = sk.sessions_frame(rows)
     frame.insert(1, "agent", pd.Categorical([s[0] for s in spec]))
-    return frame
-
-
-def _empty_sessions() -> pd.DataFrame:
-    frame = sk.empty_frame("sessions")
-    frame.insert(1, "agent", pd.Categorical([]))
     return frame
 
 
@@ -609,7 +605,11 @@ def _all_axes(result: Axes | Figure) -> list[Axes]:
 def test_empty_input_draws_a_labelled_no_data_axes(
     name: str, helper: Callable[..., Any], _data: object
 ) -> None:
-    frames = [EMPTY[name]()] if name in EMPTY else [_empty_sessions(), sk.empty_frame("sessions")]
+    frames = (
+        [EMPTY[name]()]
+        if name in EMPTY
+        else [empty_sessions_with_agent(), sk.empty_frame("sessions")]
+    )
     for empty in frames:
         for ax in _all_axes(helper(empty)):
             assert "No data" in _texts(ax) and ax.get_title()
