@@ -16,20 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidArgumentError
-
-STATUSES: tuple[str, ...] = ("succeeded", "failed", "pending")
-
-
-def session_status(sessions: pd.DataFrame) -> pd.Series:
-    """``succeeded`` / ``failed`` / ``pending`` per session (a category Series)."""
-    status = np.where(
-        sessions["pending"].fillna(False).to_numpy(dtype=bool),
-        "pending",
-        np.where(sessions["success"].fillna(False).to_numpy(dtype=bool), "succeeded", "failed"),
-    )
-    return pd.Series(
-        pd.Categorical(status, categories=list(STATUSES)), index=sessions.index, name="status"
-    )
+from .status import STATUSES, session_status
 
 
 @dataclass
@@ -142,7 +129,7 @@ def summarise(sessions: pd.DataFrame) -> dict[str, float | int]:
     """Headline numbers of a (filtered) frame: ``sessions``, ``total_cost`` (USD),
     ``failed``, ``completed`` and ``failure_rate`` (0..1 of completed; NaN when none)."""
     status = session_status(sessions)
-    completed = int((status != "pending").sum())
+    completed = int(status.isin(("succeeded", "failed")).sum())
     failed = int((status == "failed").sum())
     return {
         "sessions": len(sessions),

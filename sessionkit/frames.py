@@ -666,7 +666,7 @@ def logs_frame(
 ) -> pd.DataFrame:
     """``(session_id, log_line)`` pairs → the typed logs frame, sorted by session and time.
 
-    ``severity`` is an ordered categorical TRACE < DEBUG < INFO < WARN < ERROR < FATAL.
+    ``severity`` is an ordered categorical TRACE < DEBUG < INFO < NOTICE < WARN < ERROR < FATAL.
     Spellings are case-normalised and aliased (``warning`` → WARN, ``critical`` → FATAL);
     unknown ones are kept as extra categories after FATAL and reported by a warning.
     ``severity_raw`` keeps the text exactly as sent.
@@ -689,7 +689,7 @@ def logs_frame(
     frame = to_pandas(table, cols)
     raw = frame["severity_raw"]
     normal = raw.map(normalise_severity, na_action="ignore")
-    unknown = sorted(set(normal.dropna()) - set(schema.SEVERITIES))
+    unknown = schema.unknown_severities(normal.dropna().unique())
     if unknown:
         if strict:
             raise SchemaError(f"logs.severity: unknown severities {unknown}")
@@ -699,8 +699,7 @@ def logs_frame(
             SchemaWarning,
             stacklevel=2,
         )
-    dtype = pd.CategoricalDtype([*schema.SEVERITIES, *unknown], ordered=True)
-    frame.insert(2, "severity", normal.astype(dtype))
+    frame.insert(2, "severity", normal.astype(schema.severity_dtype(unknown)))
     frame = frame[
         [c.name for c in schema.LOG_COLUMNS]
         + [c for c in frame.columns if c not in {x.name for x in schema.LOG_COLUMNS}]

@@ -30,9 +30,11 @@ from . import frames, schema
 from .client import Client, Page
 from .connect import default_client
 from .details import MAX_AGENT_LOOKUPS, details_frames, learn_agent_names
+from .display import MISSING, format_duration, format_money, format_timestamp
 from .errors import APIError, InvalidArgumentError, SessionKitWarning
 from .params import SessionFilters, session_filters, session_ids
 from .progress import progress_bar
+from .status import status_of
 
 if TYPE_CHECKING:
     from .store import Store
@@ -500,16 +502,6 @@ def _flat_agent_ids(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- one session
 
 
-def _true(value: object) -> bool:
-    return value is not pd.NA and value is not None and bool(value)
-
-
-def _status(row: pd.Series) -> str:
-    if _true(row["pending"]):
-        return "pending"
-    return "succeeded" if _true(row["success"]) else "failed"
-
-
 @dataclass
 class SessionDetail:
     """Everything about one session: ``session`` (one-row frame), ``agents``, ``eval_runs``,
@@ -527,35 +519,31 @@ class SessionDetail:
         """The session id."""
         return str(self.session["id"].iloc[0])
 
+    @property
+    def status(self) -> str | None:
+        """``"succeeded"``, ``"failed"`` or ``"pending"`` (``None`` if ``success`` is missing)."""
+        return status_of(self.session.iloc[0])
+
     def __repr__(self) -> str:
         row = self.session.iloc[0]
-        status = (
-            "pending" if row["pending"] is True else ("ok" if row["success"] is True else "failed")
-        )
         return (
-            f"SessionDetail(id={self.id!r}, status={status!r}, duration={row['duration']}, "
-            f"total_cost={row['total_cost']}, spans={len(self.spans)}, eval_runs={len(self.eval_runs)}, "
-            f"logs={len(self.logs)})"
+            f"SessionDetail(id={self.id!r}, status={self.status!r}, "
+            f"duration={format_duration(row['duration'])!r}, "
+            f"total_cost={format_money(row['total_cost'])!r}, spans={len(self.spans)}, "
+            f"eval_runs={len(self.eval_runs)}, logs={len(self.logs)})"
         )
 
     def _repr_html_(self) -> str:
         row = self.session.iloc[0]
-        status = (
-            "pending"
-            if row["pending"] is True
-            else ("succeeded" if row["success"] is True else "failed")
-        )
+        status = self.status or MISSING
         agents = ", ".join(sorted(set(self.agents["name"].dropna().astype(str)))) or "—"
         facts = [
             ("status", status),
             ("agents", agents),
             ("trigger / env", f"{row['trigger']} / {row['env']}"),
-            ("start (UTC)", str(row["start_time"])),
-            ("duration", str(row["duration"])),
-            (
-                "total cost (USD)",
-                "—" if pd.isna(row["total_cost"]) else f"${row['total_cost']:.4f}",
-            ),
+            ("start", format_timestamp(row["start_time"])),
+            ("duration", format_duration(row["duration"])),
+            ("total cost", format_money(row["total_cost"])),
             (
                 "spans / eval runs / log lines",
                 f"{len(self.spans)} / {len(self.eval_runs)} / {len(self.logs)}",

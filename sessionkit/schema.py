@@ -22,6 +22,7 @@ Conventions
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,10 +31,10 @@ import pyarrow as pa
 
 Wire = Literal["string", "timestamp", "int", "float", "bool", "ns", "ms", "string_list", "json"]
 
-#: Canonical log severities, lowest first. Other spellings are normalised by
-#: :data:`SEVERITY_ALIASES`; values that match neither are kept as extra categories
-#: ordered after ``FATAL`` (and reported by a warning), never dropped.
-SEVERITIES: tuple[str, ...] = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+#: Known log severities, lowest first (syslog's ``NOTICE`` sits between INFO and WARN). Other
+#: spellings are normalised by :data:`SEVERITY_ALIASES`; values that match neither are kept as
+#: extra categories ordered after ``FATAL`` (and reported by a warning), never dropped.
+SEVERITIES: tuple[str, ...] = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "ERROR", "FATAL")
 SEVERITY_ALIASES: dict[str, str] = {
     "WARNING": "WARN",
     "ERR": "ERROR",
@@ -42,7 +43,6 @@ SEVERITY_ALIASES: dict[str, str] = {
     "PANIC": "FATAL",
     "EMERGENCY": "FATAL",
     "INFORMATION": "INFO",
-    "NOTICE": "INFO",
     "DBG": "DEBUG",
     "VERBOSE": "TRACE",
 }
@@ -69,6 +69,18 @@ BOOLEAN = pd.BooleanDtype()
 INT64 = pd.Int64Dtype()
 FLOAT64_NULLABLE = pd.Float64Dtype()
 SEVERITY_DTYPE = pd.CategoricalDtype(list(SEVERITIES), ordered=True)
+
+
+def unknown_severities(values: Iterable[object]) -> list[str]:
+    """The distinct values of ``values`` (normalised severities) not in :data:`SEVERITIES`,
+    sorted; missing values are ignored."""
+    return sorted({str(v) for v in values if isinstance(v, str)} - set(SEVERITIES))
+
+
+def severity_dtype(values: Iterable[object] = ()) -> pd.CategoricalDtype:
+    """The logs' ordered severity dtype: :data:`SEVERITIES`, then the unknown values present in
+    ``values`` (sorted) after ``FATAL``."""
+    return pd.CategoricalDtype([*SEVERITIES, *unknown_severities(values)], ordered=True)
 
 
 @dataclass(frozen=True)

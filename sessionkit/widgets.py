@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .filtering import STATUSES, FilterIndex, filter_frame, session_status, summarise
+from .display import MISSING, SEVERITY_COLOURS, UNKNOWN_SEVERITY, readable
+from .filtering import FilterIndex, filter_frame, summarise
+from .status import STATUSES, session_status
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
@@ -29,14 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["FilterPanel", "SessionInspector"]
 
-_SEVERITY_COLOURS = {
-    "TRACE": "#999999",
-    "DEBUG": "#56B4E9",
-    "INFO": "#009E73",
-    "WARN": "#E69F00",
-    "ERROR": "#D55E00",
-    "FATAL": "#CC79A7",
-}
 _DURATION_STOPS = [
     0.0,
     0.01,
@@ -363,9 +357,7 @@ class FilterPanel:
     def _draw_table(self) -> None:
         top = self.top_sessions()
         shown = top.assign(error=top["error"].str.slice(0, 90)) if "error" in top else top
-        self.table_html.value = shown.to_html(
-            index=False, na_rep="—", float_format=lambda x: f"{x:.4f}"
-        )
+        self.table_html.value = readable(shown).to_html(index=False, na_rep=MISSING)
         self.inspect_id.options = list(top["id"])
 
     def inspect(
@@ -442,7 +434,9 @@ class SessionInspector:
     def _table(frame: pd.DataFrame, columns: list[str]) -> str:
         if not len(frame):
             return "<i>none</i>"
-        return frame[[c for c in columns if c in frame]].to_html(index=False, na_rep="—")
+        return readable(frame[[c for c in columns if c in frame]]).to_html(
+            index=False, na_rep=MISSING
+        )
 
     def _draw_timeline(self) -> None:
         import matplotlib.pyplot as plt
@@ -462,7 +456,7 @@ class SessionInspector:
                 logs = logs[logs["body"].str.contains(text, case=False, regex=False).fillna(False)]
         self.logs_shown = logs
         rows = "".join(
-            f"<tr><td>{ts:%H:%M:%S.%f}</td><td style='color:{_SEVERITY_COLOURS.get(str(sev), '#333')};"
+            f"<tr><td>{ts:%H:%M:%S.%f}</td><td style='color:{SEVERITY_COLOURS.get(str(sev), UNKNOWN_SEVERITY)};"
             f"font-weight:bold'>{escape(str(sev))}</td><td>{escape(str(body))}</td></tr>"
             for ts, sev, body in logs[["timestamp", "severity", "body"]].itertuples(index=False)
         )

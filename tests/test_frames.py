@@ -215,9 +215,23 @@ def test_logs_severity_ordered_normalised_unknown_kept() -> None:
     assert df["body"].tolist() == ["b", "a", "c", "d"]  # sorted by time
     assert df["severity"].tolist() == ["INFO", "WARN", "FATAL", "NOTE2SELF"]
     assert df["severity"].cat.ordered
-    assert list(df["severity"].cat.categories[:6]) == list(schema.SEVERITIES)
+    assert list(df["severity"].cat.categories[: len(schema.SEVERITIES)]) == list(schema.SEVERITIES)
     assert (df["severity"] >= "WARN").tolist() == [False, True, True, True]
     assert df["severity_raw"].tolist() == ["Info", "warning", "CRITICAL", "NOTE2SELF"]
+
+
+def test_notice_is_its_own_severity_between_info_and_warn() -> None:
+    lines = [
+        (SID, {"body": "n", "severity": "notice", "timestamp": "2026-11-27T12:00:01Z"}),
+        (SID, {"body": "i", "severity": "INFO", "timestamp": "2026-11-27T12:00:02Z"}),
+        (SID, {"body": "w", "severity": "WARN", "timestamp": "2026-11-27T12:00:03Z"}),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a known severity: no "unknown severities" warning
+        df = sk.logs_frame(lines)
+    assert df["severity"].tolist() == ["NOTICE", "INFO", "WARN"]
+    assert (df["severity"] > "INFO").tolist() == [True, False, True]
+    assert (df["severity"] < "WARN").tolist() == [True, True, False]
 
 
 def test_agents_frame() -> None:

@@ -109,21 +109,6 @@ def subset(
     return narrow if mask is None else narrow[np.asarray(mask, dtype=bool)]
 
 
-def done(sessions: pd.DataFrame) -> pd.Series:
-    """Completed sessions (``pending`` is False or missing)."""
-    return ~sessions["pending"].fillna(False).astype(bool)
-
-
-def succeeded(sessions: pd.DataFrame) -> pd.Series:
-    """Completed sessions whose ``success`` is True."""
-    return done(sessions) & sessions["success"].fillna(False).astype(bool)
-
-
-def failed(sessions: pd.DataFrame) -> pd.Series:
-    """Completed sessions whose ``success`` is False (missing ``success`` is neither)."""
-    return done(sessions) & ~sessions["success"].fillna(True).astype(bool)
-
-
 def grouped_sum(
     values: pd.DataFrame, keys: list[pd.Series], by: By, freq: str | None
 ) -> pd.DataFrame:

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..status import done, failed
 from ._common import (
     KEY_DTYPE,
     NONE,
     TIMESTAMP,
     bucket_start,
-    done,
-    failed,
     get_column,
     group_key,
     subset,

@@ -7,20 +7,18 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..status import done, failed, succeeded
 from ._common import (
     KEY_DTYPE,
     NONE,
     TIMESTAMP,
     By,
     bucket_start,
-    done,
-    failed,
     get_column,
     group_key,
     group_keys,
     grouped_sum,
     subset,
-    succeeded,
 )
 
 COST_COLUMNS = [

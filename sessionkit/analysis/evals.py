@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import KEY_DTYPE, NONE, group_key, succeeded
+from ..status import succeeded
+from ._common import (
+    KEY_DTYPE,
+    NONE,
+    group_key,
+)
 
 EVAL_COLUMNS = ["runs", "completed", "pass_rate", "mean_score", "q25", "q50", "q75", "errored"]
 ODD_COLUMNS = ["id", "agent", "failed_evals", "lowest_score"]

@@ -14,7 +14,11 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ._common import NONE, TIMESTAMP, failed
+from ..status import failed
+from ._common import (
+    NONE,
+    TIMESTAMP,
+)
 
 FAMILY_COLUMNS = [
     "template",

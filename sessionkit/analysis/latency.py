@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..status import done
 from ._common import (
     TIMEDELTA,
     By,
-    done,
     empty_keys,
     group_keys,
     key_names,

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import Z95, By, done, failed, group_keys, grouped_sum, succeeded
+from ..status import done, failed, succeeded
+from ._common import (
+    Z95,
+    By,
+    group_keys,
+    grouped_sum,
+)
 
 RELIABILITY_COLUMNS = [
     "sessions",

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import KEY_DTYPE, TIMEDELTA, failed, get_column, group_key, subset, succeeded
+from ..status import failed, succeeded
+from ._common import (
+    KEY_DTYPE,
+    TIMEDELTA,
+    get_column,
+    group_key,
+    subset,
+)
 
 HOTSPOT_COLUMNS = ["count", "sessions", "total", "self", "mean", "p95", "share_of_self"]
 CONTRAST_COLUMNS = [

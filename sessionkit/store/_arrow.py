@@ -133,12 +133,6 @@ def latest_by_id(table: pa.Table, key: str = "id") -> pa.Table:
 # --------------------------------------------------------------------------- Arrow → frame
 
 
-def severity_dtype(values: pd.Series) -> pd.CategoricalDtype:
-    """The logs' ordered severity dtype for ``values`` (unknown spellings after FATAL)."""
-    unknown = sorted(set(values.dropna().astype(str)) - set(schema.SEVERITIES))
-    return pd.CategoricalDtype([*schema.SEVERITIES, *unknown], ordered=True)
-
-
 def categorical(values: pa.Array | pa.ChunkedArray, *, agent: bool = False) -> pd.Categorical:
     """Text (plain or dictionary-encoded) → a categorical with sorted categories, built from
     codes without a Python object per row. Its dtype is that of ``series.astype("category")``
@@ -176,7 +170,9 @@ def _special(frame: pd.DataFrame) -> pd.DataFrame:
     for name in ("severity", AGENT.name):
         if name in frame.columns and isinstance(frame[name].dtype, pd.StringDtype):
             if name == "severity":
-                frame[name] = frame[name].astype(severity_dtype(frame[name]))
+                frame[name] = frame[name].astype(
+                    schema.severity_dtype(frame[name].dropna().unique())
+                )
             else:
                 frame[name] = categorical(pa.array(frame[name].array, pa.string()), agent=True)
     return frame
@@ -232,7 +228,9 @@ def table_to_frame(table: pa.Table, entity: str) -> pd.DataFrame:
             if severity is not None
             else pd.Series(pd.array([pd.NA] * len(frame), dtype=schema.STRING))
         )
-        frame.insert(position, "severity", values.astype(severity_dtype(values)))
+        frame.insert(
+            position, "severity", values.astype(schema.severity_dtype(values.dropna().unique()))
+        )
     return frame
 
 
