@@ -34,7 +34,7 @@ UNKNOWN_SEVERITY = "#555555"
 
 def _missing(value: object) -> bool:
     try:
-        return value is None or bool(pd.isna(value))  # type: ignore[arg-type]
+        return value is None or bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
 
@@ -47,7 +47,7 @@ def format_duration(value: object) -> str:
     seconds = (
         float(value)
         if isinstance(value, int | float | np.number)
-        else pd.Timedelta(value).total_seconds()  # type: ignore[arg-type]
+        else pd.Timedelta(value).total_seconds()
     )
     sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
     if seconds < 1:
@@ -68,7 +68,7 @@ def format_timestamp(value: object) -> str:
     taken as UTC); ``"—"`` when missing."""
     if _missing(value):
         return MISSING
-    stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    stamp = pd.Timestamp(value)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return f"{stamp:%Y-%m-%d %H:%M:%S} UTC"
 
