@@ -33,6 +33,7 @@ from html import escape
 from typing import Any, TypeVar
 
 import httpx
+import pandas as pd
 import simdjson
 
 from . import config, jsonparse
@@ -139,7 +140,9 @@ class Client:
         ``AGENTUITY_CATALYST_URL``/``AGENTUITY_TRANSPORT_URL`` and ``AGENTUITY_API_URL``.
         Plain ``http://`` is accepted for loopback hosts only.
     region_urls:
-        Base URL per region, used to follow a 421 (default ``https://catalyst-{R}...``).
+        Base URL per region, used to follow a 421; default ``SESSIONKIT_REGION_URLS``
+        (``usw=URL,use=URL``), else ``https://catalyst-{R}.agentuity.cloud`` — but when
+        ``base_url`` is a loopback host only configured region URLs are followed.
     timeout:
         Seconds to wait for a response (connect, read and write each).
     max_retries:
@@ -180,10 +183,7 @@ class Client:
         self.region = config.resolve_region(region)
         self.base_url = config.resolve_base_url(base_url, self.region)
         self.logs_base_url = config.resolve_logs_url(logs_base_url)
-        self.region_urls = {
-            r: config.check_base_url(u, f"region_urls[{r!r}]")
-            for r, u in (region_urls or {}).items()
-        }
+        self.region_urls = config.resolve_region_urls(region_urls)
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         if max_retries < 0 or retry_budget < 0 or timeout <= 0:
@@ -197,6 +197,10 @@ class Client:
         #: First and last day of the data when this client talks to the bundled demo emulator
         #: (set by :func:`sessionkit.connect`), else ``None``.
         self.demo_span: tuple[str, str] | None = None
+        #: "Now" of the bundled demo data (frozen in time), against which relative times such
+        #: as ``since="7d"`` are resolved when this client talks to it; else ``None`` (the
+        #: wall clock).
+        self.demo_now: pd.Timestamp | None = None
         self.stats: dict[str, int] = {"requests": 0, "retries": 0}
         self._stats_lock = threading.Lock()
         self._http = httpx.Client(
@@ -494,13 +498,25 @@ class Client:
             if not exc.region:
                 raise
             target = self.region_urls.get(exc.region)
-            if target is None and exc.region in config.REGIONS:
+            local = config.is_loopback(httpx.URL(self.base_url).host)
+            if target is None and exc.region in config.REGIONS and not local:
                 target = config.catalyst_url(exc.region)
             if target is None:  # the key only ever goes to hosts the user configured or knows
-                exc.message += (
-                    f" — the server named region {exc.region[:40]!r}, which is neither a known "
-                    f"region ({', '.join(config.REGIONS)}) nor in region_urls; not followed"
-                )
+                if local:
+                    exc.message += (
+                        f" — the session lives in region {exc.region[:40]!r} and the sessions "
+                        f"base {self.base_url} is a local server, so the public region host is "
+                        f"not tried. Give that region's URL: Client(region_urls={{"
+                        f"{exc.region[:40]!r}: 'http://...'}}) or "
+                        f"{config.REGION_URLS_ENV}={exc.region[:40]}=http://... (an emulator "
+                        "started with --multi-region prints it)"
+                    )
+                else:
+                    exc.message += (
+                        f" — the server named region {exc.region[:40]!r}, which is neither a "
+                        f"known region ({', '.join(config.REGIONS)}) nor in region_urls; not "
+                        "followed"
+                    )
                 raise
             logger.info("session %s lives in region %s; following", session_id, exc.region)
             _, data = self._send_for(session_id, target + path)

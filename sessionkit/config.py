@@ -8,7 +8,15 @@ region             ``region=``, then ``AGENTUITY_REGION``, then ``usw``
 sessions base      ``base_url=``, then ``AGENTUITY_CATALYST_URL``, then
                    ``AGENTUITY_TRANSPORT_URL``, then ``https://catalyst-{region}.agentuity.cloud``
 logs base          ``logs_base_url=``, then ``AGENTUITY_API_URL``, then ``https://api.agentuity.com``
+region URLs        ``region_urls=``, then ``SESSIONKIT_REGION_URLS`` (``usw=URL,use=URL,...``),
+                   then the public ``https://catalyst-{R}.agentuity.cloud`` — the public ones
+                   only when the sessions base is itself public (see below)
 =================  =======================================================================
+
+A 421 answer names the region a session lives in; the client retries once at that region's
+base URL. When the sessions base is a loopback host (the bundled emulator, a local proxy or
+tunnel) a 421 is followed only to a region URL configured through ``region_urls=`` or
+``SESSIONKIT_REGION_URLS``, never to a public host the user did not name.
 
 The key is held in a :class:`Secret` whose ``repr``/``str`` never show it. It is only ever
 sent over HTTPS, except to loopback hosts (the bundled emulator): :func:`check_base_url`
@@ -101,6 +109,32 @@ def resolve_logs_url(logs_base_url: str | None, env: Mapping[str, str] | None = 
     return check_base_url(
         logs_base_url or env.get("AGENTUITY_API_URL") or LOGS_BASE, "logs_base_url"
     )
+
+
+REGION_URLS_ENV = "SESSIONKIT_REGION_URLS"
+
+
+def resolve_region_urls(
+    region_urls: Mapping[str, str] | None, env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Base URL per region, from ``region_urls`` or ``SESSIONKIT_REGION_URLS``
+    (``region=url`` pairs separated by commas), each checked like a base URL."""
+    env = os.environ if env is None else env
+    if region_urls is None:
+        text = env.get(REGION_URLS_ENV, "").strip()
+        region_urls = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            region, sep, url = item.partition("=")
+            if not sep or not region.strip() or not url.strip():
+                raise ConfigurationError(
+                    f"{REGION_URLS_ENV} must hold region=url pairs separated by commas, e.g. "
+                    f"'usw=http://127.0.0.1:8001,use=http://127.0.0.1:8002'; got {item[:80]!r}"
+                )
+            region_urls[region.strip()] = url.strip()
+        name = REGION_URLS_ENV
+    else:
+        name = "region_urls"
+    return {r: check_base_url(u, f"{name}[{r!r}]") for r, u in region_urls.items()}
 
 
 def is_loopback(host: str) -> bool:

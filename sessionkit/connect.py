@@ -14,7 +14,10 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
+
 from .client import Client
+from .display import format_timestamp
 
 _lock = threading.Lock()
 _default: Client | None = None
@@ -65,9 +68,12 @@ def _demo_client(**client_options: Any) -> Client:
             datetime.fromtimestamp(int(ns) // 10**9, UTC).date() for ns in created[[0, -1]]
         )
         span, days = f", {first} to {last}", (first.isoformat(), last.isoformat())
+    now = pd.Timestamp(emu.now(), tz="UTC")
     print(
         f"sessionkit: no AGENTUITY_SDK_KEY set; using the bundled emulator with demo data "
-        f"({len(dataset):,} sessions{span}). Set AGENTUITY_SDK_KEY to load your own project.",
+        f"({len(dataset):,} sessions{span}); relative times such as since='7d' count back from "
+        f"the demo's now, {format_timestamp(now)}. Set AGENTUITY_SDK_KEY to load your own "
+        "project.",
         file=sys.stdout,
     )
     client = Client(
@@ -79,6 +85,7 @@ def _demo_client(**client_options: Any) -> Client:
         **client_options,
     )
     client.demo_span = days
+    client.demo_now = now
     return client
 
 

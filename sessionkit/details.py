@@ -1,4 +1,4 @@
-"""Pure: session detail objects (``GET /session/{id}``) → frames, and agent names. No I/O.
+"""Pure: session detail objects (``GET /session/{id}``) → frames. No I/O.
 
 Used by the loaders and by the store's sync, so both build exactly the same frames.
 """
@@ -13,24 +13,7 @@ import pandas as pd
 from . import frames, schema
 from .spans import spans_frame
 
-__all__ = ["MAX_AGENT_LOOKUPS", "details_frames", "learn_agent_names", "routes_frame"]
-
-#: At most this many session details are fetched to name the agents of a sessions frame.
-MAX_AGENT_LOOKUPS = 500
-
-
-def learn_agent_names(detail: Mapping[str, Any], names: dict[str, str]) -> None:
-    """Add identifier → name pairs from one session detail to ``names``."""
-    agents = [a for a in _list(detail.get("agents")) if isinstance(a, Mapping)]
-    for agent in agents:
-        if isinstance(agent.get("identifier"), str) and isinstance(agent.get("name"), str):
-            names.setdefault(agent["identifier"], agent["name"])
-    distinct = {a.get("name") for a in agents if isinstance(a.get("name"), str)}
-    if len(distinct) == 1:  # one agent: every id the session carries is that agent
-        (only,) = distinct
-        for agent_id in _list(detail["session"].get("agent_ids")):
-            if isinstance(agent_id, str):
-                names.setdefault(agent_id, str(only))
+__all__ = ["details_frames", "routes_frame"]
 
 
 def details_frames(

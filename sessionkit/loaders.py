@@ -27,11 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import frames, schema
+from .agents import AgentNames, page_rows, resolve_agent, with_agent_id
 from .client import Client, Page
 from .connect import default_client
-from .details import MAX_AGENT_LOOKUPS, details_frames, learn_agent_names
+from .details import details_frames
 from .display import MISSING, format_duration, format_money, format_timestamp
-from .errors import APIError, InvalidArgumentError, SessionKitWarning
+from .errors import APIError, InvalidArgumentError, NotFoundError, SessionKitWarning
 from .params import SessionFilters, session_filters, session_ids
 from .progress import progress_bar
 from .status import status_of
@@ -81,21 +82,37 @@ def load_sessions(
 ) -> pd.DataFrame:
     """Sessions matching the filters, one row each, as a typed frame (see the README's table).
 
-    ``since``/``until`` bound ``start_time`` (``since <= start_time < until``); they accept ISO
-    strings with a zone, aware ``datetime``/``pd.Timestamp``, or a relative ``"7d"``/``"12h"``
-    (before now). ``trigger`` may be a list (one walk per value, merged). ``agent`` is an agent
-    identifier (``agent_<40hex>`` or ``agentid_<40hex>``). ``limit`` caps the rows returned, in
-    sort order. Sessions created during the walk may appear; every session that existed when the
+    ``since``/``until`` bound ``start_time`` (``since <= start_time < until``, exactly: the
+    server is asked for a window one second wider and the rows are trimmed here). They accept
+    ISO strings with a zone, a bare date ``"2026-11-01"`` (that UTC calendar day's midnight),
+    aware ``datetime``/``pd.Timestamp``, or a relative ``"7d"``/``"12h"`` — before now, or on
+    the bundled demo data before the demo's last session (its data is frozen in time).
+    ``trigger`` may be a list (one walk per value, merged). ``agent`` is an agent's name (as in
+    the ``agent`` column), its stable id ``agent_<40hex>`` or one of its per-deployment ids
+    ``agentid_<40hex>``, and selects every session that agent took part in (see
+    :mod:`sessionkit.agents`); a name no agent has raises
+    :class:`~sessionkit.agents.UnknownAgentError` listing the known names. Filters that match
+    nothing on a project that has sessions give an empty frame and a
+    :class:`~sessionkit.errors.SessionKitWarning` naming the values that exist. ``limit`` caps
+    the rows returned, in sort order. Sessions created during the walk may appear; every session that existed when the
     walk started appears exactly once (repeats caused by shifting offsets are dropped by id,
     keeping the most recently updated version).
 
     With ``agent_names=True`` an ``agent`` column (category) names each session's agent: the
     list endpoint only sends ids, so one session detail per distinct agent id is fetched
-    (a handful of requests, cached) to learn the names.
+    (a handful of requests, cached) to learn the names. ``agent_id`` (category) is each
+    session's stable agent id, the first ``agent_…`` element of ``agent_ids``.
 
     ``store`` (a :class:`~sessionkit.store.Store` or its directory) reads the local store
     instead of the API — same filters, same frame, no request; ``store.sync()`` refreshes it.
     """
+    if client is not None and not isinstance(client, Client):
+        raise InvalidArgumentError(
+            f"load_sessions takes its filters as keywords; the first positional argument is the "
+            f"client, got {client!r}. Did you mean load_sessions(since={client!r})?"
+        )
+    if store is None:
+        client = client or default_client()
     filters = session_filters(
         since=since,
         until=until,
@@ -112,21 +129,18 @@ def load_sessions(
         sort=sort,
         direction=direction,
         limit=limit,
+        now=client.demo_now if store is None and client is not None else None,
     )
     if store is not None:
         frame = _local(store, client).load_filtered(filters)
-        return frame if agent_names else frame.drop(columns="agent", errors="ignore")
-    client = client or default_client()
+        frame = frame if agent_names else frame.drop(columns="agent", errors="ignore")
+        return with_agent_id(frame)
+    assert client is not None
+    asked = filters
+    filters = _resolve_agent(client, filters, progress)
     frame = walk_sessions(client, filters, progress=progress, strict=strict)
-    span = client.demo_span
-    if frame.empty and span and {"startAfter", "startBefore"} & set(filters.params):
-        warnings.warn(
-            f"No sessions in this time window: the demo dataset spans {span[0]} to {span[1]}, "
-            "and relative times such as since='7d' count back from now. Pass times inside "
-            "that span, or no since/until.",
-            SessionKitWarning,
-            stacklevel=2,
-        )
+    if frame.empty and filters.params.keys() - {"sort", "direction"}:
+        _warn_no_match(client, asked)
     if agent_names:
         try:
             frame = label_agents(frame, client, progress=progress)
@@ -136,7 +150,66 @@ def load_sessions(
                 f"{exc.fetched or 'no detail'} — agent_names=False skips that step"
             )
             raise
-    return frame
+    return with_agent_id(frame)
+
+
+#: Query parameter → the loader keyword it comes from (for messages).
+_KEYWORDS = {
+    "env": "env",
+    "orgId": "org_id",
+    "projectId": "project_id",
+    "deploymentId": "deployment_id",
+    "threadId": "thread_id",
+    "agentIdentifier": "agent",
+    "success": "success",
+    "devmode": "devmode",
+    "metadata": "metadata",
+}
+#: Keywords whose existing values one page of the newest sessions shows cheaply.
+_LISTED = ("env", "trigger", "deployment_id", "org_id", "project_id")
+
+
+def _warn_no_match(client: Client, filters: SessionFilters) -> None:
+    """Warn that ``filters`` selected nothing, when the project does have sessions: name the
+    filters as the user gave them and, for the simple ones, the values one page of the newest
+    sessions holds."""
+    sample = next(iter(client.iter_session_pages({}, max_rows=100)), None)
+    rows = page_rows(sample.body) if sample is not None else []
+    if not rows:
+        return  # an empty project: nothing to say beyond the empty frame
+    asked = {_KEYWORDS[k]: v for k, v in filters.params.items() if k in _KEYWORDS}
+    if filters.triggers:
+        asked["trigger"] = ",".join(filters.triggers)
+    if filters.start is not None:
+        asked["since"] = format_timestamp(filters.start)
+    if filters.end is not None:
+        asked["until"] = format_timestamp(filters.end)
+    hints = []
+    for column in _LISTED:
+        if column in asked:
+            seen = sorted({str(r[column]) for r in rows if r.get(column) not in (None, "")})
+            hints.append(f"{column} values in the newest {len(rows)} sessions: {seen[:10]}")
+    if "metadata" in asked:
+        hints.append(
+            "metadata matches each given key's whole value exactly (a nested object must match "
+            "as a whole); try one flattened key, e.g. metadata={'customer': 'acme'}"
+        )
+    if filters.windowed:
+        newest = frames.sessions_frame(rows)["start_time"].max()
+        hints.append(f"the newest session started at {format_timestamp(newest)}")
+        if client.demo_span:
+            hints.append(
+                f"the demo dataset spans {client.demo_span[0]} to {client.demo_span[1]}; "
+                "relative times such as since='7d' count back from the demo's last session"
+            )
+    shown = ", ".join(f"{k}={v!r}" for k, v in asked.items())
+    warnings.warn(
+        f"No sessions match {shown}, although the project has sessions"
+        + ("; " + "; ".join(hints) if hints else "")
+        + ".",
+        SessionKitWarning,
+        stacklevel=3,
+    )
 
 
 @contextmanager
@@ -160,14 +233,30 @@ def _gc_paused() -> Iterator[None]:
 def walk_sessions(
     client: Client, filters: SessionFilters, *, progress: bool | None = None, strict: bool = False
 ) -> pd.DataFrame:
-    """Run the walks of ``filters`` and return the merged, de-duplicated, typed frame."""
+    """Run the walks of ``filters`` and return the merged, de-duplicated, typed frame, trimmed
+    exactly to ``since <= start_time < until``. With a ``limit`` and a time window, rows the
+    server sent from its one-second margin do not count towards the limit: when trimming left
+    fewer than ``limit`` rows of a walk that hit the limit, the walk is repeated asking more."""
+    extra = 0
     with _gc_paused():
-        return _walk_sessions(client, filters, progress=progress, strict=strict)
+        while True:
+            frame, walked = _walk_sessions(
+                client, filters, progress=progress, strict=strict, extra=extra
+            )
+            short = filters.limit is not None and len(frame) < filters.limit
+            if not (short and filters.limit is not None and walked >= filters.limit + extra):
+                return frame
+            extra = 2 * extra + (walked - len(frame)) + 1
 
 
 def _walk_sessions(
-    client: Client, filters: SessionFilters, *, progress: bool | None, strict: bool
-) -> pd.DataFrame:
+    client: Client,
+    filters: SessionFilters,
+    *,
+    progress: bool | None,
+    strict: bool,
+    extra: int = 0,
+) -> tuple[pd.DataFrame, int]:
     tables: list[pa.Table] = []
     problems = frames.Problems("sessions", strict)
     bar = progress_bar(None, "sessions", " sessions", progress)
@@ -181,7 +270,8 @@ def _walk_sessions(
                 seen[0] += 1
                 seen[1] += page.rows
 
-            for page in client.iter_session_pages(params, max_rows=filters.limit, on_page=on_page):
+            max_rows = None if filters.limit is None else filters.limit + extra
+            for page in client.iter_session_pages(params, max_rows=max_rows, on_page=on_page):
                 if page.rows:
                     batch.append(page)
                 if len(batch) >= _PAGES_PER_BATCH:
@@ -205,7 +295,7 @@ def _walk_sessions(
     unique = rows == 0 or pc.count_distinct(held[0]["id"]).as_py() == rows
     # to_pandas gets the only reference and frees each Arrow column once converted
     frame = frames.to_pandas(held.pop(), schema.SESSION_COLUMNS)
-    return _finish_sessions(frame, filters, unique=unique)
+    return _finish_sessions(frame, filters, unique=unique), rows
 
 
 def _batch_table(pages: list[Page], problems: frames.Problems) -> pa.Table:
@@ -226,13 +316,15 @@ def _finish_sessions(
     frame: pd.DataFrame, filters: SessionFilters, *, unique: bool = False
 ) -> pd.DataFrame:
     """Drop repeated ids (keep the latest ``updated_at``; ``unique=True``: known to have none),
-    restore sort order, apply ``limit``."""
+    trim to the exact time window, restore sort order, apply ``limit``."""
     if not unique and frame["id"].duplicated().any():
         order = (
             frame["updated_at"].fillna(pd.Timestamp.min.tz_localize("UTC")).argsort(kind="stable")
         )
         latest = frame.iloc[order].drop_duplicates("id", keep="last").index
         frame = frame.loc[frame.index.isin(latest)]
+    if filters.windowed:
+        frame = frame.loc[filters.in_window(frame["start_time"])]
     if filters.merged:
         key = _SORT_COLUMNS[filters.sort]
         frame = frame.sort_values(
@@ -286,12 +378,22 @@ class _DetailCache:
 _details = _DetailCache()
 
 
-def _fetch_details(client: Client, ids: list[str], progress: bool | None) -> list[dict[str, Any]]:
-    def fetch(session_id: str) -> dict[str, Any]:
+def _fetch_details(
+    client: Client, ids: list[str], progress: bool | None, *, missing_ok: bool = False
+) -> list[Any]:
+    """One detail per id, concurrently (completed ones cached); with ``missing_ok`` a session
+    that is gone (404) gives ``None`` instead of raising."""
+
+    def fetch(session_id: str) -> dict[str, Any] | None:
         cached = _details.get(client, session_id)
         if cached is not None:
             return cached
-        detail = client.get_session(session_id)
+        try:
+            detail = client.get_session(session_id)
+        except NotFoundError:
+            if missing_ok:
+                return None
+            raise
         _details.put(client, session_id, detail)
         return detail
 
@@ -448,54 +550,51 @@ def label_agents(
 
     The name is that of the first id in ``agent_ids`` whose name is known. Names come from the
     ``agents`` of one session detail per distinct agent id (at most ``MAX_AGENT_LOOKUPS``
-    requests; completed details are cached). A session whose ids have no known name gets a
-    missing value. The column is inserted after ``agent_ids``.
+    requests per load; completed details and learned names are kept per client, see
+    :class:`~sessionkit.agents.AgentNames`). A looked-up session that is gone (404) is replaced
+    by another of the same agent; a session whose ids cannot be named gets a missing value and
+    a :class:`~sessionkit.errors.SchemaWarning` says so. The column is inserted after
+    ``agent_ids``.
     """
     frame = sessions.drop(columns="agent", errors="ignore")
-    flat = _flat_agent_ids(frame)  # one row per (session row, agent id), in list order
-    firsts = flat.drop_duplicates("agent_id")
-    example = dict(zip(firsts["agent_id"], firsts["session_id"], strict=True))
-    wanted = list(example)[:MAX_AGENT_LOOKUPS]
-    names: dict[str, str] = {}
-    looked: set[str] = set()
     client = client or default_client()
-    for _ in range(3):  # a second or third session per id only when the first did not name it
-        lookup = list(dict.fromkeys(example[a] for a in wanted))
-        looked.update(lookup)
-        for detail in _fetch_details(client, lookup, progress):
-            learn_agent_names(detail, names)
-        unnamed = flat[flat["agent_id"].isin([a for a in wanted if a not in names])]
-        unnamed = unnamed[~unnamed["session_id"].isin(looked)].drop_duplicates("agent_id")
-        example = dict(zip(unnamed["agent_id"], unnamed["session_id"], strict=True))
-        wanted = list(example)
-        if not wanted:
-            break
-    named = flat.assign(name=flat["agent_id"].map(names)).dropna(subset=["name"])
-    first_name = named.drop_duplicates("row").set_index("row")["name"]
-    labels = first_name.reindex(range(len(frame)))
+    names = _agent_names(client)
+    agent_ids = pa.array(frame["agent_ids"].array, type=pa.list_(pa.string()))
+    names.name(
+        agent_ids,
+        frame["id"].astype(object).tolist(),
+        lambda ids: _fetch_details(client, ids, progress, missing_ok=True),
+    )
+    labels = names.labels(agent_ids)
     position = frame.columns.get_loc("agent_ids") + 1
     frame.insert(
-        position,
-        "agent",
-        pd.Categorical(labels.to_numpy(dtype=object), categories=sorted(set(names.values()))),
+        position, "agent", pd.Categorical(labels, categories=sorted({n for n in labels if n}))
     )
     return frame
 
 
-def _flat_agent_ids(frame: pd.DataFrame) -> pd.DataFrame:
-    """``(row, session_id, agent_id)`` for every id of every session, in list order."""
-    lists = (
-        pa.array(frame["agent_ids"].array, type=pa.list_(pa.string()))
-        if len(frame)
-        else pa.array([], pa.list_(pa.string()))
-    )
-    rows = pc.list_parent_indices(lists).to_numpy()
-    return pd.DataFrame(
-        {
-            "row": rows,
-            "session_id": frame["id"].to_numpy(dtype=object)[rows],
-            "agent_id": pc.list_flatten(lists).to_numpy(zero_copy_only=False),
-        }
+_names_lock = threading.Lock()
+_names_by_client: weakref.WeakKeyDictionary[Client, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _agent_names(client: Client) -> AgentNames:
+    """Agent names learned so far through ``client`` (kept with it: an agent id's name does not
+    change); what could not be named is forgotten after each load."""
+    with _names_lock:
+        learned = _names_by_client.setdefault(client, {})
+    return AgentNames(learned)
+
+
+def _resolve_agent(
+    client: Client, filters: SessionFilters, progress: bool | None
+) -> SessionFilters:
+    """``filters`` with ``agent=`` resolved to the agent's stable id
+    (:func:`sessionkit.agents.resolve_agent`), names learned through ``client`` reused."""
+    return resolve_agent(
+        filters,
+        _agent_names(client),
+        lambda params: (p.body for p in client.iter_session_pages(params, ramp=True)),
+        lambda ids: _fetch_details(client, ids, progress, missing_ok=True),
     )
 
 

@@ -21,6 +21,8 @@ from .schema import DIRECTIONS, SORTS, TRIGGERS
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 _RELATIVE_UNITS = {"s": "s", "m": "min", "min": "min", "h": "h", "d": "D", "w": "W"}
+#: How much wider than ``since``/``until`` the window sent to the server is, on each side.
+WINDOW_MARGIN = pd.Timedelta(1, "s")
 _SORT_ALIASES = {
     "start_time": "startTime",
     "starttime": "startTime",
@@ -29,11 +31,15 @@ _SORT_ALIASES = {
 }
 
 
+_BARE_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
+
+
 def parse_time(value: object, name: str, *, now: pd.Timestamp | None = None) -> pd.Timestamp | None:
     """An aware UTC ``pd.Timestamp`` from an ISO string, aware datetime/Timestamp or ``"7d"``.
 
     Relative strings (``"90s"``, ``"15m"``, ``"12h"``, ``"30d"``, ``"2w"``) mean that long before
-    ``now`` (default: the current time). Naive values raise: they would be read as local time.
+    ``now`` (default: the current time). A bare date ``"2026-11-01"`` is that UTC calendar
+    day (its midnight, UTC). A date-time without a zone raises: it would be read as local time.
     """
     if value is None:
         return None
@@ -43,6 +49,11 @@ def parse_time(value: object, name: str, *, now: pd.Timestamp | None = None) -> 
             amount, unit = float(match.group(1)), _RELATIVE_UNITS[match.group(2).lower()]
             base = now if now is not None else pd.Timestamp.now(tz="UTC")
             return base - pd.Timedelta(amount, unit=unit)
+        if _BARE_DATE.match(value):
+            try:
+                return pd.Timestamp(value.strip(), tz="UTC")
+            except ValueError as exc:
+                raise InvalidArgumentError(f"{name}={value!r} is not a date") from exc
         try:
             stamp = pd.Timestamp(value)
         except (ValueError, TypeError) as exc:
@@ -102,13 +113,34 @@ def _flag(value: object, name: str) -> str | None:
 
 @dataclass(frozen=True)
 class SessionFilters:
-    """Validated filters of one :func:`~sessionkit.load_sessions` call."""
+    """Validated filters of one :func:`~sessionkit.load_sessions` call.
+
+    ``start``/``end`` are the exact ``since``/``until`` instants; ``params`` carries a window
+    one second wider on each side (:data:`WINDOW_MARGIN`), so a server that rounds the bounds
+    or reads ``startAfter`` as exclusive loses nothing; :meth:`in_window` trims exactly."""
 
     params: Mapping[str, str]
     triggers: tuple[str, ...]
     sort: str
     direction: str
     limit: int | None
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+
+    @property
+    def windowed(self) -> bool:
+        """True when ``since`` or ``until`` was given (rows must be trimmed to the window)."""
+        return self.start is not None or self.end is not None
+
+    def in_window(self, start_times: pd.Series) -> pd.Series:
+        """Boolean mask: ``start <= start_time < end`` (missing start times are outside when a
+        bound is set)."""
+        mask = pd.Series(True, index=start_times.index)
+        if self.start is not None:
+            mask &= (start_times >= self.start).fillna(False)
+        if self.end is not None:
+            mask &= (start_times < self.end).fillna(False)
+        return mask.astype(bool)
 
     @property
     def merged(self) -> bool:
@@ -140,9 +172,11 @@ def session_filters(
     sort: object = "created",
     direction: object = "desc",
     limit: object = None,
+    now: pd.Timestamp | None = None,
 ) -> SessionFilters:
-    """Validate :func:`~sessionkit.load_sessions` arguments and map them to query parameters."""
-    now = pd.Timestamp.now(tz="UTC")
+    """Validate :func:`~sessionkit.load_sessions` arguments and map them to query parameters;
+    relative times count back from ``now`` (default: the current time)."""
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
     start = parse_time(since, "since", now=now)
     end = parse_time(until, "until", now=now)
     if start is not None and end is not None and end <= start:
@@ -153,10 +187,10 @@ def session_filters(
         "sort": _choice(sort, "sort", SORTS),
         "direction": _choice(direction, "direction", DIRECTIONS),
     }
-    if start is not None:  # the API's startAfter is exclusive; since is inclusive
-        params["startAfter"] = format_time(start - pd.Timedelta(1, "ns"))
+    if start is not None:  # widened: trimmed exactly to since <= start_time by the loaders
+        params["startAfter"] = format_time(start - WINDOW_MARGIN)
     if end is not None:
-        params["startBefore"] = format_time(end)
+        params["startBefore"] = format_time(end + WINDOW_MARGIN)
     for name, key, value in (
         ("env", "env", env),
         ("org_id", "orgId", org_id),
@@ -191,7 +225,9 @@ def session_filters(
         triggers = tuple(dict.fromkeys(_choice(t, "trigger", TRIGGERS) for t in values))
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgumentError(f"limit must be a positive integer or None, not {limit!r}")
-    return SessionFilters(params, triggers, params["sort"], params["direction"], limit)
+    return SessionFilters(
+        params, triggers, params["sort"], params["direction"], limit, start=start, end=end
+    )
 
 
 def session_ids(sessions_or_ids: object) -> list[str]:

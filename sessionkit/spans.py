@@ -26,18 +26,29 @@ from .errors import SchemaError
 from .frames import Problems, _records_table, to_pandas
 
 _ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
+    # the names the Agentuity runtime sets come first (the spec's table), other spellings after
     "agent_name": ("@agentuity/agentName",),
     "agent_id": ("@agentuity/agentId",),
     "http_method": ("http.method",),
     "http_path": ("http.path",),
-    "http_host": ("http.host",),
+    "http_host": ("http.host", "host"),  # server root spans: http.host; outbound fetch: host
     "http_url": ("http.url",),
-    "storage_name": ("@agentuity/storageName", "@agentuity/name", "storage.name", "db.name"),
-    "storage_key": ("@agentuity/key", "@agentuity/storageKey", "storage.key", "db.key"),
+    "storage_name": (
+        "name",
+        "@agentuity/storageName",
+        "@agentuity/name",
+        "storage.name",
+        "db.name",
+    ),
+    "storage_key": ("key", "@agentuity/key", "@agentuity/storageKey", "storage.key", "db.key"),
     "model": ("gen_ai.request.model", "llm.model"),
     "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
     "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
 }
+#: Plain attribute names read only on the runtime's storage spans (``agentuity.keyvalue.*``,
+#: ``agentuity.vector.*``, ``agentuity.stream.*``): elsewhere ``name``/``key`` mean anything.
+_STORAGE_ONLY = frozenset({"name", "key"})
+_STORAGE_PREFIX = "agentuity."
 PATH_SEPARATOR = " > "
 #: ``path`` names at most this many levels; deeper spans share their ancestor's path ending in
 #: " > …" (full paths of a 10,000-level chain would take O(depth²) memory).
@@ -109,8 +120,12 @@ def flatten_timeline(
             "error": _error_text(node.get("error")),
         }
         attrs = attributes or {}
+        storage = operation is not None and operation.startswith(_STORAGE_PREFIX)
         for column, keys in _ATTRIBUTE_COLUMNS.items():
-            row[column] = next((attrs[k] for k in keys if k in attrs), None)
+            row[column] = next(
+                (attrs[k] for k in keys if k in attrs and (storage or k not in _STORAGE_ONLY)),
+                None,
+            )
         row["attributes"] = (
             orjson.dumps(attrs, option=orjson.OPT_NON_STR_KEYS).decode() if attrs else None
         )

@@ -67,7 +67,15 @@ def truth_frame(emu: Emulator) -> pd.DataFrame:
     ds = emu.dataset
     now = emu.now()
     visible = [i for i in range(len(ds)) if int(ds.columns["created_ns"][i]) <= now]
-    return sk.sessions_frame(ds.render_sessions(visible, now))
+    frame = sk.sessions_frame(ds.render_sessions(visible, now))
+    # the loaders' agent_id: each session's first stable (agent_...) id
+    stable = [next((a for a in ids if a.startswith("agent_")), None) for ids in frame["agent_ids"]]
+    frame.insert(
+        frame.columns.get_loc("agent_ids") + 1,
+        "agent_id",
+        pd.Series(stable, dtype=sk.schema.STRING).astype("category"),
+    )
+    return frame
 
 
 def empty_sessions_with_agent() -> pd.DataFrame:

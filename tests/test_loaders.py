@@ -71,7 +71,9 @@ def _filter_cases(truth: pd.DataFrame) -> list[tuple[dict[str, object], pd.Serie
         if "metadata.customer_tier" in truth
         else None
     )
-    agent_id = truth["agent_ids"].iloc[0][0]
+    agent_id = truth["agent_ids"].iloc[0][0]  # a per-deployment id (agentid_...)
+    stable_id = truth["agent_ids"].iloc[0][1]  # the demo sends [agentid_X, agent_X] pairs
+    assert agent_id.startswith("agentid_") and stable_id.startswith("agent_")
     start = truth["start_time"].sort_values().iloc[len(truth) // 3]
     end = truth["start_time"].sort_values().iloc[2 * len(truth) // 3]
     cases: list[tuple[dict[str, object], pd.Series]] = [
@@ -88,7 +90,9 @@ def _filter_cases(truth: pd.DataFrame) -> list[tuple[dict[str, object], pd.Serie
             truth["deployment_id"] == (row["deployment_id"] or "x"),
         ),
         ({"thread_id": str(row["thread_id"])}, truth["thread_id"] == row["thread_id"]),
-        ({"agent": agent_id}, truth["agent_ids"].map(lambda ids: agent_id in ids)),
+        # any id of an agent selects every session that agent took part in (its stable id's)
+        ({"agent": agent_id}, truth["agent_ids"].map(lambda ids: stable_id in ids)),
+        ({"agent": stable_id}, truth["agent_ids"].map(lambda ids: stable_id in ids)),
         ({"since": start}, truth["start_time"] >= start),
         ({"until": end}, truth["start_time"] < end),
         (
@@ -119,11 +123,15 @@ def test_limit_and_empty_result(demo_client: sk.Client) -> None:
     top = sk.load_sessions(demo_client, limit=250, progress=False, agent_names=False)
     every = sk.load_sessions(demo_client, progress=False, agent_names=False)
     assert top["id"].tolist() == every["id"].head(250).tolist()
-    empty = sk.load_sessions(
-        demo_client, since="2001-01-01T00:00Z", until="2001-01-02T00:00Z", progress=False
-    )
+    with pytest.warns(sk.SessionKitWarning, match="No sessions match since='2001-01-01"):
+        empty = sk.load_sessions(
+            demo_client, since="2001-01-01T00:00Z", until="2001-01-02T00:00Z", progress=False
+        )
     assert len(empty) == 0 and str(empty["agent"].dtype) == "category"
-    assert [c for c in empty.columns if c != "agent"] == [c.name for c in schema.SESSION_COLUMNS]
+    assert str(empty["agent_id"].dtype) == "category"
+    assert [c for c in empty.columns if c not in ("agent", "agent_id")] == [
+        c.name for c in schema.SESSION_COLUMNS
+    ]
     assert (
         str(empty["created_at"].dtype) == "datetime64[ns, UTC]"
         and str(empty["duration"].dtype) == "timedelta64[ns]"

@@ -33,8 +33,9 @@ def test_filters_map_to_query_parameters() -> None:
     assert query == {
         "sort": "duration",
         "direction": "asc",
-        "startAfter": "2026-10-31T23:59:59.999999999Z",
-        "startBefore": "2026-11-08T00:00:00.000000000Z",
+        # one second wider on each side; the loaders trim exactly (the server may round)
+        "startAfter": "2026-10-31T23:59:59.000000000Z",
+        "startBefore": "2026-11-08T00:00:01.000000000Z",
         "env": "production",
         "orgId": "org_1",
         "projectId": "proj_1",

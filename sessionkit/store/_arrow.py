@@ -18,12 +18,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import frames, schema
+from ..agents import stable_agent_ids
 from ..schema import Column
 
 #: Sessions with no (valid) ``created_at`` are kept in this partition.
 MISSING_DAY = "1970-01-01"
 DAY = "day"
 AGENT = Column("agent", "string", "category", "", "name of the session's agent")
+AGENT_ID = Column(
+    "agent_id", "string", "category", "", "stable id (agent_…) of the session's agent"
+)
+#: Session columns sessionkit derives (not sent by the list endpoint), after ``agent_ids``.
+DERIVED = (AGENT, AGENT_ID)
 
 
 def arrow_type(col: Column) -> pa.DataType:
@@ -41,7 +47,8 @@ def _contract_by_name() -> dict[str, Column]:
     for cols in schema.ENTITIES.values():
         for col in cols:
             out.setdefault(col.name, col)
-    out[AGENT.name] = AGENT
+    for col in DERIVED:
+        out[col.name] = col
     return out
 
 
@@ -80,7 +87,7 @@ def check_contract(table: pa.Table, entity: str) -> pa.Table:
 
     cols = {c.name: c for c in schema.columns(entity)}
     if entity == "sessions":
-        cols[AGENT.name] = AGENT
+        cols.update((c.name, c) for c in DERIVED)
     for i, name in enumerate(table.column_names):
         col = cols.get(name)
         if col is None:
@@ -162,7 +169,7 @@ def category_columns(entity: str) -> list[str]:
     names = [
         c.name for c in schema.columns(entity) if c.dtype == "category" and c.name != "severity"
     ]
-    return [*names, AGENT.name] if entity == "sessions" else names
+    return [*names, *(c.name for c in DERIVED)] if entity == "sessions" else names
 
 
 def _special(frame: pd.DataFrame) -> pd.DataFrame:
@@ -185,7 +192,7 @@ def drop_empty_extras(table: pa.Table, entity: str) -> pa.Table:
     API only has the keys its rows carry, and so does a frame loaded from the store. Columns
     whose values were all sent as null (Arrow type ``null``) are kept, as the loaders keep them.
     """
-    fixed = {c.name for c in schema.columns(entity)} | {AGENT.name, DAY}
+    fixed = {c.name for c in schema.columns(entity)} | {c.name for c in DERIVED} | {DAY}
     n = table.num_rows
     empty = [
         name
@@ -205,19 +212,28 @@ def table_to_frame(table: pa.Table, entity: str) -> pd.DataFrame:
     if DAY in table.column_names:
         table = table.drop_columns([DAY])
     n = table.num_rows
+    if (
+        entity == "sessions"
+        and AGENT_ID.name not in table.column_names
+        and "agent_ids" in table.column_names
+    ):
+        # stores written before agent_id existed: derive it, as the loaders do
+        table = table.append_column(AGENT_ID.name, stable_agent_ids(table["agent_ids"]))
     cols = [c for c in schema.columns(entity) if c.name != "severity"]
     texts = {
         name: table[name] if name in table.column_names else pa.nulls(n, pa.string())
         for name in category_columns(entity)
-        if name != AGENT.name or name in table.column_names
+        if name not in (AGENT.name, AGENT_ID.name) or name in table.column_names
     }
     table = table.drop_columns([name for name in texts if name in table.column_names])
     frame = frames.to_pandas(table, [c for c in cols if c.name not in texts])
     for name, values in texts.items():
         frame[name] = categorical(values, agent=name == AGENT.name)
     names = [c.name for c in cols]
-    if AGENT.name in texts:
-        names.insert(names.index("agent_ids") + 1, AGENT.name)
+    if entity == "sessions":
+        derived = [c.name for c in DERIVED if c.name in texts]
+        at = names.index("agent_ids") + 1
+        names[at:at] = derived
     extras = [c for c in frame.columns if c not in set(names)]
     frame = frame[names + extras]
     if entity == "logs":

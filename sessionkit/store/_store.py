@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,7 +20,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .. import frames, schema
-from ..errors import InvalidArgumentError
+from ..agents import AgentNames, agent_kind, sessions_with_any, unknown_agent
+from ..errors import InvalidArgumentError, SessionKitWarning
 from ..params import SessionFilters, session_filters, session_ids
 from . import _arrow, _files
 from ._arrow import DAY
@@ -361,12 +363,26 @@ class Store:
             if s is None or s.get("min_start") is None:
                 keep.add(day)  # no statistics (or starts unknown): cannot rule it out
                 continue
-            if low is not None and s["max_start"] <= low:
+            if low is not None and s["max_start"] < low:
                 continue
             if high is not None and s["min_start"] >= high:
                 continue
             keep.add(day)
         return keep
+
+    def _agent_ids_for(self, value: str) -> set[str]:
+        """Every id of the agent ``agent=value`` designates (a name, a stable id or a
+        per-deployment id; see :mod:`sessionkit.agents`), from the names the syncs learned.
+        An unknown name raises :class:`~sessionkit.agents.UnknownAgentError`."""
+        names = AgentNames(dict(self.manifest()["agent_names"]))
+        kind = agent_kind(value)
+        name = value if kind == "name" else names.names.get(value)
+        if name is None:
+            return {value}  # an id the store never named: match it as it is
+        ids = names.ids_of(name)
+        if not ids:
+            raise unknown_agent(value, names.known(), f"the store {self.path}")
+        return ids
 
     def _sessions_table(
         self, filters: SessionFilters, columns: Sequence[str] | None = None
@@ -380,8 +396,11 @@ class Store:
                 need.append("agent_ids")
             if "metadata" in params:
                 need += [f"metadata.{k}" for k in _flat_metadata(params["metadata"])]
+        agents = (
+            self._agent_ids_for(params["agentIdentifier"]) if "agentIdentifier" in params else None
+        )
         table = self._scan("sessions", self._days_for(filters), where, need)
-        table = _post_filter(table, params)
+        table = _post_filter(table, params, agents)
         table = _sorted(table, _SORT_COLUMNS[filters.sort], filters.direction)
         if filters.limit is not None:
             table = table.slice(0, filters.limit)
@@ -404,6 +423,37 @@ class Store:
     def load_logs(self, sessions_or_ids: object = None) -> pd.DataFrame:
         """Log lines stored for the given sessions (all when ``None``), by session and time."""
         return self._load_detail("logs", sessions_or_ids)
+
+    def _warn_unsynced(self, entity: str, ids: list[str] | None, frame: pd.DataFrame) -> None:
+        """Warn when some of ``ids`` (``None``: the whole store) never had their details (or
+        logs, for ``logs``) stored: they are missing here, not necessarily from the API."""
+        manifest = self.manifest()
+        done = set(manifest["logs" if entity == "logs" else "details"])
+        present = set(frame["session_id"].dropna().astype(str)) if len(frame) else set()
+        count: list[str] | None = None
+        if ids is None:
+            if done or present or not self.days("sessions"):
+                return
+            what = "the store's sessions"
+        else:
+            count = [i for i in ids if i not in done and i not in present]
+            if not count:
+                return
+            what = f"{len(count):,} of the {len(ids):,} sessions asked for"
+        part = "logs" if entity == "logs" else "details"
+        logs = ", logs=True" if entity == "logs" else ""
+        example = (
+            f"store.sync(details={count[:2]!r}{logs})"
+            if count
+            else f"store.sync(details='all'{logs})"
+        )
+        warnings.warn(
+            f"{entity}: {what} never had their {part} synced into {self.path}, so they have "
+            f"no {entity} here. Fetch them with {example} or `sessionkit sync --details all"
+            f"{' --logs' if entity == 'logs' else ''}`, or read the API (store=None).",
+            SessionKitWarning,
+            stacklevel=4,
+        )
 
     def _load_detail(self, entity: str, sessions_or_ids: object) -> pd.DataFrame:
         if sessions_or_ids is None:
@@ -429,6 +479,7 @@ class Store:
         elif ids is not None and len(frame):
             position = pd.Index(ids).get_indexer(frame["session_id"].to_numpy(dtype=object))
             frame = frame.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)
+        self._warn_unsynced(entity, ids, frame)
         return frame
 
     # ------------------------------------------------------------------ SQL
@@ -787,10 +838,10 @@ def _sorted(table: pa.Table, key: str, direction: str) -> pa.Table:
 
 
 def _time_bounds(filters: SessionFilters) -> tuple[int | None, int | None]:
-    """``start_time`` bounds in ns: ``(exclusive low, exclusive high)`` from the filters."""
-    params = filters.params
-    low = pd.Timestamp(params["startAfter"]).value if "startAfter" in params else None
-    high = pd.Timestamp(params["startBefore"]).value if "startBefore" in params else None
+    """``start_time`` bounds in ns: ``(inclusive low, exclusive high)``, the exact
+    ``since``/``until`` of the filters (not the widened window sent to a server)."""
+    low = filters.start.value if filters.start is not None else None
+    high = filters.end.value if filters.end is not None else None
     return low, high
 
 
@@ -808,7 +859,7 @@ def _row_filter(filters: SessionFilters) -> ds.Expression | None:
     low, high = _time_bounds(filters)
     ts = pa.timestamp("ns", tz="UTC")
     if low is not None:
-        terms.append(pc.field("start_time") > pa.scalar(low, ts))
+        terms.append(pc.field("start_time") >= pa.scalar(low, ts))
     if high is not None:
         terms.append(pc.field("start_time") < pa.scalar(high, ts))
     for key, column in _PARAM_COLUMNS.items():
@@ -833,22 +884,17 @@ def _flat_metadata(text: str) -> dict[str, object]:
     return frames._flatten_object(orjson.loads(text), "")
 
 
-def _post_filter(table: pa.Table, params: Mapping[str, str]) -> pa.Table:
-    """``agent`` (an id inside ``agent_ids``) and ``metadata`` (key = value) filters."""
+def _post_filter(
+    table: pa.Table, params: Mapping[str, str], agent_ids: set[str] | None = None
+) -> pa.Table:
+    """``agent`` (sessions whose ``agent_ids`` hold any of ``agent_ids``) and ``metadata``
+    (key = value) filters."""
     n = table.num_rows
     if not n:
         return table
     mask = np.ones(n, dtype=bool)
-    if "agentIdentifier" in params:
-        lists = table["agent_ids"].combine_chunks()
-        flat = pc.list_flatten(lists)
-        parents = pc.list_parent_indices(lists).to_numpy()
-        hit = pc.fill_null(pc.equal(flat, params["agentIdentifier"]), False).to_numpy(
-            zero_copy_only=False
-        )
-        has = np.zeros(n, dtype=bool)
-        has[parents[hit]] = True
-        mask &= has
+    if agent_ids is not None:
+        mask &= sessions_with_any(table["agent_ids"], agent_ids)
     if "metadata" in params:
         for key, value in _flat_metadata(params["metadata"]).items():
             column = f"metadata.{key}"

@@ -45,8 +45,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import frames, schema
+from ..agents import AGENT_ID, AgentNames, resolve_agent, stable_agent_ids
 from ..client import PAGE_MAX, Client, Page, chunks
-from ..details import MAX_AGENT_LOOKUPS, details_frames, learn_agent_names
+from ..details import details_frames
 from ..errors import APIError, InvalidArgumentError, NotFoundError
 from ..params import format_time, session_filters
 from ..progress import progress_bar
@@ -208,16 +209,15 @@ class _Run:
         self.versions: _Versions = {}
         self.result = SyncResult()
         self.problems = frames.Problems("sessions")
-        self.names: dict[str, str] = self.manifest["agent_names"]
+        self.names = AgentNames(self.manifest["agent_names"])
         self.done_details: set[str] = set(self.manifest["details"])
         self.done_logs: set[str] = set(self.manifest["logs"])
-        self.unnamed: set[str] = set()
         self.pending_before = self._pending_ids()
         self.seen_pending: set[str] = set()
         self.bar = progress_bar(None, "sync sessions", " sessions", progress)
 
     def commit(self) -> None:
-        self.manifest["agent_names"] = self.names
+        self.manifest["agent_names"] = self.names.names
         self.manifest["details"] = list(self.done_details)
         self.manifest["logs"] = list(self.done_logs)
         self.store._save_manifest(self.manifest)
@@ -347,7 +347,7 @@ class _Run:
         found = [d for d in details if d is not None]
         self.result.refreshed += len(found)
         for d in found:
-            learn_agent_names(d, self.names)
+            self.names.learn(d)
         if found:
             self.ingest(
                 frames.sessions_table_from_records(
@@ -376,53 +376,22 @@ class _Run:
     # ------------------------------------------------------------------ agent names
 
     def label(self, table: pa.Table) -> pa.Table:
-        """``table`` with an ``agent`` column after ``agent_ids``: the name of the first id whose
-        name is known (as :func:`sessionkit.loaders.label_agents` does). Names are remembered
-        in the manifest; an unknown id costs one session detail, looked up once per sync."""
-        lists = table["agent_ids"].combine_chunks()
-        flat = pc.list_flatten(lists).to_pylist()
-        parents = pc.list_parent_indices(lists).to_numpy()
-        unknown = [a for a in dict.fromkeys(flat) if a not in self.names and a not in self.unnamed]
-        if unknown:
-            self.learn(unknown, flat, parents, table["id"].to_pylist())
-        labels: list[str | None] = [None] * table.num_rows
-        for row, agent_id in zip(parents.tolist(), flat, strict=True):
-            if labels[row] is None and agent_id in self.names:
-                labels[row] = self.names[agent_id]
-        if "agent" in table.column_names:
-            table = table.drop_columns(["agent"])
+        """``table`` with ``agent`` (the name of the first id whose name is known, as
+        :func:`sessionkit.loaders.label_agents` gives) and ``agent_id`` (the stable id) columns
+        after ``agent_ids``. Names are remembered in the manifest; an unknown id costs one
+        session detail, looked up once per sync (:class:`~sessionkit.agents.AgentNames`)."""
+        before = self.names.lookups
+        self.names.name(
+            table["agent_ids"],
+            table["id"].to_pylist(),
+            lambda ids: self.fetch(self.client.get_session, ids, "agent names"),
+        )
+        self.result.agent_lookups += self.names.lookups - before
+        labels = self.names.labels(table["agent_ids"])
+        table = table.drop_columns([c for c in ("agent", AGENT_ID) if c in table.column_names])
         position = table.column_names.index("agent_ids") + 1
-        return table.add_column(position, "agent", pa.array(labels, pa.string()))
-
-    def learn(
-        self, unknown: list[str], flat: list[str], parents: np.ndarray, ids: list[str]
-    ) -> None:
-        sessions_of: dict[str, list[str]] = {}
-        wanted_set = set(unknown)
-        for agent_id, row in zip(flat, parents.tolist(), strict=True):
-            if agent_id in wanted_set:
-                sessions_of.setdefault(agent_id, []).append(ids[row])
-        looked: set[str] = set()
-        wanted = unknown[:MAX_AGENT_LOOKUPS]
-        for _ in range(3):  # a second or third session per id only when the first did not name it
-            lookup = list(
-                dict.fromkeys(
-                    next(s for s in sessions_of[a] if s not in looked)
-                    for a in wanted
-                    if any(s not in looked for s in sessions_of[a])
-                )
-            )
-            if not lookup:
-                break
-            looked.update(lookup)
-            self.result.agent_lookups += len(lookup)
-            for detail in self.fetch(self.client.get_session, lookup, "agent names"):
-                if detail is not None:
-                    learn_agent_names(detail, self.names)
-            wanted = [a for a in wanted if a not in self.names]
-            if not wanted:
-                break
-        self.unnamed.update(a for a in unknown if a not in self.names)
+        table = table.add_column(position, "agent", pa.array(labels, pa.string()))
+        return table.add_column(position + 1, AGENT_ID, stable_agent_ids(table["agent_ids"]))
 
     # ------------------------------------------------------------------ details and logs
 
@@ -480,7 +449,7 @@ class _Run:
         self.result.logs += len(log_pairs)
         if pairs:
             for _, d in pairs:
-                learn_agent_names(d, self.names)
+                self.names.learn(d)
             self.ingest(
                 frames.sessions_table_from_records(
                     [d["session"] for _, d in pairs], problems=self.problems
@@ -539,6 +508,12 @@ def sync(
         _files.remove_stale_tmp(store.path)
         run = _Run(store, client, progress)
         try:
+            scope = resolve_agent(
+                scope,
+                run.names,
+                lambda params: (p.body for p in client.iter_session_pages(params, ramp=True)),
+                lambda ids: run.fetch(client.get_session, ids, "agent names"),
+            )
             for params in scope.queries():
                 run.scope(params)
             run.refresh_pending()

@@ -1,0 +1,333 @@
+"""Agents: their ids, their names, and what ``agent=`` means. Pure; I/O comes in as callbacks.
+
+A session's ``agent_ids`` holds, for every agent that ran in it (nested calls included), a
+stable id ``agent_<40hex>`` and a per-deployment id ``agentid_<40hex>``. The list endpoint sends
+ids only; names come from the ``agents`` of session details (``{"name", "identifier"}``, the
+identifier being the stable id). :class:`AgentNames` is the one naming algorithm, used by the
+loaders (on pandas frames) and by the store's sync (on Arrow tables).
+
+``agent=`` in every loader, ``Store.load_sessions``, ``sessionkit report --agent`` and
+``sessionkit sync --agent`` accepts an agent's *name*, its stable id or one of its
+per-deployment ids, and selects every session that agent took part in — the API's
+``agentIdentifier`` semantics (a session is selected when the id is anywhere in its
+``agent_ids``), so a session of ``research-assistant`` that called ``doc-extractor`` is among
+``doc-extractor``'s sessions too, although its ``agent`` column (the first, calling agent)
+says ``research-assistant``. Names and per-deployment ids are resolved to the stable id first,
+because only the stable id is in every one of the agent's sessions.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import InvalidArgumentError, SchemaWarning
+from .schema import STRING
+
+if TYPE_CHECKING:
+    from .params import SessionFilters
+
+__all__ = [
+    "MAX_AGENT_LOOKUPS",
+    "AgentNames",
+    "UnknownAgentError",
+    "agent_kind",
+    "page_rows",
+    "resolve_agent",
+    "sessions_with_any",
+    "stable_agent_ids",
+    "unknown_agent",
+    "with_agent_id",
+]
+
+#: The column holding each session's stable agent id (inserted after ``agent_ids``).
+AGENT_ID = "agent_id"
+
+#: At most this many session details are fetched to name the agents of one load or sync.
+MAX_AGENT_LOOKUPS = 500
+
+STABLE_PREFIX = "agent_"
+DEPLOYMENT_PREFIX = "agentid_"
+
+#: ``fetch(session_ids)`` → one detail per id, in order; ``None`` where the session is gone.
+FetchDetails = Callable[[list[str]], Sequence[Mapping[str, Any] | None]]
+
+
+class UnknownAgentError(InvalidArgumentError):
+    """``agent=`` names no agent of the sessions selected (``known`` lists the names seen)."""
+
+    def __init__(self, message: str, *, known: Sequence[str] = ()) -> None:
+        self.known = tuple(known)
+        super().__init__(message)
+
+
+def agent_kind(value: str) -> Literal["stable", "deployment", "name"]:
+    """What an ``agent=`` value is: a stable id (``agent_…``), a per-deployment id
+    (``agentid_…``) or a name."""
+    if value.startswith(DEPLOYMENT_PREFIX):
+        return "deployment"
+    if value.startswith(STABLE_PREFIX):
+        return "stable"
+    return "name"
+
+
+def _lists(values: pa.Array | pa.ChunkedArray | Iterable[Any]) -> pa.ListArray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        values = pa.array(list(values), type=pa.list_(pa.string()))
+    if not pa.types.is_list(values.type):
+        raise TypeError(f"agent_ids must be a list<string> column, not {values.type}")
+    return values
+
+
+def stable_agent_ids(agent_ids: pa.Array | pa.ChunkedArray | Iterable[Any]) -> pa.Array:
+    """Per session, the first stable id (``agent_…``) in its ``agent_ids`` — the id of the
+    session's own (calling) agent — or null; a string array, one value per session."""
+    lists = _lists(agent_ids)
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists).to_numpy()
+    is_stable = pc.fill_null(pc.starts_with(flat, STABLE_PREFIX), False).to_numpy(
+        zero_copy_only=False
+    )
+    out: list[str | None] = [None] * len(lists)
+    values = flat.to_pylist()
+    for row, value, stable in zip(parents.tolist(), values, is_stable.tolist(), strict=True):
+        if stable and out[row] is None:
+            out[row] = value
+    return pa.array(out, pa.string())
+
+
+def with_agent_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (sessions, with ``agent_ids``) with an ``agent_id`` category column after
+    ``agent_ids`` (and after ``agent`` when there is one): each session's stable id
+    (:func:`stable_agent_ids`), missing when it has none. Replaces an existing ``agent_id``
+    column; returns a new frame."""
+    frame = frame.drop(columns=AGENT_ID, errors="ignore")
+    values = (
+        stable_agent_ids(pa.array(frame["agent_ids"].array, type=pa.list_(pa.string())))
+        if len(frame)
+        else pa.array([], pa.string())
+    )
+    column = pd.Series(pd.array(values.to_pylist(), dtype=STRING), index=frame.index)
+    after = "agent" if "agent" in frame.columns else "agent_ids"
+    frame.insert(frame.columns.get_loc(after) + 1, AGENT_ID, column.astype("category"))
+    return frame
+
+
+def sessions_with_any(
+    agent_ids: pa.Array | pa.ChunkedArray | Iterable[Any], wanted: Iterable[str]
+) -> np.ndarray:
+    """Boolean mask: sessions whose ``agent_ids`` contain any id of ``wanted``."""
+    lists = _lists(agent_ids)
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists).to_numpy()
+    hit = pc.fill_null(pc.is_in(flat, pa.array(sorted(set(wanted)), pa.string())), False)
+    mask = np.zeros(len(lists), dtype=bool)
+    mask[parents[hit.to_numpy(zero_copy_only=False)]] = True
+    return mask
+
+
+class AgentNames:
+    """Agent id → name, learned from session details; ``names`` may be shared (the store keeps
+    it in its manifest). Ids that could not be named are remembered in :attr:`unnamed`."""
+
+    def __init__(self, names: dict[str, str] | None = None) -> None:
+        self.names: dict[str, str] = names if names is not None else {}
+        self.unnamed: set[str] = set()
+        self.lookups = 0
+        self.gone = 0
+
+    def learn(self, detail: Mapping[str, Any]) -> None:
+        """Add the id → name pairs of one session detail."""
+        agents = [a for a in _as_list(detail.get("agents")) if isinstance(a, Mapping)]
+        for agent in agents:
+            if isinstance(agent.get("identifier"), str) and isinstance(agent.get("name"), str):
+                self.names.setdefault(agent["identifier"], agent["name"])
+        distinct = {a.get("name") for a in agents if isinstance(a.get("name"), str)}
+        session = detail.get("session")
+        if len(distinct) == 1 and isinstance(session, Mapping):
+            (only,) = distinct  # one agent: every id the session carries is that agent's
+            for agent_id in _as_list(session.get("agent_ids")):
+                if isinstance(agent_id, str):
+                    self.names.setdefault(agent_id, str(only))
+
+    def known(self) -> list[str]:
+        """The distinct names learned, sorted."""
+        return sorted(set(self.names.values()))
+
+    def ids_of(self, name: str) -> set[str]:
+        """Every id known to belong to the agent called ``name``."""
+        return {i for i, n in self.names.items() if n == name}
+
+    def name(
+        self,
+        agent_ids: pa.Array | pa.ChunkedArray | Iterable[Any],
+        session_ids: Sequence[str],
+        fetch: FetchDetails,
+        *,
+        budget: int = MAX_AGENT_LOOKUPS,
+        rounds: int = 3,
+    ) -> None:
+        """Learn the names of the ids in ``agent_ids`` (one list per session of
+        ``session_ids``) not known yet, by fetching one detail per unnamed id — at most
+        ``budget`` ids, and a second or third session of an id only when the first did not name
+        it (its detail said nothing, or ``fetch`` returned ``None``: the session was deleted).
+        Ids still unnamed after that are added to :attr:`unnamed` and reported by a
+        :class:`SchemaWarning`; their sessions get a missing name, the load goes on."""
+        lists = _lists(agent_ids)
+        flat = pc.list_flatten(lists).to_pylist()
+        parents = pc.list_parent_indices(lists).to_numpy().tolist()
+        unknown = [a for a in dict.fromkeys(flat) if a not in self.names and a not in self.unnamed]
+        if not unknown:
+            return
+        wanted = unknown[:budget]
+        wanted_set = set(wanted)
+        sessions_of: dict[str, list[str]] = {}
+        for agent_id, row in zip(flat, parents, strict=True):
+            if agent_id in wanted_set:
+                sessions_of.setdefault(agent_id, []).append(session_ids[row])
+        looked: set[str] = set()
+        for _ in range(rounds):
+            lookup = list(
+                dict.fromkeys(
+                    next(s for s in sessions_of[a] if s not in looked)
+                    for a in wanted
+                    if any(s not in looked for s in sessions_of[a])
+                )
+            )
+            if not lookup:
+                break
+            looked.update(lookup)
+            self.lookups += len(lookup)
+            for detail in fetch(lookup):
+                if detail is None:
+                    self.gone += 1
+                else:
+                    self.learn(detail)
+            wanted = [a for a in wanted if a not in self.names]
+            if not wanted:
+                break
+        missing = [a for a in unknown if a not in self.names]
+        self.unnamed.update(missing)
+        if not missing:
+            return
+        # an id without a name is harmless while another id of the session names it
+        rows_named = np.zeros(len(lists), dtype=bool)
+        rows_with_ids = np.zeros(len(lists), dtype=bool)
+        for agent_id, row in zip(flat, parents, strict=True):
+            rows_with_ids[row] = True
+            if agent_id in self.names:
+                rows_named[row] = True
+        nameless = int((rows_with_ids & ~rows_named).sum())
+        if nameless:
+            why = (
+                f"{self.gone} looked-up session(s) were gone (404)"
+                if self.gone
+                else "their session details did not name them"
+            )
+            if len(unknown) > budget:
+                why += f"; at most {budget} ids are looked up per load"
+            warnings.warn(
+                f"agent names: {nameless:,} session(s) have agent ids that could not be named "
+                f"({why}), e.g. {missing[0]}; their agent name is missing (agent_ids and "
+                "agent_id are complete).",
+                SchemaWarning,
+                stacklevel=3,
+            )
+
+    def labels(self, agent_ids: pa.Array | pa.ChunkedArray | Iterable[Any]) -> list[str | None]:
+        """Per session, the name of the first id in its ``agent_ids`` whose name is known."""
+        lists = _lists(agent_ids)
+        flat = pc.list_flatten(lists).to_pylist()
+        parents = pc.list_parent_indices(lists).to_numpy().tolist()
+        labels: list[str | None] = [None] * len(lists)
+        for row, agent_id in zip(parents, flat, strict=True):
+            if labels[row] is None and agent_id in self.names:
+                labels[row] = self.names[agent_id]
+        return labels
+
+    def stable_id_of(self, name: str) -> str | None:
+        """The stable id of the agent called ``name``, if learned."""
+        ids = sorted(i for i in self.ids_of(name) if agent_kind(i) == "stable")
+        return ids[0] if ids else None
+
+
+def _as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def unknown_agent(value: str, known: Sequence[str], where: str) -> UnknownAgentError:
+    """The error for an ``agent=`` name that matches no agent of ``where``."""
+    listed = ", ".join(repr(k) for k in known) if known else "none"
+    return UnknownAgentError(
+        f"agent={value!r} matches no agent in {where}; the agents there are: {listed}. "
+        "Pass one of these names, an agent's stable id (agent_…) or a deployment id (agentid_…).",
+        known=known,
+    )
+
+
+#: ``pages(params)`` → the raw bodies of ``GET /session`` pages for those query parameters.
+FetchPages = Callable[[dict[str, str]], Iterator[bytes]]
+
+
+def page_rows(body: bytes) -> list[dict[str, Any]]:
+    """The session objects of one list page body (``{"data": [...]}``)."""
+    data = orjson.loads(body)
+    rows = data.get("data") if isinstance(data, dict) else None
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
+def resolve_agent(
+    filters: SessionFilters, names: AgentNames, pages: FetchPages, fetch: FetchDetails
+) -> SessionFilters:
+    """``filters`` with ``agent=`` (a name, a stable or a per-deployment id) replaced by the
+    agent's stable id, the one id in every session the agent took part in.
+
+    A stable id is kept as it is. A name (or a deployment id) known to ``names`` costs nothing;
+    otherwise the sessions the other filters select are walked (``pages``), their agents
+    named (``fetch``, one detail per unknown id) until the agent is found. A name no agent has
+    raises :class:`UnknownAgentError` listing the names found (that walk read every page the
+    other filters select); a deployment id no session names is kept as given."""
+    value = filters.params.get("agentIdentifier")
+    if value is None or agent_kind(value) == "stable":
+        return filters
+    kind = agent_kind(value)
+    scope = {k: v for k, v in filters.params.items() if k != "agentIdentifier"}
+    if kind == "deployment":
+        scope["agentIdentifier"] = value  # only that deployment's sessions can name it
+
+    def stable_id() -> str | None:
+        name = value if kind == "name" else names.names.get(value)
+        return names.stable_id_of(name) if name is not None else None
+
+    found = stable_id()
+    walks = [scope] if not filters.triggers else [{**scope, "trigger": t} for t in filters.triggers]
+    for params in walks:
+        if found is not None:
+            break
+        for body in pages(params):
+            rows = [r for r in page_rows(body) if isinstance(r.get("id"), str)]
+            lists = [
+                [a for a in r["agent_ids"] if isinstance(a, str)]
+                if isinstance(r.get("agent_ids"), list)
+                else []
+                for r in rows
+            ]
+            names.name(pa.array(lists, pa.list_(pa.string())), [r["id"] for r in rows], fetch)
+            found = stable_id()
+            if found is not None:
+                break
+    if found is None:
+        if kind == "deployment":
+            return filters  # no session names it: match the id as given (the API's semantics)
+        raise unknown_agent(value, names.known(), "the sessions these filters select")
+    return replace(filters, params={**filters.params, "agentIdentifier": found})
