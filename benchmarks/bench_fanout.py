@@ -105,7 +105,9 @@ def run(
     default = default_concurrency()
     levels = list(dict.fromkeys(default if c is None else c for c in concurrencies))
     faults = Faults(latency=latency)
-    with spawn_emulator_process(sessions=sessions, seed=seed, faults=faults) as emu:
+    with spawn_emulator_process(
+        sessions=sessions, seed=seed, faults=faults, multi_region=True
+    ) as emu:
         with _client(emu, None) as lister:
             listed = sk.load_sessions(lister, progress=False, agent_names=False)
         ids = list(listed["id"].head(sessions))

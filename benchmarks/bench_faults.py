@@ -102,7 +102,9 @@ def run(
     ids: list[str] = []
     for rate in rates:
         faults = Faults.mix(rate, seed=seed) if rate else None
-        with spawn_emulator_process(sessions=sessions, seed=seed, faults=faults) as emu:
+        with spawn_emulator_process(
+            sessions=sessions, seed=seed, faults=faults, multi_region=True
+        ) as emu:
             walk_s, walk_stats, walk = _measure(emu, timeout, repeat, _walk)
             if not rate:
                 step = max(1, len(walk) // fan_out)

@@ -59,7 +59,7 @@ def emulator(sessions: int) -> Iterator[Any]:
 
     spawn = getattr(emu_module, "spawn_emulator_process", None)
     if spawn is not None:
-        handle = spawn(sessions=sessions)
+        handle = spawn(sessions=sessions, multi_region=True)  # the figures include 421 hops
         if hasattr(handle, "__enter__"):
             with handle as emu:
                 yield emu
@@ -72,7 +72,7 @@ def emulator(sessions: int) -> Iterator[Any]:
                         getattr(handle, name)()
                         break
         return
-    with emu_module.Emulator(sessions=sessions) as emu:
+    with emu_module.Emulator(sessions=sessions, multi_region=True) as emu:
         yield emu
 
 

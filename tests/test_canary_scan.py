@@ -204,15 +204,13 @@ def debug_logs() -> Iterator[_Records]:
 
 @pytest.fixture(scope="module")
 def usw_emu() -> Iterator[Emulator]:
-    """The demo data behind the canary key, every session in the home region.
+    """The demo data behind the canary key, in the emulator's default single-region mode.
 
     A client configured only through environment variables (a notebook's ``sk.connect()``,
-    the CLI) cannot follow a region redirect to the emulator: a 421 is followed to
-    ``https://catalyst-{region}.agentuity.cloud`` and no variable names per-region URLs.
+    the CLI) has no per-region URLs; the default emulator answers every session at its home
+    URL, so no 421 ever needs following.
     """
-    emu = Emulator(key=CANARY_KEY)
-    emu.dataset.columns["region"][:] = "usw"
-    with emu:
+    with Emulator(key=CANARY_KEY) as emu:
         yield emu
 
 

@@ -130,7 +130,9 @@ def test_server_validation_error_names_the_parameter(small_client: sk.Client) ->
     assert info.value.status_code == 400 and "trigger" in str(info.value)
 
 
-def test_region_redirect_is_followed_once(small_emu: Emulator, small_client: sk.Client) -> None:
+def test_region_redirect_is_followed_once(faulty: Emulator, small_client: sk.Client) -> None:
+    small_emu = faulty
+    small_emu.faults = Faults(multi_region=True)  # 421s are opt-in
     ds = small_emu.dataset
     regions = ds.columns["region"]
     away = [i for i in range(len(ds)) if regions[i] != "usw"]
@@ -145,7 +147,9 @@ def test_region_redirect_is_followed_once(small_emu: Emulator, small_client: sk.
     assert plain.status_code == 421 and plain.headers["x-agentuity-region"] == regions[away[0]]
 
 
-def test_region_redirect_to_nowhere_is_a_clear_error(small_emu: Emulator) -> None:
+def test_region_redirect_to_nowhere_is_a_clear_error(faulty: Emulator) -> None:
+    small_emu = faulty
+    small_emu.faults = Faults(multi_region=True)  # 421s are opt-in
     ds = small_emu.dataset
     away = next(i for i in range(len(ds)) if ds.columns["region"][i] != "usw")
     client = sk.Client(

@@ -11,7 +11,7 @@ import pytest
 
 import sessionkit as sk
 from sessionkit import schema
-from sessionkit.emulator import Emulator
+from sessionkit.emulator import Emulator, Faults
 
 from .conftest import by_id, make_client, truth_frame
 
@@ -217,8 +217,10 @@ def test_not_found_carries_the_id(demo_client: sk.Client) -> None:
 
 
 def test_details_are_fetched_once_per_completed_session(
-    small_emu: Emulator, small_client: sk.Client
+    faulty: Emulator, small_client: sk.Client
 ) -> None:
+    small_emu = faulty
+    small_emu.faults = Faults(multi_region=True)  # so the away sessions cost a 421 hop
     sessions = sk.load_sessions(small_client, limit=30, progress=False, agent_names=False)
     done = sessions[sessions["pending"] == False]  # noqa: E712
     ds = small_emu.dataset

@@ -10,7 +10,8 @@ slower than the client's timeout). Slow responses get a larger share than ``mix`
 (1.5% instead of 0.25%) so every run surely meets some, and the client's timeout is 1 s against
 the emulator's 3 s stall, so each costs one second. Region redirects (421) are not a fault
 kind of the emulator: they come from the data (a fifth of the sessions live outside the home
-region), so every detail fan-out follows some, and faults hit the redirected requests too.
+region, and the soak emulator runs multi-region), so every detail fan-out follows some, and
+faults hit the redirected requests too.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ SIZES = [
 @pytest.fixture(scope="module", params=SIZES)
 def clean(request: pytest.FixtureRequest) -> Iterator[Clean]:
     sessions, fan_out = request.param
-    with Emulator(sessions=sessions, seed=21, key=CANARY_KEY) as emu:
+    with Emulator(sessions=sessions, seed=21, key=CANARY_KEY, multi_region=True) as emu:
         client = make_client(emu)
         frame = sk.load_sessions(client, progress=False)
         assert len(frame) == sessions and frame["id"].is_unique

@@ -68,12 +68,23 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--page-cap", type=int, default=None, help="return at most K rows per list page")
     p.add_argument("--retry-after", type=duration, default=1.0)
     p.add_argument(
+        "--multi-region",
+        action="store_true",
+        help="route by region like the real service: a region server answers 421 for another "
+        "region's session (default: every region server answers every session)",
+    )
+    p.add_argument(
         "--verbose", action="store_true", help="log method, path and status of every request"
     )
     p.add_argument(
         "--json-ready", action="store_true", help="print one JSON line with the URLs when ready"
     )
     p.add_argument("--faults-json", default=None, help=argparse.SUPPRESS)
+
+
+def region_urls_text(region_urls: dict[str, str]) -> str:
+    """``{"usw": "http://a", "usc": "http://b"}`` → ``"usw=http://a,usc=http://b"``."""
+    return ",".join(f"{region}={url}" for region, url in region_urls.items())
 
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
@@ -102,7 +113,12 @@ def run(args: argparse.Namespace) -> int:
         else (generate(seed=args.seed, live_rate=args.live) if args.live else load_demo())
     )
     emu = Emulator(
-        dataset, key=args.key, faults=faults_from_args(args), live=args.live, verbose=args.verbose
+        dataset,
+        key=args.key,
+        faults=faults_from_args(args),
+        live=args.live,
+        verbose=args.verbose,
+        multi_region=args.multi_region,
     )
     emu.start(args.port)
     info = {
@@ -110,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         "api_url": emu.api_url,
         "region_urls": emu.region_urls,
         "key": emu.key,
+        "multi_region": emu.routes_regions(),
     }
     if args.json_ready:
         print(json.dumps(info), flush=True)
@@ -117,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"sessionkit emulator: {len(dataset):,} sessions"
             + (f", live at {args.live}/s" if args.live else "")
+            + (
+                ", multi-region (421 for another region's session)"
+                if emu.routes_regions()
+                else ", single-region (every region URL answers every session)"
+            )
         )
         for region, url in emu.region_urls.items():
             print(f"  sessions API ({region}): {url}")
@@ -127,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
             f"  export AGENTUITY_CATALYST_URL={emu.catalyst_url} AGENTUITY_API_URL={emu.api_url} "
             f"AGENTUITY_SDK_KEY={emu.key}"
         )
+        if emu.routes_regions():
+            print(f"  export SESSIONKIT_REGION_URLS={region_urls_text(emu.region_urls)}")
         print("Ctrl-C stops it.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -23,6 +23,12 @@ class Faults:
     ``rate_*`` are per-request probabilities; ``slow_seconds`` is how long a slow response
     stalls (past a client's timeout); ``page_cap`` caps list pages below the asked ``limit``;
     ``retry_after`` is what 429/409 responses advertise (seconds).
+
+    ``multi_region`` turns on region routing: a region server answers ``GET /session/{id}``
+    for a session that lives in another region with 421 and ``x-agentuity-region`` (as the
+    real service does). Off by default, so a client pointed at any one region URL (the
+    ``export`` recipe ``sessionkit emulator`` prints) reads every session. It is a behaviour,
+    not an error kind: :meth:`active` ignores it.
     """
 
     latency: float = 0.0
@@ -38,9 +44,10 @@ class Faults:
     page_cap: int | None = None
     retry_after: float = 1.0
     seed: int = 0
+    multi_region: bool = False
 
     @classmethod
-    def mix(cls, rate: float, *, seed: int = 0, **overrides: float) -> Faults:
+    def mix(cls, rate: float, *, seed: int = 0, **overrides: float | bool) -> Faults:
         """A total error ``rate`` spread evenly over every error kind (except slow responses,
         which get a tenth of a share so a run stays quick)."""
         share = rate / 6.1
@@ -56,7 +63,7 @@ class Faults:
             retry_after=0.02,
             seed=seed,
         )
-        for name, value in overrides.items():
+        for name, value in overrides.items():  # e.g. multi_region=True
             setattr(base, name, value)
         return base
 
@@ -73,8 +80,12 @@ class Faults:
         }
 
     def active(self) -> bool:
-        """Whether any knob is on."""
-        return any(getattr(self, f.name) != f.default for f in fields(self) if f.name != "seed")
+        """Whether any fault knob is on (``seed`` and ``multi_region`` are not faults)."""
+        return any(
+            getattr(self, f.name) != f.default
+            for f in fields(self)
+            if f.name not in ("seed", "multi_region")
+        )
 
 
 class FaultChooser:

@@ -16,7 +16,10 @@ Semantics a client author must know (the spec leaves them open):
   ``success=false`` lists failures *and* pending sessions, as the flag says.
 * Sorting is total: ties are broken by id; sessions without a duration (pending) sort as the
   smallest durations.
-* ``GET /session`` lists every region's sessions; ``GET /session/{id}`` answers 421 with
+* ``GET /session`` lists every region's sessions. By default every region server also answers
+  ``GET /session/{id}`` for every session it lists (single-region mode: any one base URL
+  serves the whole project). With multi-region on (``Emulator(multi_region=True)``,
+  ``Faults(multi_region=True)`` or ``--multi-region``) it answers 421 with
   ``x-agentuity-region`` when the session lives in another region.
 """
 
@@ -451,7 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if row is None or int(emu.dataset.columns["created_ns"][row]) > now:
                     return error(404, f"Session {session_id} not found", "NOT_FOUND")
                 home = str(emu.dataset.columns["region"][row])
-                if home != self.server.region:
+                if emu.routes_regions() and home != self.server.region:
                     status, body, _, _ = error(
                         421, f"Session {session_id} lives in region {home}", "WRONG_REGION"
                     )

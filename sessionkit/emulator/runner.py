@@ -33,6 +33,12 @@ class Emulator:
     dataset, ``sessions=N`` a generated one; ``live=RATE`` makes sessions arrive at RATE per
     second and pending ones complete as the clock (``clock_speed`` × wall time) advances.
     ``faults`` may be replaced while running.
+
+    Single-region by default: every region server answers every session it lists, so a client
+    given only ``catalyst_url`` (or any one of ``region_urls``) reads the whole project.
+    ``multi_region=True`` (or ``Faults(multi_region=True)``) routes like the real service:
+    ``GET /session/{id}`` on the wrong region answers 421 with ``x-agentuity-region``, and a
+    client needs ``region_urls`` to follow it.
     """
 
     def __init__(
@@ -46,6 +52,7 @@ class Emulator:
         live: float | None = None,
         clock_speed: float = 1.0,
         verbose: bool = False,
+        multi_region: bool = False,
     ) -> None:
         if dataset is None:
             dataset = (
@@ -58,6 +65,8 @@ class Emulator:
         self.live = live
         self.clock_speed = clock_speed
         self.verbose = verbose
+        #: Route by region (421 for another region's session); see also ``Faults.multi_region``.
+        self.multi_region = multi_region
         self.stats = Stats()
         self.faults = faults or Faults()
         #: Hostile-response injection for tests: ``{path: body}`` answers GET ``path`` (any
@@ -85,6 +94,10 @@ class Emulator:
     def faults(self, value: Faults) -> None:
         self._faults = value
         self._chooser = FaultChooser(value)
+
+    def routes_regions(self) -> bool:
+        """Whether region servers answer 421 for sessions of another region (multi-region)."""
+        return self.multi_region or self.faults.multi_region
 
     def now(self) -> int:
         """The emulator's clock in ns since epoch: frozen at the dataset's ``now`` unless live."""
@@ -150,7 +163,8 @@ class Emulator:
     def __repr__(self) -> str:
         return (
             f"Emulator(sessions={len(self.dataset)}, catalyst_url={self.catalyst_url!r}, "
-            f"api_url={self.api_url!r}, live={self.live}, faults_active={self.faults.active()})"
+            f"api_url={self.api_url!r}, live={self.live}, multi_region={self.routes_regions()}, "
+            f"faults_active={self.faults.active()})"
         )
 
     # ------------------------------------------------------------------ used by the handlers
@@ -196,6 +210,7 @@ def spawn_emulator_process(
     key: str = DEFAULT_KEY,
     faults: Faults | None = None,
     live: float | None = None,
+    multi_region: bool = False,
     ready_timeout: float = 600.0,
 ) -> Iterator[EmulatorProcess]:
     """Run ``python -m sessionkit.emulator --port 0 --json-ready ...`` and yield its URLs."""
@@ -213,6 +228,8 @@ def spawn_emulator_process(
         args += ["--sessions", str(sessions)]
     if live:
         args += ["--live", str(live)]
+    if multi_region:
+        args.append("--multi-region")
     if faults is not None:
         args += ["--faults-json", json.dumps(faults.__dict__)]
     proc = subprocess.Popen(

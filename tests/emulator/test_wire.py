@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
+import re
+import shlex
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -209,16 +214,63 @@ def test_detail_logs_404_and_region(emu: Emulator, http: httpx.Client) -> None:
         ).status_code
         == 404
     )
-    away = next(i for i in range(len(ds)) if ds.columns["region"][i] != "usw")
-    region = str(ds.columns["region"][away])
-    r = http.get(f"/session/{ds.columns['id'][away]}")
-    assert r.status_code == 421 and r.headers["x-agentuity-region"] == region
-    there = httpx.get(
-        f"{emu.region_urls[region]}/session/{ds.columns['id'][away]}",
-        headers={"Authorization": f"Bearer {KEY}"},
-    )
-    assert there.status_code == 200
     assert http.get("/nowhere").status_code == 404
+
+
+def test_single_region_by_default_every_region_url_answers_every_session(
+    emu: Emulator, http: httpx.Client
+) -> None:
+    ds = emu.dataset
+    assert not emu.routes_regions()
+    done = [i for i in range(len(ds)) if not ds.pending(i, ds.now_ns)]
+    away = [i for i in done if ds.columns["region"][i] != "usw"]
+    assert away and {str(ds.columns["region"][i]) for i in away} == {"usc", "use"}
+    for i in done:  # every session of the project at the home URL: no 421
+        r = http.get(f"/session/{ds.columns['id'][i]}")
+        assert r.status_code == 200 and "x-agentuity-region" not in r.headers, r.text
+    for url in emu.region_urls.values():  # and at every other region URL too
+        for i in away[:5] + done[:5]:
+            r = httpx.get(
+                f"{url}/session/{ds.columns['id'][i]}", headers={"Authorization": f"Bearer {KEY}"}
+            )
+            assert r.status_code == 200 and r.json()["data"]["session"]["id"] == ds.columns["id"][i]
+    assert emu.stats["status_421"] == 0
+
+
+def _assert_routes_by_region(emu: Emulator) -> None:
+    ds = emu.dataset
+    auth = {"Authorization": f"Bearer {emu.key}"}
+    away = next(i for i in range(len(ds)) if ds.columns["region"][i] != "usw")
+    home = next(i for i in range(len(ds)) if ds.columns["region"][i] == "usw")
+    region = str(ds.columns["region"][away])
+    sid = ds.columns["id"][away]
+    r = httpx.get(f"{emu.catalyst_url}/session/{sid}", headers=auth)
+    assert r.status_code == 421 and r.headers["x-agentuity-region"] == region
+    assert r.json()["code"] == "WRONG_REGION" and region in r.json()["message"]
+    assert httpx.get(f"{emu.region_urls[region]}/session/{sid}", headers=auth).status_code == 200
+    home_id = ds.columns["id"][home]
+    assert httpx.get(f"{emu.catalyst_url}/session/{home_id}", headers=auth).status_code == 200
+    assert (
+        httpx.get(f"{emu.region_urls[region]}/session/{home_id}", headers=auth).status_code == 421
+    )
+
+
+def test_multi_region_is_a_faults_knob(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults = Faults(multi_region=True)  # the http fixture resets it
+    assert emu.routes_regions() and not emu.faults.active()  # routing, not an error kind
+    _assert_routes_by_region(emu)
+    emu.faults = Faults()
+    ds = emu.dataset
+    away = next(i for i in range(len(ds)) if ds.columns["region"][i] != "usw")
+    assert http.get(f"/session/{ds.columns['id'][away]}").status_code == 200
+
+
+def test_multi_region_constructor_option() -> None:
+    with Emulator(generate(120, seed=4), key=KEY, multi_region=True) as multi:
+        assert multi.routes_regions() and "multi_region=True" in repr(multi)
+        _assert_routes_by_region(multi)
+        multi.faults = Faults(rate_429=0.0)  # replacing the faults keeps the option
+        _assert_routes_by_region(multi)
 
 
 def test_pending_sessions_render_as_pending(emu: Emulator, http: httpx.Client) -> None:
@@ -347,27 +399,154 @@ def test_cli_starts_prints_and_serves() -> None:
         info = json.loads(proc.stdout.readline())
         r = httpx.get(info["catalyst_url"] + "/session", headers={"Authorization": f"Bearer {KEY}"})
         assert r.status_code == 200 and len(r.json()["data"]) == 10
-        assert set(info["region_urls"]) == {"usw", "usc", "use"}
+        assert set(info["region_urls"]) == {"usw", "usc", "use"} and info["multi_region"] is False
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
 
 
-def test_cli_human_output() -> None:
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def _cli(*args: str) -> Iterator[list[str]]:
+    """``python -m sessionkit.emulator --port 0 ARGS``: its human output up to "Ctrl-C"."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sessionkit.emulator", "--port", "0", "--sessions", "20"],
+        [sys.executable, "-m", "sessionkit.emulator", "--port", "0", *args],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=ROOT,
+        env={**_clean_env(), "PYTHONUNBUFFERED": "1"},
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(8)]
-        text = "".join(lines)
-        assert "sessions API (usw): http://127.0.0.1:" in text and "logs API:" in text
-        assert "export AGENTUITY_CATALYST_URL=" in text and "sk_emulator_demo" in text
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("Ctrl-C"):
+            line = proc.stdout.readline()
+            assert line, f"the emulator exited early: {lines}"
+            lines.append(line)
+        yield lines
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _clean_env() -> dict[str, str]:
+    """This process's environment without any Agentuity/sessionkit setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTUITY_", "SESSIONKIT_"))}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _exports(lines: list[str]) -> dict[str, str]:
+    """The variables of every ``export A=x B=y`` line, parsed like a shell would."""
+    out: dict[str, str] = {}
+    for line in lines:
+        if not line.strip().startswith("export "):
+            continue
+        words = shlex.split(line)
+        if words[0] == "export":
+            for word in words[1:]:
+                name, _, value = word.partition("=")
+                out[name] = value
+    return out
+
+
+def test_cli_human_output() -> None:
+    with _cli("--sessions", "20") as lines:
+        text = "".join(lines)
+        assert "sessions API (usw): http://127.0.0.1:" in text and "logs API:" in text
+        assert "export AGENTUITY_CATALYST_URL=" in text and "sk_emulator_demo" in text
+        assert "single-region" in text and "SESSIONKIT_REGION_URLS" not in text
+
+
+_RECIPE_CHILD = """
+import json
+import sessionkit as sk
+sessions = sk.load_sessions(progress=False)
+done = sessions[~sessions["pending"].astype(bool)].head(40)
+details = sk.load_details(done, progress=False)
+logs = sk.load_logs(done.head(5), progress=False)
+client = sk.Client()
+print(json.dumps({
+    "sessions": len(sessions), "ids": list(done["id"]),
+    "detail_ids": list(details.sessions["id"]), "spans": len(details.spans), "logs": len(logs),
+    "base_url": client.base_url, "region_urls": client.region_urls,
+}))
+"""
+
+
+def test_cli_printed_recipe_is_all_a_fresh_client_needs() -> None:
+    """Default (single-region) mode: the printed ``export`` line, and nothing else, lets a
+    fresh process's ``sk.load_sessions()`` + ``sk.load_details`` read 40 sessions, some of
+    them living outside the home region (which a multi-region emulator would answer 421)."""
+    with _cli("--sessions", "90", "--seed", "13", "--key", KEY) as lines:
+        exports = _exports(lines)
+        assert set(exports) == {"AGENTUITY_CATALYST_URL", "AGENTUITY_API_URL", "AGENTUITY_SDK_KEY"}
+        assert exports["AGENTUITY_SDK_KEY"] == KEY
+        child = subprocess.run(
+            [sys.executable, "-c", _RECIPE_CHILD],
+            env={**_clean_env(), **exports, "MPLBACKEND": "Agg"},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert child.returncode == 0, child.stderr
+    got = json.loads(child.stdout.strip().splitlines()[-1])
+    assert got["base_url"] == exports["AGENTUITY_CATALYST_URL"] and got["region_urls"] == {}
+    assert got["sessions"] == 90 and len(got["ids"]) == 40
+    assert got["detail_ids"] == got["ids"] and got["spans"] > 40 and got["logs"] > 0
+    ds = generate(90, seed=13)  # the CLI's dataset, to know where each session lives
+    regions = {str(ds.columns["region"][ds.position(s)]) for s in got["ids"]}
+    assert regions - {"usw"}, "the 40 sessions include none from another region: a weak case"
+
+
+def test_cli_multi_region_prints_the_region_urls() -> None:
+    with _cli("--sessions", "60", "--seed", "13", "--key", KEY, "--multi-region") as lines:
+        text = "".join(lines)
+        assert "multi-region" in text
+        printed = dict(re.findall(r"sessions API \((\w+)\): (http://\S+)", text))
+        exports = _exports(lines)
+        assert set(exports) == {
+            "AGENTUITY_CATALYST_URL",
+            "AGENTUITY_API_URL",
+            "AGENTUITY_SDK_KEY",
+            "SESSIONKIT_REGION_URLS",
+        }
+        pairs = [pair.split("=", 1) for pair in exports["SESSIONKIT_REGION_URLS"].split(",")]
+        region_urls = dict(pairs)
+        assert [r for r, _ in pairs] == ["usw", "usc", "use"] and region_urls == printed
+        assert region_urls["usw"] == exports["AGENTUITY_CATALYST_URL"]
+        ds = generate(60, seed=13)
+        away = next(i for i in range(len(ds)) if ds.columns["region"][i] != "usw")
+        region, sid = str(ds.columns["region"][away]), ds.columns["id"][away]
+        auth = {"Authorization": f"Bearer {KEY}"}
+        r = httpx.get(f"{exports['AGENTUITY_CATALYST_URL']}/session/{sid}", headers=auth)
+        assert r.status_code == 421 and r.headers["x-agentuity-region"] == region
+        assert httpx.get(f"{region_urls[region]}/session/{sid}", headers=auth).status_code == 200
+
+
+def test_spawned_emulator_multi_region_by_option_or_faults() -> None:
+    from sessionkit.emulator import spawn_emulator_process
+
+    with spawn_emulator_process(sessions=40, seed=13, key=KEY, multi_region=True) as multi:
+        assert "--multi-region" in multi.process.args  # type: ignore[operator]
+        ds = generate(40, seed=13)
+        away = next(i for i in range(len(ds)) if ds.columns["region"][i] != "usw")
+        r = httpx.get(
+            f"{multi.catalyst_url}/session/{ds.columns['id'][away]}",
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+        assert r.status_code == 421
+    with spawn_emulator_process(
+        sessions=40, seed=13, key=KEY, faults=Faults(multi_region=True)
+    ) as via_faults:
+        r = httpx.get(
+            f"{via_faults.catalyst_url}/session/{ds.columns['id'][away]}",
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+        assert r.status_code == 421
 
 
 def test_console_script_has_the_emulator_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
@@ -385,6 +564,7 @@ def test_console_script_has_the_emulator_subcommand(capsys: pytest.CaptureFixtur
         "--fault-rate",
         "--live",
         "--page-cap",
+        "--multi-region",
         "--rate-429",
     ):
         assert flag in text
