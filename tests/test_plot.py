@@ -525,6 +525,23 @@ def test_log_severity_over_time_stacks_counts_in_severity_order() -> None:
     assert auto_freq(pd.Timedelta("3min")) == "10s" and auto_freq(pd.Timedelta("2D")) == "1h"
 
 
+def test_log_severity_colours_and_order_come_from_display_and_schema() -> None:
+    from sessionkit.display import SEVERITY_COLOURS, UNKNOWN_SEVERITY
+
+    logs = _logs()
+    logs["severity"] = ["NOTICE", "AUDIT", "TRACE", "FATAL", "INFO", None]  # plain text
+    ax = plot.log_severity_over_time(logs, freq="1min")
+    assert _legend(ax) == ["AUDIT", "FATAL", "NOTICE", "INFO", "TRACE"]  # unknown after FATAL
+    colours = {str(c.get_label()): to_hex(c.patches[0].get_facecolor()) for c in ax.containers}
+    assert colours == {
+        **{k: SEVERITY_COLOURS[k].lower() for k in ("TRACE", "INFO", "NOTICE", "FATAL")},
+        "AUDIT": UNKNOWN_SEVERITY.lower(),
+    }
+    assert not hasattr(plot.logs, "SEVERITY_COLOURS") or (
+        plot.logs.SEVERITY_COLOURS is SEVERITY_COLOURS
+    )
+
+
 # --------------------------------------------------------------------------- spans
 
 
