@@ -231,6 +231,17 @@ def test_latency_percentiles_by_hand() -> None:
 # --------------------------------------------------------------------------- reliability
 
 
+def test_wilson_interval_holds_the_rate_exactly_at_zero_and_one() -> None:
+    n = np.array([1, 2, 3, 7, 10, 13, 100, 1000, 0])
+    for k in (np.zeros_like(n), n):
+        low, high = A.wilson_interval(k, n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = k / np.where(n > 0, n, np.nan)
+        done = n > 0
+        assert (low[done] <= rate[done]).all() and (rate[done] <= high[done]).all()
+        assert np.isnan(low[~done]).all() and np.isnan(high[~done]).all()
+
+
 def test_wilson_interval_known_cases() -> None:
     low, high = A.wilson_interval(np.array([1, 0, 5, 0]), np.array([3, 10, 10, 0]))
     assert low[0] == pytest.approx(0.0615, abs=1e-4) and high[0] == pytest.approx(0.7923, abs=1e-4)

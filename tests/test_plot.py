@@ -457,6 +457,57 @@ def test_eval_scores_on_a_given_axes_draws_one_panel() -> None:
         plot.eval_scores(_runs(), kind="both", ax=ax)  # type: ignore[call-overload]
 
 
+def _verdicts(groups: dict[str, list[bool]]) -> pd.DataFrame:
+    """Eval runs of a completed verdict each: ``{eval_id: [passed, ...]}``."""
+    items = [(e, p) for e, verdicts in groups.items() for p in verdicts]
+    return sk.eval_runs_frame(
+        (
+            f"s{i}",
+            {
+                "id": f"evalrun_{i:032x}",
+                "eval_id": e,
+                "created_at": "2026-11-01T10:00:00Z",
+                "pending": False,
+                "success": True,
+                "result": {"success": True, "passed": p, "score": 1.0 if p else 0.0},
+            },
+        )
+        for i, (e, p) in enumerate(items)
+    )
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        {"never": [False] * 3},
+        {"never": [False] * 7, "always": [True] * 10},
+        {"always": [True] * 13},
+        {"one-pass": [True], "one-fail": [False]},
+        {"third": [True, False, False], "most": [True] * 99 + [False]},
+        {"big-zero": [False] * 100, "big-one": [True] * 1000},
+    ],
+    ids=["0of3", "0of7-10of10", "13of13", "one-run", "1of3-99of100", "0of100-1000of1000"],
+)
+def test_eval_pass_rate_whiskers_are_a_valid_interval_at_the_edges(
+    groups: dict[str, list[bool]],
+) -> None:
+    ax = plot.eval_scores(_verdicts(groups), kind="pass_rate")
+    (bars,) = [c for c in ax.containers if hasattr(c, "patches") and c.patches]
+    rates = {t.get_text(): p.get_width() for t, p in zip(ax.get_yticklabels(), bars, strict=True)}
+    assert rates == pytest.approx({k: sum(v) / len(v) for k, v in groups.items()})
+    (whiskers,) = [c for c in ax.collections if len(c.get_segments()) == len(groups)]
+    for (x0, _y0), (x1, _y1) in (s for s in whiskers.get_segments()):
+        low, high = sorted((x0, x1))
+        assert 0.0 <= low <= high <= 1.0
+    for segment, rate in zip(whiskers.get_segments(), [p.get_width() for p in bars], strict=True):
+        low, high = sorted((segment[0][0], segment[1][0]))
+        assert low <= rate <= high  # the interval holds the rate (exactly 0 or 1 at the edges)
+        if rate == 0:
+            assert low == 0.0 and high > 0
+        if rate == 1:
+            assert high == 1.0 and low < 1
+
+
 def test_log_severity_over_time_stacks_counts_in_severity_order() -> None:
     ax = plot.log_severity_over_time(_logs(), freq="1min")
     assert _legend(ax) == ["ERROR", "WARN", "INFO", "DEBUG"]
@@ -472,6 +523,23 @@ def test_log_severity_over_time_stacks_counts_in_severity_order() -> None:
     auto = plot.log_severity_over_time(_logs())
     assert "per 10 seconds" in auto.get_title()
     assert auto_freq(pd.Timedelta("3min")) == "10s" and auto_freq(pd.Timedelta("2D")) == "1h"
+
+
+def test_log_severity_colours_and_order_come_from_display_and_schema() -> None:
+    from sessionkit.display import SEVERITY_COLOURS, UNKNOWN_SEVERITY
+
+    logs = _logs()
+    logs["severity"] = ["NOTICE", "AUDIT", "TRACE", "FATAL", "INFO", None]  # plain text
+    ax = plot.log_severity_over_time(logs, freq="1min")
+    assert _legend(ax) == ["AUDIT", "FATAL", "NOTICE", "INFO", "TRACE"]  # unknown after FATAL
+    colours = {str(c.get_label()): to_hex(c.patches[0].get_facecolor()) for c in ax.containers}
+    assert colours == {
+        **{k: SEVERITY_COLOURS[k].lower() for k in ("TRACE", "INFO", "NOTICE", "FATAL")},
+        "AUDIT": UNKNOWN_SEVERITY.lower(),
+    }
+    assert not hasattr(plot.logs, "SEVERITY_COLOURS") or (
+        plot.logs.SEVERITY_COLOURS is SEVERITY_COLOURS
+    )
 
 
 # --------------------------------------------------------------------------- spans

@@ -38,10 +38,14 @@ def _keys(eval_runs: pd.DataFrame, by: str, sessions: pd.DataFrame | None) -> pd
 
 def _pass_rate(ax: Axes, table: pd.DataFrame, ylabels: list[str], **kwargs: Any) -> None:
     positions = np.arange(len(table))
-    rate = table["pass_rate"].astype("float64").to_numpy()
     done = table["completed"].astype("float64").to_numpy()
-    low, high = analysis.wilson_interval(np.round(np.nan_to_num(rate) * done), done)
-    err = np.vstack([np.nan_to_num(rate - low), np.nan_to_num(high - rate)])
+    passed = np.round(np.nan_to_num(table["pass_rate"].astype("float64").to_numpy()) * done)
+    # the bar, its whiskers and its label all come from the same count (passed of done), so
+    # the interval holds the bar; whisker lengths are clipped at 0 (matplotlib refuses < 0)
+    low, high = analysis.wilson_interval(passed, done)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(done > 0, passed / np.where(done > 0, done, 1.0), np.nan)
+    err = np.clip(np.nan_to_num(np.vstack([rate - low, high - rate])), 0.0, None)
     options: dict[str, Any] = {"color": PASS, "height": 0.65}
     options.update(kwargs)
     ax.barh(positions, np.nan_to_num(rate), **options)

@@ -9,19 +9,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
-from ..schema import SEVERITIES
+from ..display import SEVERITY_COLOURS, UNKNOWN_SEVERITY
+from ..schema import severity_dtype
 from ._style import COUNT, axes, bucket_grid, bucket_label, date_numbers, no_data, time_axis
 
-#: Colour of each canonical severity, from quiet grey to alarming dark red.
-SEVERITY_COLOURS: dict[str, str] = {
-    "TRACE": "#CCCCCC",
-    "DEBUG": "#56B4E9",
-    "INFO": "#009E73",
-    "WARN": "#E69F00",
-    "ERROR": "#D55E00",
-    "FATAL": "#7A0019",
-}
-UNKNOWN_SEVERITY = "#555555"
 _STEPS = (
     "1ms",
     "10ms",
@@ -65,8 +56,8 @@ def log_severity_over_time(
     freq = freq or auto_freq(max(last - first, pd.Timedelta("1ms")))
     bucket = data["timestamp"].dt.floor(freq)
     severity = data["severity"]
-    if not isinstance(severity.dtype, pd.CategoricalDtype):
-        severity = severity.astype(pd.CategoricalDtype(list(SEVERITIES), ordered=True))
+    if not isinstance(severity.dtype, pd.CategoricalDtype):  # known order, then the unknown
+        severity = severity.astype(severity_dtype(severity.dropna().unique()))
     counts = data.groupby([bucket, severity], observed=True).size().unstack(fill_value=0)
     order = [str(s) for s in severity.cat.categories if s in counts.columns]
     counts.columns = [str(c) for c in counts.columns]
