@@ -46,6 +46,8 @@ def _demo(args: argparse.Namespace) -> int:
     for sentence in report.incidents:
         print(f"  - {sentence}")
     print(f"\nReport: {report.path.resolve()}  (open it in a browser; it needs no network)")
+    if report.csv_dir:
+        print(f"Tables as CSV: {report.csv_dir.resolve()}")
     return 0
 
 
@@ -59,19 +61,36 @@ def _emulator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.set_defaults(func=_cli.run)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sessionkit")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sessionkit`` command."""
     parser = argparse.ArgumentParser(
         prog="sessionkit", description="Analyse Agentuity agent sessions (and emulate the API)."
     )
+    parser.add_argument("--version", action="version", version=f"sessionkit {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo", help="load the demo data through the emulator, summarise it, write a report"
     )
     demo.add_argument(
-        "--out", default="reports/demo-report.html", help="where to write the HTML report"
+        "--out",
+        default="reports/demo-report.html",
+        help="where to write the HTML report (default: %(default)s)",
     )
-    demo.add_argument("--csv", action="store_true", help="also write the report's tables as CSV")
+    demo.add_argument(
+        "--csv",
+        action="store_true",
+        help="also write the report's tables as CSV, into a folder named like --out without "
+        "its suffix (default: reports/demo-report/)",
+    )
     demo.set_defaults(func=_demo)
     _emulator_parser(sub)
     from .report import configure_report_parser, run_report

@@ -502,7 +502,7 @@ class Client:
             if target is None and exc.region in config.REGIONS and not local:
                 target = config.catalyst_url(exc.region)
             if target is None:  # the key only ever goes to hosts the user configured or knows
-                if local:
+                if local and exc.region in config.REGIONS:
                     exc.message += (
                         f" — the session lives in region {exc.region[:40]!r} and the sessions "
                         f"base {self.base_url} is a local server, so the public region host is "

@@ -12,6 +12,8 @@ import argparse
 import base64
 import io
 import os
+import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -341,20 +343,37 @@ def report_from_client(
 
 def configure_report_parser(p: argparse.ArgumentParser) -> None:
     """Options of ``sessionkit report``."""
-    p.add_argument(
-        "--since", default=None, help="ISO time with a zone, or 30d, 12h (default: everything)"
+    times = (
+        "ISO time with a zone ('2026-11-01T00:00Z'), a bare date (that UTC day, '2026-11-01') "
+        "or a relative 30d, 12h (on the demo data: before its last session)"
     )
-    p.add_argument("--until", default=None)
-    p.add_argument("--trigger", default=None)
-    p.add_argument("--env", default=None)
-    p.add_argument("--agent", default=None, help="agent identifier (agent_<40hex>)")
-    p.add_argument("--out", default="report.html")
-    p.add_argument("--format", choices=("html", "markdown"), default="html")
+    p.add_argument("--since", default=None, help=f"{times}; default: everything")
+    p.add_argument("--until", default=None, help=f"{times}; default: now")
+    p.add_argument("--trigger", default=None, help="only this trigger (e.g. cron); default: all")
+    p.add_argument("--env", default=None, help="only this environment (e.g. production)")
+    p.add_argument(
+        "--agent",
+        default=None,
+        help="only this agent: its name (as the report shows it), its stable id agent_<40hex> "
+        "or a deployment id agentid_<40hex>; default: all",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="where to write the report (default: report.html, or report.md with "
+        "--format markdown)",
+    )
+    p.add_argument(
+        "--format", choices=("html", "markdown"), default="html", help="default: %(default)s"
+    )
     p.add_argument(
         "--csv", default=None, metavar="DIR", help="also write every table as CSV into DIR"
     )
     p.add_argument(
-        "--details", type=int, default=300, help="sessions sampled for hotspots and evals"
+        "--details",
+        type=int,
+        default=300,
+        help="completed sessions sampled for hotspots and evals (default: %(default)s)",
     )
     p.add_argument(
         "--demo", action="store_true", help="use the bundled emulator even when a key is set"
@@ -362,18 +381,35 @@ def configure_report_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """``sessionkit report``: write the report and print where it is."""
+    """``sessionkit report``: write the report and print where it is. Exit status 0 when
+    written, 1 on an error (printed as one line on stderr), 2 when no session matches."""
     from .connect import connect
+    from .errors import SessionKitError, SessionKitWarning
+    from .loaders import load_sessions
 
-    client = connect(demo=True) if args.demo else connect()
+    out = args.out or ("report.md" if args.format == "markdown" else "report.html")
     filters = {
         k: getattr(args, k)
         for k in ("since", "until", "trigger", "env", "agent")
         if getattr(args, k)
     }
-    report = report_from_client(
-        client, out=args.out, fmt=args.format, csv_dir=args.csv, details=args.details, **filters
-    )
+    try:
+        client = connect(demo=True) if args.demo else connect()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SessionKitWarning)
+            probe = load_sessions(client, limit=1, progress=False, agent_names=False, **filters)
+        if probe.empty:
+            why = next((str(w.message) for w in caught), "no session matches these filters.")
+            print(f"sessionkit report: nothing to report — {why}", file=sys.stderr)
+            return 2
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        report = report_from_client(
+            client, out=out, fmt=args.format, csv_dir=args.csv, details=args.details, **filters
+        )
+    except SessionKitError as exc:
+        print(f"sessionkit report: {exc}", file=sys.stderr)
+        return 1
     print(f"Report written to {report.path.resolve()}")
     for sentence in report.incidents:
         print(f"  change: {sentence}")

@@ -4,7 +4,6 @@ emulator (incremental in live mode, no-change cost, details once, kill -9 at ran
 from __future__ import annotations
 
 import os
-import warnings
 import random
 import signal
 import stat
@@ -12,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import sessionkit as sk
-from sessionkit.agents import with_agent_id
 from sessionkit import frames, schema
+from sessionkit.agents import with_agent_id
 from sessionkit.emulator import Emulator, Faults
 from sessionkit.errors import SessionKitError
 from sessionkit.store import Store, StoreLockedError, SyncResult

@@ -21,12 +21,15 @@ def configure_sync_parser(p: argparse.ArgumentParser) -> None:
         "--store", default=str(DEFAULT_PATH), help="store directory (default: %(default)s)"
     )
     p.add_argument(
-        "--since", help="history bound of the first sync: ISO time with a zone, or 30d, 12h"
+        "--since",
+        help="history bound of the first sync: ISO time with a zone, a bare date (that UTC "
+        "day) or 30d, 12h (default: the whole history)",
     )
     p.add_argument("--until", help="only sessions that started before this time")
     p.add_argument(
         "--details",
-        help="also store eval runs, spans and agents of: 'all', 'failed', or comma-separated ids",
+        help="also store eval runs, spans and agents of: all, failed, none, or comma-separated "
+        "session ids (default: none)",
     )
     p.add_argument(
         "--logs", action="store_true", help="also store the logs of the --details sessions"
@@ -38,7 +41,14 @@ def configure_sync_parser(p: argparse.ArgumentParser) -> None:
     outcome.add_argument("--failed", dest="success", action="store_false")
     p.add_argument("--devmode", action=argparse.BooleanOptionalAction, default=None)
     for name in ("org-id", "project-id", "deployment-id", "thread-id", "agent"):
-        p.add_argument(f"--{name}", help=f"only this {name.replace('-', ' ')}")
+        p.add_argument(
+            f"--{name}",
+            help=(
+                "only this agent: its name, stable id (agent_...) or a deployment id (agentid_...)"
+                if name == "agent"
+                else f"only this {name.replace('-', ' ')}"
+            ),
+        )
     p.add_argument("--demo", action="store_true", help="sync from the bundled emulator's demo data")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -50,8 +60,18 @@ def run_sync(args: argparse.Namespace) -> int:
     from ._sync import _FILTER_NAMES
 
     details: object = args.details
-    if isinstance(details, str) and details not in ("all", "failed"):
+    if details == "none":
+        details = None
+    elif isinstance(details, str) and details not in ("all", "failed"):
         details = [d.strip() for d in details.split(",") if d.strip()]
+        wrong = [d for d in details if not d.startswith("sess_")]
+        if wrong or not details:
+            print(
+                "sessionkit sync: --details takes all, failed, none or comma-separated session "
+                f"ids (sess_...); got {args.details!r}",
+                file=sys.stderr,
+            )
+            return 2
     filters = {  # every sync filter has an option of the same name, but metadata
         name: getattr(args, name)
         for name in _FILTER_NAMES
