@@ -141,6 +141,8 @@ def load_sessions(
     frame = walk_sessions(client, filters, progress=progress, strict=strict)
     if frame.empty and filters.params.keys() - {"sort", "direction"}:
         _warn_no_match(client, asked)
+    elif filters.windowed:
+        _warn_partial_window(client, filters)
     if agent_names:
         try:
             frame = label_agents(frame, client, progress=progress)
@@ -151,6 +153,33 @@ def load_sessions(
             )
             raise
     return with_agent_id(frame)
+
+
+def _warn_partial_window(client: Client, filters: SessionFilters) -> None:
+    """Warn when the ``since``/``until`` window reaches beyond the project's data: before its
+    first session (one request: the oldest session) or, on the frozen demo data, after its
+    "now" — so a "last 30 days" over 12 days of data is not read as 30 days."""
+    oldest = page_rows(
+        client.list_sessions_page({"sort": "startTime", "direction": "asc"}, limit=1).body
+    )
+    first = frames.sessions_frame(oldest)["start_time"].min() if oldest else pd.NaT
+    gaps = []
+    if filters.start is not None and not pd.isna(first) and first > filters.start:
+        gaps.append(
+            f"it starts at {format_timestamp(filters.start)} but the project's first session "
+            f"started at {format_timestamp(first)}"
+        )
+    if filters.end is not None and client.demo_now is not None and filters.end > client.demo_now:
+        gaps.append(
+            f"it ends at {format_timestamp(filters.end)}, after the demo data's now "
+            f"({format_timestamp(client.demo_now)})"
+        )
+    if gaps:
+        warnings.warn(
+            "The time window is only partly covered by the data: " + "; ".join(gaps) + ".",
+            SessionKitWarning,
+            stacklevel=3,
+        )
 
 
 #: Query parameter → the loader keyword it comes from (for messages).
