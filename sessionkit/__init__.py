@@ -14,6 +14,10 @@ Layers (one module each): :mod:`~sessionkit.config` and :mod:`~sessionkit.client
 :mod:`~sessionkit.cli` (the ``sessionkit`` command).
 """
 
+import importlib
+from types import ModuleType
+
+from .agents import UnknownAgentError
 from .client import Client
 from .connect import connect
 from .errors import (
@@ -83,6 +87,7 @@ __all__ = [
     "Store",
     "StoreLockedError",
     "SyncResult",
+    "UnknownAgentError",
     "WrongRegionError",
     "__version__",
     "connect",
@@ -99,3 +104,18 @@ __all__ = [
     "sessions_frame",
     "spans_frame",
 ]
+
+#: Sub-packages reachable as ``sk.plot``, ``sk.analysis``, ... after ``import sessionkit as sk``,
+#: imported on first use (matplotlib and ipywidgets cost nothing until then).
+_LAZY = ("analysis", "plot", "report", "widgets", "emulator", "store")
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """What tab completion offers: the public API and the lazy sub-packages, no internals."""
+    return sorted([*__all__, *_LAZY])

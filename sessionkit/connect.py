@@ -21,6 +21,7 @@ from .display import format_timestamp
 
 _lock = threading.Lock()
 _default: Client | None = None
+_closing = False
 _emulator: Any = None
 
 
@@ -35,12 +36,22 @@ def connect(
     :class:`~sessionkit.errors.ConfigurationError` without a key). ``client_options`` go to
     :class:`~sessionkit.Client`.
     """
-    global _default
+    global _default, _closing
     use_demo = demo if demo is not None else not (api_key or os.environ.get("AGENTUITY_SDK_KEY"))
     client = _demo_client(**client_options) if use_demo else Client(api_key, **client_options)
     with _lock:
         _default = client
+        if not _closing:
+            atexit.register(_close_default)  # no "unclosed socket" warning at exit
+            _closing = True
     return client
+
+
+def _close_default() -> None:
+    with _lock:
+        client = _default
+    if client is not None:
+        client.close()
 
 
 def default_client() -> Client:

@@ -231,7 +231,9 @@ def session_filters(
 
 
 def session_ids(sessions_or_ids: object) -> list[str]:
-    """Ids from a sessions frame (``id`` or ``session_id``), a Series, a str or an iterable."""
+    """Ids from a sessions frame (``id`` or ``session_id``), a Series, a str or an iterable,
+    surrounding whitespace stripped, repeats dropped (first order kept); anything that cannot be
+    an id raises :class:`~sessionkit.errors.InvalidArgumentError` before any request."""
     if isinstance(sessions_or_ids, pd.DataFrame):
         column = "id" if "id" in sessions_or_ids.columns else "session_id"
         if column not in sessions_or_ids.columns:
@@ -250,7 +252,16 @@ def session_ids(sessions_or_ids: object) -> list[str]:
         )
     ids: dict[str, None] = {}
     for value in values:
-        if not isinstance(value, str) or not value or "/" in value or "?" in value:
-            raise InvalidArgumentError(f"not a session id: {value!r}")
-        ids.setdefault(value, None)
+        text = value.strip() if isinstance(value, str) else value
+        if (
+            not isinstance(text, str)
+            or not text
+            or any(c in text for c in "/?#%")
+            or any(c.isspace() for c in text)
+        ):
+            raise InvalidArgumentError(
+                f"not a session id: {value!r} (expected an id such as 'sess_' + 32 hex digits; "
+                "nothing was requested)"
+            )
+        ids.setdefault(text, None)
     return list(ids)

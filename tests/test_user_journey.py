@@ -205,3 +205,38 @@ def test_a_421_from_a_loopback_base_is_never_followed_to_a_public_host(tmp_path:
     assert "WrongRegionError" in done.stderr  # not a connection error from a public host
     assert "SESSIONKIT_REGION_URLS" in done.stderr
     assert "the public region host is not tried" in done.stderr
+
+
+def test_import_is_lean_and_the_sub_packages_are_one_attribute_away(tmp_path: Path) -> None:
+    code = (
+        "import sys, sessionkit as sk\n"
+        "print('matplotlib' in sys.modules, 'ipywidgets' in sys.modules)\n"
+        "print(sk.plot.__name__, sk.analysis.__name__, sk.report.__name__, sk.widgets.__name__)\n"
+        "print(sorted(n for n in dir(sk) if n in ('config', 'client', 'loaders', 'importlib')))\n"
+    )
+    done = _run([sys.executable, "-c", code], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "False False",
+        "sessionkit.plot sessionkit.analysis sessionkit.report sessionkit.widgets",
+        "[]",
+    ]
+
+
+def test_no_unclosed_socket_at_exit_and_ids_are_stripped(tmp_path: Path) -> None:
+    code = (
+        "import sessionkit as sk\n"
+        "s = sk.load_sessions(limit=5, progress=False)\n"
+        "d = sk.load_session('  ' + s['id'][0] + '\\n', logs=False)\n"
+        "print(d.id == s['id'][0])\n"
+        "try:\n"
+        "    sk.load_spans(['sess_x/../admin'])\n"
+        "except sk.InvalidArgumentError as e:\n"
+        "    print('refused', 'nothing was requested' in str(e))\n"
+    )
+    done = _run(
+        [sys.executable, "-X", "dev", "-W", "always::ResourceWarning", "-c", code], tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == ["True", "refused True"]
+    assert "ResourceWarning" not in done.stderr, done.stderr
