@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -312,3 +313,37 @@ def test_cached_details_belong_to_their_client_alone(demo_emu: Emulator) -> None
         gc.collect()
     assert served == [1] * 5  # every new client fetched: no cache entry outlived its client
     assert len(_details._per_client) == 0
+
+
+class _RoundingServer(httpx.BaseTransport):
+    """Real HTTP to the emulator, but ``startAfter``/``startBefore`` are rounded to whole
+    milliseconds (as a server storing milliseconds would), the way that loses most."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        for key, how in (("startAfter", "ceil"), ("startBefore", "floor")):
+            if key in params:
+                stamp = getattr(pd.Timestamp(params[key]), how)("ms")
+                params[key] = stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        request.url = request.url.copy_with(params=params)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_window_bounds_are_exact_even_when_the_server_rounds_them(demo_emu: Emulator) -> None:
+    truth = truth_frame(demo_emu)
+    starts = truth["start_time"].sort_values(ignore_index=True)
+    since, until = starts.iloc[500], starts.iloc[900]
+    # since is exactly a session's start: the old "since - 1 ns" bound, rounded up to the
+    # millisecond by this server and read as exclusive, lost that session
+    want = truth[(truth["start_time"] >= since) & (truth["start_time"] < until)]
+    with make_client(demo_emu, transport=_RoundingServer()) as client:
+        got = sk.load_sessions(client, since=since, until=until, progress=False)
+        assert sorted(got["id"]) == sorted(want["id"])  # since inclusive, until exclusive
+        top = sk.load_sessions(client, since=since, until=until, limit=50, progress=False)
+    assert top["id"].tolist() == got["id"].head(50).tolist()

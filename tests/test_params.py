@@ -104,3 +104,21 @@ def test_loader_validates_before_touching_the_client() -> None:
 
     with pytest.raises(sk.InvalidArgumentError):
         sk.load_sessions(Exploding(), trigger="nope")  # type: ignore[arg-type]
+
+
+def test_a_bare_date_is_that_utc_day_and_a_zoneless_time_is_still_refused() -> None:
+
+    assert parse_time("2026-11-01", "since") == pd.Timestamp("2026-11-01T00:00:00Z")
+    filters = session_filters(since="2026-11-01", until="2026-11-20")
+    assert filters.start == pd.Timestamp("2026-11-01", tz="UTC")
+    assert filters.end == pd.Timestamp("2026-11-20", tz="UTC")
+    with pytest.raises(sk.InvalidArgumentError, match="has no time zone"):
+        parse_time("2026-11-01T10:00", "since")
+    with pytest.raises(sk.InvalidArgumentError, match="not a date"):
+        parse_time("2026-13-45", "since")
+
+
+def test_relative_times_count_back_from_the_given_now() -> None:
+    now = pd.Timestamp("2026-11-27T12:00Z")
+    filters = session_filters(since="7d", now=now)
+    assert filters.start == pd.Timestamp("2026-11-20T12:00Z")

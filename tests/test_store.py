@@ -885,3 +885,24 @@ def test_loaders_read_through_the_store(tmp_path: Path) -> None:
     via_loader = sk.load_sessions(store=store, trigger="cron", progress=False)
     pd.testing.assert_frame_equal(via_loader, store.load_sessions(trigger="cron"))
     assert len(via_loader) > 0 and set(via_loader["trigger"]) == {"cron"}
+
+
+def test_detail_loads_of_never_synced_sessions_warn_with_the_count_and_how(
+    tmp_path: Path, small_client: sk.Client
+) -> None:
+    store = Store(tmp_path / "no-details")
+    store.sync(small_client, progress=False)
+    sessions = store.load_sessions()
+    for loader in (store.load_spans, store.load_eval_runs, store.load_logs):
+        with pytest.warns(sk.SessionKitWarning, match=r"never had their (details|logs) synced"):
+            assert loader().empty
+    some = sessions[sessions["pending"].eq(False)].head(30)  # (pending ones change: not stored)
+    with pytest.warns(sk.SessionKitWarning, match=r"30 of the 30 sessions.*store\.sync\(details="):
+        sk.load_spans(some, store=store)
+    store.sync(small_client, details=some["id"].head(10).tolist(), progress=False)
+    with pytest.warns(sk.SessionKitWarning, match="20 of the 30 sessions"):
+        spans = sk.load_spans(some, store=store)
+    assert set(spans["session_id"]) <= set(some["id"].head(10)) and len(spans) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(store.load_spans(some.head(10))) == len(spans)
