@@ -906,3 +906,30 @@ def test_detail_loads_of_never_synced_sessions_warn_with_the_count_and_how(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(store.load_spans(some.head(10))) == len(spans)
+
+
+def test_a_synced_store_reads_back_exactly_what_the_api_gives(
+    tmp_path: Path, small_client: sk.Client
+) -> None:
+    """The whole frame, every column, dtype strings included (Parquet's list<element> is not
+    the loaders' list<item>)."""
+    store = Store(tmp_path / "exact")
+    store.sync(small_client, progress=False)
+    api = by_id(sk.load_sessions(small_client, progress=False))
+    local = by_id(sk.load_sessions(store=store))
+    pd.testing.assert_frame_equal(local, api)
+    assert [str(t) for t in local.dtypes] == [str(t) for t in api.dtypes]
+
+
+def test_sql_aggregates_of_durations_come_back_as_timedeltas(filled: Store) -> None:
+    got = filled.sql(
+        "SELECT agent, sum(duration) AS total_duration, avg(duration) AS mean_duration, "
+        "median(cpu_time) AS p50_cpu_time, count(*) AS n FROM sessions GROUP BY agent"
+    )
+    for name in ("total_duration", "mean_duration", "p50_cpu_time"):
+        assert str(got[name].dtype) == "timedelta64[ns]", name
+    assert str(got["n"].dtype) == "Int64"
+    frame = filled.load_sessions()
+    want = frame.groupby("agent", observed=True)["duration"].sum()
+    total = got.set_index("agent")["total_duration"]
+    assert (total.reindex(want.index) == want).all()

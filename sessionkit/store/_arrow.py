@@ -12,6 +12,8 @@ ordered ``severity`` category of logs (unknown spellings become extra categories
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -226,6 +228,13 @@ def table_to_frame(table: pa.Table, entity: str) -> pd.DataFrame:
         if name not in (AGENT.name, AGENT_ID.name) or name in table.column_names
     }
     table = table.drop_columns([name for name in texts if name in table.column_names])
+    for i, field in enumerate(table.schema):
+        # Parquet names a list's child "element", the loaders' frames "item": same values,
+        # but a different dtype string (and a different type for Polars or a schema check)
+        if pa.types.is_list(field.type) and field.type.value_field.name != "item":
+            table = table.set_column(
+                i, field.name, table.column(i).cast(pa.list_(field.type.value_type))
+            )
     frame = frames.to_pandas(table, [c for c in cols if c.name not in texts])
     for name, values in texts.items():
         frame[name] = categorical(values, agent=name == AGENT.name)
@@ -284,10 +293,18 @@ def _same_kind(source: pa.DataType, col: Column) -> bool:
     return bool(pa.types.is_floating(source) or pa.types.is_integer(source))
 
 
+#: A result column whose name ends like this holds nanoseconds of a duration (e.g.
+#: ``sum(duration) AS total_duration``, ``avg(cpu_time) AS mean_cpu_time``).
+DURATION_SUFFIXES = ("duration", "cpu_time")
+_DURATION = Column("duration", "ns", schema.TIMEDELTA, "ns", "")
+
+
 def restore_dtypes(table: pa.Table) -> pd.DataFrame:
     """An Arrow result (DuckDB, a hand-made query) → a frame whose columns named like contract
-    columns get the contract dtypes; other columns get pandas' nullable dtypes. Column order
-    is kept."""
+    columns get the contract dtypes, and whose numeric columns named ``…duration`` or
+    ``…cpu_time`` (aggregates of the nanosecond duration columns) become ``timedelta64[ns]``
+    (an average rounded to the nanosecond); other columns get pandas' nullable dtypes. Column
+    order is kept."""
     names = table.column_names
     if len(set(names)) != len(names):
         raise ValueError(f"the result has repeated column names: {names}; alias them")
@@ -295,6 +312,14 @@ def restore_dtypes(table: pa.Table) -> pd.DataFrame:
     cols: list[Column] = []
     for name in names:
         col = CONTRACT.get(name)
+        if col is None and name.endswith(DURATION_SUFFIXES):
+            array = table[name]
+            if pa.types.is_decimal(array.type) or pa.types.is_floating(array.type):
+                array = pc.round(array.cast(pa.float64())).cast(pa.int64())
+            if pa.types.is_integer(array.type):
+                arrays[name] = array.cast(pa.int64()).cast(pa.duration("ns"))
+                cols.append(replace(_DURATION, name=name))
+                continue
         array = _restore_array(table[name], col)
         if col is not None and array.type == arrow_type(col) and name not in ("severity", "agent"):
             cols.append(col)
