@@ -14,6 +14,7 @@ def _demo(args: argparse.Namespace) -> int:
     """Load the demo sessions through the client and print a short summary."""
     from .analysis import summary_by_agent
     from .connect import connect
+    from .display import format_money, format_rate, format_timestamp, readable
     from .loaders import load_sessions
 
     client = connect(demo=True)
@@ -25,16 +26,14 @@ def _demo(args: argparse.Namespace) -> int:
         f"({sessions.memory_usage(deep=True).sum() / 2**20:.1f} MiB) from {client.backend}."
     )
     print(
-        f"Span: {sessions['start_time'].min():%Y-%m-%d %H:%M} to "
-        f"{sessions['start_time'].max():%Y-%m-%d %H:%M} UTC; "
-        f"{int(sessions['pending'].sum())} pending; total cost ${sessions['total_cost'].sum():,.2f}; "
-        f"failure rate {failed / max(len(done), 1):.1%} ({failed:,} of {len(done):,} completed).\n"
+        f"Span: {format_timestamp(sessions['start_time'].min())} to "
+        f"{format_timestamp(sessions['start_time'].max())}; "
+        f"{int(sessions['pending'].sum())} pending; total cost "
+        f"{format_money(sessions['total_cost'].sum())}; failure rate "
+        f"{format_rate(failed / max(len(done), 1))} ({failed:,} of {len(done):,} completed).\n"
     )
-    table = summary_by_agent(sessions)
-    table["median_duration"] = (
-        table["median_duration"].dt.round("100ms").astype(str).str.replace("0 days ", "")
-    )
-    with pd.option_context("display.width", 120, "display.max_columns", 20, "display.precision", 4):
+    table = readable(summary_by_agent(sessions))
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
         print(table.to_string())
     from .report import report_from_client
 

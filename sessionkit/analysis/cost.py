@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..display import ReadableFrame
 from ..status import done, failed, succeeded
 from ._common import (
     KEY_DTYPE,
@@ -97,7 +98,8 @@ def top_sessions(sessions: pd.DataFrame, n: int = 10, *, by: str = "total_cost")
     """The ``n`` sessions with the largest ``by`` (``total_cost`` in USD, ``duration`` or
     ``cpu_time`` as timedeltas, token counts, ...), largest first; sessions missing ``by`` are
     left out. Columns: ``id``, ``agent``, ``start_time``, ``duration``, ``total_cost`` (USD),
-    ``success``, ``error`` (those present in ``sessions``) and ``by`` if not among them."""
+    ``success``, ``error`` (those present in ``sessions``) and ``by`` if not among them.
+    Shown with human units (a :class:`~sessionkit.display.ReadableFrame`), full precision kept."""
     columns = [c for c in TOP_COLUMNS if c in sessions.columns]
     if by not in columns:
         columns.append(by)
@@ -106,7 +108,7 @@ def top_sessions(sessions: pd.DataFrame, n: int = 10, *, by: str = "total_cost")
         values = values.dt.total_seconds()
     order = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan))
     picked = order.nlargest(max(n, 0), keep="first").index.to_numpy()
-    return sessions.iloc[picked][columns].reset_index(drop=True)
+    return ReadableFrame(sessions.iloc[picked][columns].reset_index(drop=True))
 
 
 def _metric_values(sessions: pd.DataFrame, metric: str) -> pd.Series:
@@ -257,7 +259,8 @@ def summary_by_agent(sessions: pd.DataFrame, by: str = "agent") -> pd.DataFrame:
     """One row per ``by`` group (the index; missing names are ``"(none)"``): ``sessions``,
     ``completed``, ``failed``, ``failure_rate`` (0..1 of completed, 4 decimals), ``total_cost``
     and ``cost_per_session`` (USD), ``median_duration`` (timedelta, completed sessions).
-    Sorted by total cost, largest first."""
+    Sorted by total cost, largest first. Shown with human units (a
+    :class:`~sessionkit.display.ReadableFrame`); the values keep full precision."""
     columns = [
         "sessions",
         "completed",
@@ -280,7 +283,7 @@ def summary_by_agent(sessions: pd.DataFrame, by: str = "agent") -> pd.DataFrame:
             },
             index=pd.Index([], dtype=KEY_DTYPE, name=by),
         )
-        return empty
+        return ReadableFrame(empty)
     key = group_key(get_column(sessions, by), by)
     is_done = done(sessions)
     frame = pd.DataFrame(
@@ -307,4 +310,4 @@ def summary_by_agent(sessions: pd.DataFrame, by: str = "agent") -> pd.DataFrame:
     ).round(4)
     table["cost_per_session"] = table["total_cost"] / table["sessions"]
     table.index = table.index.astype(KEY_DTYPE).rename(by)
-    return table[columns].sort_values("total_cost", ascending=False, kind="stable")
+    return ReadableFrame(table[columns].sort_values("total_cost", ascending=False, kind="stable"))
