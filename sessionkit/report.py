@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from . import analysis
+from .display import readable
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -71,21 +72,34 @@ def _figure(draw: Callable[[Any], object], size: tuple[float, float] = (10, 4)) 
     )
 
 
+#: Column names a person reads in the report instead of the analysis' own names.
+_PEOPLE_NAMES = {"before_at": "previous deployment", "after_at": "latest deployment"}
+
+
+def _shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the report shows it: durations, times, money, rates and p-values formatted
+    as in the bullets (:func:`sessionkit.display.readable`), columns named for people."""
+    return readable(frame).rename(columns=_PEOPLE_NAMES)
+
+
 def _table_html(frame: pd.DataFrame, *, link_ids: bool = False, max_rows: int = 20) -> str:
-    shown = frame.head(max_rows).copy()
+    shown = _shown(frame.head(max_rows))
     if link_ids and "id" in shown:
         shown["id"] = [
             f"<a href='#session-{escape(str(i))}'>{escape(str(i))}</a>" for i in shown["id"]
         ]
-    for col in shown.columns:
-        if pd.api.types.is_timedelta64_dtype(shown[col]):
-            shown[col] = shown[col].map(
-                lambda v: "—" if pd.isna(v) else str(v).split(".")[0].replace("0 days ", "")
-            )
-        elif pd.api.types.is_datetime64_any_dtype(shown[col]):  # UTC, to the second
-            shown[col] = shown[col].map(
-                lambda v: "—" if pd.isna(v) else v.strftime("%Y-%m-%d %H:%M:%S")
-            )
+    elif link_ids:
+        link_ids = False
+    if link_ids:  # the other cells are escaped here, since to_html must not escape the links
+        for col in shown.columns:
+            if col != "id":
+                shown[col] = shown[col].map(
+                    lambda v: (
+                        v
+                        if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v))
+                        else escape(str(v))
+                    )
+                )
     table = shown.to_html(
         index=False, escape=not link_ids, na_rep="—", float_format=lambda x: f"{x:,.4g}"
     )
@@ -182,7 +196,7 @@ def build_report(
             )
         if eval_runs is not None:
             figures["evals"] = _figure(lambda ax: plot.eval_scores(eval_runs, ax=ax), (9, 3.5))
-        text = _html(title, start, end, totals, incidents, tables, figures, sessions)
+        text = _html(title, start, end, totals, incidents, tables, figures, sessions, spans)
     _write_private(path, text)
     written_csv = None
     if csv_dir is not None:
@@ -191,6 +205,30 @@ def build_report(
         for name, table in tables.items():
             _write_private(written_csv / f"{name}.csv", table.to_csv(index=False))
     return Report(path, tables, incidents, written_csv)
+
+
+def _worth_opening(sessions: pd.DataFrame, spans: pd.DataFrame | None) -> pd.DataFrame:
+    """The latest failed session of each failure family (largest family first): id, agent,
+    start, duration, cost, error and — when ``spans`` holds its timeline — the path of the
+    deepest span that failed."""
+    families = analysis.failure_families(sessions, top=15)
+    ids = [ids[0] for ids in families["example_ids"] if len(ids)]
+    rows = sessions.set_index("id").loc[ids].reset_index()
+    columns = [
+        c for c in ("id", "agent", "start_time", "duration", "total_cost", "error") if c in rows
+    ]
+    out = rows[columns].copy()
+    if spans is not None and len(spans):
+        failing = spans[spans["error"].notna()].sort_values("depth", ascending=False)
+        first = failing.drop_duplicates("session_id").set_index("session_id")
+        out["failing span"] = out["id"].map(
+            lambda i: (
+                str(first.at[i, "path"])
+                if i in first.index
+                else "— (timeline not loaded)"
+            )
+        )
+    return out
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -226,7 +264,9 @@ def _md_cell(value: object) -> str:
 
 
 def _md_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (pipes in cells escaped, newlines flattened)."""
+    """A GitHub-flavoured Markdown table (pipes in cells escaped, newlines flattened), values
+    formatted as in the HTML report."""
+    frame = _shown(frame)
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     rows = [
@@ -244,6 +284,7 @@ def _html(
     tables: dict[str, pd.DataFrame],
     figures: dict[str, str],
     sessions: pd.DataFrame,
+    spans: pd.DataFrame | None = None,
 ) -> str:
     t = tables
     kpis = "".join(
@@ -253,33 +294,7 @@ def _html(
         "".join(f"<li>{escape(s)}</li>" for s in incidents)
         or "<li>No significant change detected.</li>"
     )
-    linked = pd.concat([t["most_expensive"], t["slowest"]])["id"].drop_duplicates()
-    details = sessions[sessions["id"].isin(linked)]
-    detail_html = "".join(
-        f"<h3 id='session-{escape(str(r['id']))}'>{escape(str(r['id']))}</h3>"
-        + _table_html(
-            pd.DataFrame(
-                [
-                    {
-                        k: r[k]
-                        for k in (
-                            "agent",
-                            "trigger",
-                            "env",
-                            "deployment_id",
-                            "start_time",
-                            "duration",
-                            "total_cost",
-                            "success",
-                            "error",
-                        )
-                        if k in r
-                    }
-                ]
-            )
-        )
-        for _, r in details.iterrows()
-    )
+    detail_html = _table_html(_worth_opening(sessions, spans), link_ids=False, max_rows=15)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1><p class='note'>Sessions started {escape(str(start))} to {escape(str(end))} (UTC). "
@@ -302,9 +317,12 @@ def _html(
             f"<h3>Succeeded but failed an eval</h3>{_table_html(t['succeeded_but_failed_eval'], link_ids=False)}"
         )
     parts += [
-        f"<h2>Most expensive sessions</h2>{_table_html(t['most_expensive'], link_ids=True)}",
-        f"<h2>Slowest sessions</h2>{_table_html(t['slowest'], link_ids=True)}",
-        f"<h2>Session details</h2>{detail_html}</body></html>",
+        f"<h2>Most expensive sessions</h2>{_table_html(t['most_expensive'])}",
+        f"<h2>Slowest sessions</h2>{_table_html(t['slowest'])}",
+        "<h2>Failed sessions worth opening</h2><p class='note'>The latest failed session of "
+        "each failure family, with the span that failed when its timeline was sampled; open "
+        "one with <code>sk.load_session(id)</code> or the session inspector.</p>"
+        f"{detail_html}</body></html>",
     ]
     return "\n".join(parts)
 
@@ -330,6 +348,9 @@ def report_from_client(
         if details and len(done)
         else done.iloc[0:0]
     )
+    # the sessions the report singles out for opening always have their timeline loaded
+    opened = [ids[0] for ids in analysis.failure_families(sessions, top=15)["example_ids"] if ids]
+    sample = pd.concat([sample, done[done["id"].isin(opened) & ~done["id"].isin(sample["id"])]])
     extra = load_details(sample, client, progress=progress) if len(sample) else None
     return build_report(
         sessions,

@@ -39,10 +39,19 @@ def test_html_report_is_self_contained_and_names_the_incidents(tmp_path: Path) -
     assert any("cost per session" in s and "doc-extractor" in s for s in report.incidents)
     assert "ToolTimeoutError: tool &lt;str&gt; did not respond" in html  # the top failure family
     cells = re.findall(r"<td>([^<]*)</td>", html)
-    assert any(re.fullmatch(r"2026-11-\d\d \d\d:\d\d:\d\d", c) for c in cells)
+    assert any(re.fullmatch(r"2026-11-\d\d \d\d:\d\d:\d\d UTC", c) for c in cells)
+    # tables read like the bullets: money, rates, p-values, human durations; people's names
+    assert any(re.fullmatch(r"\$\d[\d,]*\.\d{2,4}", c) for c in cells)
+    assert any(re.fullmatch(r"\d+(\.\d)?%", c) for c in cells)
+    assert any(re.fullmatch(r"\d\.\de-\d\d", c) for c in cells)
+    assert not any(re.search(r"\d+ days \d\d:", c) for c in cells)
+    assert "before_at" not in html and "previous deployment" in html
+    # the details section shows failed sessions (with their error), not successful ones
+    section = html.split("Failed sessions worth opening", 1)[1]
+    assert "ToolTimeoutError" in section and section.count("<tr>") >= 4
     assert not any(re.search(r"\d\d:\d\d:\d\d\.\d+\+00:00", c) for c in cells)  # no ns noise
-    targets = set(re.findall(r"href='#(session-[^']+)'", html))
-    assert targets and all(f"id='{t}'" in html for t in targets)
+    targets = set(re.findall(r"href='#([^']+)'", html))
+    assert all(f"id='{t}'" in html for t in targets)  # no link to nowhere
     assert stat.S_IMODE(report.path.stat().st_mode) == 0o600
     csvs = {p.stem for p in (tmp_path / "csv").glob("*.csv")}
     assert csvs == set(report.tables)
