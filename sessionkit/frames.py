@@ -565,6 +565,8 @@ def _series(array: pa.ChunkedArray, col: Column) -> pd.Series:
     if col.dtype == "category":
         if pa.types.is_null(array.type):
             array = array.cast(pa.string())
+        if col.name in schema.EMPTY_IS_MISSING and len(array):
+            array = pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
         return pd.Series(array.to_pandas(types_mapper=_pandas_type), copy=False).astype("category")
     if col.wire == "string_list":
         return array.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t))

@@ -433,7 +433,7 @@ def _fetch_details(
         bar.close()
 
 
-@dataclass
+@dataclass(repr=False)
 class Details:
     """The enriched data of many sessions, from one ``GET /session/{id}`` each."""
 
@@ -442,6 +442,23 @@ class Details:
     spans: pd.DataFrame
     agents: pd.DataFrame
     routes: pd.DataFrame
+
+    def _counts(self) -> list[tuple[str, int]]:
+        return [
+            (name, len(getattr(self, name)))
+            for name in ("sessions", "eval_runs", "spans", "agents", "routes")
+        ]
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{name}={n:,}" for name, n in self._counts())
+        return f"Details({counts})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>.{name}</th><td>{n:,} rows</td></tr>"
+            for name, n in self._counts()
+        )
+        return f"<table><caption>Details of {len(self.sessions):,} sessions</caption>{rows}</table>"
 
 
 def load_details(

@@ -222,11 +222,7 @@ def _worth_opening(sessions: pd.DataFrame, spans: pd.DataFrame | None) -> pd.Dat
         failing = spans[spans["error"].notna()].sort_values("depth", ascending=False)
         first = failing.drop_duplicates("session_id").set_index("session_id")
         out["failing span"] = out["id"].map(
-            lambda i: (
-                str(first.at[i, "path"])
-                if i in first.index
-                else "— (timeline not loaded)"
-            )
+            lambda i: str(first.at[i, "path"]) if i in first.index else "— (timeline not loaded)"
         )
     return out
 

@@ -107,6 +107,10 @@ def _c(name: str, wire: Wire, dtype: object, unit: str = "", doc: str = "") -> C
 
 AGENT_IDS_DTYPE = pd.ArrowDtype(pa.list_(pa.string()))
 
+#: Text columns where the API's empty string means "none" (devmode sessions have no
+#: deployment): they are missing in frames, as the analysis shows them, not a "" category.
+EMPTY_IS_MISSING = frozenset({"deployment_id"})
+
 SESSION_COLUMNS: tuple[Column, ...] = (
     _c("id", "string", STRING, "", "session id, sess_ + 32 hex"),
     _c("created_at", "timestamp", TIMESTAMP, "UTC", "when the session record was created"),
@@ -123,7 +127,7 @@ SESSION_COLUMNS: tuple[Column, ...] = (
     _c("devmode", "bool", BOOLEAN, "", "run from a developer machine"),
     _c("org_id", "string", "category", "", ""),
     _c("project_id", "string", "category", "", ""),
-    _c("deployment_id", "string", "category", "", "may be empty"),
+    _c("deployment_id", "string", "category", "", 'missing when the API sends "" (devmode)'),
     _c("agent_ids", "string_list", AGENT_IDS_DTYPE, "", "agentid_<40hex> and agent_<40hex> ids"),
     _c("thread_id", "string", STRING, "", ""),
     _c("method", "string", "category", "", "HTTP method of the triggering request"),

@@ -261,3 +261,14 @@ def test_drop_repeated_removes_each_pages_overlap_with_the_page_before() -> None
     assert kept["id"].to_pylist() == ["a", "b", "c", "d", "e", "f"]
     assert kept["n"].to_pylist() == [0, 1, 2, 4, 5, 7]
     assert frames.drop_repeated(table, pages[:1]) is table  # nothing repeated: no copy
+
+
+def test_an_empty_deployment_id_is_missing_on_both_roads() -> None:
+    records = [
+        {"id": "sess_1", "deployment_id": "", "devmode": True},
+        {"id": "sess_2", "deployment_id": "deploy_1", "devmode": False},
+    ]
+    body = orjson.dumps({"success": True, "data": records})
+    for frame in (sk.sessions_frame(records), sk.frames.sessions_frame_from_pages([body])):
+        assert frame["deployment_id"].isna().tolist() == [True, False]
+        assert list(frame["deployment_id"].cat.categories) == ["deploy_1"]

@@ -347,3 +347,13 @@ def test_window_bounds_are_exact_even_when_the_server_rounds_them(demo_emu: Emul
         assert sorted(got["id"]) == sorted(want["id"])  # since inclusive, until exclusive
         top = sk.load_sessions(client, since=since, until=until, limit=50, progress=False)
     assert top["id"].tolist() == got["id"].head(50).tolist()
+
+
+def test_details_shows_what_it_holds(demo_client: sk.Client) -> None:
+    sessions = sk.load_sessions(demo_client, limit=5, progress=False)
+    details = sk.load_details(sessions, demo_client, progress=False)
+    text = repr(details)
+    assert text.startswith("Details(sessions=5, eval_runs=") and "spans=" in text
+    assert "DataFrame" not in text and len(text) < 200
+    html = details._repr_html_()
+    assert "Details of 5 sessions" in html and f"{len(details.spans):,} rows" in html
