@@ -198,7 +198,11 @@ class NotFoundError(APIStatusError):
 class WrongRegionError(APIStatusError):
     """421: the session lives in another region and following the redirect failed."""
 
-    default_hint = "Pass region= (usw, usc or use) to the Client, or set AGENTUITY_REGION."
+    default_hint = (
+        "Give the region's base URL with region_urls= on the Client or SESSIONKIT_REGION_URLS "
+        "(usw=URL,usc=URL,use=URL); for the public service, region= (usw, usc or use) or "
+        "AGENTUITY_REGION picks the home region."
+    )
 
     def __init__(self, message: str, *, region: str | None = None, **kw: object) -> None:
         self.region = region

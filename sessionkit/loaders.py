@@ -111,7 +111,8 @@ def load_sessions(
             f"load_sessions takes its filters as keywords; the first positional argument is the "
             f"client, got {client!r}. Did you mean load_sessions(since={client!r})?"
         )
-    if store is None:
+    local = _local(store, client) if store is not None else None
+    if local is None:
         client = client or default_client()
     filters = session_filters(
         since=since,
@@ -129,10 +130,10 @@ def load_sessions(
         sort=sort,
         direction=direction,
         limit=limit,
-        now=client.demo_now if store is None and client is not None else None,
+        now=local.demo_now if local is not None else client.demo_now if client else None,
     )
-    if store is not None:
-        frame = _local(store, client).load_filtered(filters)
+    if local is not None:
+        frame = local.load_filtered(filters)
         frame = frame if agent_names else frame.drop(columns="agent", errors="ignore")
         return with_agent_id(frame)
     assert client is not None

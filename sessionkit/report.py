@@ -246,6 +246,8 @@ def _markdown(
     lines += [f"- {s}" for s in incidents] or ["- none significant"]
     for name, table in tables.items():
         lines += ["", f"## {name.replace('_', ' ').capitalize()}", "", _md_table(table.head(15))]
+        if len(table) > 15:
+            lines += ["", f"*First 15 of {len(table):,} rows; all of them with --csv.*"]
     return "\n".join(lines) + "\n"
 
 

@@ -933,3 +933,17 @@ def test_sql_aggregates_of_durations_come_back_as_timedeltas(filled: Store) -> N
     want = frame.groupby("agent", observed=True)["duration"].sum()
     total = got.set_index("agent")["total_duration"]
     assert (total.reindex(want.index) == want).all()
+
+
+def test_a_demo_store_counts_relative_times_from_the_demo_now_and_warns_on_no_match(
+    tmp_path: Path,
+) -> None:
+    client = sk.connect(demo=True)
+    store = Store(tmp_path / "demo")
+    store.sync(client, progress=False)
+    assert store.demo_now == client.demo_now
+    api = sk.load_sessions(client, since="7d", progress=False)
+    local = sk.load_sessions(store=store, since="7d")
+    assert len(api) > 100 and sorted(local["id"]) == sorted(api["id"])
+    with pytest.warns(sk.SessionKitWarning, match=r"env values in the store: \[.*'production'"):
+        assert store.load_sessions(env="prod").empty

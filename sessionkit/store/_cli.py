@@ -37,9 +37,25 @@ def configure_sync_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trigger", action="append", help="only this trigger (repeatable)")
     p.add_argument("--env", help="only this environment (e.g. production)")
     outcome = p.add_mutually_exclusive_group()
-    outcome.add_argument("--success", dest="success", action="store_true", default=None)
-    outcome.add_argument("--failed", dest="success", action="store_false")
-    p.add_argument("--devmode", action=argparse.BooleanOptionalAction, default=None)
+    outcome.add_argument(
+        "--success",
+        dest="success",
+        action="store_true",
+        default=None,
+        help="only sessions the API marks success=true (default: all)",
+    )
+    outcome.add_argument(
+        "--failed",
+        dest="success",
+        action="store_false",
+        help="only sessions the API marks success=false — which includes still-pending ones",
+    )
+    p.add_argument(
+        "--devmode",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only (--devmode) or no (--no-devmode) developer-machine sessions (default: all)",
+    )
     for name in ("org-id", "project-id", "deployment-id", "thread-id", "agent"):
         p.add_argument(
             f"--{name}",

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from .. import frames, schema
 from ..agents import AgentNames, agent_kind, sessions_with_any, unknown_agent
+from ..display import format_timestamp
 from ..errors import InvalidArgumentError, SessionKitWarning
 from ..params import SessionFilters, session_filters, session_ids
 from . import _arrow, _files
@@ -68,6 +69,7 @@ def _empty_manifest() -> dict[str, Any]:
         "details": [],
         "logs": [],
         "agent_names": {},
+        "demo_now": None,
     }
 
 
@@ -188,6 +190,13 @@ class Store:
                 data.setdefault(name, value)
             self._manifest_cache = (key, data)
         return self._manifest_cache[1]
+
+    @property
+    def demo_now(self) -> pd.Timestamp | None:
+        """The frozen "now" of the demo data this store was synced from (relative times such
+        as ``since="7d"`` count back from it, as on the demo client), else ``None``."""
+        value = self.manifest().get("demo_now")
+        return pd.Timestamp(value) if isinstance(value, str) else None
 
     def _manifest_copy(self) -> dict[str, Any]:
         """A deep copy of the manifest, for a writer to change and save."""
@@ -325,6 +334,7 @@ class Store:
             sort=sort,
             direction=direction,
             limit=limit,
+            now=self.demo_now,
         )
         return self.load_filtered(filters, columns)
 
@@ -339,7 +349,40 @@ class Store:
         frame = _arrow.table_to_frame(table, "sessions")
         if columns is not None:
             frame = frame[[c for c in columns if c in frame.columns]]
+        if frame.empty and (set(filters.params) - {"sort", "direction"} or filters.triggers):
+            self._warn_no_match(filters)
         return frame
+
+    def _warn_no_match(self, filters: SessionFilters) -> None:
+        """Warn that ``filters`` matched nothing in a store that has sessions, naming the
+        values of the simple filters the store does hold, and the scopes it was synced with."""
+        listed = {"env": "env", "trigger": "trigger", "deploymentId": "deployment_id"}
+        asked = [k for k in listed if k in filters.params or (k == "trigger" and filters.triggers)]
+        table = self._scan("sessions", None, None, ["id", *(listed[k] for k in asked)])
+        if table.num_rows == 0:
+            return
+        hints = [
+            f"{listed[k]} values in the store: "
+            f"{sorted(v for v in pc.unique(table[listed[k]]).to_pylist() if v)[:10]}"
+            for k in asked
+        ]
+        if filters.windowed:
+            start = pc.min_max(self._scan("sessions", None, None, ["start_time"])["start_time"])
+            hints.append(
+                f"its sessions started {format_timestamp(start['min'].as_py())} to "
+                f"{format_timestamp(start['max'].as_py())}"
+            )
+        scopes = [s.get("params") for s in self.manifest()["scopes"].values()]
+        if any(scopes):
+            hints.append(f"it was synced with the filters {scopes[:3]}")
+        warnings.warn(
+            f"No sessions in {self.path} match these filters ({len(filters.params)} given), "
+            f"although the store has {table.num_rows:,}"
+            + ("; " + "; ".join(hints) if hints else "")
+            + ".",
+            SessionKitWarning,
+            stacklevel=4,
+        )
 
     def files(self, entity: str = "sessions", **filters: Any) -> list[Path]:
         """The partition files a :meth:`load_sessions` with these filters opens (``entity`` =
@@ -431,6 +474,7 @@ class Store:
         done = set(manifest["logs" if entity == "logs" else "details"])
         present = set(frame["session_id"].dropna().astype(str)) if len(frame) else set()
         count: list[str] | None = None
+        pending: set[str] = set()
         if ids is None:
             if done or present or not self.days("sessions"):
                 return
@@ -439,21 +483,30 @@ class Store:
             count = [i for i in ids if i not in done and i not in present]
             if not count:
                 return
+            table = self._scan("sessions", None, pc.field("id").isin(count), ["id", "pending"])
+            pending = set(table.filter(pc.fill_null(table["pending"], False))["id"].to_pylist())
             what = f"{len(count):,} of the {len(ids):,} sessions asked for"
         part = "logs" if entity == "logs" else "details"
         logs = ", logs=True" if entity == "logs" else ""
-        example = (
-            f"store.sync(details={count[:2]!r}{logs})"
-            if count
-            else f"store.sync(details='all'{logs})"
-        )
-        warnings.warn(
-            f"{entity}: {what} never had their {part} synced into {self.path}, so they have "
-            f"no {entity} here. Fetch them with {example} or `sessionkit sync --details all"
-            f"{' --logs' if entity == 'logs' else ''}`, or read the API (store=None).",
-            SessionKitWarning,
-            stacklevel=4,
-        )
+        if count and len(pending) == len(count):
+            message = (
+                f"{entity}: {what} are still pending; their {part} are stored once they "
+                "complete (the next sync after that fetches them), or read the API (store=None)."
+            )
+        else:
+            example = (
+                f"store.sync(details=ids{logs}) with the {len(count):,} ids (e.g. {count[0]!r})"
+                if count
+                else f"store.sync(details='all'{logs})"
+            )
+            still = f" ({len(pending):,} of them still pending)" if pending else ""
+            message = (
+                f"{entity}: {what} never had their {part} synced into {self.path}{still}, so "
+                f"they have no {entity} here. Fetch them with {example} or `sessionkit sync "
+                f"--details all{' --logs' if entity == 'logs' else ''}`, or read the API "
+                "(store=None)."
+            )
+        warnings.warn(message, SessionKitWarning, stacklevel=4)
 
     def _load_detail(self, entity: str, sessions_or_ids: object) -> pd.DataFrame:
         if sessions_or_ids is None:

@@ -220,6 +220,8 @@ class _Run:
         self.manifest["agent_names"] = self.names.names
         self.manifest["details"] = list(self.done_details)
         self.manifest["logs"] = list(self.done_logs)
+        if self.client.demo_now is not None:
+            self.manifest["demo_now"] = format_time(self.client.demo_now)
         self.store._save_manifest(self.manifest)
 
     # ------------------------------------------------------------------ sessions
@@ -499,11 +501,11 @@ def sync(
     _check_selection(details, "details")
     if not isinstance(logs, bool):
         _check_selection(logs, "logs")
-    scope = session_filters(since=since, **filters)
     if client is None:
         from ..connect import default_client
 
         client = default_client()
+    scope = session_filters(since=since, now=client.demo_now, **filters)
     with store._locked():
         _files.remove_stale_tmp(store.path)
         run = _Run(store, client, progress)
