@@ -4,6 +4,13 @@ Everything here is a pure function of the dataset's columns and a per-session se
 session renders the same way every time, in every process. The story is consistent: a failed
 session's error appears on the failing span (and its ancestors), as an ERROR log line, and the
 timeline's total equals the session's duration.
+
+Span attributes use the names the Agentuity runtime sets (the spec's table): the root request
+``http.method``/``http.host``/``http.user_agent``/``http.path``; ``agent.run``
+``@agentuity/agentId``/``agentInstanceId``/``agentDescription``/``agentName`` and
+``@agentuity/threadId`` (only when the session belongs to a thread); outbound fetches
+``http.url``/``http.path``/``http.method``/``host``; storage calls plain ``name`` (the store) and
+``key``; LLM calls the OpenTelemetry ``gen_ai.*`` names.
 """
 
 from __future__ import annotations
@@ -35,6 +42,21 @@ _FIELDS = (
     "priority",
 )
 _STORES = ("customers", "sessions-cache", "prompts", "threads")
+#: ``http.user_agent`` of the root request span, picked by row (no RNG draw).
+_USER_AGENTS = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+    "curl/8.5.0",
+    "python-httpx/0.28.1",
+    "node",
+)
+#: ``@agentuity/agentDescription`` of each demo agent profile, by profile index.
+AGENT_DESCRIPTIONS = (
+    "Classifies inbound support requests and drafts a first reply",
+    "Extracts structured fields from uploaded documents",
+    "Researches a question across the web and the knowledge base, with citations",
+    "Answers customer questions over SMS and chat",
+    "Writes the daily digest of the project's activity",
+)
 
 
 def _hexs(rng: np.random.Generator, n: int) -> str:
@@ -121,8 +143,9 @@ def build_timeline(ds: Dataset, i: int) -> dict[str, Any]:
             total_ms,
             {
                 "http.method": "POST",
-                "http.path": agent.path,
                 "http.host": "agents.example-shop.com",
+                "http.user_agent": _USER_AGENTS[int(a["key"][i]) % len(_USER_AGENTS)],
+                "http.path": agent.path,
             },
         )
     root["children"] = [run]
@@ -143,28 +166,26 @@ def _agent_run(
     error: str | None,
     depth: int,
 ) -> dict[str, Any]:
-    from .synth import AGENTS
+    from .synth import AGENTS, _hex
 
     identifier = ds.meta["agents"][agent_index]["identifier"]
-    run = _span(
-        rng,
-        "agent.run",
-        budget_ms,
-        {
-            "@agentuity/agentName": agent.name,
-            "@agentuity/agentId": identifier,
-            "@agentuity/sessionId": str(ds.columns["id"][i]),
-        },
-    )
+    attributes = {
+        "@agentuity/agentId": identifier,
+        "@agentuity/agentInstanceId": "agentinst_"
+        + _hex(ds.seed, f"inst:{int(ds._a['key'][i])}:{depth}", 32),
+        "@agentuity/agentDescription": AGENT_DESCRIPTIONS[agent_index],
+        "@agentuity/agentName": agent.name,
+    }
+    thread = str(ds.columns["thread_id"][i])
+    if thread:  # the session's own thread (sessions outside a thread have none)
+        attributes["@agentuity/threadId"] = thread
+    run = _span(rng, "agent.run", budget_ms, attributes)
     steps: list[tuple[str, dict[str, Any], float]] = []
     store = _STORES[int(rng.integers(len(_STORES)))]
     steps.append(
         (
             "agentuity.keyvalue.get",
-            {
-                "@agentuity/storageName": store,
-                "@agentuity/key": f"cust:{int(rng.integers(1000, 99999))}:profile",
-            },
+            {"name": store, "key": f"cust:{int(rng.integers(1000, 99999))}:profile"},
             1,
         )
     )
@@ -173,24 +194,12 @@ def _agent_run(
     )
     for k in range(n_llm):
         if agent.name in ("research-assistant", "daily-digest"):
-            steps.append(
-                (
-                    "HTTP GET",
-                    {
-                        "http.method": "GET",
-                        "http.url": f"https://search.example.org/q?id={_hexs(rng, 6)}",
-                    },
-                    2,
-                )
-            )
+            steps.append(("HTTP GET", _fetch("GET", "search.example.org", "/q", _hexs(rng, 6)), 2))
             if k % 2 == 0:
                 steps.append(
                     (
                         "agentuity.vector.search",
-                        {
-                            "@agentuity/storageName": "knowledge",
-                            "@agentuity/key": f"query-{_hexs(rng, 6)}",
-                        },
+                        {"name": "knowledge", "key": f"query-{_hexs(rng, 6)}"},
                         1,
                     )
                 )
@@ -211,17 +220,14 @@ def _agent_run(
             1,
             (
                 "agentuity.stream.get",
-                {
-                    "@agentuity/storageName": "uploads",
-                    "@agentuity/key": f"doc_{_hexs(rng, 12)}.pdf",
-                },
+                {"name": "uploads", "key": f"doc_{_hexs(rng, 12)}.pdf"},
                 3,
             ),
         )
     steps.append(
         (
             "agentuity.keyvalue.set",
-            {"@agentuity/storageName": "threads", "@agentuity/key": f"thread:{_hexs(rng, 10)}"},
+            {"name": "threads", "key": f"thread:{_hexs(rng, 10)}"},
             0.5,
         )
     )
@@ -246,6 +252,16 @@ def _agent_run(
             child["duration"] = round(child["duration"] * 3, 3)
     run["children"] = children
     return run
+
+
+def _fetch(method: str, host: str, path: str, query_id: str) -> dict[str, Any]:
+    """Attributes of an outbound fetch span, as the runtime names them (``host`` unprefixed)."""
+    return {
+        "http.url": f"https://{host}{path}?id={query_id}",
+        "http.path": path,
+        "http.method": method,
+        "host": host,
+    }
 
 
 def _failing_child(children: list[dict[str, Any]], family: str) -> dict[str, Any]:

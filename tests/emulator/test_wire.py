@@ -273,6 +273,69 @@ def test_multi_region_constructor_option() -> None:
         _assert_routes_by_region(multi)
 
 
+def _nodes(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
+    yield node, depth
+    for child in node.get("children") or ():
+        yield from _nodes(child, depth + 1)
+
+
+_RUNTIME_ROOT = {"http.method", "http.host", "http.user_agent", "http.path"}
+_RUNTIME_AGENT_RUN = {
+    "@agentuity/agentId",
+    "@agentuity/agentInstanceId",
+    "@agentuity/agentDescription",
+    "@agentuity/agentName",
+}
+_RUNTIME_FETCH = {"http.url", "http.path", "http.method", "host"}
+
+
+def test_timeline_spans_carry_the_runtime_attribute_names(
+    emu: Emulator, http: httpx.Client
+) -> None:
+    """The spec's "Attributes the Agentuity runtime itself sets", on the wire: storage spans
+    carry plain ``name``/``key``, fetch spans ``http.url``/``http.path``/``http.method``/``host``,
+    ``agent.run`` the agent's id, instance, description, name and the session's thread."""
+    ds = emu.dataset
+    seen: dict[str, int] = {}
+    threads = {"with": 0, "without": 0}
+    for i in range(len(ds)):
+        if ds.pending(i, ds.now_ns):
+            continue
+        data = http.get(f"/session/{ds.columns['id'][i]}").json()["data"]
+        session, identifiers = data["session"], {a["name"]: a["identifier"] for a in data["agents"]}
+        instances = set()
+        for node, depth in _nodes(session["timeline"]):
+            op, attrs = node["operation"], node["attributes"]
+            kind = "root" if depth == 0 else op.split(".")[0] if "." in op else op
+            seen[kind] = seen.get(kind, 0) + 1
+            if depth == 0 and op == "HTTP POST":
+                assert set(attrs) == _RUNTIME_ROOT and attrs["http.method"] == "POST", attrs
+            elif op == "agent.run":
+                assert set(attrs) - {"@agentuity/threadId"} == _RUNTIME_AGENT_RUN, attrs
+                assert attrs["@agentuity/agentId"] == identifiers[attrs["@agentuity/agentName"]]
+                assert attrs["@agentuity/agentDescription"]
+                assert attrs["@agentuity/agentInstanceId"] not in instances
+                instances.add(attrs["@agentuity/agentInstanceId"])
+                assert attrs.get("@agentuity/threadId") == session["thread_id"]
+                threads["with" if session["thread_id"] else "without"] += 1
+            elif op.startswith("HTTP "):
+                assert set(attrs) == _RUNTIME_FETCH, attrs
+                url = httpx.URL(attrs["http.url"])
+                assert (url.host, url.path) == (attrs["host"], attrs["http.path"])
+                assert op == f"HTTP {attrs['http.method']}"
+            elif op.startswith("agentuity."):
+                assert set(attrs) == {"name", "key"} and all(attrs.values()), attrs
+            elif op.startswith("gen_ai."):
+                assert (
+                    all(k.startswith("gen_ai.") for k in attrs) and "gen_ai.request.model" in attrs
+                )
+            else:
+                assert op == "cron.trigger" and depth == 0, op
+    for kind in ("root", "agent", "HTTP GET", "agentuity", "gen_ai"):
+        assert seen.get(kind, 0) > 0, (kind, seen)
+    assert threads["with"] and threads["without"], threads
+
+
 def test_pending_sessions_render_as_pending(emu: Emulator, http: httpx.Client) -> None:
     rows = _walk(http, {})
     pending = [r for r in rows if r["pending"]]
