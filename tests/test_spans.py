@@ -123,3 +123,45 @@ def test_paths_stop_at_the_maximum_depth_so_deep_chains_stay_linear() -> None:
     assert capped == paths.iloc[MAX_PATH_DEPTH - 1] + PATH_SEPARATOR + "…"
     assert (paths.iloc[MAX_PATH_DEPTH:] == capped).all()
     assert df["path"].nunique() == MAX_PATH_DEPTH + 1
+
+
+def test_runtime_attribute_names_are_read_first_and_plain_name_only_on_storage_spans() -> None:
+    root = {
+        "id": "r",
+        "operation": "HTTP POST",
+        "duration": 10.0,
+        "attributes": {"http.method": "POST", "http.host": "agent.example", "name": "not-a-store"},
+        "children": [
+            {
+                "id": "kv",
+                "operation": "agentuity.keyvalue.get",
+                "duration": 2.0,
+                "attributes": {"name": "sessions-cache", "key": "cust:1"},
+            },
+            {
+                "id": "fetch",
+                "operation": "HTTP GET",
+                "duration": 3.0,
+                "attributes": {
+                    "http.url": "https://api.partner.example/v2/x",
+                    "http.path": "/v2/x",
+                    "http.method": "GET",
+                    "host": "api.partner.example",
+                    "key": "not-a-key",
+                },
+            },
+            {
+                "id": "old",
+                "operation": "agentuity.vector.search",
+                "duration": 1.0,
+                "attributes": {"@agentuity/storageName": "docs", "@agentuity/key": "q"},
+            },
+        ],
+    }
+    spans = sk.spans_frame([("sess_1", root)]).set_index("span_id")
+    assert spans.at["kv", "storage_name"] == "sessions-cache"
+    assert spans.at["kv", "storage_key"] == "cust:1"
+    assert spans.at["fetch", "http_host"] == "api.partner.example"
+    assert pd.isna(spans.at["fetch", "storage_key"]) and pd.isna(spans.at["r", "storage_name"])
+    assert spans.at["r", "http_host"] == "agent.example"
+    assert spans.at["old", "storage_name"] == "docs" and spans.at["old", "storage_key"] == "q"
