@@ -63,7 +63,7 @@ def test_sessions_values_and_dtypes_together() -> None:
         "cpu_time": (pd.Timedelta(900, "ms"), "timedelta64[ns]"),
         "success": (True, "boolean"),
         "trigger": ("api", "category"),
-        "deployment_id": ("", "category"),
+        "deployment_id": (None, "category"),  # "" (devmode) is missing
         "llm_cost": (0.0125, "float64"),
         "llm_prompt_token_count": (1200, "Int64"),
         "metadata.tier": ("gold", "string"),
@@ -72,6 +72,9 @@ def test_sessions_values_and_dtypes_together() -> None:
     }
     for column, (value, dtype) in expected.items():
         assert str(df[column].dtype) == dtype, column
+        if value is None:
+            assert pd.isna(df[column].iloc[0]), column
+            continue
         assert df[column].iloc[0] == value, column
     assert df["agent_ids"].iloc[0] == ["agentid_" + "1" * 40, "agent_" + "2" * 40]
     assert df["llm_completion_token_count"].isna().iloc[0]
