@@ -595,7 +595,10 @@ def test_timeline_picks_a_session_and_hides_deep_or_narrow_spans() -> None:
     )
     ax = plot.timeline(spans, session_id="sess_2")
     assert _rectangles(ax)["spans"] == [(0, 3, 0)] and ax.get_xlabel().endswith("(s)")
-    ax = plot.timeline(spans, max_depth=1, min_width=pd.Timedelta("1ms"))
+    with pytest.raises(sk.InvalidArgumentError, match=r"holds 2 sessions; pass session_id="):
+        plot.timeline(spans)  # never a chart of an arbitrary one of them
+    one = spans[spans["session_id"] != "sess_2"]
+    ax = plot.timeline(one, max_depth=1, min_width=pd.Timedelta("1ms"))
     assert len(_rectangles(ax)["spans"]) == 3 and "failed" not in _rectangles(ax)
     assert "hidden: 2 spans deeper than 1; 1 spans narrower than 1 ms" in " ".join(_texts(ax))
 

@@ -13,6 +13,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .. import analysis
+from ..errors import InvalidArgumentError
 from ._style import (
     FAILED,
     OTHER,
@@ -127,7 +128,9 @@ def timeline(
     rectangle as wide as its duration, children laid out in order from their parent's left edge
     and clipped to it (see :func:`layout`; spans carry no timestamps).
 
-    ``session_id`` picks the session when ``spans`` holds several (default: the first row's).
+    ``session_id`` picks the session; it is required when ``spans`` holds several (an
+    :class:`~sessionkit.errors.InvalidArgumentError` lists some of them), so a chart is never
+    of an arbitrary one.
     ``max_depth`` hides deeper rows; ``min_width`` (milliseconds, or a Timedelta) hides narrower
     spans. Failed spans have a red edge and hatching. Operation names are written inside the
     rectangles that can hold them (namespaces dropped first, then cut). Colours say the kind of
@@ -137,6 +140,12 @@ def timeline(
     ``kwargs`` go to both collections.
     """
     if session_id is None and len(spans):
+        ids = spans["session_id"].dropna().unique()
+        if len(ids) > 1:
+            raise InvalidArgumentError(
+                f"spans holds {len(ids):,} sessions; pass session_id= to pick one, e.g. "
+                f"session_id={str(ids[0])!r} (one of {', '.join(map(str, ids[:3]))}, ...)"
+            )
         session_id = str(spans["session_id"].iloc[0])
     one = spans[spans["session_id"] == session_id] if session_id is not None else spans
     pos = layout(one) if len(one) else pd.DataFrame(columns=["x", "width", "depth"])
