@@ -365,7 +365,7 @@ class Client:
                 )
                 payload = jsonparse.loads(body)
         except jsonparse.JSONDecodeError as exc:
-            kind = response.headers.get("content-type", "unknown content type")
+            kind = self._redact(response.headers.get("content-type", "unknown content type"))
             raise _Retryable(
                 BadResponseError(
                     f"The body is not JSON ({kind}, {len(body)} bytes)", method="GET", url=shown
@@ -436,6 +436,7 @@ class Client:
             return _Retryable(error, wait_s)
         if cls is WrongRegionError:
             region = response.headers.get("x-agentuity-region")
+            region = self._redact(region) if region is not None else None
             return WrongRegionError(text, region=region, **kwargs)
         if cls is NotFoundError:
             return NotFoundError(text, **kwargs)
@@ -448,8 +449,10 @@ class Client:
         try:
             payload = jsonparse.loads(body)
         except jsonparse.JSONDecodeError:
-            text = body[:200].decode("utf-8", "replace").strip()
-            return (f"non-JSON body: {self._redact(text)}" if text else None), None
+            # redact before cutting: a key that crosses the cut must not leave a fragment
+            window = 200 + 4 * len(self._key.get()) + 16
+            text = self._redact(body[:window].decode("utf-8", "replace"))[:200].strip()
+            return (f"non-JSON body: {text}" if text else None), None
         if not isinstance(payload, dict):
             return None, None
         parts = [str(payload["message"])] if payload.get("message") else []
@@ -464,7 +467,7 @@ class Client:
                         f"{path}: {issue.get('message')}" if path else str(issue.get("message"))
                     )
         code = payload.get("code")
-        return (self._redact("; ".join(parts)) or None), (str(code) if code else None)
+        return (self._redact("; ".join(parts)) or None), (self._redact(str(code)) if code else None)
 
     # ------------------------------------------------------------------ endpoints
 

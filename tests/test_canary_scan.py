@@ -540,3 +540,43 @@ def test_cached_details_are_never_served_to_another_client() -> None:
         with pytest.raises(sk.AuthenticationError):
             sk.load_details(ids, reused, progress=False)
     _details.clear()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # the key echoed in the content type of a non-JSON answer
+        lambda: httpx.Response(
+            200, content=b"<html>", headers={"content-type": f"text/html; k={CANARY_KEY}"}
+        ),
+        # the key echoed as the region of a 421
+        lambda: httpx.Response(
+            421,
+            json={"success": False, "message": "wrong"},
+            headers={"x-agentuity-region": CANARY_KEY},
+        ),
+        # the key crossing the 200-character cut of a non-JSON error body, at every offset
+        *[
+            (lambda pad=pad: httpx.Response(502, content=("x" * pad + CANARY_KEY).encode()))
+            for pad in range(170, 201, 3)
+        ],
+        # the key echoed in the code field of an error body
+        lambda: httpx.Response(400, json={"success": False, "message": "bad", "code": CANARY_KEY}),
+    ],
+)
+def test_no_fragment_of_the_key_in_errors_built_from_echoed_answers(answer: Any) -> None:
+    """Regressions found by an outside attacker: the content type, the 421 region and a cut
+    non-JSON body reached the message unredacted (a fragment of the key when cut mid-key)."""
+    client = sk.Client(
+        CANARY_KEY,
+        base_url="http://127.0.0.1:1",
+        transport=httpx.MockTransport(lambda request: answer()),
+        max_retries=1,
+        retry_budget=1.0,
+    )
+    with pytest.raises(sk.SessionKitError) as info:
+        client.get_session("sess_" + "a" * 32)
+    shown = " ".join([str(info.value), repr(info.value), *map(str, vars(info.value).values())])
+    for size in range(8, len(CANARY_KEY) + 1):
+        for start in range(len(CANARY_KEY) - size + 1):
+            assert CANARY_KEY[start : start + size] not in shown, (size, start)
