@@ -86,7 +86,7 @@ def load_sessions(
     server is asked for a window one second wider and the rows are trimmed here). They accept
     ISO strings with a zone, a bare date ``"2026-11-01"`` (that UTC calendar day's midnight),
     aware ``datetime``/``pd.Timestamp``, or a relative ``"7d"``/``"12h"`` — before now, or on
-    the bundled demo data before the demo's last session (its data is frozen in time).
+    the bundled demo data before the demo's now (its data is frozen in time; sk.connect() prints it).
     ``trigger`` may be a list (one walk per value, merged). ``agent`` is an agent's name (as in
     the ``agent`` column), its stable id ``agent_<40hex>`` or one of its per-deployment ids
     ``agentid_<40hex>``, and selects every session that agent took part in (see
@@ -94,8 +94,8 @@ def load_sessions(
     :class:`~sessionkit.agents.UnknownAgentError` listing the known names. Filters that match
     nothing on a project that has sessions give an empty frame and a
     :class:`~sessionkit.errors.SessionKitWarning` naming the values that exist. ``limit`` caps
-    the rows returned, in sort order. Sessions created during the walk may appear; every session that existed when the
-    walk started appears exactly once (repeats caused by shifting offsets are dropped by id,
+    the rows returned, in sort order. Sessions created during the walk may appear; every
+    session that existed when the walk started appears exactly once (repeats caused by shifting offsets are dropped by id,
     keeping the most recently updated version).
 
     With ``agent_names=True`` an ``agent`` column (category) names each session's agent: the
@@ -230,7 +230,7 @@ def _warn_no_match(client: Client, filters: SessionFilters) -> None:
         if client.demo_span:
             hints.append(
                 f"the demo dataset spans {client.demo_span[0]} to {client.demo_span[1]}; "
-                "relative times such as since='7d' count back from the demo's last session"
+                "relative times such as since='7d' count back from the demo's now"
             )
     shown = ", ".join(f"{k}={v!r}" for k, v in asked.items())
     warnings.warn(

@@ -364,7 +364,7 @@ def configure_report_parser(p: argparse.ArgumentParser) -> None:
     """Options of ``sessionkit report``."""
     times = (
         "ISO time with a zone ('2026-11-01T00:00Z'), a bare date (that UTC day, '2026-11-01') "
-        "or a relative 30d, 12h (on the demo data: before its last session)"
+        "or a relative 30d, 12h (on the demo data: before the demo's now)"
     )
     p.add_argument("--since", default=None, help=f"{times}; default: everything")
     p.add_argument("--until", default=None, help=f"{times}; default: now")
