@@ -89,21 +89,27 @@ def _lists(values: pa.Array | pa.ChunkedArray | Iterable[Any]) -> pa.ListArray:
     return values
 
 
+def _first_per_session(lists: pa.ListArray, values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Per session (list) of ``lists``, the first of ``values`` (one per flattened element)
+    where ``keep`` holds, else ``None``; an object array, one value per session."""
+    parents = pc.list_parent_indices(lists).to_numpy()
+    hits = np.flatnonzero(keep)
+    rows, first = np.unique(parents[hits], return_index=True)  # parents never decrease
+    out = np.full(len(lists), None, dtype=object)
+    out[rows] = values[hits[first]]
+    return out
+
+
 def stable_agent_ids(agent_ids: pa.Array | pa.ChunkedArray | Iterable[Any]) -> pa.Array:
     """Per session, the first stable id (``agent_…``) in its ``agent_ids`` — the id of the
     session's own (calling) agent — or null; a string array, one value per session."""
     lists = _lists(agent_ids)
     flat = pc.list_flatten(lists)
-    parents = pc.list_parent_indices(lists).to_numpy()
     is_stable = pc.fill_null(pc.starts_with(flat, STABLE_PREFIX), False).to_numpy(
         zero_copy_only=False
     )
-    out: list[str | None] = [None] * len(lists)
-    values = flat.to_pylist()
-    for row, value, stable in zip(parents.tolist(), values, is_stable.tolist(), strict=True):
-        if stable and out[row] is None:
-            out[row] = value
-    return pa.array(out, pa.string())
+    values = flat.to_numpy(zero_copy_only=False)
+    return pa.array(_first_per_session(lists, values, is_stable), pa.string())
 
 
 def with_agent_id(frame: pd.DataFrame) -> pd.DataFrame:
@@ -247,13 +253,11 @@ class AgentNames:
     def labels(self, agent_ids: pa.Array | pa.ChunkedArray | Iterable[Any]) -> list[str | None]:
         """Per session, the name of the first id in its ``agent_ids`` whose name is known."""
         lists = _lists(agent_ids)
-        flat = pc.list_flatten(lists).to_pylist()
-        parents = pc.list_parent_indices(lists).to_numpy().tolist()
-        labels: list[str | None] = [None] * len(lists)
-        for row, agent_id in zip(parents, flat, strict=True):
-            if labels[row] is None and agent_id in self.names:
-                labels[row] = self.names[agent_id]
-        return labels
+        keys = pa.array(list(self.names), pa.string())
+        where = pc.index_in(pc.list_flatten(lists), value_set=keys)
+        known = where.is_valid().to_numpy(zero_copy_only=False)
+        names = pa.array(list(self.names.values()), pa.string()).take(where)
+        return _first_per_session(lists, names.to_numpy(zero_copy_only=False), known).tolist()
 
     def stable_id_of(self, name: str) -> str | None:
         """The stable id of the agent called ``name``, if learned."""

@@ -559,14 +559,24 @@ def to_pandas(table: pa.Table, cols: Sequence[Column]) -> pd.DataFrame:
     return frame
 
 
+def empty_as_missing(name: str, array: pa.Array | pa.ChunkedArray) -> Any:
+    """``array`` with ``""`` made null when column ``name`` is one of
+    :data:`~sessionkit.schema.EMPTY_IS_MISSING` (plain or dictionary-encoded text); other
+    columns are returned as they are."""
+    if name not in schema.EMPTY_IS_MISSING or not len(array):
+        return array
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(pa.string())
+    return pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
+
+
 def _series(array: pa.ChunkedArray, col: Column) -> pd.Series:
     if isinstance(col.dtype, pd.CategoricalDtype):  # before == "category", which it also equals
         return pd.Series(array.to_pandas(), copy=False).astype(col.dtype)
     if col.dtype == "category":
         if pa.types.is_null(array.type):
             array = array.cast(pa.string())
-        if col.name in schema.EMPTY_IS_MISSING and len(array):
-            array = pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
+        array = empty_as_missing(col.name, array)
         return pd.Series(array.to_pandas(types_mapper=_pandas_type), copy=False).astype("category")
     if col.wire == "string_list":
         return array.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t))

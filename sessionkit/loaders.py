@@ -133,9 +133,8 @@ def load_sessions(
         now=local.demo_now if local is not None else client.demo_now if client else None,
     )
     if local is not None:
-        frame = local.load_filtered(filters)
-        frame = frame if agent_names else frame.drop(columns="agent", errors="ignore")
-        return with_agent_id(frame)
+        frame = local.load_filtered(filters)  # agent_id included (the store derives it)
+        return frame if agent_names else frame.drop(columns="agent", errors="ignore")
     assert client is not None
     asked = filters
     filters = _resolve_agent(client, filters, progress)

@@ -237,10 +237,7 @@ def table_to_frame(table: pa.Table, entity: str) -> pd.DataFrame:
             )
     frame = frames.to_pandas(table, [c for c in cols if c.name not in texts])
     for name, values in texts.items():
-        if name in schema.EMPTY_IS_MISSING and len(values):
-            values = values.cast(pa.string()) if pa.types.is_dictionary(values.type) else values
-            values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
-        frame[name] = categorical(values, agent=name == AGENT.name)
+        frame[name] = categorical(frames.empty_as_missing(name, values), agent=name == AGENT.name)
     names = [c.name for c in cols]
     if entity == "sessions":
         derived = [c.name for c in DERIVED if c.name in texts]
