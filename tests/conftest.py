@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shlex
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import matplotlib
 import pandas as pd
@@ -97,3 +100,40 @@ def _close_figures() -> Iterator[None]:
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@contextmanager
+def emulator_cli(
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: object = None
+) -> Iterator[list[str]]:
+    """Run an emulator command line (``argv``, which should include ``--port 0``); yields its
+    human output up to the "Ctrl-C" line, and stops it afterwards."""
+    proc = subprocess.Popen(
+        list(argv),
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=cwd,  # type: ignore[arg-type]
+        env={**env, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("Ctrl-C"):
+            line = proc.stdout.readline()
+            assert line, f"the emulator exited early: {lines}"
+            lines.append(line)
+        yield lines
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def parse_exports(lines: Sequence[str]) -> dict[str, str]:
+    """The variables of every ``export A=x B=y`` line, parsed like a shell would."""
+    out: dict[str, str] = {}
+    for line in lines:
+        words = shlex.split(line) if line.strip().startswith("export ") else []
+        for word in words[1:]:
+            name, _, value = word.partition("=")
+            out[name] = value
+    return out

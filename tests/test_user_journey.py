@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import emulator_cli, parse_exports
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -129,33 +130,12 @@ def test_cli_version_and_sync_details_validation(tmp_path: Path) -> None:
 @contextmanager
 def _emulator(*args: str) -> Iterator[list[str]]:
     """``sessionkit emulator`` as the README shows it; its printed lines up to "Ctrl-C"."""
-    proc = subprocess.Popen(
-        [SESSIONKIT, "emulator", "--port", "0", "--sessions", "300", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=_clean_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        while not lines or not lines[-1].startswith("Ctrl-C"):
-            line = proc.stdout.readline()
-            assert line, f"the emulator exited early: {lines}"
-            lines.append(line)
+    argv = [SESSIONKIT, "emulator", "--port", "0", "--sessions", "300", *args]
+    with emulator_cli(argv, env=_clean_env()) as lines:
         yield lines
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
-def _exports(lines: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in lines:
-        words = shlex.split(line) if line.strip().startswith("export ") else []
-        for word in words[1:]:
-            name, _, value = word.partition("=")
-            out[name] = value
-    return out
+_exports = parse_exports
 
 
 @pytest.mark.parametrize("mode", [(), ("--multi-region",)], ids=["default", "multi-region"])

@@ -6,7 +6,6 @@ import email.utils
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 
 from sessionkit.emulator import Emulator, Faults, generate
 from sessionkit.emulator.synth import parse_iso
+from tests.conftest import emulator_cli, parse_exports
 
 KEY = "sk_wire_test"
 
@@ -474,24 +474,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @contextmanager
 def _cli(*args: str) -> Iterator[list[str]]:
     """``python -m sessionkit.emulator --port 0 ARGS``: its human output up to "Ctrl-C"."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sessionkit.emulator", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**_clean_env(), "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        while not lines or not lines[-1].startswith("Ctrl-C"):
-            line = proc.stdout.readline()
-            assert line, f"the emulator exited early: {lines}"
-            lines.append(line)
+    argv = [sys.executable, "-m", "sessionkit.emulator", "--port", "0", *args]
+    with emulator_cli(argv, env=_clean_env(), cwd=ROOT) as lines:
         yield lines
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _clean_env() -> dict[str, str]:
@@ -501,18 +486,7 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def _exports(lines: list[str]) -> dict[str, str]:
-    """The variables of every ``export A=x B=y`` line, parsed like a shell would."""
-    out: dict[str, str] = {}
-    for line in lines:
-        if not line.strip().startswith("export "):
-            continue
-        words = shlex.split(line)
-        if words[0] == "export":
-            for word in words[1:]:
-                name, _, value = word.partition("=")
-                out[name] = value
-    return out
+_exports = parse_exports
 
 
 def test_cli_human_output() -> None:
