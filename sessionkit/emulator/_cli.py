@@ -12,9 +12,17 @@ import threading
 
 from .chaos import Faults
 from .runner import DEFAULT_KEY, Emulator
-from .synth import Dataset, generate, load_demo
+from .synth import AGENTS, DEFAULT_SESSIONS, Dataset, check_agent_names, generate
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+
+
+def agent_names(text: str) -> tuple[str, ...]:
+    """``--agent-names`` parsed: five comma-separated names (see :func:`check_agent_names`)."""
+    try:
+        return check_agent_names([part.strip() for part in text.split(",")])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def duration(text: str) -> float:
@@ -38,6 +46,15 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--sessions", type=int, default=None, help="generate N sessions instead of the demo dataset"
     )
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--agent-names",
+        type=agent_names,
+        default=None,
+        metavar="A,B,C,D,E",
+        help="rename the five agents (comma-separated, in the demo's order: "
+        + ", ".join(a.name for a in AGENTS)
+        + ") to emulate another project; default: the demo's names",
+    )
     p.add_argument(
         "--key",
         default=os.environ.get("SESSIONKIT_EMULATOR_KEY", DEFAULT_KEY),
@@ -107,10 +124,11 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; prints the URLs, the key and how to point sessionkit at it."""
-    dataset: Dataset = (
-        generate(args.sessions, seed=args.seed, live_rate=args.live)
-        if args.sessions is not None
-        else (generate(seed=args.seed, live_rate=args.live) if args.live else load_demo())
+    dataset: Dataset = generate(
+        DEFAULT_SESSIONS if args.sessions is None else args.sessions,
+        seed=args.seed,
+        live_rate=args.live,
+        agent_names=args.agent_names,
     )
     emu = Emulator(
         dataset,

@@ -174,7 +174,7 @@ def _agent_run(
         "@agentuity/agentInstanceId": "agentinst_"
         + _hex(ds.seed, f"inst:{int(ds._a['key'][i])}:{depth}", 32),
         "@agentuity/agentDescription": AGENT_DESCRIPTIONS[agent_index],
-        "@agentuity/agentName": agent.name,
+        "@agentuity/agentName": ds.meta["agents"][agent_index]["name"],
     }
     thread = str(ds.columns["thread_id"][i])
     if thread:  # the session's own thread (sessions outside a thread have none)
@@ -361,7 +361,7 @@ def build_logs(ds: Dataset, i: int) -> list[tuple[int, dict[str, Any]]]:
     sid = str(ds.columns["id"][i])
     span = max(end - start, 1)
     lines: list[tuple[float, str, str]] = [
-        (0.0, "INFO", f"session {sid} started: agent {agent.name}"),
+        (0.0, "INFO", f"session {sid} started: agent {ds.agent_name(i)}"),
         (0.01, "DEBUG", f"loaded {int(rng.integers(1, 12))} items from key-value store"),
         (0.02, "TRACE", "prompt assembled"),
     ]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -19,7 +19,7 @@ import orjson
 
 from .chaos import FaultChooser, Faults
 from .httpd import Catalog, Stats, _Server
-from .synth import REGIONS, Dataset, generate, load_demo
+from .synth import DEFAULT_SESSIONS, REGIONS, Dataset, generate
 
 DEFAULT_KEY = "sk_emulator_demo"
 HOME_REGION = "usw"
@@ -30,9 +30,11 @@ class Emulator:
 
     ``with Emulator() as emu:`` starts every server on a free port in background threads and
     stops them (and their keep-alive connections) on exit. ``dataset=None`` serves the demo
-    dataset, ``sessions=N`` a generated one; ``live=RATE`` makes sessions arrive at RATE per
-    second and pending ones complete as the clock (``clock_speed`` × wall time) advances.
-    ``faults`` may be replaced while running.
+    dataset, ``sessions=N`` / ``seed=`` / ``agent_names=`` a generated one (see
+    :func:`~sessionkit.emulator.generate`: five other agent names make it look like another
+    team's project); ``live=RATE`` makes sessions arrive at RATE per second and pending ones
+    complete as the clock (``clock_speed`` × wall time) advances. ``faults`` may be replaced
+    while running.
 
     Single-region by default: every region server answers every session it lists, so a client
     given only ``catalyst_url`` (or any one of ``region_urls``) reads the whole project.
@@ -53,12 +55,14 @@ class Emulator:
         clock_speed: float = 1.0,
         verbose: bool = False,
         multi_region: bool = False,
+        agent_names: Sequence[str] | None = None,
     ) -> None:
         if dataset is None:
-            dataset = (
-                generate(sessions, seed=seed, live_rate=live)
-                if sessions is not None
-                else (generate(seed=seed, live_rate=live) if live else load_demo())
+            dataset = generate(
+                DEFAULT_SESSIONS if sessions is None else sessions,
+                seed=seed,
+                live_rate=live,
+                agent_names=agent_names,
             )
         self.dataset = dataset
         self.key = key
@@ -211,6 +215,7 @@ def spawn_emulator_process(
     faults: Faults | None = None,
     live: float | None = None,
     multi_region: bool = False,
+    agent_names: Sequence[str] | None = None,
     ready_timeout: float = 600.0,
 ) -> Iterator[EmulatorProcess]:
     """Run ``python -m sessionkit.emulator --port 0 --json-ready ...`` and yield its URLs."""
@@ -230,6 +235,8 @@ def spawn_emulator_process(
         args += ["--live", str(live)]
     if multi_region:
         args.append("--multi-region")
+    if agent_names is not None:
+        args += ["--agent-names", ",".join(agent_names)]
     if faults is not None:
         args += ["--faults-json", json.dumps(faults.__dict__)]
     proc = subprocess.Popen(

@@ -267,7 +267,7 @@ class Dataset:
             dep_key = (
                 deployments[dep]["key"]
                 if dep < len(deployments) and dep_agent == agent_index
-                else f"dev{agent_index}"
+                else _dev_key(agent_index, agents[agent_index]["name"])
             )
             ids.append(f"agentid_{_hex(self.seed, f'ad{dep_key}:{agent_index}', 40)}")
             ids.append(agents[agent_index]["identifier"])
@@ -450,11 +450,18 @@ class Dataset:
             out.append(record)
         return out
 
+    def agent_name(self, i: int) -> str:
+        """The name of row ``i``'s (calling) agent as the project calls it."""
+        return str(self.meta["agents"][int(self._a["agent"][i])]["name"])
+
     def detail(self, i: int, now_ns: int) -> dict[str, Any]:
         """``data`` of ``GET /session/{id}``: session (with timeline), agents, eval runs, route."""
         session = self._as_of(i, now_ns, with_timeline=True)
         agents = [
-            {"name": AGENTS[a].name, "identifier": self.meta["agents"][a]["identifier"]}
+            {
+                "name": self.meta["agents"][a]["name"],
+                "identifier": self.meta["agents"][a]["identifier"],
+            }
             for a in self._agents_of(i)
         ]
         return {
@@ -552,35 +559,72 @@ def format_rfc3339(ns: int, digits: int, form: int) -> str:
 # ====================================================================== generation
 
 
+#: Sessions in the demo project (:func:`load_demo`).
+DEFAULT_SESSIONS = 3000
+
+
 def generate(
-    n_sessions: int = 3000,
+    n_sessions: int = DEFAULT_SESSIONS,
     *,
     seed: int = 7,
     end: str = DEMO_END,
     days: int = 30,
     live_rate: float | None = None,
+    agent_names: Sequence[str] | None = None,
 ) -> Dataset:
     """A deterministic project of ``n_sessions`` sessions over ``days`` days ending at ``end``.
 
     ``live_rate`` (sessions per second) makes :meth:`Dataset.grow` append new sessions after
-    ``end`` as a live server's clock advances.
+    ``end`` as a live server's clock advances. ``agent_names`` renames the five agents (in the
+    order of :data:`AGENTS`: each name takes that profile's behaviour) so the project looks like
+    someone else's: every name the wire carries and every id derived from a name change with it.
+    The default (``None``) is the demo's names, byte for byte the same project as before.
     """
     if n_sessions < 0 or days < 1:
         raise ValueError("n_sessions must be >= 0 and days >= 1")
+    names = check_agent_names(agent_names)
     now_ns = parse_iso(end)
     rng = np.random.default_rng(seed)
-    meta = _project(seed, now_ns, days)
+    meta = _project(seed, now_ns, days, names)
     meta["live_rate"] = live_rate
     arrays = _draw(rng, n_sessions, now_ns, days, meta, seed)
     _measure_cost_incident(arrays, meta)
     return Dataset(arrays, seed=seed, now_ns=now_ns, meta=meta)
 
 
+def check_agent_names(agent_names: Sequence[str] | None) -> tuple[str, ...]:
+    """``agent_names`` checked: one distinct, non-blank name per profile of :data:`AGENTS`
+    (the demo's names when ``None``). Raises ``ValueError`` naming what is wrong."""
+    if agent_names is None:
+        return tuple(a.name for a in AGENTS)
+    if isinstance(agent_names, str):
+        raise ValueError("agent_names must be a sequence of names, not one string")
+    names = tuple(agent_names)
+    if len(names) != len(AGENTS):
+        raise ValueError(
+            f"agent_names needs exactly {len(AGENTS)} names (one per agent profile: "
+            f"{', '.join(a.name for a in AGENTS)}), got {len(names)}"
+        )
+    for name in names:
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise ValueError(f"agent name {name!r} must be a non-blank string without edge spaces")
+        if name.startswith(("agent_", "agentid_")):
+            raise ValueError(f"agent name {name!r} looks like an agent id (agent_/agentid_ prefix)")
+    if len(set(names)) != len(names):
+        raise ValueError(f"agent_names must be distinct, got {names}")
+    return names
+
+
+def _dev_key(agent_index: int, name: str) -> str:
+    """The label devmode ``agentid_`` ids are derived from (the demo's own stays as it was)."""
+    return f"dev{agent_index}" if name == AGENTS[agent_index].name else f"dev:{name}"
+
+
 def _measure_cost_incident(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     """Fill the cost incident's ``before``/``after`` with the mean total cost (USD) per session."""
     incident = next(i for i in meta["incidents"] if i["kind"] == "cost_per_session")
     deployments = meta["deployments"]
-    agent_index = [a.name for a in AGENTS].index(incident["agent"])
+    agent_index = [a["name"] for a in meta["agents"]].index(incident["agent"])
     dep_index = next(k for k, d in enumerate(deployments) if d["id"] == incident["deployment_id"])
     previous = dep_index - 1
     mine = arrays["agent"] == agent_index
@@ -596,24 +640,23 @@ def load_demo() -> Dataset:
     return generate()
 
 
-def _project(seed: int, now_ns: int, days: int) -> dict[str, Any]:
-    """Org, projects, agents and deployments (with their start times)."""
+def _project(seed: int, now_ns: int, days: int, names: tuple[str, ...]) -> dict[str, Any]:
+    """Org, projects, agents (named ``names``) and deployments (with their start times)."""
     start_ns = now_ns - days * DAY_NS
-    agents = [
-        {"name": a.name, "identifier": f"agent_{_hex(seed, 'agent:' + a.name, 40)}"} for a in AGENTS
-    ]
+    agents = [{"name": n, "identifier": f"agent_{_hex(seed, 'agent:' + n, 40)}"} for n in names]
     deployments: list[dict[str, Any]] = []
     incident_days = {FAILURE_INCIDENT[:2]: FAILURE_INCIDENT[2], COST_INCIDENT[:2]: COST_INCIDENT[2]}
     for index, agent in enumerate(AGENTS):
         count = agent.deployments
+        name = names[index]
         for k in range(count):
             day = incident_days.get((agent.name, k), round(k * days / count))
             if k == 0:
                 day = 0
             deployments.append(
                 {
-                    "id": f"deploy_{_hex(seed, f'dep:{agent.name}:{k}', 24)}",
-                    "key": f"{agent.name}:{k}",
+                    "id": f"deploy_{_hex(seed, f'dep:{name}:{k}', 24)}",
+                    "key": f"{name}:{k}",
                     "agent": index,
                     "index": k,
                     "start_ns": start_ns + day * DAY_NS + (9 * 3600 + 17 * 60) * NS * (k > 0),
@@ -624,11 +667,12 @@ def _project(seed: int, now_ns: int, days: int) -> dict[str, Any]:
         ("failure_rate", FAILURE_INCIDENT),
         ("cost_per_session", COST_INCIDENT),
     ):
-        dep = next(d for d in deployments if d["key"] == f"{name}:{k}")
+        profile = [a.name for a in AGENTS].index(name)
+        dep = next(d for d in deployments if d["key"] == f"{names[profile]}:{k}")
         agent = AGENTS[dep["agent"]]
         incident: dict[str, Any] = {
             "kind": kind,
-            "agent": name,
+            "agent": names[profile],
             "agent_identifier": agents[dep["agent"]]["identifier"],
             "deployment_id": dep["id"],
             "start": _iso(dep["start_ns"]),

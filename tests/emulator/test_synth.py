@@ -185,3 +185,56 @@ def test_twenty_thousand_sessions_generate_quickly() -> None:
     ds = generate(20_000, seed=5)
     assert len(ds) == 20_000 and len(set(ds.columns["id"])) == 20_000
     assert np.all(np.diff(ds.columns["created_ns"]) >= 0)
+
+
+OTHER_NAMES = ("intake-bot", "invoice-parser", "kb-searcher", "voice-line", "nightly-rollup")
+
+
+def _wire_text(ds: Dataset, rows: range) -> str:
+    """Everything the API would send about ``rows``: list records, details (timelines, agents,
+    eval runs) and log lines, as one JSON text."""
+    parts = [orjson.dumps(ds.render_sessions(rows, ds.now_ns)).decode()]
+    for i in rows:
+        parts.append(orjson.dumps(ds.detail(i, ds.now_ns)).decode())
+        parts.append(orjson.dumps([line for _t, line in build_logs(ds, i)]).decode())
+    return "\n".join(parts)
+
+
+def test_other_agent_names_rename_everything_the_wire_carries() -> None:
+    demo = generate(400, seed=11)
+    other = generate(400, seed=11, agent_names=OTHER_NAMES)
+    text = _wire_text(other, range(len(other)))
+    for name in (a.name for a in AGENTS):
+        assert name not in text, f"the demo's name {name!r} leaked into another project"
+    assert {a["name"] for a in other.meta["agents"]} == set(OTHER_NAMES)
+    named = {a["name"] for i in range(len(other)) for a in other.detail(i, other.now_ns)["agents"]}
+    assert named == set(OTHER_NAMES)
+    assert other.meta["incidents"][0]["agent"] == "intake-bot"  # the support-triage profile
+    # same behaviour (profiles by position), other ids derived from the other names
+    np.testing.assert_array_equal(demo.columns["success"], other.columns["success"])
+    np.testing.assert_array_equal(demo.columns["duration_ns"], other.columns["duration_ns"])
+    assert set(demo.columns["deployment_id"]).isdisjoint(set(other.columns["deployment_id"]) - {""})
+    demo_ids = {x for ids in demo.columns["agent_identifiers"] for x in ids}
+    assert demo_ids.isdisjoint({x for ids in other.columns["agent_identifiers"] for x in ids})
+
+
+def test_default_agent_names_are_the_demo_project_byte_for_byte(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    generate(300, seed=5).to_jsonl(a)
+    generate(300, seed=5, agent_names=[p.name for p in AGENTS]).to_jsonl(b)
+    assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (("a", "b"), "exactly 5 names"),
+        (("a", "b", "c", "d", "a"), "distinct"),
+        (("a", "b", "c", "d", " "), "non-blank"),
+        (("a", "b", "c", "d", "agent_x"), "looks like an agent id"),
+        ("abcde", "not one string"),
+    ],
+)
+def test_bad_agent_names_are_refused_with_the_reason(names: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        generate(10, agent_names=names)  # type: ignore[arg-type]

@@ -615,3 +615,39 @@ def test_spawned_emulator_gets_its_key_from_the_environment_not_argv() -> None:
         assert secret not in " ".join(emu.process.args)  # type: ignore[arg-type]
         r = httpx.get(emu.catalyst_url + "/session", headers={"Authorization": f"Bearer {secret}"})
         assert r.status_code == 200 and emu.key == secret
+
+
+_NAMES_CHILD = """
+import json
+import sessionkit as sk
+sessions = sk.load_sessions(progress=False)
+print(json.dumps(sorted(sessions["agent"].dropna().unique().tolist())))
+"""
+
+
+def test_cli_agent_names_serve_another_project() -> None:
+    names = "intake-bot,invoice-parser,kb-searcher,voice-line,nightly-rollup"
+    with _cli("--sessions", "120", "--seed", "3", "--agent-names", names) as lines:
+        child = subprocess.run(
+            [sys.executable, "-c", _NAMES_CHILD],
+            env={**_clean_env(), **_exports(lines)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout.strip().splitlines()[-1]) == sorted(names.split(","))
+
+
+def test_cli_agent_names_refused_with_the_reason() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sessionkit.emulator", "--port", "0", "--agent-names", "a,b"],
+        env=_clean_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "exactly 5 names" in proc.stderr
+    assert "Traceback" not in proc.stderr
