@@ -43,7 +43,7 @@ from .errors import (
     SessionKitWarning,
     WrongRegionError,
 )
-from .frames import empty_frame, eval_runs_frame, logs_frame, sessions_frame
+from .frames import concat, empty_frame, eval_runs_frame, logs_frame, sessions_frame
 from .loaders import (
     Details,
     SessionDetail,
@@ -90,6 +90,7 @@ __all__ = [
     "UnknownAgentError",
     "WrongRegionError",
     "__version__",
+    "concat",
     "connect",
     "empty_frame",
     "eval_runs_frame",

@@ -738,3 +738,36 @@ def agents_frame(
     table = _records_table(rows, schema.AGENT_COLUMNS, problems, id_field="session_id")
     problems.warn()
     return to_pandas(table, schema.AGENT_COLUMNS)
+
+
+def concat(frames: Iterable[pd.DataFrame], *, ignore_index: bool = True) -> pd.DataFrame:
+    """Frames of one entity from several loads, stacked — like ``pd.concat`` but typed.
+
+    Every load builds its ``category`` columns from the values it holds, so two loads (two
+    agents, two windows, the API and the store) have different categories, and ``pd.concat``
+    turns such columns into plain strings. This keeps them categorical, with the sorted union of the
+    categories (an ordered category such as ``severity`` keeps its order); every other column
+    stacks as ``pd.concat`` stacks it. Columns one frame lacks are missing in its rows.
+    Returns the stacked frame (a new index unless ``ignore_index=False``).
+    """
+    frames = list(frames)
+    if not frames:
+        raise ValueError("concat() needs at least one frame")
+    merged: dict[str, pd.CategoricalDtype] = {}
+    for name in dict.fromkeys(c for f in frames for c in f.columns):
+        dtypes = [f[name].dtype for f in frames if name in f.columns]
+        if not all(isinstance(d, pd.CategoricalDtype) for d in dtypes):
+            continue
+        ordered = [d for d in dtypes if d.ordered]
+        if ordered and all(d == ordered[0] for d in dtypes):
+            merged[name] = ordered[0]
+            continue
+        union = {v for d in dtypes for v in d.categories}
+        categories = pd.Index(sorted(union, key=str), dtype=dtypes[0].categories.dtype)
+        merged[name] = pd.CategoricalDtype(categories, ordered=bool(ordered))
+    aligned = [
+        f.astype({k: v for k, v in merged.items() if k in f.columns}) if merged else f
+        for f in frames
+    ]
+    out = pd.concat(aligned, ignore_index=ignore_index)
+    return out.astype({k: v for k, v in merged.items() if out[k].dtype != v}) if merged else out

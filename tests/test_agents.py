@@ -202,3 +202,29 @@ def test_report_cli_by_agent_name(tmp_path: Path) -> None:
     assert "nobody" in bad.stderr and "doc-extractor" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+def test_two_agent_loads_concatenate_into_the_whole_project(
+    demo_client: sk.Client, tmp_path: Path
+) -> None:
+    """Loads by agent carry the metadata keys their rows carry (documented); stacked with
+    ``sk.concat``, the API's and the store's loads of two agents equal one load of both, dtype
+    for dtype (``pd.concat`` would turn the per-load categories into strings)."""
+    names = ("support-triage", "doc-extractor")  # their metadata keys differ
+    store = Store(tmp_path / "s")
+    store.sync(demo_client, progress=False)
+    for load in (
+        lambda **f: sk.load_sessions(demo_client, progress=False, **f),
+        lambda **f: store.load_sessions(**f),
+    ):
+        parts = [load(agent=name) for name in names]
+        assert set(parts[0].columns) != set(parts[1].columns)
+        both = load()
+        both = both[both["id"].isin(pd.concat(parts)["id"])]
+        assert pd.concat(parts)["trigger"].dtype != "category"  # why sk.concat exists
+        joined = sk.concat(parts).drop_duplicates("id")
+        joined = joined.sort_values("id", ignore_index=True)[both.columns]
+        both = both.sort_values("id", ignore_index=True)
+        for name in both.select_dtypes("category"):  # categories are the values a load holds
+            both[name] = both[name].cat.remove_unused_categories()
+        pd.testing.assert_frame_equal(joined, both)

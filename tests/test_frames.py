@@ -275,3 +275,20 @@ def test_an_empty_deployment_id_is_missing_on_both_roads() -> None:
     for frame in (sk.sessions_frame(records), sk.frames.sessions_frame_from_pages([body])):
         assert frame["deployment_id"].isna().tolist() == [True, False]
         assert list(frame["deployment_id"].cat.categories) == ["deploy_1"]
+
+
+def test_concat_keeps_categories_and_the_severity_order() -> None:
+    import sessionkit as sk
+
+    a = pd.DataFrame({"env": pd.Categorical(["production"]), "n": pd.array([1], "Int64")})
+    b = pd.DataFrame({"env": pd.Categorical(["preview"]), "extra": ["x"]})
+    out = sk.concat([a, b])
+    assert out["env"].dtype == pd.CategoricalDtype(["preview", "production"])
+    assert out["env"].tolist() == ["production", "preview"]
+    assert out["n"].dtype == "Int64" and out["extra"].isna().tolist() == [True, False]
+    order = pd.CategoricalDtype(["DEBUG", "INFO", "ERROR"], ordered=True)
+    logs = [pd.DataFrame({"severity": pd.Series(v, dtype=order)}) for v in (["INFO"], ["ERROR"])]
+    assert sk.concat(logs)["severity"].dtype == order
+    assert pd.concat(logs)["severity"].dtype == order  # the same order already stacks in pandas
+    with pytest.raises(ValueError, match="at least one frame"):
+        sk.concat([])
