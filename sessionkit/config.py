@@ -118,7 +118,8 @@ def resolve_region_urls(
     region_urls: Mapping[str, str] | None, env: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """Base URL per region, from ``region_urls`` or ``SESSIONKIT_REGION_URLS``
-    (``region=url`` pairs separated by commas), each checked like a base URL."""
+    (``region=url`` pairs separated by commas), each checked like a base URL; a region name
+    not in :data:`REGIONS` raises :class:`~sessionkit.errors.ConfigurationError`."""
     env = os.environ if env is None else env
     if region_urls is None:
         text = env.get(REGION_URLS_ENV, "").strip()
@@ -134,6 +135,12 @@ def resolve_region_urls(
         name = REGION_URLS_ENV
     else:
         name = "region_urls"
+    unknown = [r for r in region_urls if r not in REGIONS]
+    if unknown:  # a 421 names one of REGIONS: a URL under another name would never be used
+        raise ConfigurationError(
+            f"{name} names unknown region(s) {', '.join(map(repr, unknown))}; expected "
+            f"{', '.join(REGIONS)} (the names a 421's x-agentuity-region header carries)."
+        )
     return {r: check_base_url(u, f"{name}[{r!r}]") for r, u in region_urls.items()}
 
 

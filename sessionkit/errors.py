@@ -31,7 +31,11 @@ fit its column became missing; the warning names the field, the count and an exa
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Iterable
+from functools import lru_cache
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -43,11 +47,69 @@ KEY_ENV_HELP = (
 )
 
 
+#: The shortest run of a secret's characters that :func:`redact` treats as a fragment of it.
+FRAGMENT = 8
+
+
+def _b64_cores(secret: bytes) -> set[str]:
+    """The base64 characters (both alphabets) fully determined by ``secret`` at each of the
+    three byte alignments: wherever the secret sits in a longer blob, one of them appears."""
+    cores: set[str] = set()
+    for lead in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            blob = encode(b"\0" * lead + secret).decode().rstrip("=")
+            first = -(-lead * 4 // 3)  # characters touched by the lead bytes
+            last = len(blob) - ((lead + len(secret)) % 3 != 0)  # the one a next byte touches
+            if last - first >= FRAGMENT:
+                cores.add(blob[first:last])
+    return cores
+
+
+@lru_cache(maxsize=16)
+def _forms(secret: str) -> re.Pattern[str]:
+    """One pattern matching ``secret`` as it may travel: verbatim, URL-encoded (only the
+    reserved bytes, or every byte), hex, and base64 (longest alternative first); the hex and
+    percent forms in any letter case."""
+    raw = secret.encode()
+    exact = {secret, quote(secret, safe=""), quote_plus(secret)}
+    exact |= _b64_cores(raw) | _b64_cores(b"Bearer " + raw)
+    folded = {raw.hex(), "".join(f"%{b:02x}" for b in raw)}
+    parts = [re.escape(f) for f in sorted(exact, key=len, reverse=True)]
+    parts += [f"(?i:{re.escape(f)})" for f in sorted(folded, key=len, reverse=True)]
+    return re.compile("|".join(parts))
+
+
+def _fragments(text: str, secret: str) -> str:
+    """``text`` with every run of :data:`FRAGMENT` or more characters that is a piece of
+    ``secret`` replaced by ``***``."""
+    if len(secret) < FRAGMENT or len(text) < FRAGMENT:
+        return text
+    grams = {secret[i : i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)}
+    covered = bytearray(len(text))
+    for i in range(len(text) - FRAGMENT + 1):
+        if text[i : i + FRAGMENT] in grams:
+            covered[i : i + FRAGMENT] = b"\1" * FRAGMENT
+    if not any(covered):
+        return text
+    out, i = [], 0
+    while i < len(text):
+        if covered[i]:
+            while i < len(text) and covered[i]:
+                i += 1
+            out.append("***")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Return ``text`` with every non-empty secret replaced by ``***``."""
+    """Return ``text`` with every non-empty secret replaced by ``***``: verbatim, URL-encoded,
+    hex- or base64-encoded (alone, inside a longer blob, or as ``Bearer <secret>``), and every
+    fragment of :data:`FRAGMENT` or more of its characters."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            text = _fragments(_forms(secret).sub("***", text), secret)
     return text
 
 

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +60,8 @@ _PAGES_PER_BATCH = 50  # pages converted to Arrow at once: bounds raw bytes held
 def load_sessions(
     client: Client | None = None,
     *,
-    since: str | datetime | pd.Timestamp | None = None,
-    until: str | datetime | pd.Timestamp | None = None,
+    since: str | date | pd.Timestamp | None = None,
+    until: str | date | pd.Timestamp | None = None,
     trigger: str | Iterable[str] | None = None,
     env: str | None = None,
     success: bool | None = None,

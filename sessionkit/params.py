@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -38,8 +38,9 @@ def parse_time(value: object, name: str, *, now: pd.Timestamp | None = None) -> 
     """An aware UTC ``pd.Timestamp`` from an ISO string, aware datetime/Timestamp or ``"7d"``.
 
     Relative strings (``"90s"``, ``"15m"``, ``"12h"``, ``"30d"``, ``"2w"``) mean that long before
-    ``now`` (default: the current time). A bare date ``"2026-11-01"`` is that UTC calendar
-    day (its midnight, UTC). A date-time without a zone raises: it would be read as local time.
+    ``now`` (default: the current time). A bare date (``"2026-11-01"`` or a ``datetime.date``)
+    is that UTC calendar day (its midnight, UTC). A date-time without a zone raises: it would
+    be read as local time.
     """
     if value is None:
         return None
@@ -64,9 +65,12 @@ def parse_time(value: object, name: str, *, now: pd.Timestamp | None = None) -> 
             ) from exc
     elif isinstance(value, datetime):  # includes pd.Timestamp
         stamp = pd.Timestamp(value)
+    elif isinstance(value, date):  # a calendar day, like the bare date string
+        return pd.Timestamp(value.isoformat(), tz="UTC")
     else:
         raise InvalidArgumentError(
-            f"{name} must be an ISO string, a datetime or a pd.Timestamp, not {type(value).__name__}"
+            f"{name} must be an ISO string, a date, a datetime or a pd.Timestamp, "
+            f"not {type(value).__name__}"
         )
     if stamp is pd.NaT or pd.isna(stamp):
         raise InvalidArgumentError(f"{name}={value!r} is not a time")

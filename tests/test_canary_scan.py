@@ -562,6 +562,18 @@ def test_cached_details_are_never_served_to_another_client() -> None:
         ],
         # the key echoed in the code field of an error body
         lambda: httpx.Response(400, json={"success": False, "message": "bad", "code": CANARY_KEY}),
+        # the key echoed encoded: the Authorization header as base64, URL-encoded, hex, a piece
+        *[
+            (lambda text=text: httpx.Response(401, json={"success": False, "message": text}))
+            for text in (
+                "got " + base64.b64encode(f"Authorization: Bearer {CANARY_KEY}".encode()).decode(),
+                "got " + base64.urlsafe_b64encode(f"x{CANARY_KEY}".encode()).decode(),
+                "got " + urllib.parse.quote(f"?key={CANARY_KEY}&", safe=""),
+                "got " + CANARY_KEY.encode().hex(),
+                "first part " + CANARY_KEY[: len(CANARY_KEY) // 2],
+                "last part " + CANARY_KEY[-9:],
+            )
+        ],
     ],
 )
 def test_no_fragment_of_the_key_in_errors_built_from_echoed_answers(answer: Any) -> None:
@@ -580,3 +592,6 @@ def test_no_fragment_of_the_key_in_errors_built_from_echoed_answers(answer: Any)
     for size in range(8, len(CANARY_KEY) + 1):
         for start in range(len(CANARY_KEY) - size + 1):
             assert CANARY_KEY[start : start + size] not in shown, (size, start)
+    scanner = Scanner()
+    scanner.text("the error", shown)
+    assert not scanner.hits, scanner.hits

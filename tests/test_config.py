@@ -151,3 +151,19 @@ def test_nothing_is_unpickled_from_disk() -> None:
         and "nothing is pickled" not in line
     ]
     assert offenders == [], offenders
+
+
+def test_region_urls_from_the_environment_name_known_regions_only() -> None:
+    from sessionkit.config import resolve_region_urls
+
+    env = {"SESSIONKIT_REGION_URLS": "usw=http://127.0.0.1:8001, use=http://127.0.0.1:8002"}
+    assert resolve_region_urls(None, env) == {
+        "usw": "http://127.0.0.1:8001",
+        "use": "http://127.0.0.1:8002",
+    }
+    with pytest.raises(sk.ConfigurationError, match=r"unknown region\(s\) 'us-west'.*usw, usc"):
+        resolve_region_urls(None, {"SESSIONKIT_REGION_URLS": "us-west=http://127.0.0.1:8001"})
+    with pytest.raises(sk.ConfigurationError, match="unknown region"):
+        sk.Client("k", region_urls={"eu": "http://127.0.0.1:9"})
+    with pytest.raises(sk.ConfigurationError, match="region=url pairs"):
+        resolve_region_urls(None, {"SESSIONKIT_REGION_URLS": "http://127.0.0.1:8001"})

@@ -118,6 +118,16 @@ def test_a_bare_date_is_that_utc_day_and_a_zoneless_time_is_still_refused() -> N
         parse_time("2026-13-45", "since")
 
 
+def test_a_datetime_date_is_that_utc_day_too() -> None:
+    import datetime as dt
+
+    assert parse_time(dt.date(2026, 11, 1), "since") == pd.Timestamp("2026-11-01T00:00:00Z")
+    filters = session_filters(since=dt.date(2026, 11, 1), until=dt.date(2026, 11, 20))
+    assert filters.end == pd.Timestamp("2026-11-20", tz="UTC")
+    with pytest.raises(sk.InvalidArgumentError, match="has no time zone"):
+        parse_time(dt.datetime(2026, 11, 1, 10), "since")  # a naive datetime stays refused
+
+
 def test_relative_times_count_back_from_the_given_now() -> None:
     now = pd.Timestamp("2026-11-27T12:00Z")
     filters = session_filters(since="7d", now=now)
