@@ -12,6 +12,7 @@ import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -382,7 +383,7 @@ class TestServersThatIgnoreOffset:
     """A server that ignores ``offset`` (and maybe ``limit``) must not make the walk loop: it
     stops long before the server's cut-off with a BadResponseError naming the problem."""
 
-    HOSTILE: dict[str, _Window] = {
+    HOSTILE: ClassVar[dict[str, _Window]] = {
         "full-pages": lambda n, offset, limit: (0, limit),
         "one-row-pages": lambda n, offset, limit: (0, 1),
         "same-page-varying-sizes": lambda n, offset, limit: (0, min(limit, (1, 7, 3)[(n - 1) % 3])),
@@ -396,9 +397,9 @@ class TestServersThatIgnoreOffset:
     ) -> None:
         server = _PagingServer(records, self.HOSTILE[name], cutoff=3_000)
         try:
-            with server.client(concurrency=concurrency) as client:
-                with pytest.raises(sk.BadResponseError, match=r"ignored offset=\d+") as caught:
-                    _guarded(lambda: sk.load_sessions(client=client, progress=False))
+            refused = pytest.raises(sk.BadResponseError, match=r"ignored offset=\d+")
+            with server.client(concurrency=concurrency) as client, refused as caught:
+                _guarded(lambda: sk.load_sessions(client=client, progress=False))
         finally:
             server.close()
         error = caught.value
@@ -413,9 +414,9 @@ class TestServersThatIgnoreOffset:
         # each request brings 1 new row: a full page that slides by 1 per request, whatever the offset
         server = _PagingServer(records, lambda n, offset, limit: (n - 1, n - 1 + limit))
         try:
-            with server.client(concurrency=1) as client:
-                with pytest.raises(sk.BadResponseError, match="page requests") as caught:
-                    _guarded(lambda: list(client.iter_session_pages({})))
+            refused = pytest.raises(sk.BadResponseError, match="page requests")
+            with server.client(concurrency=1) as client, refused as caught:
+                _guarded(lambda: list(client.iter_session_pages({})))
         finally:
             server.close()
         assert "offset" in caught.value.hint
