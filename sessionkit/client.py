@@ -65,6 +65,17 @@ PAGE_MAX = 100  # the spec: the official CLI never asks more than 100 per page
 _RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 _VERSION = "0.1.0"
 
+_WALK_REQUESTS_PER_PAGE = 3  # a walk's request bound: this many per page of distinct rows ...
+_WALK_REQUESTS_SLACK = 20  # ... plus this many (and the look-ahead, ``concurrency``)
+_WALK_STALE_PAGES = 3  # this many pages in a row with no new id: the server ignores offset
+_PAGING_HINT = (
+    "The server at this base URL does not follow the paging contract of GET /session "
+    "(limit/offset: the page at offset N starts at the N-th session). Check that base_url points "
+    "at the Agentuity API or the emulator, not a proxy or mock that ignores the query string; "
+    "if sessions arrive faster than the walk reads them, narrow the walk (since=/until=, "
+    "limit=) or sync a Store. Nothing was loaded from this walk."
+)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -122,6 +133,67 @@ class _Retryable(Exception):
         super().__init__(str(error))
         self.error = error
         self.wait_hint = wait_hint
+
+
+class _WalkGuard:
+    """The progress check of one walk (one call of :meth:`Client.iter_session_pages`).
+
+    Every page request of the walk goes through :meth:`fetch`, which refuses to send one more
+    than ``3 * ceil(distinct / limit) + 20 + concurrency`` (``distinct``: the ids the walk has
+    seen so far); every page handed on goes through :meth:`check`, which raises when
+    ``_WALK_STALE_PAGES`` pages in a row at new offsets brought no id the walk had not seen.
+    Single pages of only repeated ids are legitimate (sessions that arrive during a walk push
+    rows down, and pages overlap on purpose); a run of them is a server ignoring ``offset``.
+    """
+
+    def __init__(self, client: Client, params: Mapping[str, str] | None) -> None:
+        self.client, self.params = client, params
+        self.url = f"{client.base_url}/session"
+        self.seen: set[str] = set()
+        self.requests = self.stale = 0
+        self.lock = threading.Lock()
+
+    def bound(self, limit: int) -> int:
+        pages = -(-len(self.seen) // limit)
+        return _WALK_REQUESTS_PER_PAGE * pages + _WALK_REQUESTS_SLACK + self.client.concurrency
+
+    def fetch(self, offset: int, limit: int) -> Page:
+        with self.lock:
+            self.requests += 1
+            requests, bound = self.requests, self.bound(limit)
+        if requests > bound:
+            raise BadResponseError(
+                f"GET /session made no progress: this walk needed {requests - 1:,} page "
+                f"requests (limit={limit}) for only {len(self.seen):,} distinct sessions and "
+                f"may send at most {_WALK_REQUESTS_PER_PAGE} page requests per page of distinct "
+                f"sessions plus {_WALK_REQUESTS_SLACK + self.client.concurrency}; the server "
+                f"ignored offset={offset} or limit={limit}, paging cannot continue.",
+                method="GET",
+                url=self.url,
+                hint=_PAGING_HINT,
+            )
+        return self.client.list_sessions_page(self.params, offset=offset, limit=limit)
+
+    def check(self, page: Page, previous: Page | None) -> None:
+        new = len(self.seen)
+        self.seen.update(page.ids)
+        if previous is None or not page.rows or len(self.seen) > new:
+            self.stale = 0
+            return
+        self.stale += 1
+        if self.stale >= _WALK_STALE_PAGES:
+            raise self.ignored(page.offset, previous.offset)
+
+    def ignored(self, offset: int, previous: int) -> BadResponseError:
+        run = f"{self.stale} pages in a row up to offset {offset}" if self.stale > 1 else ""
+        return BadResponseError(
+            f"GET /session: the server ignored offset={offset}: the page at offset {offset} "
+            f"returned only sessions already seen on earlier pages (offset {previous} and "
+            f"before{'; ' + run if run else ''}), paging cannot continue.",
+            method="GET",
+            url=self.url,
+            hint=_PAGING_HINT,
+        )
 
 
 class Client:
@@ -574,9 +646,19 @@ class Client:
         previous one (:func:`sessionkit.frames.drop_repeated` drops them).
         ``ramp=True`` grows the look-ahead 1, 2, 4, ... up to ``concurrency``, so a caller that
         stops after a page or two (an incremental sync) pays for a page or two.
+
+        Bounded: a walk never loops on a server that ignores ``offset`` or ``limit``. It raises
+        :class:`~sessionkit.errors.BadResponseError` ("ignored offset=N") when
+        3 pages in a row at new offsets bring no id the walk has not seen (or a full page
+        repeats its predecessor exactly), and it never sends more than
+        ``3 * ceil(distinct / limit) + 20 + concurrency`` page requests, ``distinct`` being the
+        sessions seen so far and ``limit`` the page size in use (an honest walk sends about one
+        per page, plus re-fetches when sessions arrive during it).
         """
+        guard = _WalkGuard(self, params)
         previous: Page | None = None
-        for page in self._walk(params, start, max_rows, page_size, on_page, ramp):
+        for page in self._walk(params, start, max_rows, page_size, on_page, ramp, guard):
+            guard.check(page, previous)
             if previous is not None:
                 page = replace(page, repeated=frozenset(previous.ids) & frozenset(page.ids))
             yield page
@@ -590,16 +672,17 @@ class Client:
         page_size: int,
         on_page: Callable[[Page], None] | None,
         ramp: bool,
+        guard: _WalkGuard,
     ) -> Iterator[Page]:
         """:meth:`iter_session_pages` without the ``repeated`` sets."""
         size = min(page_size, PAGE_MAX, max_rows or PAGE_MAX)
         short_first = yield from self._pages_from(
-            params, start, size, max_rows, on_page, first=True, ramp=ramp
+            params, start, size, max_rows, on_page, guard, first=True, ramp=ramp
         )
         if short_first is None:
             return
         # the first page was short but not empty: the end, or a server capping pages below limit
-        probe = self.list_sessions_page(params, offset=short_first, limit=size)
+        probe = guard.fetch(short_first, size)
         if probe.rows == 0:
             return
         logger.info("the server caps pages at %d rows (asked %d); adapting", short_first, size)
@@ -611,7 +694,7 @@ class Client:
             return
         remaining = None if max_rows is None else max_rows - short_first - probe.rows
         yield from self._pages_from(
-            params, probe.offset + size, size, remaining, on_page, previous=probe, ramp=ramp
+            params, probe.offset + size, size, remaining, on_page, guard, previous=probe, ramp=ramp
         )
 
     def _pages_from(
@@ -621,6 +704,7 @@ class Client:
         size: int,
         max_rows: int | None,
         on_page: Callable[[Page], None] | None,
+        guard: _WalkGuard,
         *,
         first: bool = False,
         previous: Page | None = None,
@@ -651,13 +735,11 @@ class Client:
                 while len(pending) < window and (
                     max_rows is None or offset - start < max_rows + overlap
                 ):
-                    pending[offset] = pool.submit(
-                        self.list_sessions_page, params, offset=offset, limit=size
-                    )
+                    pending[offset] = pool.submit(guard.fetch, offset, size)
                     offset += step
                 head = min(pending)
                 page = pending.pop(head).result()
-                page = self._continuous(params, page, previous, size, overlap)
+                page = self._continuous(guard, page, previous, size, overlap)
                 if first and head == start and 0 < page.rows < size:
                     if on_page:
                         on_page(page)
@@ -680,7 +762,7 @@ class Client:
 
     def _continuous(
         self,
-        params: Mapping[str, str] | None,
+        guard: _WalkGuard,
         page: Page,
         previous: Page | None,
         size: int,
@@ -693,14 +775,11 @@ class Client:
             return page
         if not page.rows:  # at most one request per walk: the end, asked again after `previous`
             self._count("refetches")
-            page = self.list_sessions_page(params, offset=page.offset, limit=size)
+            page = guard.fetch(page.offset, size)
             if not page.rows:
                 return page
         if page.ids == previous.ids:
-            raise BadResponseError(
-                f"GET /session returned the same rows for offsets {previous.offset} and {page.offset}: "
-                "the server ignores offset, paging cannot continue"
-            )
+            raise guard.ignored(page.offset, previous.offset)
         for _ in range(3):
             if previous.ids[-1] in page.ids:
                 return page
@@ -708,7 +787,7 @@ class Client:
                 "page at offset %d does not overlap its predecessor; fetching it again", page.offset
             )
             self._count("refetches")
-            page = self.list_sessions_page(params, offset=page.offset, limit=size)
+            page = guard.fetch(page.offset, size)
         if previous.ids[-1] not in page.ids:
             logger.warning(
                 "GET /session pages at offsets %d and %d do not overlap even when re-fetched "

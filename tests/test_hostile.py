@@ -10,7 +10,10 @@ from __future__ import annotations
 import socket
 import threading
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pandas as pd
@@ -280,3 +283,169 @@ def test_the_fast_page_check_defers_on_everything_it_does_not_vouch_for() -> Non
     for bad in (good[:-3], good + b"x", b'{"success": true, "data": [NaN]}', b'"\xff"'):
         with pytest.raises((ValueError, RuntimeError)):
             _fast_page_ids(bad)
+
+
+# --------------------------------------------------------------------------- paging contract
+
+_Window = Callable[[int, int, int], tuple[int, int]]
+
+
+class _PagingServer:
+    """A loopback ``GET /session`` that serves slices of ``records``: ``window(request_number,
+    offset, limit)`` gives the ``(start, stop)`` served. After ``cutoff`` requests every answer
+    is a 500, so a client that never gives up fails (``max_retries=0``) instead of hanging.
+    The first ``grow`` records appear one at a time at the front (newest first), one every
+    ``every`` requests: a live project whose sessions arrive during the walk."""
+
+    def __init__(
+        self,
+        records: list[dict[str, object]],
+        window: _Window,
+        *,
+        cutoff: int = 3_000,
+        grow: int = 0,
+        every: int = 1,
+    ) -> None:
+        self.records, self.window, self.cutoff = records, window, cutoff
+        self.grow, self.every = grow, every
+        self.requests = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if urlsplit(self.path).path != "/session":
+                    self.send_error(404)
+                    return
+                query = parse_qs(urlsplit(self.path).query)
+                offset, limit = int(query["offset"][0]), int(query["limit"][0])
+                with server.lock:
+                    server.requests += 1
+                    number = server.requests
+                    visible = server.records[max(0, server.grow - number // server.every) :]
+                if number > server.cutoff:
+                    status, body = 500, b'{"success":false,"message":"cut off"}'
+                else:
+                    start, stop = server.window(number, offset, limit)
+                    status = 200
+                    body = orjson.dumps({"success": True, "data": visible[start:stop]})
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def client(self, **options: object) -> sk.Client:
+        defaults: dict[str, object] = {"timeout": 5.0, "max_retries": 0}
+        defaults.update(options)
+        return sk.Client(CANARY_KEY, base_url=self.url, logs_base_url=self.url, **defaults)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+
+def _guarded(fn: Callable[[], object], seconds: float = 60.0) -> object:
+    """Run ``fn`` in a thread; fail (never hang) when it does not finish within ``seconds``."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # handed to the test thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=seconds)
+    assert not thread.is_alive(), f"the walk did not finish within {seconds} s"
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome.get("value")
+
+
+@pytest.fixture
+def records(small_emu: Emulator) -> list[dict[str, object]]:
+    return [dict(r) for r in small_emu.dataset.render_sessions(list(range(300)), small_emu.now())]
+
+
+class TestServersThatIgnoreOffset:
+    """A server that ignores ``offset`` (and maybe ``limit``) must not make the walk loop: it
+    stops long before the server's cut-off with a BadResponseError naming the problem."""
+
+    HOSTILE: ClassVar[dict[str, _Window]] = {
+        "full-pages": lambda n, offset, limit: (0, limit),
+        "one-row-pages": lambda n, offset, limit: (0, 1),
+        "same-page-varying-sizes": lambda n, offset, limit: (0, min(limit, (1, 7, 3)[(n - 1) % 3])),
+        "same-page-shifted": lambda n, offset, limit: (n % 3, n % 3 + limit),
+    }
+
+    @pytest.mark.parametrize("name", list(HOSTILE))
+    @pytest.mark.parametrize("concurrency", [1, 8])
+    def test_the_walk_gives_up_with_a_clear_error(
+        self, records: list[dict[str, object]], name: str, concurrency: int
+    ) -> None:
+        server = _PagingServer(records, self.HOSTILE[name], cutoff=3_000)
+        try:
+            refused = pytest.raises(sk.BadResponseError, match=r"ignored offset=\d+")
+            with server.client(concurrency=concurrency) as client, refused as caught:
+                _guarded(lambda: sk.load_sessions(client=client, progress=False))
+        finally:
+            server.close()
+        error = caught.value
+        assert error.method == "GET" and error.url == f"{server.url}/session"
+        assert "offset" in error.hint and CANARY_KEY not in str(error)
+        assert server.requests < 200  # gave up long before the cut-off
+
+    def test_every_walk_is_bounded_by_its_progress(self, records: list[dict[str, object]]) -> None:
+        """A server that keeps sending a few new rows per page, never reaching a short page,
+        still ends: a walk may not send more than 3 page requests per page of distinct rows
+        (plus 20 and the look-ahead)."""
+        # each request brings 1 new row: a full page that slides by 1 per request, whatever the offset
+        server = _PagingServer(records, lambda n, offset, limit: (n - 1, n - 1 + limit))
+        try:
+            refused = pytest.raises(sk.BadResponseError, match="page requests")
+            with server.client(concurrency=1) as client, refused as caught:
+                _guarded(lambda: list(client.iter_session_pages({})))
+        finally:
+            server.close()
+        assert "offset" in caught.value.hint
+        assert server.requests < 200
+
+    @pytest.mark.parametrize(
+        ("cap", "grow", "every"),
+        [(1, 0, 1), (10, 0, 1), (100, 0, 1), (1, 40, 3), (10, 100, 1), (100, 100, 1)],
+    )
+    def test_an_honest_server_still_walks_to_the_end(
+        self, records: list[dict[str, object]], cap: int, grow: int, every: int
+    ) -> None:
+        # 1-row pages have no overlap to detect a page fetched ahead of its predecessor: while
+        # sessions arrive, only a walk without look-ahead reads every one (a known limit)
+        concurrency = 1 if cap == 1 and grow else 8
+        """Caps far below ``limit`` and sessions arriving during the walk (already-seen ids at
+        new offsets) are legitimate: every session there at the start is read, no error."""
+        server = _PagingServer(
+            records,
+            lambda n, offset, limit: (offset, offset + min(limit, cap)),
+            grow=grow,
+            every=every,
+        )
+        try:
+            with server.client(concurrency=concurrency) as client:
+                pages = _guarded(lambda: list(client.iter_session_pages({})))
+        finally:
+            server.close()
+        assert isinstance(pages, list)
+        got = {i for page in pages for i in page.ids}
+        assert {str(r["id"]) for r in records[grow:]} <= got
+        assert server.requests < 3 * len(records) // cap + 40
