@@ -17,7 +17,7 @@ Layers (one module each): :mod:`~sessionkit.config` and :mod:`~sessionkit.client
 import importlib
 from types import ModuleType
 
-from .agents import UnknownAgentError
+from .agents import AmbiguousAgentError, UnknownAgentError
 from .client import Client
 from .connect import connect
 from .errors import (
@@ -65,6 +65,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AmbiguousAgentError",
     "AuthenticationError",
     "BadRequestError",
     "BadResponseError",

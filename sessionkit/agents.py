@@ -18,6 +18,7 @@ because only the stable id is in every one of the agent's sessions.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_AGENT_LOOKUPS",
     "AgentNames",
+    "AmbiguousAgentError",
     "UnknownAgentError",
     "agent_kind",
     "page_rows",
@@ -69,12 +71,29 @@ class UnknownAgentError(InvalidArgumentError):
         super().__init__(message)
 
 
+class AmbiguousAgentError(InvalidArgumentError):
+    """``agent=`` is a name two or more agents share (``ids``: their stable ids)."""
+
+    def __init__(self, message: str, *, ids: Sequence[str] = ()) -> None:
+        self.ids = tuple(ids)
+        super().__init__(message)
+
+
+#: At most this many names (or ids) are listed in an error message.
+MAX_LISTED = 20
+
+
+_STABLE_ID = re.compile(r"agent_[0-9a-fA-F]{16,}")
+_DEPLOYMENT_ID = re.compile(r"agentid_[0-9a-fA-F]{16,}")
+
+
 def agent_kind(value: str) -> Literal["stable", "deployment", "name"]:
-    """What an ``agent=`` value is: a stable id (``agent_…``), a per-deployment id
-    (``agentid_…``) or a name."""
-    if value.startswith(DEPLOYMENT_PREFIX):
+    """What an ``agent=`` value is: a stable id (``agent_`` + hex), a per-deployment id
+    (``agentid_`` + hex) or a name — ``agent_smith`` is a name (ids are 16 or more hex digits
+    after the prefix; the API's are 40)."""
+    if _DEPLOYMENT_ID.fullmatch(value):
         return "deployment"
-    if value.startswith(STABLE_PREFIX):
+    if _STABLE_ID.fullmatch(value):
         return "stable"
     return "name"
 
@@ -158,13 +177,19 @@ class AgentNames:
         for agent in agents:
             if isinstance(agent.get("identifier"), str) and isinstance(agent.get("name"), str):
                 self.names.setdefault(agent["identifier"], agent["name"])
-        distinct = {a.get("name") for a in agents if isinstance(a.get("name"), str)}
         session = detail.get("session")
-        if len(distinct) == 1 and isinstance(session, Mapping):
-            (only,) = distinct  # one agent: every id the session carries is that agent's
-            for agent_id in _as_list(session.get("agent_ids")):
-                if isinstance(agent_id, str):
-                    self.names.setdefault(agent_id, str(only))
+        if len(agents) != 1 or not isinstance(session, Mapping):
+            return
+        (agent,) = agents
+        carried = [a for a in _as_list(session.get("agent_ids")) if isinstance(a, str)]
+        stable = {a for a in carried if agent_kind(a) == "stable"}
+        name, identifier = agent.get("name"), agent.get("identifier")
+        if isinstance(name, str) and stable == {identifier}:
+            # one agent, and the session carries no other agent's stable id: its other ids
+            # (per deployment) are that agent's. A detail listing only the caller of a session
+            # with nested calls names nothing more (it would misname the nested agent's ids).
+            for agent_id in carried:
+                self.names.setdefault(agent_id, name)
 
     def known(self) -> list[str]:
         """The distinct names learned, sorted."""
@@ -184,24 +209,27 @@ class AgentNames:
         rounds: int = 3,
     ) -> None:
         """Learn the names of the ids in ``agent_ids`` (one list per session of
-        ``session_ids``) not known yet, by fetching one detail per unnamed id — at most
-        ``budget`` ids, and a second or third session of an id only when the first did not name
-        it (its detail said nothing, or ``fetch`` returned ``None``: the session was deleted).
-        Ids still unnamed after that are added to :attr:`unnamed` and reported by a
-        :class:`SchemaWarning`; their sessions get a missing name, the load goes on."""
+        ``session_ids``) not known yet, by fetching one detail per unnamed agent (a session
+        names both ids of its agent) — at most ``budget`` details over the life of this
+        object (one load or one sync), and a second or third session of an id only when the
+        first did not name it (its detail said nothing, or ``fetch`` returned ``None``: the
+        session was deleted). Ids still unnamed after that are added to :attr:`unnamed` and
+        reported by a :class:`SchemaWarning`; their sessions get a missing name, the load goes
+        on."""
         lists = _lists(agent_ids)
         flat = pc.list_flatten(lists).to_pylist()
         parents = pc.list_parent_indices(lists).to_numpy().tolist()
         unknown = [a for a in dict.fromkeys(flat) if a not in self.names and a not in self.unnamed]
         if not unknown:
             return
-        wanted = unknown[:budget]
+        wanted = list(unknown)
         wanted_set = set(wanted)
         sessions_of: dict[str, list[str]] = {}
         for agent_id, row in zip(flat, parents, strict=True):
             if agent_id in wanted_set:
                 sessions_of.setdefault(agent_id, []).append(session_ids[row])
         looked: set[str] = set()
+        capped = False
         for _ in range(rounds):
             lookup = list(
                 dict.fromkeys(
@@ -210,6 +238,9 @@ class AgentNames:
                     if any(s not in looked for s in sessions_of[a])
                 )
             )
+            room = max(0, budget - self.lookups)
+            capped = capped or len(lookup) > room
+            lookup = lookup[:room]
             if not lookup:
                 break
             looked.update(lookup)
@@ -240,8 +271,8 @@ class AgentNames:
                 if self.gone
                 else "their session details did not name them"
             )
-            if len(unknown) > budget:
-                why += f"; at most {budget} ids are looked up per load"
+            if capped:
+                why += f"; at most {budget} session details are looked up per load or sync"
             warnings.warn(
                 f"agent names: {nameless:,} session(s) have agent ids that could not be named "
                 f"({why}), e.g. {missing[0]}; their agent name is missing (agent_ids and "
@@ -259,9 +290,27 @@ class AgentNames:
         names = pa.array(list(self.names.values()), pa.string()).take(where)
         return _first_per_session(lists, names.to_numpy(zero_copy_only=False), known).tolist()
 
+    def stable_for(self, value: str) -> str | None:
+        """The stable id ``agent=value`` designates (a name, a stable or a per-deployment
+        id; :func:`agent_kind`), if known: a stable id is itself, the others go through their
+        name (:meth:`stable_id_of`, which raises when two agents share it)."""
+        kind = agent_kind(value)
+        if kind == "stable":
+            return value
+        name = value if kind == "name" else self.names.get(value)
+        return self.stable_id_of(name) if name is not None else None
+
     def stable_id_of(self, name: str) -> str | None:
-        """The stable id of the agent called ``name``, if learned."""
+        """The stable id of the agent called ``name``, if learned. Two agents of one name
+        raise :class:`AmbiguousAgentError` listing their stable ids."""
         ids = sorted(i for i in self.ids_of(name) if agent_kind(i) == "stable")
+        if len(ids) > 1:
+            raise AmbiguousAgentError(
+                f"agent={name!r} is the name of {len(ids)} agents (stable ids "
+                f"{', '.join(ids[:MAX_LISTED])}{' ...' if len(ids) > MAX_LISTED else ''}); "
+                "pass the stable id (agent_…) of the one you mean.",
+                ids=ids,
+            )
         return ids[0] if ids else None
 
 
@@ -271,9 +320,11 @@ def _as_list(value: object) -> list[Any]:
 
 def unknown_agent(value: str, known: Sequence[str], where: str) -> UnknownAgentError:
     """The error for an ``agent=`` name that matches no agent of ``where``."""
-    listed = ", ".join(repr(k) for k in known) if known else "none"
+    listed = ", ".join(repr(k[:80]) for k in known[:MAX_LISTED]) if known else "none"
+    if len(known) > MAX_LISTED:
+        listed += f" and {len(known) - MAX_LISTED:,} more (all in the error's .known)"
     return UnknownAgentError(
-        f"agent={value!r} matches no agent in {where}; the agents there are: {listed}. "
+        f"agent={value[:80]!r} matches no agent in {where}; the agents there are: {listed}. "
         "Pass one of these names, an agent's stable id (agent_…) or a deployment id (agentid_…).",
         known=known,
     )
@@ -309,14 +360,10 @@ def resolve_agent(
     if kind == "deployment":
         scope["agentIdentifier"] = value  # only that deployment's sessions can name it
 
-    def stable_id() -> str | None:
-        name = value if kind == "name" else names.names.get(value)
-        return names.stable_id_of(name) if name is not None else None
-
-    found = stable_id()
+    found = names.stable_for(value)
     walks = [scope] if not filters.triggers else [{**scope, "trigger": t} for t in filters.triggers]
     for params in walks:
-        if found is not None:
+        if found is not None or names.lookups >= MAX_AGENT_LOOKUPS:
             break
         for body in pages(params):
             rows = [r for r in page_rows(body) if isinstance(r.get("id"), str)]
@@ -326,12 +373,19 @@ def resolve_agent(
                 else []
                 for r in rows
             ]
-            names.name(pa.array(lists, pa.list_(pa.string())), [r["id"] for r in rows], fetch)
-            found = stable_id()
-            if found is not None:
+            with warnings.catch_warnings():  # unnamed ids are the load's to report, not ours
+                warnings.simplefilter("ignore", SchemaWarning)
+                names.name(
+                    pa.array(lists, pa.list_(pa.string())), [r["id"] for r in rows], fetch
+                )
+            found = names.stable_for(value)
+            if found is not None or names.lookups >= MAX_AGENT_LOOKUPS:
                 break
     if found is None:
         if kind == "deployment":
             return filters  # no session names it: match the id as given (the API's semantics)
-        raise unknown_agent(value, names.known(), "the sessions these filters select")
+        where = "the sessions these filters select"
+        if names.lookups >= MAX_AGENT_LOOKUPS:
+            where += f" (searched {names.lookups:,} session details, the limit per load)"
+        raise unknown_agent(value, names.known(), where)
     return replace(filters, params={**filters.params, "agentIdentifier": found})

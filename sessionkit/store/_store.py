@@ -414,18 +414,18 @@ class Store:
         return keep
 
     def _agent_ids_for(self, value: str) -> set[str]:
-        """Every id of the agent ``agent=value`` designates (a name, a stable id or a
-        per-deployment id; see :mod:`sessionkit.agents`), from the names the syncs learned.
-        An unknown name raises :class:`~sessionkit.agents.UnknownAgentError`."""
+        """The ids sessions must carry one of for ``agent=value`` (a name, a stable id or a
+        per-deployment id; see :mod:`sessionkit.agents`): the agent's stable id, as the API
+        filters, from the names the syncs learned. An unknown name raises
+        :class:`~sessionkit.agents.UnknownAgentError`, a name two agents share
+        :class:`~sessionkit.agents.AmbiguousAgentError`."""
         names = AgentNames(dict(self.manifest()["agent_names"]))
-        kind = agent_kind(value)
-        name = value if kind == "name" else names.names.get(value)
-        if name is None:
-            return {value}  # an id the store never named: match it as it is
-        ids = names.ids_of(name)
-        if not ids:
+        stable = names.stable_for(value)
+        if stable is not None:
+            return {stable}
+        if agent_kind(value) == "name":
             raise unknown_agent(value, names.known(), f"the store {self.path}")
-        return ids
+        return {value}  # an id the store never named: match it as it is
 
     def _sessions_table(
         self, filters: SessionFilters, columns: Sequence[str] | None = None
