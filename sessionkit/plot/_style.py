@@ -237,7 +237,7 @@ def too_many_buckets(count: float, freq: str, first: Any, last: Any) -> InvalidA
     """The error for a chart of ``count`` buckets of ``freq`` from ``first`` to ``last``."""
     return InvalidArgumentError(
         f"freq={freq!r} makes {count:,.0f} time buckets from {first} to {last}, more than a "
-        f"chart can show ({MAX_BUCKETS:,}); pass a coarser freq= (e.g. 'h', 'D', 'W' or 'MS'), "
+        f"chart can show ({MAX_BUCKETS:,}); pass a coarser freq= (e.g. 'h', 'D', 'W', 'MS' or 'YS'), "
         "or filter the frame to a shorter period"
     )
 

@@ -71,10 +71,13 @@ def log_severity_over_time(
     if not len(data):
         return no_data(ax, title, "Time (UTC)", "Log lines")
     if not pd.api.types.is_datetime64_any_dtype(data["timestamp"].dtype):
-        raise InvalidArgumentError(
-            f"the logs frame's column 'timestamp' holds {data['timestamp'].dtype} values, not "
-            "times; convert it with pd.to_datetime(logs['timestamp'], utc=True)"
-        )
+        try:  # e.g. object after concatenating frames of different time units
+            data = data.assign(timestamp=pd.to_datetime(data["timestamp"], utc=True))
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgumentError(
+                f"the logs frame's column 'timestamp' holds {data['timestamp'].dtype} values, "
+                "not times; convert it with pd.to_datetime(logs['timestamp'], utc=True)"
+            ) from exc
     untimed = len(logs) - len(data)
     first, last = data["timestamp"].min(), data["timestamp"].max()
     freq = freq or auto_freq(max(last - first, pd.Timedelta("1ms")))
