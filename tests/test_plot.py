@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 import sessionkit as sk
 from sessionkit import plot
 from sessionkit.plot._style import (
+    MISSING,
     PALETTE,
     DurationLocator,
     bucket_label,
@@ -531,11 +532,13 @@ def test_log_severity_colours_and_order_come_from_display_and_schema() -> None:
     logs = _logs()
     logs["severity"] = ["NOTICE", "AUDIT", "TRACE", "FATAL", "INFO", None]  # plain text
     ax = plot.log_severity_over_time(logs, freq="1min")
-    assert _legend(ax) == ["AUDIT", "FATAL", "NOTICE", "INFO", "TRACE"]  # unknown after FATAL
+    # unknown after FATAL, the line without a severity on top as "(none)"
+    assert _legend(ax) == ["(none)", "AUDIT", "FATAL", "NOTICE", "INFO", "TRACE"]
     colours = {str(c.get_label()): to_hex(c.patches[0].get_facecolor()) for c in ax.containers}
     assert colours == {
         **{k: SEVERITY_COLOURS[k].lower() for k in ("TRACE", "INFO", "NOTICE", "FATAL")},
         "AUDIT": UNKNOWN_SEVERITY.lower(),
+        "(none)": MISSING.lower(),
     }
     assert not hasattr(plot.logs, "SEVERITY_COLOURS") or (
         plot.logs.SEVERITY_COLOURS is SEVERITY_COLOURS

@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator, NullFormatter, NullLocator
 
 from ..analysis import bucket_start
+from ..errors import InvalidArgumentError
 
 #: Okabe–Ito, the colour-blind-safe palette, in a fixed order. Groups are given colours by
 #: their sorted name (or their category order), so an agent keeps its colour across charts.
@@ -227,19 +228,48 @@ def date_numbers(times: pd.DatetimeIndex | pd.Series) -> np.ndarray:
     return np.asarray(mdates.date2num(index.to_numpy(dtype="datetime64[ns]")))
 
 
+#: The most time buckets a chart draws; more raise an InvalidArgumentError asking for a
+#: coarser ``freq=`` (millions of buckets would hang the drawing and say nothing).
+MAX_BUCKETS = 10_000
+
+
+def too_many_buckets(count: float, freq: str, first: Any, last: Any) -> InvalidArgumentError:
+    """The error for a chart of ``count`` buckets of ``freq`` from ``first`` to ``last``."""
+    return InvalidArgumentError(
+        f"freq={freq!r} makes {count:,.0f} time buckets from {first} to {last}, more than a "
+        f"chart can show ({MAX_BUCKETS:,}); pass a coarser freq= (e.g. 'h', 'D', 'W', 'MS' or 'YS'), "
+        "or filter the frame to a shorter period"
+    )
+
+
 def bucket_grid(first: pd.Timestamp, last: pd.Timestamp, freq: str) -> tuple[pd.DatetimeIndex, Any]:
     """Every bucket start (UTC) from ``first`` to ``last`` — the starts given by
-    :func:`sessionkit.analysis.bucket_start` — and each bucket's length in days."""
+    :func:`sessionkit.analysis.bucket_start` — and each bucket's length in days.
+
+    Raises :class:`~sessionkit.errors.InvalidArgumentError` (naming the count) above
+    :data:`MAX_BUCKETS` buckets, or when ``first`` or ``last`` is missing."""
+    if pd.isna(first) or pd.isna(last):
+        raise InvalidArgumentError(
+            "no time bucket to draw: the first or last timestamp is missing (NaT); "
+            "drop the rows without a timestamp first"
+        )
     try:
         step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
     except (ValueError, TypeError):
         step = None
+    if step is not None and step <= pd.Timedelta(0):
+        raise InvalidArgumentError(f"freq={freq!r} is not a positive bucket length")
     if step is not None:
+        count = (last - first) / step + 1
+        if count > MAX_BUCKETS:
+            raise too_many_buckets(count, freq, first, last)
         starts = pd.date_range(first, last, freq=step)
         return starts, np.full(len(starts), step / pd.Timedelta(days=1))
     days = pd.Series(pd.date_range(first, last + pd.Timedelta(days=1), freq="D"))
     starts = pd.DatetimeIndex(bucket_start(days, freq).drop_duplicates())
     starts = starts[starts <= last]
+    if len(starts) > MAX_BUCKETS:
+        raise too_many_buckets(len(starts), freq, first, last)
     ahead = bucket_start(pd.Series(starts[-1] + pd.to_timedelta(np.arange(1, 400), "D")), freq)
     end = ahead[ahead > starts[-1]].iloc[0]  # the start of the bucket after the last one
     edges = [*starts, end]
@@ -386,13 +416,71 @@ def make_room(ax: Axes, texts: Iterable[Any], *, minimum: float, margin: float =
 
 
 def require(frame: pd.DataFrame, columns: Iterable[str | None], what: str, hint: str = "") -> None:
-    """Raise a ``ValueError`` naming the missing columns of ``frame`` and what to do."""
+    """Raise an :class:`~sessionkit.errors.InvalidArgumentError` (also a ``ValueError``) naming
+    the missing columns of ``frame`` and what to do."""
     missing = [c for c in columns if c is not None and c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"the {what} frame has no column {', '.join(map(repr, missing))}"
             + (f"; {hint}" if hint else "")
         )
+
+
+def durations(frame: pd.DataFrame, columns: Iterable[str], what: str) -> pd.DataFrame:
+    """``frame`` with each duration column of ``columns`` as ``timedelta64[ns]``.
+
+    A column whose values are all missing (``frame.assign(duration=pd.NaT)`` makes it a
+    *datetime* column of NaT) becomes a timedelta column of NaT; one holding anything else
+    than durations raises an :class:`~sessionkit.errors.InvalidArgumentError` naming it.
+    The frame is returned as is (not copied) when every column is already a duration.
+    """
+    fixed: dict[str, pd.Series] = {}
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        if pd.api.types.is_timedelta64_dtype(values.dtype):
+            continue
+        if not values.notna().any():
+            fixed[column] = pd.Series(pd.NaT, index=frame.index, dtype="timedelta64[ns]")
+            continue
+        raise InvalidArgumentError(
+            f"the {what} frame's column {column!r} holds {values.dtype} values, not durations; "
+            f"convert it with pd.to_timedelta (e.g. frame[{column!r}] = "
+            f"pd.to_timedelta(frame[{column!r}], unit='ms'))"
+        )
+    return frame.assign(**fixed) if fixed else frame
+
+
+def finite_costs(
+    frame: pd.DataFrame, columns: Iterable[str], what: str = "sessions"
+) -> tuple[pd.DataFrame, int]:
+    """``frame`` with non-finite values (``inf``, ``-inf``) of the cost ``columns`` set to
+    missing, and how many rows had one (for a note). Not copied when there are none."""
+    fixed: dict[str, pd.Series] = {}
+    bad = np.zeros(len(frame), dtype=bool)
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        infinite = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
+        if infinite.any():
+            fixed[column] = values.where(~infinite)
+            bad |= infinite
+    return (frame.assign(**fixed) if fixed else frame), int(bad.sum())
+
+
+def left_out_note(count: int, columns: str = "cost") -> str:
+    """The note of rows left out for a non-finite value."""
+    rows = "session" if count == 1 else "sessions"
+    return f"{count:,} {rows} with a non-finite {columns} (inf) left out"
+
+
+def no_data_because(ax: Axes, title: str, why: str, xlabel: str = "", ylabel: str = "") -> Axes:
+    """:func:`no_data` with a :func:`note` saying why (e.g. "no completed sessions")."""
+    no_data(ax, title, xlabel, ylabel)
+    note(ax, why)
+    return ax
 
 
 BY_HINT = (

@@ -21,17 +21,22 @@ from ._style import (
     bucket_label,
     count_label,
     date_numbers,
+    finite_costs,
     group_colours,
+    left_out_note,
     legend_outside,
     make_room,
     money,
     no_data,
+    no_data_because,
     note,
     period_freq,
     require,
     time_axis,
     top_names,
 )
+
+COSTS = ("total_cost", "llm_cost")
 
 #: ``metric`` values of :func:`cost_breakdown` (columns of :func:`analysis.cost_by`) and their
 #: axis wording.
@@ -86,8 +91,13 @@ def cost_over_time(
     freq = period_freq(freq)
     title = f"Cost per {bucket_label(freq)}" + (f" by {by}" if by else "")
     ax = axes(ax)
-    data = sessions[sessions["start_time"].notna()] if "start_time" in sessions else sessions
+    require(sessions, ["start_time", "total_cost"], "sessions")
+    data, infinite = finite_costs(sessions[sessions["start_time"].notna()], COSTS)
     if not len(data) or not data["total_cost"].notna().any():
+        if infinite:
+            return no_data_because(
+                ax, title, left_out_note(infinite), "Start time (UTC)", "Cost (USD)"
+            )
         return no_data(ax, title, "Start time (UTC)", "Cost (USD)")
     require(data, [by], "sessions", BY_HINT)
     table = _text_keys(analysis.cost_by(data, by, freq=freq), by)
@@ -133,8 +143,11 @@ def cost_over_time(
     ax.set_ylabel("Cost (USD)")
     ax.set_title(title)
     partial = _partial(data["start_time"], starts, lengths)
+    notes = [left_out_note(infinite)] if infinite else []
     if partial:
-        note(ax, f"{partial} {bucket_label(freq)} only partly covered by the data")
+        notes.append(f"{partial} {bucket_label(freq)} only partly covered by the data")
+    if notes:
+        note(ax, "; ".join(notes))
     if by:
         legend_outside(ax, reverse=True, title=by)  # legend order = stack order, top first
     return ax
@@ -170,7 +183,11 @@ def cost_breakdown(
     title = f"{METRICS[metric]} by {by}"
     xlabel = f"{METRICS[metric]} (USD)"
     source = "llm_cost" if metric in ("llm_cost", "cost_per_1k_tokens") else "total_cost"
+    require(sessions, [source], "sessions")
+    sessions, infinite = finite_costs(sessions, COSTS)
     if not len(sessions) or not sessions[source].notna().any():
+        if infinite:
+            return no_data_because(axes(ax, (8, 3)), title, left_out_note(infinite), xlabel)
         return no_data(axes(ax, (8, 3)), title, xlabel)
     require(sessions, [by], "sessions", BY_HINT)
     table = _text_keys(analysis.cost_by(sessions, by), by).set_index(by)
@@ -207,6 +224,8 @@ def cost_breakdown(
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(by)
+    if infinite:
+        note(ax, left_out_note(infinite))
     return ax
 
 
@@ -231,13 +250,21 @@ def tokens_vs_cost(
     ax = axes(ax, (8, 5))
     if not len(sessions):
         return no_data(ax, title, xlabel, ylabel)
-    require(sessions, [by], "sessions", BY_HINT)
+    require(
+        sessions,
+        [by, "total_cost", "llm_prompt_token_count", "llm_completion_token_count"],
+        "sessions",
+        BY_HINT if by else "",
+    )
+    sessions, infinite = finite_costs(sessions, ["total_cost"])
     tokens = sessions["llm_prompt_token_count"].astype("Float64").fillna(0.0) + sessions[
         "llm_completion_token_count"
     ].astype("Float64").fillna(0.0)
     usable = ((tokens > 0) & (sessions["total_cost"] > 0)).fillna(False).to_numpy(dtype=bool)
     n_usable = int(usable.sum())
     if not n_usable:
+        if infinite:
+            return no_data_because(ax, title, left_out_note(infinite), xlabel, ylabel)
         return no_data(ax, title, xlabel, ylabel)
     rows = np.flatnonzero(usable)
     if n_usable > max_points:
@@ -288,9 +315,12 @@ def tokens_vs_cost(
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    left_out = len(sessions) - n_usable
+    left_out = len(sessions) - n_usable - infinite
+    notes = [left_out_note(infinite)] if infinite else []
     if left_out:
-        note(ax, f"{left_out:,} sessions without tokens or cost not shown")
+        notes.append(f"{left_out:,} sessions without tokens or cost not shown")
+    if notes:
+        note(ax, "; ".join(notes))
     if by:
         legend_outside(ax, title=by, markerscale=2.5)
         legend = ax.get_legend()

@@ -16,9 +16,11 @@ from ._style import (
     bucket_label,
     date_numbers,
     duration_axis,
+    durations,
     group_colours,
     legend_outside,
     no_data,
+    no_data_because,
     note,
     period_freq,
     require,
@@ -83,10 +85,17 @@ def duration_distribution(
     if not len(sessions):
         return no_data(ax, title, xlabel, "Sessions")
     require(sessions, [column, by], "sessions", BY_HINT if by else "")
+    sessions = durations(sessions, [column], "sessions")
     seconds = _completed_seconds(sessions, column)
     positive = seconds[seconds > 0]
     if not len(positive):
-        return no_data(ax, title, xlabel, "Sessions")
+        what = column.replace("_", " ")
+        why = (
+            f"no completed sessions with a {what}"
+            if not len(seconds)
+            else f"{len(seconds):,} completed sessions, all of zero {what} (a log axis has no 0)"
+        )
+        return no_data_because(ax, title, why, xlabel, "Sessions")
     low, high = float(positive.min()), float(positive.max())
     if high <= low * 1.01:
         low, high = low / 1.5, high * 1.5
@@ -117,6 +126,8 @@ def duration_distribution(
     table = analysis.latency_percentiles(_only(sessions, column), column=column, q=PERCENTILES)
     for i, (name, style) in enumerate(MARKER_STYLES.items()):
         x = pd.Timedelta(table[name].iloc[0]).total_seconds()
+        if not x > 0:  # a zero percentile (many zero durations) has no place on a log axis
+            continue
         ax.axvline(x, label=f"{name} = {seconds_label(x)}", zorder=3, **style)
         ax.annotate(
             f"{name} {seconds_label(x)}",
@@ -162,19 +173,29 @@ def latency_over_time(
     ax = axes(ax)
     if not len(sessions):
         return no_data(ax, title, "Start time (UTC)", ylabel)
-    require(sessions, [column], "sessions")
-    data = sessions[sessions["start_time"].notna()]
+    require(sessions, [column, "start_time"], "sessions")
+    data = durations(sessions[sessions["start_time"].notna()], [column], "sessions")
     table = analysis.latency_percentiles(
         _only(data, column), freq=freq, column=column, q=PERCENTILES
     )
+    what = column.replace("_", " ")
     if not len(table):
-        return no_data(ax, title, "Start time (UTC)", ylabel)
+        why = f"no completed sessions with a {what} and a start time"
+        return no_data_because(ax, title, why, "Start time (UTC)", ylabel)
     table = table.set_index("bucket")
     starts, _lengths = bucket_grid(table.index.min(), table.index.max(), freq)
     table = table.reindex(starts)
+    values = {
+        name: table[name].dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
+        for name in PERCENTILE_STYLES
+    }
+    if not any((v > 0).any() for v in values.values()):
+        why = f"every completed session has a zero {what} (a log axis has no 0)"
+        return no_data_because(ax, title, why, "Start time (UTC)", ylabel)
+    zero_buckets = int((values["p50"] <= 0).sum())
     x = date_numbers(starts)
     for name, style in PERCENTILE_STYLES.items():
-        seconds = table[name].dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
+        seconds = np.where(values[name] > 0, values[name], np.nan)  # a log axis has no 0
         options: dict[str, Any] = {"marker": "o", "markersize": 2.5, "label": name, **style}
         options.update(kwargs)
         ax.plot(x, seconds, **options)
@@ -186,7 +207,12 @@ def latency_over_time(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     small = int((table["count"].fillna(0) < 20).sum() - table["count"].isna().sum())
+    notes = []
     if small:
-        note(ax, f"{small} {bucket_label(freq)}s with < 20 sessions: their p99 is noisy")
+        notes.append(f"{small} {bucket_label(freq)}s with < 20 sessions: their p99 is noisy")
+    if zero_buckets:
+        notes.append(f"{zero_buckets} {bucket_label(freq)}s with a zero p50 not shown (log axis)")
+    if notes:
+        note(ax, "; ".join(notes))
     legend_outside(ax, reverse=True)  # p99 on top, as in the chart
     return ax

@@ -10,8 +10,22 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from ..display import SEVERITY_COLOURS, UNKNOWN_SEVERITY
+from ..errors import InvalidArgumentError
 from ..schema import severity_dtype
-from ._style import COUNT, axes, bucket_grid, bucket_label, date_numbers, no_data, time_axis
+from ._style import (
+    COUNT,
+    MISSING,
+    NONE_LABEL,
+    axes,
+    bucket_grid,
+    bucket_label,
+    date_numbers,
+    no_data,
+    no_data_because,
+    note,
+    require,
+    time_axis,
+)
 
 _STEPS = (
     "1ms",
@@ -49,15 +63,41 @@ def log_severity_over_time(
     """
     title = "Log lines by severity"
     ax = axes(ax)
-    data = logs[logs["timestamp"].notna()] if "timestamp" in logs else logs
+    require(logs, ["timestamp", "severity"], "logs")
+    if len(logs) and not logs["timestamp"].notna().any():
+        why = f"none of the {len(logs):,} log lines has a timestamp"
+        return no_data_because(ax, title, why, "Time (UTC)", "Log lines")
+    data = logs[logs["timestamp"].notna()]
     if not len(data):
         return no_data(ax, title, "Time (UTC)", "Log lines")
+    if not pd.api.types.is_datetime64_any_dtype(data["timestamp"].dtype):
+        try:  # e.g. object after concatenating frames of different time units
+            data = data.assign(timestamp=pd.to_datetime(data["timestamp"], utc=True))
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgumentError(
+                f"the logs frame's column 'timestamp' holds {data['timestamp'].dtype} values, "
+                "not times; convert it with pd.to_datetime(logs['timestamp'], utc=True)"
+            ) from exc
+    untimed = len(logs) - len(data)
     first, last = data["timestamp"].min(), data["timestamp"].max()
     freq = freq or auto_freq(max(last - first, pd.Timedelta("1ms")))
-    bucket = data["timestamp"].dt.floor(freq)
+    try:
+        bucket = data["timestamp"].dt.floor(freq)
+    except ValueError as exc:
+        raise InvalidArgumentError(
+            f"freq={freq!r} cannot bucket log timestamps ({exc}); pass a fixed length such as "
+            "'1s', '10min', 'h' or 'D', or freq=None to pick one"
+        ) from exc
     severity = data["severity"]
     if not isinstance(severity.dtype, pd.CategoricalDtype):  # known order, then the unknown
-        severity = severity.astype(severity_dtype(severity.dropna().unique()))
+        severity = severity.astype("string").astype(
+            severity_dtype(severity.dropna().astype(str).unique())
+        )
+    # lines without a severity are their own layer, "(none)", on top
+    if severity.isna().any():
+        if NONE_LABEL not in severity.cat.categories:
+            severity = severity.cat.add_categories([NONE_LABEL])
+        severity = severity.fillna(NONE_LABEL)
     counts = data.groupby([bucket, severity], observed=True).size().unstack(fill_value=0)
     order = [str(s) for s in severity.cat.categories if s in counts.columns]
     counts.columns = [str(c) for c in counts.columns]
@@ -70,7 +110,9 @@ def log_severity_over_time(
         options: dict[str, Any] = {
             "width": lengths * 0.85,
             "align": "edge",
-            "color": SEVERITY_COLOURS.get(name, UNKNOWN_SEVERITY),
+            "color": MISSING
+            if name == NONE_LABEL
+            else SEVERITY_COLOURS.get(name, UNKNOWN_SEVERITY),
             "label": name,
         }
         options.update(kwargs)
@@ -87,6 +129,8 @@ def log_severity_over_time(
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     ax.set_ylabel("Log lines")
+    if untimed:
+        note(ax, f"{untimed:,} log lines without a timestamp not shown")
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(
         handles[::-1],

@@ -19,10 +19,13 @@ from ._style import (
     OTHER,
     axes,
     duration_unit,
+    durations,
     legend_outside,
     make_room,
     no_data,
+    no_data_because,
     note,
+    require,
     seconds_label,
     shorten,
 )
@@ -61,6 +64,7 @@ def layout(spans: pd.DataFrame) -> pd.DataFrame:
     in the frame start at 0.
     """
     ordered = spans.sort_index(kind="stable") if not spans.index.is_monotonic_increasing else spans
+    ordered = durations(ordered, ["duration"], "spans")
     depth = ordered["depth"].fillna(0).astype("int64").to_numpy()
     ms = (ordered["duration"].dt.total_seconds() * 1000.0).to_numpy(dtype="float64", na_value=0.0)
     ms = np.nan_to_num(ms, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
@@ -148,6 +152,7 @@ def timeline(
             )
         session_id = str(spans["session_id"].iloc[0])
     one = spans[spans["session_id"] == session_id] if session_id is not None else spans
+    one = durations(one, ["duration", "self_duration"], "spans")
     pos = layout(one) if len(one) else pd.DataFrame(columns=["x", "width", "depth"])
     keep = np.ones(len(one), dtype=bool)
     hidden_depth = 0
@@ -166,6 +171,10 @@ def timeline(
     if not len(one):
         ax.sessionkit_layout = pos  # type: ignore[attr-defined]
         return no_data(ax, title, "Time since the session started")
+    if not one["duration"].notna().any():
+        ax.sessionkit_layout = pos  # type: ignore[attr-defined]
+        why = f"none of the {len(one):,} spans has a duration (is the session still running?)"
+        return no_data_because(ax, title, why, "Time since the session started")
 
     total_ms = float((pos["x"] + pos["width"]).max()) or 1.0
     unit, per = duration_unit(total_ms / 1000.0)
@@ -304,6 +313,11 @@ def operation_hotspots_chart(
     xlabel = "Time summed over sessions"
     if not len(spans):
         return no_data(axes(ax, (10, 3)), title, xlabel)
+    require(spans, [by, "session_id", "duration", "self_duration"], "spans")
+    spans = durations(spans, ["duration", "self_duration"], "spans")
+    if not spans["duration"].notna().any():
+        why = f"none of the {len(spans):,} spans has a duration"
+        return no_data_because(axes(ax, (10, 3)), title, why, xlabel)
     table = analysis.operation_hotspots(spans, by=by)
     shown = table.head(top)
     if len(table) > top:
@@ -333,7 +347,9 @@ def operation_hotspots_chart(
         color="#555555",
     )
     ax.set_yticks(positions, [shorten(str(i), 48) for i in rows.index], fontsize=8)
-    make_room(ax, texts, minimum=float(max(total.max(), self_time.max())) * 1.05)
+    largest_bar = float(np.nanmax([total.max(), self_time.max(), 0.0]))
+    # all-zero times: a unit-wide axis, not an identical low and high xlim
+    make_room(ax, texts, minimum=largest_bar * 1.05 if largest_bar > 0 else 1.0)
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     ax.set_title(title)
