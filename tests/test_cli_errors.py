@@ -232,11 +232,12 @@ def test_report_format_bogus(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--format" in err and "html" in err
 
 
-@pytest.mark.parametrize("where", ["/proc/nope/r.html", "/dev/null/r.html", "DIR"])
+@pytest.mark.parametrize("where", ["FILE/r.html", "/dev/null/r.html", "DIR"])
 def test_report_out_unwritable(
     where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = str(tmp_path) if where == "DIR" else where
+    (tmp_path / "FILE").write_text("x")
+    out = str(tmp_path) if where == "DIR" else where.replace("FILE", str(tmp_path / "FILE"))
     err = _fails(["report", "--out", out], capsys, code=1)
     assert re.search(r"cannot write (the )?report to ", err), err
     assert len(err.strip().splitlines()) == 1
