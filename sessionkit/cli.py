@@ -1,22 +1,148 @@
-"""The ``sessionkit`` command: ``sessionkit demo`` and ``sessionkit emulator``."""
+"""The ``sessionkit`` command: ``sessionkit demo`` and ``sessionkit emulator``.
+
+Also the one home of what every subcommand shares about bad input: argparse types that turn
+a bad value into a usage error (exit 2), :func:`error` for a one-line message on stderr, and
+:func:`run_command`, which turns Ctrl-C, a :class:`SessionKitError` or an :class:`OSError`
+into one line and an exit status instead of a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pandas as pd
+#: What each subcommand says after "interrupted; " when Ctrl-C stops it.
+_INTERRUPTED = {
+    "sync": "the store keeps everything written so far, run sync again to resume",
+    "report": "no report was written; run report again",
+    "demo": "nothing more was written; run demo again",
+    "emulator": "the emulator stopped",
+}
+
+
+def error(command: str, message: str) -> None:
+    """Print ``sessionkit <command>: <message>`` as one line on stderr."""
+    print(f"sessionkit {command}: {' '.join(message.split())}", file=sys.stderr)
+
+
+def os_error_text(exc: OSError) -> str:
+    """``[Errno 20] Not a directory: '/dev/null/x'`` → ``Not a directory``."""
+    return exc.strerror or str(exc)
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = nonnegative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text}")
+    return value
+
+
+def rate(text: str) -> float:
+    """argparse type: a probability, 0..1."""
+    value = nonnegative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a rate between 0 and 1, not {text}")
+    return value
+
+
+def nonempty(text: str) -> str:
+    """argparse type: a non-blank string (leave the option out to mean "all")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty (leave the option out for all)")
+    return text
+
+
+def writable_file(path: str | os.PathLike[str]) -> str | None:
+    """Why a file cannot be written at ``path`` (None when it looks writable): checked before
+    the slow part of a command, so a bad ``--out`` fails in a second, not after the load."""
+    target = Path(path)
+    if target.is_dir():
+        return "it is a directory"
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{parent} is not writable"
+    return None
+
+
+def writable_dir(path: str | os.PathLike[str]) -> str | None:
+    """Why a directory cannot be created or written at ``path`` (None when it looks fine)."""
+    target = Path(path)
+    current = target
+    while not current.exists():
+        current = current.parent
+    if not current.is_dir():
+        return f"{current} is not a directory" if current != target else "it is a file"
+    if not os.access(current, os.W_OK | os.X_OK):
+        return f"{current} is not writable"
+    return None
+
+
+def run_command(
+    command: str, func: Callable[[argparse.Namespace], int], args: argparse.Namespace
+) -> int:
+    """``func(args)``, with Ctrl-C (exit 130), a :class:`SessionKitError` (exit 1) and an
+    :class:`OSError` (exit 1) reported as one line on stderr instead of a traceback."""
+    from .errors import SessionKitError
+
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        error(command, f"interrupted; {_INTERRUPTED.get(command, 'run it again')}")
+        return 130
+    except SessionKitError as exc:
+        error(command, str(exc))
+        return 1
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        error(command, f"{os_error_text(exc)}{where}")
+        return 1
 
 
 def _demo(args: argparse.Namespace) -> int:
     """Load the demo sessions through the client and print a short summary."""
+    import pandas as pd
+
     from .analysis import summary_by_agent
     from .connect import connect
     from .display import format_money, format_rate, format_timestamp, readable
     from .loaders import load_sessions
 
+    why = writable_file(args.out) or (
+        writable_dir(Path(args.out).with_suffix("")) if args.csv else None
+    )
+    if why:
+        error("demo", f"cannot write report to {args.out}: {why}; choose another --out")
+        return 1
     client = connect(demo=True)
     sessions = load_sessions(client, progress=False)
     done = sessions[sessions["pending"].eq(False)]
@@ -108,8 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sessionkit`` console script."""
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
-    return result
+    return run_command(args.command, args.func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

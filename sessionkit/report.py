@@ -12,7 +12,6 @@ import argparse
 import base64
 import io
 import os
-import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -362,16 +361,23 @@ def report_from_client(
 
 def configure_report_parser(p: argparse.ArgumentParser) -> None:
     """Options of ``sessionkit report``."""
+    from .cli import nonempty, nonnegative_int
+
     times = (
         "ISO time with a zone ('2026-11-01T00:00Z'), a bare date (that UTC day, '2026-11-01') "
         "or a relative 30d, 12h (on the demo data: before the demo's now)"
     )
-    p.add_argument("--since", default=None, help=f"{times}; default: everything")
-    p.add_argument("--until", default=None, help=f"{times}; default: now")
-    p.add_argument("--trigger", default=None, help="only this trigger (e.g. cron); default: all")
-    p.add_argument("--env", default=None, help="only this environment (e.g. production)")
+    p.add_argument("--since", type=nonempty, default=None, help=f"{times}; default: everything")
+    p.add_argument("--until", type=nonempty, default=None, help=f"{times}; default: now")
+    p.add_argument(
+        "--trigger", type=nonempty, default=None, help="only this trigger (e.g. cron); default: all"
+    )
+    p.add_argument(
+        "--env", type=nonempty, default=None, help="only this environment (e.g. production)"
+    )
     p.add_argument(
         "--agent",
+        type=nonempty,
         default=None,
         help="only this agent: its name (as the report shows it), its stable id agent_<40hex> "
         "or a deployment id agentid_<40hex>; default: all",
@@ -390,9 +396,11 @@ def configure_report_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--details",
-        type=int,
+        type=nonnegative_int,
         default=300,
-        help="completed sessions sampled for hotspots and evals (default: %(default)s)",
+        metavar="N",
+        help="completed sessions sampled for hotspots and evals, 0 or more; 0 = none "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--demo", action="store_true", help="use the bundled emulator even when a key is set"
@@ -402,11 +410,20 @@ def configure_report_parser(p: argparse.ArgumentParser) -> None:
 def run_report(args: argparse.Namespace) -> int:
     """``sessionkit report``: write the report and print where it is. Exit status 0 when
     written, 1 on an error (printed as one line on stderr), 2 when no session matches."""
+    from .cli import error, os_error_text, writable_dir, writable_file
     from .connect import connect
     from .errors import SessionKitError, SessionKitWarning
     from .loaders import load_sessions
 
     out = args.out or ("report.md" if args.format == "markdown" else "report.html")
+    why = writable_file(out)
+    if why:
+        error("report", f"cannot write report to {out}: {why}; choose another --out")
+        return 1
+    why = writable_dir(args.csv) if args.csv else None
+    if why:
+        error("report", f"cannot write CSV tables to {args.csv}: {why}; choose another --csv")
+        return 1
     filters = {
         k: getattr(args, k)
         for k in ("since", "until", "trigger", "env", "agent")
@@ -419,7 +436,7 @@ def run_report(args: argparse.Namespace) -> int:
             probe = load_sessions(client, limit=1, progress=False, agent_names=False, **filters)
         if probe.empty:
             why = next((str(w.message) for w in caught), "no session matches these filters.")
-            print(f"sessionkit report: nothing to report — {why}", file=sys.stderr)
+            error("report", f"nothing to report — {why}")
             return 2
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -427,7 +444,10 @@ def run_report(args: argparse.Namespace) -> int:
             client, out=out, fmt=args.format, csv_dir=args.csv, details=args.details, **filters
         )
     except SessionKitError as exc:
-        print(f"sessionkit report: {exc}", file=sys.stderr)
+        error("report", str(exc))
+        return 1
+    except OSError as exc:
+        error("report", f"cannot write report to {exc.filename or out}: {os_error_text(exc)}")
         return 1
     print(f"Report written to {report.path.resolve()}")
     for sentence in report.incidents:

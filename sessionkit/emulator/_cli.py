@@ -10,9 +10,22 @@ import signal
 import sys
 import threading
 
+from ..cli import (
+    error,
+    nonempty,
+    nonnegative_float,
+    nonnegative_int,
+    os_error_text,
+    positive_int,
+    rate,
+    run_command,
+)
 from .chaos import Faults
 from .runner import DEFAULT_KEY, Emulator
-from .synth import AGENTS, DEFAULT_SESSIONS, Dataset, check_agent_names, generate
+from .synth import AGENTS, DEFAULT_SESSIONS, REGIONS, Dataset, check_agent_names, generate
+
+#: The highest --port: the other regions and the App API listen on the ports after it.
+MAX_PORT = 65535 - len(REGIONS)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
 
@@ -31,21 +44,47 @@ def duration(text: str) -> float:
     if not match:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use 50ms, 0.5s or 2)")
     value = float(match.group(1))
+    if value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (too large)")
     return value / 1000 if match.group(2) == "ms" else value
+
+
+def port(text: str) -> int:
+    """argparse type of ``--port``: 0 (any free ports) or 1..MAX_PORT."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(
+            f"must be 0 (any free ports) or 1..{MAX_PORT} (the next {len(REGIONS)} ports, up "
+            f"to 65535, serve the other regions and the App API), not {value}"
+        )
+    return value
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the emulator's options to ``p``."""
     p.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=8787,
-        help="port of the home region (usw); others follow; 0 = any",
+        help=f"port of the home region (usw); the other regions and the App API use the next "
+        f"{len(REGIONS)} ports; 0 = any free ports (default: %(default)s)",
     )
     p.add_argument(
-        "--sessions", type=int, default=None, help="generate N sessions instead of the demo dataset"
+        "--sessions",
+        type=nonnegative_int,
+        default=None,
+        metavar="N",
+        help="generate N sessions instead of the demo dataset (default: the demo dataset)",
     )
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=7,
+        help="random seed of the project (the demo is seed 7) (default: %(default)s)",
+    )
     p.add_argument(
         "--agent-names",
         type=agent_names,
@@ -57,33 +96,62 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--key",
+        type=nonempty,
         default=os.environ.get("SESSIONKIT_EMULATOR_KEY", DEFAULT_KEY),
         help="the Bearer key clients must send (default: $SESSIONKIT_EMULATOR_KEY or the demo key)",
     )
     p.add_argument(
         "--live",
-        type=float,
+        type=nonnegative_float,
         default=None,
         metavar="RATE",
-        help="new sessions per second (live mode)",
+        help="new sessions per second (live mode) (default: off, a frozen dataset)",
     )
     p.add_argument(
-        "--latency", type=duration, default=0.0, help="added to every response, e.g. 50ms"
+        "--latency",
+        type=duration,
+        default=0.0,
+        help="added to every response, e.g. 50ms (default: %(default)s s)",
     )
     p.add_argument(
-        "--latency-jitter", type=duration, default=0.0, help="random extra latency, up to this"
+        "--latency-jitter",
+        type=duration,
+        default=0.0,
+        help="random extra latency, up to this (default: %(default)s s)",
     )
     p.add_argument(
         "--fault-rate",
-        type=float,
+        type=rate,
         default=0.0,
-        help="total error rate spread over every fault kind",
+        help="total error rate 0..1 spread over every fault kind (default: %(default)s)",
     )
     for kind in ("429", "409", "5xx", "drop", "truncate", "false200", "slow"):
-        p.add_argument(f"--rate-{kind}", type=float, default=None, help=f"rate of {kind} faults")
-    p.add_argument("--slow-seconds", type=duration, default=5.0)
-    p.add_argument("--page-cap", type=int, default=None, help="return at most K rows per list page")
-    p.add_argument("--retry-after", type=duration, default=1.0)
+        p.add_argument(
+            f"--rate-{kind}",
+            type=rate,
+            default=None,
+            metavar="RATE",
+            help=f"rate 0..1 of {kind} faults (default: its share of --fault-rate)",
+        )
+    p.add_argument(
+        "--slow-seconds",
+        type=duration,
+        default=5.0,
+        help="how long a slow fault stalls, e.g. 5s (default: %(default)s s)",
+    )
+    p.add_argument(
+        "--page-cap",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="return at most K rows per list page (default: the limit the client asks)",
+    )
+    p.add_argument(
+        "--retry-after",
+        type=duration,
+        default=1.0,
+        help="what 429/409 responses advertise in Retry-After (default: %(default)s s)",
+    )
     p.add_argument(
         "--multi-region",
         action="store_true",
@@ -138,7 +206,20 @@ def run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         multi_region=args.multi_region,
     )
-    emu.start(args.port)
+    try:
+        emu.start(args.port)
+    except OSError as exc:
+        # the servers bound so far never served: close their sockets (stop() would wait on
+        # serve_forever, which never ran)
+        for server in emu._servers:
+            server.server_close()
+        emu._servers.clear()
+        error(
+            "emulator",
+            f"cannot listen on port {args.port} (or one of the {len(REGIONS)} after it): "
+            f"{os_error_text(exc)}; stop what uses it, or pass another --port (0 = any free ports)",
+        )
+        return 1
     info = {
         "catalyst_url": emu.catalyst_url,
         "api_url": emu.api_url,
@@ -187,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="sessionkit emulator", description="Run the local Agentuity API emulator."
     )
     configure_parser(parser)
-    return run(parser.parse_args(argv))
+    return run_command("emulator", run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
+from ..cli import error, nonempty, os_error_text, writable_dir
 from ..errors import SessionKitError
 from ._files import StoreLockedError
 from ._store import DEFAULT_PATH
@@ -22,10 +22,15 @@ def configure_sync_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--since",
+        type=nonempty,
         help="history bound of the first sync: ISO time with a zone, a bare date (that UTC "
         "day) or 30d, 12h (default: the whole history)",
     )
-    p.add_argument("--until", help="only sessions that started before this time")
+    p.add_argument(
+        "--until",
+        type=nonempty,
+        help="only sessions that started before this time (default: no bound)",
+    )
     p.add_argument(
         "--details",
         help="also store eval runs, spans and agents of: all, failed, none, or comma-separated "
@@ -34,8 +39,10 @@ def configure_sync_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--logs", action="store_true", help="also store the logs of the --details sessions"
     )
-    p.add_argument("--trigger", action="append", help="only this trigger (repeatable)")
-    p.add_argument("--env", help="only this environment (e.g. production)")
+    p.add_argument(
+        "--trigger", type=nonempty, action="append", help="only this trigger (repeatable)"
+    )
+    p.add_argument("--env", type=nonempty, help="only this environment (e.g. production)")
     outcome = p.add_mutually_exclusive_group()
     outcome.add_argument(
         "--success",
@@ -59,6 +66,7 @@ def configure_sync_parser(p: argparse.ArgumentParser) -> None:
     for name in ("org-id", "project-id", "deployment-id", "thread-id", "agent"):
         p.add_argument(
             f"--{name}",
+            type=nonempty,
             help=(
                 "only this agent: its name, stable id (agent_...) or a deployment id (agentid_...)"
                 if name == "agent"
@@ -82,10 +90,10 @@ def run_sync(args: argparse.Namespace) -> int:
         details = [d.strip() for d in details.split(",") if d.strip()]
         wrong = [d for d in details if not d.startswith("sess_")]
         if wrong or not details:
-            print(
-                "sessionkit sync: --details takes all, failed, none or comma-separated session "
+            error(
+                "sync",
+                "--details takes all, failed, none or comma-separated session "
                 f"ids (sess_...); got {args.details!r}",
-                file=sys.stderr,
             )
             return 2
     filters = {  # every sync filter has an option of the same name, but metadata
@@ -94,6 +102,10 @@ def run_sync(args: argparse.Namespace) -> int:
         if name != "metadata" and getattr(args, name) is not None
     }
     progress = False if args.no_progress else None
+    why = writable_dir(args.store)
+    if why:
+        error("sync", f"cannot create store at {args.store}: {why}; choose another --store")
+        return 1
     try:
         client = connect(demo=True if args.demo else None)
         result = Store(args.store).sync(
@@ -105,10 +117,14 @@ def run_sync(args: argparse.Namespace) -> int:
             **filters,
         )
     except StoreLockedError as exc:
-        print(f"sessionkit sync: {exc}", file=sys.stderr)
+        error("sync", str(exc))
         return 3
     except SessionKitError as exc:
-        print(f"sessionkit sync: {exc}", file=sys.stderr)
+        error("sync", str(exc))
+        return 1
+    except OSError as exc:
+        where = exc.filename or args.store
+        error("sync", f"cannot write the store at {args.store}: {os_error_text(exc)} ({where})")
         return 1
     if progress is False:
         print(result)

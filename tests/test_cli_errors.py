@@ -1,0 +1,255 @@
+"""Bad command-line input: a one-line error on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sessionkit.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env() -> dict[str, str]:
+    """The environment of a CLI subprocess: this source tree, no Agentuity key (embedded demo)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTUITY_", "SESSIONKIT_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env["MPLBACKEND"] = "Agg"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+#: ``python -m sessionkit`` needs a sessionkit/__main__.py, which the package does not have yet
+#: (and ``-m sessionkit.cli`` warns: the package imports it first), so call the entry point.
+_ENTRY = "import sys; from sessionkit.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _cli(*argv: str) -> list[str]:
+    return [sys.executable, "-c", _ENTRY, *argv]
+
+
+@pytest.fixture(autouse=True)
+def _no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("AGENTUITY_", "SESSIONKIT_")):
+            monkeypatch.delenv(name)
+
+
+def _fails(argv: list[str], capsys: pytest.CaptureFixture[str], code: int = 2) -> str:
+    """Run ``main(argv)``; assert it exits with ``code`` and a traceback-free stderr."""
+    try:
+        status = main(argv)
+    except SystemExit as exc:
+        status = exc.code  # type: ignore[assignment]
+    err = capsys.readouterr().err
+    assert status == code, err
+    assert "Traceback" not in err
+    return err
+
+
+# 1. --details must be >= 0
+
+
+def test_report_negative_details_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(["report", "--details", "-5"], capsys)
+    assert "--details" in err and ">= 0" in err
+
+
+@pytest.mark.parametrize("value", ["-5", "x"])
+def test_bad_integer_options(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(["emulator", "--sessions", value], capsys)
+    assert "--sessions" in err
+
+
+# 2. a store that cannot be created
+
+
+def test_sync_store_that_cannot_be_created(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(["sync", "--store", "/dev/null/x", "--no-progress"], capsys, code=1)
+    assert "cannot create store at /dev/null/x:" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_sync_store_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "f").write_text("x")
+    err = _fails(["sync", "--store", str(tmp_path / "f"), "--no-progress"], capsys, code=1)
+    assert f"cannot create store at {tmp_path / 'f'}:" in err
+
+
+# 3. Ctrl-C
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["sync", "--no-progress", "--details", "all"], "run sync again to resume"),
+        (["report"], "interrupted"),
+    ],
+)
+def test_ctrl_c_prints_one_line_and_exits_130(
+    argv: list[str], expected: str, tmp_path: Path
+) -> None:
+    extra = ["--store", str(tmp_path / "store")] if argv[0] == "sync" else []
+    extra += ["--out", str(tmp_path / "r.html")] if argv[0] == "report" else []
+    proc = subprocess.Popen(
+        _cli(*argv, *extra),
+        env=_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # the "using the bundled emulator" notice: loading has begun
+    assert "bundled emulator" in first, first
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert "Traceback" not in err, err
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"sessionkit {argv[0]}: interrupted") and expected in lines[0]
+
+
+# 4. empty filters
+
+
+@pytest.mark.parametrize("command", ["report", "sync"])
+@pytest.mark.parametrize("option", ["--agent", "--trigger", "--env", "--since", "--until"])
+def test_empty_filter_is_a_usage_error(
+    command: str, option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _fails([command, f"{option}="], capsys)
+    assert option in err and "empty" in err
+
+
+# 5. emulator ports
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "65535", "eighty"])
+def test_emulator_port_out_of_range(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(["emulator", "--port", port], capsys)
+    assert "--port" in err and ("65535" in err or "not a port" in err)
+
+
+def test_emulator_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            _cli("emulator", "--port", str(port)),
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sessionkit emulator: cannot listen on port")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["emulator", "--fault-rate", "5"],
+        ["emulator", "--rate-429", "-0.5"],
+        ["emulator", "--live", "-1"],
+        ["emulator", "--page-cap", "0"],
+    ],
+)
+def test_emulator_bad_numbers(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(argv, capsys)
+    assert argv[1] in err
+
+
+# 6. every option has help text, and shows its default
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def _option_help(text: str) -> dict[str, str]:
+    """``{"--port PORT": "help text", ...}`` from a ``--help`` output."""
+    blocks: dict[str, str] = {}
+    current = None
+    for line in text.split("options:", 1)[1].splitlines():
+        if line.startswith("  -"):
+            invocation, _, help_text = line.strip().partition("  ")
+            current = invocation
+            blocks[current] = help_text.strip()
+        elif current and line.startswith("   "):
+            blocks[current] = (blocks[current] + " " + line.strip()).strip()
+        else:
+            current = None
+    return blocks
+
+
+@pytest.mark.parametrize("command", ["report", "sync", "demo", "emulator"])
+def test_every_option_has_help_and_shows_its_default(command: str) -> None:
+    parser = _subparsers()[command]
+    blocks = _option_help(parser.format_help())
+    assert blocks
+    for invocation, help_text in blocks.items():
+        assert help_text, f"sessionkit {command} {invocation} has no help text"
+    for action in parser._actions:
+        if action.help == argparse.SUPPRESS or not action.option_strings or action.nargs == 0:
+            continue  # flags (store_true and the like) need not show their default
+        if action.default not in (None, False, argparse.SUPPRESS):
+            assert action.help and "default" in parser._get_formatter()._expand_help(action), (
+                f"sessionkit {command} {action.option_strings[0]} does not show its default"
+            )
+
+
+def test_help_output_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("report", "sync", "demo", "emulator"):
+        _fails([command, "--help"], capsys, code=0)
+
+
+# 7. other odd arguments
+
+
+def test_report_format_bogus(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(["report", "--format", "pdf"], capsys)
+    assert "--format" in err and "html" in err
+
+
+@pytest.mark.parametrize("where", ["FILE/r.html", "/dev/null/r.html", "DIR"])
+def test_report_out_unwritable(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "FILE").write_text("x")
+    out = str(tmp_path) if where == "DIR" else where.replace("FILE", str(tmp_path / "FILE"))
+    err = _fails(["report", "--out", out], capsys, code=1)
+    assert re.search(r"cannot write (the )?report to ", err), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_report_csv_unwritable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(
+        ["report", "--out", str(tmp_path / "r.html"), "--csv", "/dev/null/csv"], capsys, code=1
+    )
+    assert "cannot write CSV tables to /dev/null/csv" in err
+
+
+def test_demo_out_unwritable(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(["demo", "--out", "/dev/null/r.html"], capsys, code=1)
+    assert "cannot write report to /dev/null/r.html" in err
