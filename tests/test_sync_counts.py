@@ -45,9 +45,10 @@ def _summary(result: sk.SyncResult) -> str:
 
 
 def test_first_sync_into_an_empty_store_counts_every_session_once_as_new(
-    tmp_path: Path, small_emu: Emulator
+    tmp_path: Path, small_emu: Emulator, request: pytest.FixtureRequest
 ) -> None:
     client = make_client(small_emu)
+    request.addfinalizer(client.close)
     seen = _seen_ids(client)
     store = Store(tmp_path / "s", batch_pages=2)
     first = store.sync(client, progress=False)
@@ -66,11 +67,12 @@ def test_first_sync_into_an_empty_store_counts_every_session_once_as_new(
 
 
 def test_a_store_holding_some_sessions_counts_each_session_once(
-    tmp_path: Path, small_emu: Emulator
+    tmp_path: Path, small_emu: Emulator, request: pytest.FixtureRequest
 ) -> None:
     """The history walk finds some sessions stored (unchanged) and the incremental pass
     re-reads the top: still one count per distinct session."""
     client = make_client(small_emu)
+    request.addfinalizer(client.close)
     store = Store(tmp_path / "r", batch_pages=1)
     store.upsert("sessions", sk.load_sessions(client, progress=False).iloc[:150])
     seen = _seen_ids(client)
@@ -85,7 +87,8 @@ def test_sync_shows_its_summary_once_in_a_notebook(
 ) -> None:
     from IPython.core.formatters import DisplayFormatter
 
-    result = Store(tmp_path / "n").sync(make_client(small_emu), progress=None)
+    with make_client(small_emu) as client:
+        result = Store(tmp_path / "n").sync(client, progress=None)
     printed = capsys.readouterr()
     shown, _ = DisplayFormatter().format(result)  # what Jupyter shows for the cell's last line
     assert "sync:" not in printed.out and "sync:" not in printed.err
@@ -193,9 +196,16 @@ def test_failed_agent_name_lookups_keep_the_sessions_and_warn(
     assert stored["agent_id"].notna().any()
     assert store.manifest()["agent_names"] == {}
     messages = [str(w.message) for w in caught if issubclass(w.category, SchemaWarning)]
-    assert len(messages) == 1, messages
-    # the next sync against a healthy server names them
-    with warnings.catch_warnings():
+    assert len(messages) == 1, messages  # once, with the cause, not once per batch
+    unnamed = store.manifest()["unnamed_agents"]
+    assert unnamed and all(a in messages[0] for a in unnamed[:5])
+    assert f"{len(unnamed):,} agent id(s) have no name" in messages[0]
+    assert "HTTP 500" in messages[0]
+    # the next sync against a healthy server names them, stored sessions unchanged included
+    with warnings.catch_warnings(), make_client(small_emu) as healthy:
         warnings.simplefilter("error")
-        store.sync(make_client(small_emu), progress=False)
+        again = store.sync(healthy, progress=False)
+    assert (again.new, again.updated) == (0, 0)
     assert store.load_sessions()["agent"].notna().all()
+    assert store.manifest()["unnamed_agents"] == []
+    assert store.manifest()["agent_names"]

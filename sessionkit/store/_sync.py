@@ -221,10 +221,10 @@ class _Run:
         self.result = SyncResult()
         self.problems = frames.Problems("sessions")
         self.names = AgentNames(self.manifest["agent_names"])
-        #: agent ids left unnamed because looking them up failed (an earlier sync's, from the
-        #: manifest, and this one's); their stored sessions are named by a later sync
+        #: agent ids left unnamed because looking them up failed, in an earlier sync (from the
+        #: manifest) and in this one; their stored sessions are named by a later sync
         self.unnamed_before: set[str] = set(self.manifest["unnamed_agents"])
-        self.unnamed: set[str] = set(self.unnamed_before)
+        self.unnamed: set[str] = set()
         self.lookup_errors: list[APIError] = []
         self.done_details: set[str] = set(self.manifest["details"])
         self.done_logs: set[str] = set(self.manifest["logs"])
@@ -240,7 +240,8 @@ class _Run:
 
     def commit(self) -> None:
         self.manifest["agent_names"] = self.names.names
-        self.manifest["unnamed_agents"] = sorted(self.unnamed - set(self.names.names))
+        unnamed = (self.unnamed_before | self.unnamed) - set(self.names.names)
+        self.manifest["unnamed_agents"] = sorted(unnamed)
         self.manifest["details"] = list(self.done_details)
         self.manifest["logs"] = list(self.done_logs)
         if self.client.demo_now is not None:
@@ -479,10 +480,13 @@ class _Run:
             part = self.store._read_partition("sessions", day)
             if part is not None:
                 parts.append(part.filter(pc.is_in(part["id"], value_set=ids)))
+        failed_before = len(self.lookup_errors)
         table = self.label(frames.concat_tables(parts, schema.SESSION_COLUMNS))
         table = table.filter(pc.is_valid(table["agent"]))
         if table.num_rows:
             self.store._write_sessions(self.manifest, table, self.versions)
+        if len(self.lookup_errors) == failed_before:
+            self.unnamed_before.clear()  # named, or answered without a name: not failed now
         self.commit()
 
     def warn_unnamed(self) -> None:
