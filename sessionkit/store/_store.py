@@ -69,6 +69,7 @@ def _empty_manifest() -> dict[str, Any]:
         "details": [],
         "logs": [],
         "agent_names": {},
+        "unnamed_agents": [],
         "demo_now": None,
     }
 
@@ -604,8 +605,8 @@ class Store:
         spans and agents are stored, once per completed session: ``None``, ``"all"``,
         ``"failed"``, a list of ids, or a function of the sessions frame returning a mask;
         ``logs=True`` stores logs for the same sessions (or give a selection of its own).
-        A tqdm bar shows progress and the one-line summary is printed (``progress=False``:
-        neither). Killed at any point, the store stays readable and the next sync completes it.
+        A tqdm bar shows progress (``progress=False``: none); the one-line summary is the
+        result's ``str()`` and ``repr()``, so a notebook shows it once as the cell's value. Killed at any point, the store stays readable and the next sync completes it.
         Raises :class:`StoreLockedError` at once when another process is syncing this store.
         See :mod:`sessionkit.store._sync` for the details of the walk.
         """
@@ -745,14 +746,18 @@ class Store:
         table: pa.Table,
         cache: _Versions | None = None,
         label: Callable[[pa.Table], pa.Table] | None = None,
+        seen: Callable[[pa.ChunkedArray, np.ndarray, np.ndarray], None] | None = None,
     ) -> tuple[int, int, int]:
         """Merge sessions into their day partitions; rewrite only days with new/newer rows.
 
-        ``label`` (the sync's agent labelling) is applied to the winning rows only.
+        ``label`` (the sync's agent labelling) is applied to the winning rows only; ``seen``
+        gets the distinct ids and their ``(new, updated)`` masks before anything is written.
         """
         cache = {} if cache is None else cache
         table = _arrow.latest_by_id(table)
         new, updated = self._classify(table, cache)
+        if seen is not None:
+            seen(table["id"], new, updated)
         winners = table.filter(pa.array(new | updated))
         if label is not None and winners.num_rows:
             winners = label(winners)

@@ -33,10 +33,10 @@ killed at any point leaves a readable store that the next sync completes.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeAlias
-from urllib.parse import urlsplit
 
 import numpy as np
 import orjson
@@ -48,7 +48,7 @@ from .. import frames, schema
 from ..agents import AGENT_ID, AgentNames, resolve_agent, stable_agent_ids
 from ..client import PAGE_MAX, Client, Page, chunks
 from ..details import details_frames
-from ..errors import APIError, InvalidArgumentError, NotFoundError
+from ..errors import APIError, InvalidArgumentError, NotFoundError, SchemaWarning
 from ..params import format_time, session_filters
 from ..progress import progress_bar
 from . import _arrow, _files
@@ -79,7 +79,13 @@ _FILTER_NAMES = (
 
 @dataclass
 class SyncResult:
-    """What one :meth:`Store.sync` did. ``str()`` gives the one-line summary."""
+    """What one :meth:`Store.sync` did. ``str()`` and ``repr()`` give the one-line summary
+    (a notebook shows it once as a cell's value; :meth:`as_dict` has every count).
+
+    ``new``, ``updated`` and ``unchanged`` count each distinct session the sync read once,
+    against the store as it was when the sync began: ``new`` were not in it, ``updated`` were
+    older there, ``unchanged`` were there as read (re-read pages count nothing twice).
+    """
 
     new: int = 0
     updated: int = 0
@@ -101,6 +107,9 @@ class SyncResult:
         if self.refreshed:
             text += f"; {self.refreshed:,} pending refreshed by id"
         return text + f"; {self.seconds:.1f} s"
+
+    def __repr__(self) -> str:
+        return str(self)
 
     def as_dict(self) -> dict[str, float]:
         """The counts as a plain dict."""
@@ -169,15 +178,17 @@ def _selected(value: Selection, frame: pd.DataFrame, name: str) -> list[str]:
 # --------------------------------------------------------------------------- the run
 
 
-def _scope_key(base_url: str, params: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+def _scope_key(client: Client, params: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     """The manifest key of a sync scope: the API and the filters (``since`` apart).
 
-    A loopback API's port is left out: the bundled emulator listens on a new port every run
-    and serves the same data, so ``sessionkit sync --demo`` stays incremental."""
-    url = urlsplit(base_url)
-    source = base_url
-    if url.hostname in ("127.0.0.1", "localhost", "::1"):
-        source = f"{url.scheme}://{url.hostname}{url.path}"
+    The API is its URL, host and port included (two local servers on different ports are two
+    sources), except for the bundled demo (:func:`sessionkit.connect`): its emulator listens
+    on a new port every run and serves the same data, so it is named by that data (its span
+    and frozen now) and ``sessionkit sync --demo`` stays incremental."""
+    source = client.base_url
+    if client.demo_now is not None:
+        span = "..".join(client.demo_span or ())
+        source = f"demo:{span}@{format_time(client.demo_now)}"
     scope = {k: v for k, v in params.items() if k not in ("sort", "direction", "startAfter")}
     key = orjson.dumps({"source": source, "params": scope}, option=orjson.OPT_SORT_KEYS).decode()
     return key, scope
@@ -210,14 +221,27 @@ class _Run:
         self.result = SyncResult()
         self.problems = frames.Problems("sessions")
         self.names = AgentNames(self.manifest["agent_names"])
+        #: agent ids left unnamed because looking them up failed, in an earlier sync (from the
+        #: manifest) and in this one; their stored sessions are named by a later sync
+        self.unnamed_before: set[str] = set(self.manifest["unnamed_agents"])
+        self.unnamed: set[str] = set()
+        self.lookup_errors: list[APIError] = []
         self.done_details: set[str] = set(self.manifest["details"])
         self.done_logs: set[str] = set(self.manifest["logs"])
         self.pending_before = self._pending_ids()
         self.seen_pending: set[str] = set()
+        #: ids read by this sync, as classified when read (``tally`` counts each id once)
+        self.classified: dict[str, list[pa.ChunkedArray]] = {
+            "new": [],
+            "updated": [],
+            "unchanged": [],
+        }
         self.bar = progress_bar(None, "sync sessions", " sessions", progress)
 
     def commit(self) -> None:
         self.manifest["agent_names"] = self.names.names
+        unnamed = (self.unnamed_before | self.unnamed) - set(self.names.names)
+        self.manifest["unnamed_agents"] = sorted(unnamed)
         self.manifest["details"] = list(self.done_details)
         self.manifest["logs"] = list(self.done_logs)
         if self.client.demo_now is not None:
@@ -232,17 +256,31 @@ class _Run:
         if self.pending_before:
             seen = pc.is_in(table["id"], value_set=pa.array(list(self.pending_before), pa.string()))
             self.seen_pending.update(table["id"].filter(seen).to_pylist())
-        new, updated, unchanged = self.store._upsert_sessions(
-            self.manifest, table, self.versions, label=self.label
+        self.store._upsert_sessions(
+            self.manifest, table, self.versions, label=self.label, seen=self.seen if count else None
         )
-        if not count:
-            return
-        self.result.new += new
-        self.result.updated += updated
-        self.result.unchanged += unchanged
+
+    def seen(self, ids: pa.ChunkedArray, new: np.ndarray, updated: np.ndarray) -> None:
+        self.classified["new"].append(ids.filter(pa.array(new)))
+        self.classified["updated"].append(ids.filter(pa.array(updated)))
+        self.classified["unchanged"].append(ids.filter(pa.array(~(new | updated))))
+
+    def tally(self) -> None:
+        """Set the result's counts: each distinct id once, against the store as it was when
+        the sync began. A row is classified against the store as it is when read, so an id
+        first read as new stays new when read again (an incremental pass re-reads what the
+        history walk wrote; a resumed walk re-reads a page), and one read unchanged and then
+        newer (it changed during the sync) is updated."""
+        counted = pa.array([], pa.string())
+        for kind in ("new", "updated", "unchanged"):
+            chunks = [c for ids in self.classified[kind] for c in ids.chunks]
+            ids = pc.unique(pa.chunked_array(chunks, pa.string()))
+            ids = ids.filter(pc.invert(pc.is_in(ids, value_set=counted)))
+            setattr(self.result, kind, len(ids))
+            counted = pa.concat_arrays([counted, ids])
 
     def scope(self, params: Mapping[str, str]) -> None:
-        key, scope = _scope_key(self.client.base_url, params)
+        key, scope = _scope_key(self.client, params)
         scopes: dict[str, Any] = self.manifest["scopes"]
         state: dict[str, Any] | None = scopes.get(key)
         since = params.get("startAfter")
@@ -360,13 +398,26 @@ class _Run:
 
     # ------------------------------------------------------------------ fan-out
 
-    def fetch(self, fn: Callable[[str], Any], ids: list[str], what: str) -> list[Any]:
-        """``fn(id)`` for every id, concurrently; a session gone (404) gives ``None``."""
+    def fetch(
+        self,
+        fn: Callable[[str], Any],
+        ids: list[str],
+        what: str,
+        *,
+        errors: list[APIError] | None = None,
+    ) -> list[Any]:
+        """``fn(id)`` for every id, concurrently; a session gone (404) gives ``None``, and so
+        does any other API error when ``errors`` is given (it collects them)."""
 
         def one(session_id: str) -> Any:
             try:
                 return fn(session_id)
             except NotFoundError:
+                return None
+            except APIError as exc:
+                if errors is None:
+                    raise
+                errors.append(exc)
                 return None
 
         bar = progress_bar(len(ids), what, " sessions", self.progress)
@@ -382,18 +433,78 @@ class _Run:
         :func:`sessionkit.loaders.label_agents` gives) and ``agent_id`` (the stable id) columns
         after ``agent_ids``. Names are remembered in the manifest; an unknown id costs one
         session detail, looked up once per sync (:class:`~sessionkit.agents.AgentNames`)."""
-        before = self.names.lookups
-        self.names.name(
-            table["agent_ids"],
-            table["id"].to_pylist(),
-            lambda ids: self.fetch(self.client.get_session, ids, "agent names"),
-        )
+        before, failed_before = self.names.lookups, len(self.lookup_errors)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.names.name(
+                table["agent_ids"],
+                table["id"].to_pylist(),
+                lambda ids: self.fetch(
+                    self.client.get_session, ids, "agent names", errors=self.lookup_errors
+                ),
+            )
         self.result.agent_lookups += self.names.lookups - before
+        failed = len(self.lookup_errors) > failed_before
+        if failed:  # a failed lookup leaves names missing, not the sessions unsaved
+            present = pc.unique(pc.list_flatten(table["agent_ids"])).to_pylist()
+            self.unnamed.update(a for a in present if a in self.names.unnamed)
+        for w in caught:
+            if failed and issubclass(w.category, SchemaWarning) and "agent names" in str(w.message):
+                continue  # warn_unnamed says it once, with the cause, when the sync ends
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         labels = self.names.labels(table["agent_ids"])
         table = table.drop_columns([c for c in ("agent", AGENT_ID) if c in table.column_names])
         position = table.column_names.index("agent_ids") + 1
         table = table.add_column(position, "agent", pa.array(labels, pa.string()))
         return table.add_column(position + 1, AGENT_ID, stable_agent_ids(table["agent_ids"]))
+
+    def name_stored(self) -> None:
+        """Name the stored sessions an earlier sync left without an agent name because
+        looking their agents up failed (the walk rewrites only new and changed sessions)."""
+        if not self.unnamed_before:
+            return
+        found = self.store._scan(
+            "sessions", None, pc.field("agent").is_null(), ["id", "agent_ids", _arrow.DAY]
+        )
+        lists = found["agent_ids"].combine_chunks()
+        hit = pc.is_in(
+            pc.list_flatten(lists), value_set=pa.array(sorted(self.unnamed_before), pa.string())
+        )
+        rows = np.unique(pc.list_parent_indices(lists).filter(hit).to_numpy())
+        if not len(rows):
+            return
+        found = found.take(pa.array(rows))
+        ids = pa.array(found["id"].to_pylist(), pa.string())
+        parts = []
+        for day in pc.unique(found[_arrow.DAY]).to_pylist():
+            part = self.store._read_partition("sessions", day)
+            if part is not None:
+                parts.append(part.filter(pc.is_in(part["id"], value_set=ids)))
+        failed_before = len(self.lookup_errors)
+        table = self.label(frames.concat_tables(parts, schema.SESSION_COLUMNS))
+        table = table.filter(pc.is_valid(table["agent"]))
+        if table.num_rows:
+            self.store._write_sessions(self.manifest, table, self.versions)
+        if len(self.lookup_errors) == failed_before:
+            self.unnamed_before.clear()  # named, or answered without a name: not failed now
+        self.commit()
+
+    def warn_unnamed(self) -> None:
+        missing = sorted(self.unnamed - set(self.names.names))
+        if not missing or not self.lookup_errors:
+            return
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
+        )
+        first = str(self.lookup_errors[0]).splitlines()[0]
+        warnings.warn(
+            f"agent names: {len(missing):,} agent id(s) have no name: {shown}; "
+            f"{len(self.lookup_errors):,} session detail lookup(s) failed (e.g. {first}). "
+            "Their sessions are saved with a missing agent name (agent_ids and agent_id are "
+            "complete); sync again to name them.",
+            SchemaWarning,
+            stacklevel=4,
+        )
 
     # ------------------------------------------------------------------ details and logs
 
@@ -519,8 +630,10 @@ def sync(
             for params in scope.queries():
                 run.scope(params)
             run.refresh_pending()
+            run.name_stored()
             run.details(scope, details, logs)
         except APIError as exc:
+            run.tally()
             done = run.result
             exc.fetched = exc.fetched or (
                 f"{done.pages:,} page(s) read; {done.new:,} new and {done.updated:,} updated "
@@ -530,8 +643,8 @@ def sync(
             raise
         finally:
             run.bar.close()
+        run.warn_unnamed()
         run.problems.warn()
+    run.tally()
     run.result.seconds = time.perf_counter() - started
-    if progress is not False:
-        print(run.result)
-    return run.result
+    return run.result  # not printed: its repr is the summary (a notebook shows it once)
