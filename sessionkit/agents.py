@@ -375,9 +375,7 @@ def resolve_agent(
             ]
             with warnings.catch_warnings():  # unnamed ids are the load's to report, not ours
                 warnings.simplefilter("ignore", SchemaWarning)
-                names.name(
-                    pa.array(lists, pa.list_(pa.string())), [r["id"] for r in rows], fetch
-                )
+                names.name(pa.array(lists, pa.list_(pa.string())), [r["id"] for r in rows], fetch)
             found = names.stable_for(value)
             if found is not None or names.lookups >= MAX_AGENT_LOOKUPS:
                 break

@@ -28,13 +28,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-#: ``python -m sessionkit`` needs a sessionkit/__main__.py, which the package does not have yet
-#: (and ``-m sessionkit.cli`` warns: the package imports it first), so call the entry point.
-_ENTRY = "import sys; from sessionkit.cli import main; sys.exit(main(sys.argv[1:]))"
-
-
 def _cli(*argv: str) -> list[str]:
-    return [sys.executable, "-c", _ENTRY, *argv]
+    return [sys.executable, "-m", "sessionkit", *argv]
 
 
 @pytest.fixture(autouse=True)
@@ -253,3 +248,49 @@ def test_report_csv_unwritable(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_demo_out_unwritable(capsys: pytest.CaptureFixture[str]) -> None:
     err = _fails(["demo", "--out", "/dev/null/r.html"], capsys, code=1)
     assert "cannot write report to /dev/null/r.html" in err
+
+
+def test_python_m_sessionkit_is_the_command() -> None:
+    done = subprocess.run(_cli("--version"), env=_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("sessionkit "), done.stderr
+    assert done.stderr == ""
+
+
+def test_sync_with_its_progress_bar_prints_the_summary_once(tmp_path: Path) -> None:
+    done = subprocess.run(
+        _cli("sync", "--demo", "--store", str(tmp_path / "s"), "--details", "none"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    summaries = [line for line in done.stdout.splitlines() if re.search(r"\d new", line)]
+    assert len(summaries) == 1, done.stdout
+    assert "3,000 new" in summaries[0] and "0 unchanged" in summaries[0]
+
+
+def test_a_port_in_use_leaves_no_socket_of_the_emulator_open() -> None:
+    from sessionkit.emulator import Emulator
+
+    for _ in range(20):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base > 65000:
+            continue
+        with socket.socket() as taken:
+            try:
+                taken.bind(("127.0.0.1", base + 2))  # the third region's port
+            except OSError:
+                continue
+            taken.listen()
+            emu = Emulator(sessions=5)
+            with pytest.raises(OSError):
+                emu.start(base)
+            for port in (base, base + 1):  # bound by start() before it failed: closed again
+                with socket.socket() as again:
+                    again.bind(("127.0.0.1", port))
+            emu.stop()  # returns at once: nothing is serving
+        return
+    pytest.skip("no free run of ports found")

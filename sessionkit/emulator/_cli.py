@@ -208,12 +208,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         emu.start(args.port)
-    except OSError as exc:
-        # the servers bound so far never served: close their sockets (stop() would wait on
-        # serve_forever, which never ran)
-        for server in emu._servers:
-            server.server_close()
-        emu._servers.clear()
+    except OSError as exc:  # start() closed what it had bound
         error(
             "emulator",
             f"cannot listen on port {args.port} (or one of the {len(REGIONS)} after it): "

@@ -120,9 +120,15 @@ class Emulator:
         """
         if self._servers:
             return self
-        for k, region in enumerate(REGIONS):
-            self._servers.append(_Server(self, "catalyst", region, port + k if port else 0))
-        self._servers.append(_Server(self, "app", None, port + len(REGIONS) if port else 0))
+        try:
+            for k, region in enumerate(REGIONS):
+                self._servers.append(_Server(self, "catalyst", region, port + k if port else 0))
+            self._servers.append(_Server(self, "app", None, port + len(REGIONS) if port else 0))
+        except OSError:  # a port is taken: close the ones already bound (none serves yet)
+            for server in self._servers:
+                server.server_close()
+            self._servers.clear()
+            raise
         for server in self._servers:
             thread = threading.Thread(
                 target=server.serve_forever,

@@ -126,6 +126,5 @@ def run_sync(args: argparse.Namespace) -> int:
         where = exc.filename or args.store
         error("sync", f"cannot write the store at {args.store}: {os_error_text(exc)} ({where})")
         return 1
-    if progress is False:
-        print(result)
+    print(result)  # the summary, once (sync itself prints nothing)
     return 0
