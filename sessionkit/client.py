@@ -67,7 +67,7 @@ _VERSION = "0.1.0"
 
 _WALK_REQUESTS_PER_PAGE = 3  # a walk's request bound: this many per page of distinct rows ...
 _WALK_REQUESTS_SLACK = 20  # ... plus this many (and the look-ahead, ``concurrency``)
-_WALK_STALE_PAGES = 3  # this many pages in a row with no new id: the server ignores offset
+_WALK_STALE_PAGES = 3  # this many pages in a row repeating an earlier page: offset ignored
 _PAGING_HINT = (
     "The server at this base URL does not follow the paging contract of GET /session "
     "(limit/offset: the page at offset N starts at the N-th session). Check that base_url points "
@@ -141,7 +141,10 @@ class _WalkGuard:
     Every page request of the walk goes through :meth:`fetch`, which refuses to send one more
     than ``3 * ceil(distinct / limit) + 20 + concurrency`` (``distinct``: the ids the walk has
     seen so far); every page handed on goes through :meth:`check`, which raises when
-    ``_WALK_STALE_PAGES`` pages in a row at new offsets brought no id the walk had not seen.
+    ``_WALK_STALE_PAGES`` pages in a row at new offsets repeated an earlier page exactly (the
+    same ids in the same order) and brought no id the walk had not seen. Pages of only
+    repeated ids that are not an earlier page are a live project shifting rows down under a
+    busy walk: the request bound, not this check, stops a walk that never progresses.
     Single pages of only repeated ids are legitimate (sessions that arrive during a walk push
     rows down, and pages overlap on purpose); a run of them is a server ignoring ``offset``.
     """
@@ -151,6 +154,7 @@ class _WalkGuard:
         self.url = f"{client.base_url}/session"
         self.seen: set[str] = set()
         self.requests = self.stale = 0
+        self.pages: set[int] = set()  # hashes of the pages seen (ids in order)
         self.lock = threading.Lock()
 
     def bound(self, limit: int) -> int:
@@ -177,7 +181,10 @@ class _WalkGuard:
     def check(self, page: Page, previous: Page | None) -> None:
         new = len(self.seen)
         self.seen.update(page.ids)
-        if previous is None or not page.rows or len(self.seen) > new:
+        digest = hash(page.ids)
+        repeat = digest in self.pages
+        self.pages.add(digest)
+        if previous is None or not page.rows or len(self.seen) > new or not repeat:
             self.stale = 0
             return
         self.stale += 1

@@ -140,7 +140,7 @@ def load_sessions(
     filters = _resolve_agent(client, filters, progress)
     frame = walk_sessions(client, filters, progress=progress, strict=strict)
     if frame.empty and filters.params.keys() - {"sort", "direction"}:
-        _warn_no_match(client, asked)
+        warn_no_match(client, asked)
     elif filters.windowed:
         _warn_partial_window(client, filters)
     if agent_names:
@@ -198,7 +198,7 @@ _KEYWORDS = {
 _LISTED = ("env", "trigger", "deployment_id", "org_id", "project_id")
 
 
-def _warn_no_match(client: Client, filters: SessionFilters) -> None:
+def warn_no_match(client: Client, filters: SessionFilters, *, stacklevel: int = 3) -> None:
     """Warn that ``filters`` selected nothing, when the project does have sessions: name the
     filters as the user gave them and, for the simple ones, the values one page of the newest
     sessions holds."""
@@ -237,7 +237,7 @@ def _warn_no_match(client: Client, filters: SessionFilters) -> None:
         + ("; " + "; ".join(hints) if hints else "")
         + ".",
         SessionKitWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
 
 

@@ -294,3 +294,18 @@ def test_a_port_in_use_leaves_no_socket_of_the_emulator_open() -> None:
             emu.stop()  # returns at once: nothing is serving
         return
     pytest.skip("no free run of ports found")
+
+
+def test_sync_of_a_filter_matching_nothing_says_so_and_fails(tmp_path: Path) -> None:
+    done = subprocess.run(
+        _cli("sync", "--demo", "--env", "prod", "--store", str(tmp_path / "s"), "--no-progress"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("sessionkit: no")]
+    assert len(lines) == 1 and lines[0].startswith("sessionkit sync: nothing to sync — ")
+    assert "env='prod'" in lines[0] and "'production'" in lines[0]
+    assert "Traceback" not in done.stderr and "sync:" not in done.stdout

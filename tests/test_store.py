@@ -953,3 +953,33 @@ def test_a_demo_store_counts_relative_times_from_the_demo_now_and_warns_on_no_ma
     assert len(api) > 100 and sorted(local["id"]) == sorted(api["id"])
     with pytest.warns(sk.SessionKitWarning, match=r"env values in the store: \[.*'production'"):
         assert store.load_sessions(env="prod").empty
+
+
+def test_a_store_synced_for_one_agent_says_other_loads_may_be_partial(
+    demo_client: sk.Client, tmp_path: Path
+) -> None:
+    store = sk.Store(tmp_path / "s")
+    store.sync(demo_client, agent="support-triage", progress=False)
+    with pytest.warns(sk.SessionKitWarning, match=r"synced only for agentIdentifier=agent_"):
+        everything = store.load_sessions()  # all the store has, but not all the project has
+    assert len(everything) > 0
+    with pytest.warns(sk.SessionKitWarning, match="may be partial"):
+        store.load_sessions(env="production")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the scope it was synced for: no word
+        mine = store.load_sessions(agent="support-triage")
+        store.load_sessions(agent="support-triage", env="production")
+    assert len(mine) == len(everything)
+    store.sync(demo_client, progress=False, details="none")  # the whole project now
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(store.load_sessions()) == 3000
+
+
+def test_sync_of_a_filter_matching_nothing_warns_with_the_values_that_exist(
+    demo_client: sk.Client, tmp_path: Path
+) -> None:
+    store = sk.Store(tmp_path / "s")
+    with pytest.warns(sk.SessionKitWarning, match=r"No sessions match env='prod'.*'production'"):
+        result = store.sync(demo_client, env="prod", progress=False)
+    assert (result.new, result.updated, result.unchanged) == (0, 0, 0)

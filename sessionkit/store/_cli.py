@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from ..cli import error, nonempty, os_error_text, writable_dir
-from ..errors import SessionKitError
+from ..errors import SessionKitError, SessionKitWarning
 from ._files import StoreLockedError
 from ._store import DEFAULT_PATH
 
@@ -108,14 +109,22 @@ def run_sync(args: argparse.Namespace) -> int:
         return 1
     try:
         client = connect(demo=True if args.demo else None)
-        result = Store(args.store).sync(
-            client,
-            since=args.since,
-            details=details,  # type: ignore[arg-type]
-            logs=bool(args.logs),
-            progress=progress,
-            **filters,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SessionKitWarning)
+            result = Store(args.store).sync(
+                client,
+                since=args.since,
+                details=details,  # type: ignore[arg-type]
+                logs=bool(args.logs),
+                progress=progress,
+                **filters,
+            )
+        no_match = [w for w in caught if str(w.message).startswith("No sessions match")]
+        if no_match and not (result.new or result.updated or result.unchanged):
+            error("sync", f"nothing to sync — {no_match[0].message}")
+            return 2
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except StoreLockedError as exc:
         error("sync", str(exc))
         return 3

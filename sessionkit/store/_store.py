@@ -352,7 +352,36 @@ class Store:
             frame = frame[[c for c in columns if c in frame.columns]]
         if frame.empty and (set(filters.params) - {"sort", "direction"} or filters.triggers):
             self._warn_no_match(filters)
+        else:
+            self._warn_partial(filters)
         return frame
+
+    def _warn_partial(self, filters: SessionFilters) -> None:
+        """Warn when no sync of this store covers ``filters``: every scope was synced with a
+        filter (``agent=``, ``env=``, ...) this load does not also ask for, so sessions outside
+        those scopes were never copied and the answer may be partial."""
+        scopes = [dict(s.get("params") or {}) for s in self.manifest()["scopes"].values()]
+        if not scopes or any(not scope for scope in scopes):
+            return  # never synced, or synced without filters: the store is the whole project
+        asked = dict(filters.params)
+        if asked.get("agentIdentifier") is not None:
+            try:
+                asked["agentIdentifier"] = next(iter(self._agent_ids_for(asked["agentIdentifier"])))
+            except InvalidArgumentError:
+                return
+        if any(all(asked.get(k) == v for k, v in scope.items()) for scope in scopes):
+            return
+        listed = "; ".join(
+            ", ".join(f"{k}={v}" for k, v in sorted(scope.items())) for scope in scopes[:3]
+        )
+        warnings.warn(
+            f"{self.path} was synced only for {listed}: sessions outside "
+            f"{'that scope' if len(scopes) == 1 else 'those scopes'} were never copied, so "
+            "this load may be partial. Add the same filter to the load, or run "
+            "store.sync(client, ...) with this load's filters (or none) first.",
+            SessionKitWarning,
+            stacklevel=4,
+        )
 
     def _warn_no_match(self, filters: SessionFilters) -> None:
         """Warn that ``filters`` matched nothing in a store that has sessions, naming the

@@ -144,7 +144,7 @@ def _check_selection(value: object, name: str) -> None:
         return
     if isinstance(value, str):
         raise InvalidArgumentError(
-            f"{name}={value!r} is not allowed; expected None, 'all', 'failed', a list of "
+            f"{name}={value!r} is not allowed; expected None ('none'), 'all', 'failed', a list of "
             "session ids or a function of the sessions frame returning a boolean mask"
         )
     if not isinstance(value, Sequence | pd.Series | pd.Index | np.ndarray):
@@ -609,6 +609,10 @@ def sync(
             f"sync() got unexpected filter(s) {unknown}; allowed: since, {', '.join(_FILTER_NAMES)}"
             " (a sync always walks sort='updated', direction='desc', with no limit)"
         )
+    if isinstance(details, str) and details == "none":  # the CLI's word for None
+        details = None
+    if isinstance(logs, str) and logs == "none":
+        logs = False
     _check_selection(details, "details")
     if not isinstance(logs, bool):
         _check_selection(logs, "logs")
@@ -647,4 +651,11 @@ def sync(
         run.problems.warn()
     run.tally()
     run.result.seconds = time.perf_counter() - started
+    done = run.result
+    if not (done.new or done.updated or done.unchanged) and (
+        set(scope.params) - {"sort", "direction"} or scope.triggers
+    ):
+        from ..loaders import warn_no_match  # the loaders' words for a filter matching nothing
+
+        warn_no_match(client, scope)
     return run.result  # not printed: its repr is the summary (a notebook shows it once)
