@@ -293,9 +293,9 @@ def test_reliability_by_hand() -> None:
             "(call_id call_1a2b3c4d5e6f7a8b, attempt 2 of 3)",
             "ToolTimeoutError: tool <str> did not respond within <num> (call_id <id>, attempt <num> of <num>)",
         ),
-        (  # URL: host and fixed path kept, the record id and query values masked
+        (  # URL: fixed path kept; host (listed in failure_families), id and query values masked
             "UpstreamError: GET https://api.partner-2.example.com/v2/records/597f153b?page=3&q=x returned 503 after 3707ms.",
-            "UpstreamError: GET https://api.partner-2.example.com/v2/records/<id>?page=<str>&q=<str> "
+            "UpstreamError: GET https://<host>/v2/records/<id>?page=<str>&q=<str> "
             "returned <num> after <num>.",
         ),
         (
@@ -866,3 +866,33 @@ def test_bucket_start_accepts_offset_aliases_for_months() -> None:
     times = pd.Series(pd.to_datetime(["2026-11-05T10:00Z", "2026-10-03T01:00Z"]))
     expected = [pd.Timestamp("2026-11-01", tz="UTC"), pd.Timestamp("2026-10-01", tz="UTC")]
     assert A.bucket_start(times, "MS").tolist() == expected == A.bucket_start(times, "M").tolist()
+
+
+def test_one_failure_against_several_hosts_is_one_family_listing_them() -> None:
+    """Found by a new user: the same upstream error split into one family per host."""
+    errors = [
+        "UpstreamError: GET https://api.partner-1.example.com/v2/records/1a2b3c4d returned 503",
+        "UpstreamError: GET https://API.partner-2.example.com:8443/v2/records/99442986 returned 502",
+        "UpstreamError: GET https://api.partner-1.example.com/v2/records/697ea0c8 returned 503",
+        "KeyNotFound: key 'cust:1:profile' not found in store 'customers'",
+    ]
+    sessions = pd.DataFrame(
+        {
+            "id": [f"sess_{i:032x}" for i in range(4)],
+            "start_time": pd.to_datetime(["2026-11-01T00:00Z"] * 4, utc=True),
+            "success": pd.array([False] * 4, dtype="boolean"),
+            "pending": pd.array([False] * 4, dtype="boolean"),
+            "error": pd.array(errors, dtype="string"),
+        }
+    )
+    families = A.failure_families(sessions)
+    assert families["template"].tolist() == [
+        "UpstreamError: GET https://<host>/v2/records/<id> returned <num>",
+        "KeyNotFound: key <str> not found in store <str>",
+    ]
+    assert families["count"].tolist() == [3, 1]
+    assert families["hosts"].tolist() == [
+        ["api.partner-1.example.com", "api.partner-2.example.com:8443"],
+        [],
+    ]
+    assert list(A.failure_families(sessions.head(0)).columns) == list(families.columns)

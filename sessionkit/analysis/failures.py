@@ -27,6 +27,7 @@ FAMILY_COLUMNS = [
     "first_seen",
     "last_seen",
     "agents",
+    "hosts",
     "example_ids",
     "example_error",
 ]
@@ -139,21 +140,32 @@ def _mask_segment(segment: str, *, path: bool) -> str:
     return segment
 
 
+#: What a URL's host becomes in a template (the hosts are listed in ``failure_families``).
+HOST = "<host>"
+
+
+def url_hosts(message: str) -> tuple[str, ...]:
+    """The hosts (``host`` or ``host:port``, lower case) of the URLs in ``message``'s headline
+    (the line :func:`error_template` reads), in order of appearance, without repeats."""
+    hosts: dict[str, None] = {}
+    for match in _URL.finditer(_headline(message)):
+        parts = _URL_PARTS.match(match.group(0).rstrip(".,;:!?"))
+        if parts is not None and parts["host"]:
+            hosts[parts["host"].lower() + (parts["port"] or "")] = None
+    return tuple(hosts)
+
+
 def _mask_url(url: str) -> str:
-    """Keep a URL's scheme, host, port and fixed path parts; variable path parts (ids, hex,
-    numbers) become ``<id>``, query values ``<str>``, an IP host ``<ip>``; userinfo and fragment
-    are dropped."""
+    """Keep a URL's scheme and fixed path parts; the host (and port) become ``<host>`` — one
+    failure against two hosts is one family, its hosts listed beside it — variable path parts
+    (ids, hex, numbers) ``<id>``, query values ``<str>``; userinfo and fragment are dropped."""
     trail = ""
     while url and url[-1] in ".,;:!?":
         url, trail = url[:-1], url[-1] + trail
     parts = _URL_PARTS.match(url)
     if parts is None:  # pragma: no cover - the URL pattern guarantees a scheme
         return "<url>" + trail
-    host = parts["host"]
-    if re.fullmatch(_IPV4, host) or host.startswith("["):
-        host = "<ip>"
-    else:
-        host = ".".join(_mask_segment(label, path=False) for label in host.split("."))
+    host = HOST if parts["host"] else ""
     path = "/".join(_mask_segment(seg, path=True) for seg in parts["path"].split("/"))
     query = parts["query"] or ""
     if query:
@@ -161,7 +173,7 @@ def _mask_url(url: str) -> str:
             p.split("=", 1)[0] + ("=<str>" if "=" in p else "") for p in query[1:].split("&") if p
         ]
         query = "?" + "&".join(pairs)
-    return f"{parts['scheme']}{host}{parts['port'] or ''}{path}{query}{trail}"
+    return f"{parts['scheme']}{host}{path}{query}{trail}"
 
 
 def _headline(message: str) -> str:
@@ -185,8 +197,8 @@ def error_template(message: str) -> str:
     ids (``sess_``/``agent_``/``evalrun_``/``thrd_``/``deploy_``… + hex, UUIDs, ``org-AbC123``-like
     and long random tokens) → ``<id>``, IP addresses → ``<ip>``, hex strings → ``<hex>``, numbers
     with their unit (``42``, ``3.046s``, ``1523ms``, ``512MB``, ``10%``) → ``<num>``. URLs keep
-    their scheme, host, port and fixed path parts; variable path parts become ``<id>`` and query
-    values ``<str>``. Paths outside URLs are masked part by part. Numbers glued to a name (``gpt-4o``, ``claude-3-5-sonnet``, ``v2``) stay.
+    their scheme and fixed path parts; the host and port become ``<host>`` (see
+    :func:`url_hosts`), variable path parts ``<id>`` and query values ``<str>``. Paths outside URLs are masked part by part. Numbers glued to a name (``gpt-4o``, ``claude-3-5-sonnet``, ``v2``) stay.
     Whitespace is collapsed.
     """
     text = _headline(message)
@@ -215,6 +227,7 @@ def _empty_families() -> pd.DataFrame:
             "first_seen": pd.Series(dtype=TIMESTAMP),
             "last_seen": pd.Series(dtype=TIMESTAMP),
             "agents": pd.Series(dtype="object"),
+            "hosts": pd.Series(dtype="object"),
             "example_ids": pd.Series(dtype="object"),
             "example_error": pd.Series(dtype="string"),
         }
@@ -227,7 +240,9 @@ def failure_families(sessions: pd.DataFrame, *, top: int | None = None) -> pd.Da
     Returns one row per family: ``template`` (failures without a message are
     ``"(no error message)"``), ``count`` (failed sessions), ``share`` (of all failed sessions,
     0..1), ``first_seen``/``last_seen`` (UTC start times), ``agents`` (sorted list of agent
-    names, ``"(none)"`` for sessions without one), ``example_ids`` (up to 3 session ids, most
+    names, ``"(none)"`` for sessions without one), ``hosts`` (sorted list of the hosts the
+    family's messages name in URLs, empty when none; templates show ``<host>``),
+    ``example_ids`` (up to 3 session ids, most
     recent first) and ``example_error`` (the most recent raw message). Largest family first;
     ``top`` keeps that many.
     """
@@ -259,6 +274,10 @@ def failure_families(sessions: pd.DataFrame, *, top: int | None = None) -> pd.Da
             "error": data["error"].to_numpy(dtype=object, na_value=None),
         }
     )
+    hosts_of = [url_hosts(str(m)) for m in np.asarray(uniques, dtype=object)]
+    family_hosts: dict[int, set[str]] = {}
+    for family, code in zip(family_codes.tolist(), codes.tolist(), strict=True):
+        family_hosts.setdefault(family, set()).update(hosts_of[code] if code >= 0 else ())
     grouped = frame.groupby("family", sort=True)
     recent = frame.sort_values("start", ascending=False, kind="stable", na_position="last")
     examples = (
@@ -272,6 +291,7 @@ def failure_families(sessions: pd.DataFrame, *, top: int | None = None) -> pd.Da
             "first_seen": grouped["start"].min(),
             "last_seen": grouped["start"].max(),
             "agents": pairs.groupby("family", sort=True)["agent"].agg(list),
+            "hosts": pd.Series({k: sorted(v) for k, v in family_hosts.items()}, dtype=object),
             "example_ids": examples,
             "example_error": recent.groupby("family", sort=True)["error"].first().astype("string"),
         }
