@@ -495,7 +495,38 @@ def test_detect_changes_puts_the_planted_incidents_first() -> None:
     assert cost["ratio"] == pytest.approx(3.0, rel=0.2)
     quiet = changes[changes["agent"] == "chat"]
     assert (quiet["p_value"] > 0.01).all()
-    assert changes["score"].is_monotonic_decreasing
+    rank = changes["direction"].map({"worse": 0, "better": 1, "same": 2}).astype(int)
+    assert rank.is_monotonic_increasing  # regressions first, then improvements
+    for _, part in changes.groupby(rank):
+        assert part["score"].is_monotonic_decreasing  # each by score
+    assert (rate["direction"], cost["direction"]) == ("worse", "worse")
+
+
+def test_a_regression_outranks_the_deployment_that_fixed_it() -> None:
+    """Found by a new user on another project: the fix (24.9% -> 3.2%, many sessions) was
+    ranked above the regression that caused it, and notebook 03 opened the fix."""
+    rng = np.random.default_rng(3)
+    parts = []
+    for dep, n, rate, day in (("d1", 400, 0.03, 1), ("d2", 300, 0.25, 5), ("d3", 2000, 0.03, 9)):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "id": [f"sess_{dep}_{k}" for k in range(n)],
+                    "agent": "a",
+                    "deployment_id": dep,
+                    "start_time": T(f"2026-11-{day:02d}T00:00:00Z")
+                    + pd.to_timedelta(np.arange(n), unit="min"),
+                    "success": pd.array(rng.random(n) >= rate, dtype="boolean"),
+                    "pending": pd.array([False] * n, dtype="boolean"),
+                }
+            )
+        )
+    sessions = pd.concat(parts, ignore_index=True)
+    changes = A.detect_changes(sessions, metrics=("failure_rate",))
+    fix = changes[changes["deployment_id"] == "d3"].iloc[0]
+    cause = changes.iloc[0]
+    assert cause["deployment_id"] == "d2" and cause["direction"] == "worse"
+    assert fix["direction"] == "better" and fix["score"] > cause["score"]  # ranked after anyway
 
 
 def _two_proportion_z(k1: int, n1: int, k2: int, n2: int) -> float:

@@ -35,6 +35,7 @@ CHANGE_COLUMNS = [
     "after",
     "ratio",
     "change",
+    "direction",
     "evidence",
     "p_value",
     "n_before",
@@ -97,13 +98,14 @@ def _empty(by: str, at_column: str, time: bool) -> pd.DataFrame:
                 c: pd.Series(dtype="float64")
                 for c in ("before", "after", "ratio", "change", "evidence", "p_value")
             },
+            "direction": pd.Series(dtype=KEY_DTYPE),
             "n_before": pd.Series(dtype="int64"),
             "n_after": pd.Series(dtype="int64"),
             "previous": pd.Series(dtype=TIMESTAMP if time else KEY_DTYPE),
             "score": pd.Series(dtype="float64"),
         }
     )
-    return frame
+    return frame[[by, at_column, *CHANGE_COLUMNS]]
 
 
 def detect_changes(
@@ -133,9 +135,13 @@ def detect_changes(
     before), ``evidence`` (a signed z score: two-proportion test for the failure rate, Welch's
     t on log values for the others; positive = went up), ``p_value`` (two-sided, normal
     approximation), ``n_before``/``n_after`` (completed sessions), ``previous`` (the ``at``
-    value compared against) and ``score`` = |evidence| × effect size (Cohen's h for the rate,
-    the |log ratio| of the geometric means otherwise), by which rows are ranked: strong evidence
-    of a large change first, so a small shift on a huge sample does not outrank an incident.
+    value compared against), ``direction`` (``"worse"`` when the metric went up — every metric
+    here is better lower —, ``"better"`` when it went down, ``"same"``) and ``score`` =
+    |evidence| × effect size (Cohen's h for the rate, the |log ratio| of the geometric means
+    otherwise). Rows are ranked regressions first (``worse``, then ``better``: the deployment
+    that caused an incident comes before the one that fixed it), each by ``score``: strong
+    evidence of a large change first, so a small shift on a huge sample does not outrank an
+    incident.
     Each row is one test: with many agents × deployments × metrics expect about 1% of rows
     below p = 0.01 by chance alone.
     """
@@ -209,10 +215,14 @@ def detect_changes(
         table[column] = table[column].astype(TIMESTAMP if time else KEY_DTYPE)
     table["started"] = table["started"].astype(TIMESTAMP)
     table["metric"] = table["metric"].astype(KEY_DTYPE)
-    table = table[[group_name, at_column, *CHANGE_COLUMNS]]
-    return table.sort_values(
-        "score", ascending=False, na_position="last", kind="stable", ignore_index=True
+    change = table["change"].to_numpy("float64")
+    table["direction"] = pd.Series(
+        np.where(change > 0, "worse", np.where(change < 0, "better", "same")), dtype=KEY_DTYPE
     )
+    table = table[[group_name, at_column, *CHANGE_COLUMNS]]
+    rank = table["direction"].map({"worse": 0, "better": 1, "same": 2}).astype("int64")
+    order = np.lexsort((-table["score"].fillna(-np.inf).to_numpy("float64"), rank.to_numpy()))
+    return table.iloc[order].reset_index(drop=True)
 
 
 def _compare(spec: _Metric, before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
