@@ -349,9 +349,11 @@ def resolve_agent(
 
     A stable id is kept as it is. A name (or a deployment id) known to ``names`` costs nothing;
     otherwise the sessions the other filters select are walked (``pages``), their agents
-    named (``fetch``, one detail per unknown id) until the agent is found. A name no agent has
-    raises :class:`UnknownAgentError` listing the names found (that walk read every page the
-    other filters select); a deployment id no session names is kept as given."""
+    named (``fetch``, one detail per unknown id) until the agent is found, then — for a name
+    not among them — the whole project (a valid name with a window that selects nothing is
+    not an unknown name: the load is empty and says so). A name no agent of the project has
+    raises :class:`UnknownAgentError` listing the names found; a deployment id no session
+    names is kept as given."""
     value = filters.params.get("agentIdentifier")
     if value is None or agent_kind(value) == "stable":
         return filters
@@ -362,6 +364,10 @@ def resolve_agent(
 
     found = names.stable_for(value)
     walks = [scope] if not filters.triggers else [{**scope, "trigger": t} for t in filters.triggers]
+    if kind == "name" and walks != [{}]:
+        # not among the sessions the other filters select (an empty window, another trigger):
+        # the name is still the agent's; look in the whole project before calling it unknown
+        walks.append({})
     for params in walks:
         if found is not None or names.lookups >= MAX_AGENT_LOOKUPS:
             break
@@ -382,7 +388,7 @@ def resolve_agent(
     if found is None:
         if kind == "deployment":
             return filters  # no session names it: match the id as given (the API's semantics)
-        where = "the sessions these filters select"
+        where = "this project" if walks[-1] == {} else "the sessions these filters select"
         if names.lookups >= MAX_AGENT_LOOKUPS:
             where += f" (searched {names.lookups:,} session details, the limit per load)"
         raise unknown_agent(value, names.known(), where)

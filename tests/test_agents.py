@@ -183,7 +183,9 @@ def test_sync_by_agent_name_stores_that_agents_sessions(
         result = store.sync(demo_client, agent="doc-extractor", progress=False)
     want = sk.load_sessions(demo_client, agent="doc-extractor", progress=False)
     assert result.new == len(want) > 0
-    assert sorted(store.load_sessions()["id"]) == sorted(want["id"])
+    assert sorted(store.load_sessions(agent="doc-extractor")["id"]) == sorted(want["id"])
+    with pytest.warns(sk.SessionKitWarning, match="may be partial"):  # the rest was not synced
+        assert sorted(store.load_sessions()["id"]) == sorted(want["id"])
 
 
 def test_report_cli_by_agent_name(tmp_path: Path) -> None:
@@ -351,3 +353,23 @@ def test_the_unknown_agent_message_stays_short() -> None:
     error = unknown_agent("x" * 10_000, [f"agent-{n}" for n in range(5_000)], "the store")
     assert len(str(error)) < 1_500 and "and 4,980 more" in str(error)
     assert len(error.known) == 5_000
+
+
+def test_a_valid_name_with_filters_selecting_nothing_is_an_empty_load_not_unknown(
+    demo_emu: Emulator,
+) -> None:
+    """Found by a new user: agent='support-triage' with a window after the data raised
+    'matches no agent ... the agents there are: none' in a fresh process (and listed names
+    from earlier queries in a warm one)."""
+    client = make_client(demo_emu)  # fresh: nothing learned yet
+    with pytest.warns(sk.SessionKitWarning, match="No sessions match"):
+        empty = sk.load_sessions(
+            client, agent="support-triage", since="2026-12-01", progress=False
+        )
+    assert empty.empty
+    with pytest.warns(sk.SessionKitWarning, match="No sessions match"):
+        sk.load_sessions(client, agent="support-triage", trigger="cron", progress=False)
+    fresh = make_client(demo_emu)
+    with pytest.raises(UnknownAgentError, match="in this project") as info:
+        sk.load_sessions(fresh, agent="nobody", trigger="cron", progress=False)
+    assert set(info.value.known) == set(_stable_ids_by_name(demo_emu))  # all, not cron's one
