@@ -9,6 +9,7 @@ import re
 import signal
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 
 from ..cli import (
     error,
@@ -28,6 +29,10 @@ from .synth import AGENTS, DEFAULT_SESSIONS, REGIONS, Dataset, check_agent_names
 MAX_PORT = 65535 - len(REGIONS)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+
+
+def _utc(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
 def agent_names(text: str) -> tuple[str, ...]:
@@ -238,6 +243,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"  sessions API ({region}): {url}")
         print(f"  logs API:              {emu.api_url}")
         print(f"  key:                   {emu.key}   (a demo key; it opens only this emulator)")
+        first, now = _utc(int(dataset.meta["start_ns"])), _utc(emu.now())
+        print(
+            f"  data:                  sessions started {first:%Y-%m-%d} to {now:%Y-%m-%d %H:%M} "
+            "UTC (the emulator's now" + (", advancing" if args.live else "") + "); relative "
+            "times such as since='7d' count back from your clock, so give dates, e.g. "
+            f"since='{now - timedelta(days=7):%Y-%m-%d}'"
+        )
         print("Point sessionkit (or any client) at it with:")
         print(
             f"  export AGENTUITY_CATALYST_URL={emu.catalyst_url} AGENTUITY_API_URL={emu.api_url} "

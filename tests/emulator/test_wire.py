@@ -495,6 +495,9 @@ def test_cli_human_output() -> None:
         assert "sessions API (usw): http://127.0.0.1:" in text and "logs API:" in text
         assert "export AGENTUITY_CATALYST_URL=" in text and "sk_emulator_demo" in text
         assert "single-region" in text and "SESSIONKIT_REGION_URLS" not in text
+        # the frozen data says where it lies in time (a new user's since='7d' found 2 days)
+        assert "sessions started 2026-10-28 to 2026-11-27 12:00 UTC (the emulator's now)" in text
+        assert "since='2026-11-20'" in text
 
 
 _RECIPE_CHILD = """
