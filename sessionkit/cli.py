@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 #: What each subcommand says after "interrupted; " when Ctrl-C stops it.
 _INTERRUPTED = {
@@ -111,9 +113,23 @@ def run_command(
     command: str, func: Callable[[argparse.Namespace], int], args: argparse.Namespace
 ) -> int:
     """``func(args)``, with Ctrl-C (exit 130), a :class:`SessionKitError` (exit 1) and an
-    :class:`OSError` (exit 1) reported as one line on stderr instead of a traceback."""
-    from .errors import SessionKitError
+    :class:`OSError` (exit 1) reported as one line on stderr instead of a traceback, and
+    sessionkit's warnings as one ``sessionkit COMMAND: warning: ...`` line each."""
+    from .errors import SessionKitError, SessionKitWarning
 
+    shown = warnings.showwarning
+    said: set[str] = set()
+
+    def one_line(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+        if issubclass(category, SessionKitWarning):  # ours: one line, no source line, once
+            text = " ".join(str(message).split())
+            if text not in said:
+                said.add(text)
+                print(f"sessionkit {command}: warning: {text}", file=sys.stderr, flush=True)
+        else:
+            shown(message, category, *rest, **kw)
+
+    warnings.showwarning = one_line
     try:
         return func(args)
     except KeyboardInterrupt:
@@ -126,6 +142,8 @@ def run_command(
         where = f" ({exc.filename})" if exc.filename else ""
         error(command, f"{os_error_text(exc)}{where}")
         return 1
+    finally:
+        warnings.showwarning = shown
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -309,3 +309,18 @@ def test_sync_of_a_filter_matching_nothing_says_so_and_fails(tmp_path: Path) -> 
     assert len(lines) == 1 and lines[0].startswith("sessionkit sync: nothing to sync — ")
     assert "env='prod'" in lines[0] and "'production'" in lines[0]
     assert "Traceback" not in done.stderr and "sync:" not in done.stdout
+
+
+def test_a_warning_is_one_line_said_once_without_source_code(tmp_path: Path) -> None:
+    done = subprocess.run(
+        _cli("report", "--demo", "--since", "40d", "--details", "0", "--out",
+             str(tmp_path / "r.html")),
+        env=_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines == [
+        "sessionkit report: warning: The time window is only partly covered by the data: it "
+        "starts at 2026-10-18 12:00:00 UTC but the project's first session started at "
+        "2026-10-28 12:00:39 UTC."
+    ]
