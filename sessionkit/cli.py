@@ -26,8 +26,15 @@ _INTERRUPTED = {
 
 
 def error(command: str, message: str) -> None:
-    """Print ``sessionkit <command>: <message>`` as one line on stderr."""
-    print(f"sessionkit {command}: {' '.join(message.split())}", file=sys.stderr)
+    """Print ``sessionkit <command>: <message>`` as one line on stderr (the message's lines
+    become sentences of it)."""
+    lines = [" ".join(line.split()) for line in message.splitlines()]
+    lines = [line for line in lines if line]
+    text = " ".join(
+        line if i == len(lines) - 1 or line[-1] in ".;:!?" else line + "."
+        for i, line in enumerate(lines)
+    )
+    print(f"sessionkit {command}: {text}", file=sys.stderr)
 
 
 def os_error_text(exc: OSError) -> str:

@@ -232,7 +232,12 @@ class BadRequestError(APIStatusError):
 class AuthenticationError(APIStatusError):
     """401: missing or wrong key."""
 
-    default_hint = KEY_ENV_HELP
+    default_hint = (
+        "The server rejected the key that was sent: check that it is a current SDK key of this "
+        "project (not expired or revoked; for an emulator, the key it printed) and that the "
+        "base URL is the API it belongs to. sessionkit takes the key from Client(api_key=...) "
+        "or the environment variable AGENTUITY_SDK_KEY."
+    )
 
 
 class PermissionDeniedError(APIStatusError):

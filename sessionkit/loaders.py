@@ -309,11 +309,12 @@ def _walk_sessions(
             if batch:
                 tables.append(_batch_table(batch, problems))
     except APIError as exc:
-        exc.fetched = exc.fetched or (
-            f"{seen[0]:,} page(s), {seen[1]:,} session rows, not returned (a walk is all or "
-            "nothing); for walks that must survive long outages, sync a Store, which keeps "
-            "what it fetched and continues on the next sync()"
-        )
+        if seen[0]:  # nothing fetched: nothing to say about it
+            exc.fetched = exc.fetched or (
+                f"{seen[0]:,} page(s), {seen[1]:,} session rows, not returned (a walk is all "
+                "or nothing); for walks that must survive long outages, sync a Store, which "
+                "keeps what it fetched and continues on the next sync()"
+            )
         raise
     finally:
         bar.close()

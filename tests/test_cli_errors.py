@@ -324,3 +324,19 @@ def test_a_warning_is_one_line_said_once_without_source_code(tmp_path: Path) -> 
         "starts at 2026-10-18 12:00:00 UTC but the project's first session started at "
         "2026-10-28 12:00:39 UTC."
     ]
+
+
+def test_a_rejected_key_is_said_so_in_sentences(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sessionkit.emulator import Emulator
+
+    with Emulator(sessions=20) as emu:
+        monkeypatch.setenv("AGENTUITY_CATALYST_URL", emu.catalyst_url)
+        monkeypatch.setenv("AGENTUITY_API_URL", emu.api_url)
+        monkeypatch.setenv("AGENTUITY_SDK_KEY", "wrong")
+        err = _fails(["report", "--out", "/tmp/never-written.html"], capsys, code=1)
+    line = err.strip()
+    assert "\n" not in line and "rejected the key" in line
+    assert "set the environment variable" not in line  # it was set: it was wrong
+    assert "]. The server rejected the key" in line  # lines joined as sentences
