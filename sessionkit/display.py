@@ -113,9 +113,35 @@ def column_kind(name: str, series: pd.Series) -> str | None:
         return "p_value"
     if "cost" in lowered or lowered.endswith("_usd"):
         return "money"
-    if lowered.endswith(("rate", "share", "_pct")):
-        return "rate"
+    if lowered.endswith(("rate", "share", "_pct")) or "rate_" in lowered or "share_" in lowered:
+        return "rate"  # also failure_rate_low/_high, share_of_self
     return None
+
+
+def metric_kind(metric: str) -> str | None:
+    """How a value of the metric ``metric`` (as :func:`sessionkit.analysis.detect_changes`
+    names them) is shown: ``rate``, ``money``, ``seconds`` or ``None``."""
+    if metric.endswith("rate"):
+        return "rate"
+    if "cost" in metric:
+        return "money"
+    if metric.endswith(("_duration", "_cpu_time")):
+        return "seconds"
+    return None
+
+
+def _metric_value(metric: object, value: object, *, change: bool = False) -> object:
+    kind = metric_kind(str(metric))
+    if _missing(value) or kind is None:
+        return value
+    number = float(value)  # type: ignore[arg-type]
+    if kind == "rate":
+        return f"{number * 100:+.1f} pp" if change else format_rate(number)
+    if kind == "money":
+        text = format_money(abs(number))
+        return ("-" if number < 0 else "+") + text if change else text
+    text = format_duration(pd.Timedelta(seconds=abs(number)))
+    return ("-" if number < 0 else "+") + text if change else text
 
 
 _FORMATTERS = {
@@ -129,8 +155,17 @@ _FORMATTERS = {
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with durations, times, money, rates and p-values as display text
-    (see :func:`column_kind`); other columns unchanged. For showing only — never analyse it."""
+    (see :func:`column_kind`; in a frame with a ``metric`` column, ``before``/``after``/
+    ``change`` in that row's metric's unit, :func:`metric_kind`); other columns unchanged. For showing only — never analyse it."""
     out = pd.DataFrame(frame, copy=True)
+    if "metric" in out.columns:  # one row per metric (detect_changes): each in its own unit
+        for name in ("before", "after", "change"):
+            if name in out.columns and pd.api.types.is_numeric_dtype(out[name].dtype):
+                out[name] = [
+                    _metric_value(m, v, change=name == "change")
+                    for m, v in zip(out["metric"], out[name], strict=True)
+                ]
+                out[name] = out[name].astype(object)
     for name in out.columns:
         kind = column_kind(name, out[name])
         if kind is not None:

@@ -166,7 +166,10 @@ def build_report(
         "latency_by_agent": analysis.latency_percentiles(sessions, by="agent"),
         "failure_families": analysis.failure_families(sessions, top=15),
         "changes": analysis.detect_changes(sessions),
-        "movers": analysis.movers(sessions, compare="deployment_id"),
+        # mean total cost per session: named, so the table shows it in dollars
+        "movers": analysis.movers(sessions, compare="deployment_id").assign(
+            metric="cost_per_session"
+        ),
         "most_expensive": analysis.top_sessions(sessions, 15, by="total_cost"),
         "slowest": analysis.top_sessions(sessions, 15, by="duration"),
     }

@@ -363,9 +363,7 @@ def test_a_valid_name_with_filters_selecting_nothing_is_an_empty_load_not_unknow
     from earlier queries in a warm one)."""
     client = make_client(demo_emu)  # fresh: nothing learned yet
     with pytest.warns(sk.SessionKitWarning, match="No sessions match"):
-        empty = sk.load_sessions(
-            client, agent="support-triage", since="2026-12-01", progress=False
-        )
+        empty = sk.load_sessions(client, agent="support-triage", since="2026-12-01", progress=False)
     assert empty.empty
     with pytest.warns(sk.SessionKitWarning, match="No sessions match"):
         sk.load_sessions(client, agent="support-triage", trigger="cron", progress=False)

@@ -66,6 +66,17 @@ def test_markdown_report(tmp_path: Path) -> None:
         text.startswith("# Agent sessions") and "## Detected changes" in text and "<img" not in text
     )
     assert "deploy_" in text and "## Failure families" in text
+    # found by a new user: raw reprs and floats of mixed units where a person reads
+    head = text.split("## Detected changes", 1)[0]
+    assert re.search(r"Sessions started 2026-10-28 \d\d:\d\d:\d\d UTC to ", head), head
+    assert re.search(r"p50 / p99 duration\*\*: [\d.]+ s / ", head) and "00:00:" not in head
+    lines = text.splitlines()
+    rows = [x.split(" | ") for x in lines if " | failure_rate | " in x and "deploy_" in x]
+    assert rows and all(re.fullmatch(r"\d+\.\d%", r[4]) and r[7].endswith(" pp") for r in rows)
+    assert any(" | cost_per_session | $" in line for line in text.splitlines())
+    assert "['" not in text  # lists are text, not Python reprs
+    assert "&lt;str&gt;" in text and " <str> " not in text  # templates survive Markdown
+    assert "(regression)" in text and "(improvement)" in text
 
 
 def test_report_of_nothing_still_renders(tmp_path: Path) -> None:
