@@ -65,8 +65,7 @@ PAGE_MAX = 100  # the spec: the official CLI never asks more than 100 per page
 _RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 _VERSION = "0.1.0"
 
-_WALK_REQUESTS_PER_PAGE = 3  # a walk's request bound: this many per page of distinct rows ...
-_WALK_REQUESTS_SLACK = 20  # ... plus this many (and the look-ahead, ``concurrency``)
+_WALK_REQUESTS_SLACK = 20  # idle pages a walk may read beyond twice its productive ones
 _WALK_STALE_PAGES = 3  # this many pages in a row repeating an earlier page: offset ignored
 _PAGING_HINT = (
     "The server at this base URL does not follow the paging contract of GET /session "
@@ -138,44 +137,25 @@ class _Retryable(Exception):
 class _WalkGuard:
     """The progress check of one walk (one call of :meth:`Client.iter_session_pages`).
 
-    Every page request of the walk goes through :meth:`fetch`, which refuses to send one more
-    than ``3 * ceil(distinct / limit) + 20 + concurrency`` (``distinct``: the ids the walk has
-    seen so far); every page handed on goes through :meth:`check`, which raises when
-    ``_WALK_STALE_PAGES`` pages in a row at new offsets repeated an earlier page exactly (the
-    same ids in the same order) and brought no id the walk had not seen. Pages of only
-    repeated ids that are not an earlier page are a live project shifting rows down under a
-    busy walk: the request bound, not this check, stops a walk that never progresses.
-    Single pages of only repeated ids are legitimate (sessions that arrive during a walk push
-    rows down, and pages overlap on purpose); a run of them is a server ignoring ``offset``.
+    Every page handed on goes through :meth:`check`. A page is *productive* when it brings
+    an id the walk had not seen, else *idle*. The walk raises :class:`BadResponseError` when
+    ``_WALK_STALE_PAGES`` pages in a row at new offsets repeat an earlier page exactly (same
+    ids, same order: the server ignores ``offset``), or when idle pages outnumber
+    ``2 × productive + 20 + concurrency`` (it returns pages but the walk makes no progress: a
+    server ignoring ``offset`` or ``limit`` some other way). Idle pages are legitimate one at a
+    time — sessions arriving during a walk push rows down, pages overlap on purpose — and a busy
+    live project keeps most pages productive. Requests that are not handed on are bounded
+    already: ``concurrency`` in flight, 3 re-fetches per page.
     """
 
     def __init__(self, client: Client, params: Mapping[str, str] | None) -> None:
         self.client, self.params = client, params
         self.url = f"{client.base_url}/session"
         self.seen: set[str] = set()
-        self.requests = self.stale = 0
+        self.stale = self.productive = self.idle = 0
         self.pages: set[int] = set()  # hashes of the pages seen (ids in order)
-        self.lock = threading.Lock()
-
-    def bound(self, limit: int) -> int:
-        pages = -(-len(self.seen) // limit)
-        return _WALK_REQUESTS_PER_PAGE * pages + _WALK_REQUESTS_SLACK + self.client.concurrency
 
     def fetch(self, offset: int, limit: int) -> Page:
-        with self.lock:
-            self.requests += 1
-            requests, bound = self.requests, self.bound(limit)
-        if requests > bound:
-            raise BadResponseError(
-                f"GET /session made no progress: this walk needed {requests - 1:,} page "
-                f"requests (limit={limit}) for only {len(self.seen):,} distinct sessions and "
-                f"may send at most {_WALK_REQUESTS_PER_PAGE} page requests per page of distinct "
-                f"sessions plus {_WALK_REQUESTS_SLACK + self.client.concurrency}; the server "
-                f"ignored offset={offset} or limit={limit}, paging cannot continue.",
-                method="GET",
-                url=self.url,
-                hint=_PAGING_HINT,
-            )
         return self.client.list_sessions_page(self.params, offset=offset, limit=limit)
 
     def check(self, page: Page, previous: Page | None) -> None:
@@ -184,7 +164,25 @@ class _WalkGuard:
         digest = hash(page.ids)
         repeat = digest in self.pages
         self.pages.add(digest)
-        if previous is None or not page.rows or len(self.seen) > new or not repeat:
+        if not page.rows:
+            return
+        if len(self.seen) > new:
+            self.productive += 1
+        else:
+            self.idle += 1
+            allowed = 2 * self.productive + _WALK_REQUESTS_SLACK + self.client.concurrency
+            if self.idle > allowed:
+                raise BadResponseError(
+                    f"GET /session made no progress: {self.idle:,} pages up to offset "
+                    f"{page.offset} brought no session the walk had not seen, against "
+                    f"{self.productive:,} that did (at most twice as many plus "
+                    f"{allowed - 2 * self.productive} are allowed); the server ignores offset or "
+                    "limit, paging cannot continue.",
+                    method="GET",
+                    url=self.url,
+                    hint=_PAGING_HINT,
+                )
+        if previous is None or len(self.seen) > new or not repeat:
             self.stale = 0
             return
         self.stale += 1
@@ -655,12 +653,11 @@ class Client:
         stops after a page or two (an incremental sync) pays for a page or two.
 
         Bounded: a walk never loops on a server that ignores ``offset`` or ``limit``. It raises
-        :class:`~sessionkit.errors.BadResponseError` ("ignored offset=N") when
-        3 pages in a row at new offsets bring no id the walk has not seen (or a full page
-        repeats its predecessor exactly), and it never sends more than
-        ``3 * ceil(distinct / limit) + 20 + concurrency`` page requests, ``distinct`` being the
-        sessions seen so far and ``limit`` the page size in use (an honest walk sends about one
-        per page, plus re-fetches when sessions arrive during it).
+        :class:`~sessionkit.errors.BadResponseError` when 3 pages in a row at new offsets repeat
+        an earlier page exactly ("ignored offset=N"), or when the pages that bring no new
+        session outnumber twice those that do plus ``20 + concurrency`` ("made no
+        progress"); an honest walk, even of a project where sessions arrive all the time, reads
+        mostly pages with new sessions.
         """
         guard = _WalkGuard(self, params)
         previous: Page | None = None

@@ -610,7 +610,8 @@ def test_pending_sessions_no_walk_sees_are_refreshed_by_id_when_few(
         result = store.sync(client, trigger="api", progress=False)  # cron is out of scope
         assert result.refreshed == refreshed
         assert counts["session"] == refreshed + result.agent_lookups
-        got = store.load_sessions().set_index("id").loc[done["id"]]
+        with pytest.warns(sk.SessionKitWarning, match="synced only for trigger=api"):
+            got = store.load_sessions().set_index("id").loc[done["id"]]
         assert got["pending"].tolist() == [refreshed == 0] * 2
     pd.testing.assert_frame_equal(
         _compact(by_id(store.load_sessions(trigger="cron"))), _compact(by_id(done))
@@ -867,7 +868,7 @@ def test_cli_sync(
     args = parser.parse_args(["--store", str(path), "--trigger", "cron", "--no-progress"])
     assert run_sync(args) == 0
     assert capsys.readouterr().out.startswith("sync: ")
-    stored = Store(path).load_sessions()
+    stored = Store(path).load_sessions(trigger="cron")  # the scope it was synced for
     assert len(stored) > 0 and set(stored["trigger"]) == {"cron"}
     assert run_sync(args) == 0  # incremental: the scope (trigger=cron) is known
     assert capsys.readouterr().out.startswith("sync: 0 new, 0 updated")

@@ -197,8 +197,12 @@ def _scope_key(client: Client, params: Mapping[str, str]) -> tuple[str, dict[str
 def _max_updated(table: pa.Table) -> pd.Timestamp | None:
     if table.num_rows == 0:
         return None
-    value = pc.max(table["updated_at"]).as_py()
-    return None if value is None else pd.Timestamp(value).tz_convert("UTC")
+    # the integer, not .as_py(): that imports a time-zone module lazily, and a Ctrl-C landing
+    # in that import surfaces as an ArrowInvalid instead of a KeyboardInterrupt
+    top = pc.max(table["updated_at"])
+    if not top.is_valid:
+        return None
+    return pd.Timestamp(top.value, unit=top.type.unit, tz="UTC")
 
 
 def _stamp(text: str | None) -> pd.Timestamp | None:
