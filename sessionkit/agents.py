@@ -30,7 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import InvalidArgumentError, SchemaWarning
+from .errors import InvalidArgumentError, SchemaWarning, scrub
+from .errors import warn as errors_warn
 from .schema import STRING
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class UnknownAgentError(InvalidArgumentError):
     """``agent=`` names no agent of the sessions selected (``known`` lists the names seen)."""
 
     def __init__(self, message: str, *, known: Sequence[str] = ()) -> None:
-        self.known = tuple(known)
+        self.known = tuple(scrub(k) for k in known)  # names come from the server
         super().__init__(message)
 
 
@@ -75,7 +76,7 @@ class AmbiguousAgentError(InvalidArgumentError):
     """``agent=`` is a name two or more agents share (``ids``: their stable ids)."""
 
     def __init__(self, message: str, *, ids: Sequence[str] = ()) -> None:
-        self.ids = tuple(ids)
+        self.ids = tuple(scrub(i) for i in ids)
         super().__init__(message)
 
 
@@ -273,7 +274,7 @@ class AgentNames:
             )
             if capped:
                 why += f"; at most {budget} session details are looked up per load or sync"
-            warnings.warn(
+            errors_warn(
                 f"agent names: {nameless:,} session(s) have agent ids that could not be named "
                 f"({why}), e.g. {missing[0]}; their agent name is missing (agent_ids and "
                 "agent_id are complete).",

@@ -25,7 +25,6 @@ import random
 import ssl
 import threading
 import time
-import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -53,6 +52,7 @@ from .errors import (
     redact,
     status_error_class,
 )
+from .errors import warn as errors_warn
 
 __all__ = ["Client", "Page"]
 
@@ -296,7 +296,7 @@ class Client:
         )
         self.tls_verified = verify is not False and not _unverified(transport)
         if not self.tls_verified:
-            warnings.warn(
+            errors_warn(
                 "TLS certificate verification is OFF for this Client: anyone on the network "
                 "path can read your key. Use verify=True (or a CA bundle) outside tests.",
                 InsecureWarning,
@@ -434,7 +434,7 @@ class Client:
                 payload = jsonparse.loads(body)
             except jsonparse.InvalidUTF8Error:
                 body, replaced = jsonparse.repair_utf8(body)
-                warnings.warn(
+                errors_warn(
                     f"GET {shown}: {replaced:,} byte sequence(s) that are not UTF-8 were replaced "
                     "by U+FFFD; the server should send UTF-8 (RFC 8259).",
                     SchemaWarning,

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from .errors import KEY_ENV_HELP, ConfigurationError
+from .errors import KEY_ENV_HELP, ConfigurationError, register_secret
 
 REGIONS: tuple[str, ...] = ("usw", "usc", "use")
 DEFAULT_REGION = "usw"
@@ -46,10 +46,11 @@ def catalyst_url(region: str) -> str:
 class Secret:
     """A string that never shows itself: ``repr``/``str``/format give ``'***'``."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register_secret(self)  # scrubbed from every message sessionkit builds
 
     def get(self) -> str:
         """The secret value (send it, never print it)."""

@@ -32,9 +32,13 @@ fit its column became missing; the warning names the field, the count and an exa
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
+import warnings
+import weakref
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any, Protocol
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -68,27 +72,55 @@ def _b64_cores(secret: bytes) -> set[str]:
 @lru_cache(maxsize=16)
 def _forms(secret: str) -> re.Pattern[str]:
     """One pattern matching ``secret`` as it may travel: verbatim, URL-encoded (only the
-    reserved bytes, or every byte), hex, and base64 (longest alternative first); the hex and
-    percent forms in any letter case."""
+    reserved bytes, or every byte), hex, and base64 (longest alternative first); the verbatim,
+    hex and percent forms in any letter case."""
     raw = secret.encode()
-    exact = {secret, quote(secret, safe=""), quote_plus(secret)}
+    exact = {quote(secret, safe=""), quote_plus(secret)}
     exact |= _b64_cores(raw) | _b64_cores(b"Bearer " + raw)
-    folded = {raw.hex(), "".join(f"%{b:02x}" for b in raw)}
+    folded = {secret, raw.hex(), "".join(f"%{b:02x}" for b in raw)}
     parts = [re.escape(f) for f in sorted(exact, key=len, reverse=True)]
     parts += [f"(?i:{re.escape(f)})" for f in sorted(folded, key=len, reverse=True)]
     return re.compile("|".join(parts))
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{12,}")
+
+
+def _decoded(token: str) -> list[str]:
+    """What ``token`` may be an encoding of: hex, or base64 (both alphabets) read from each
+    of its first four characters (a piece cut out of a longer blob starts anywhere)."""
+    out = []
+    if len(token) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in token):
+        out.append(bytes.fromhex(token).decode("latin-1"))
+    for start in range(4):
+        body = token[start:].rstrip("=")
+        body = body[: len(body) - len(body) % 4]
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            with contextlib.suppress(ValueError):  # not that encoding
+                out.append(decode(body).decode("latin-1"))
+    return out
+
+
 def _fragments(text: str, secret: str) -> str:
     """``text`` with every run of :data:`FRAGMENT` or more characters that is a piece of
-    ``secret`` replaced by ``***``."""
+    ``secret`` (in any letter case) replaced by ``***``, and every token that decodes (hex,
+    base64) to text holding such a piece."""
     if len(secret) < FRAGMENT or len(text) < FRAGMENT:
         return text
-    grams = {secret[i : i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)}
+    grams = {secret[i : i + FRAGMENT].lower() for i in range(len(secret) - FRAGMENT + 1)}
     covered = bytearray(len(text))
+    folded = text.lower()
+    if len(folded) != len(text):  # a non-ASCII case mapping changed lengths: compare as is
+        folded = text
     for i in range(len(text) - FRAGMENT + 1):
-        if text[i : i + FRAGMENT] in grams:
+        if folded[i : i + FRAGMENT] in grams:
             covered[i : i + FRAGMENT] = b"\1" * FRAGMENT
+    for match in _TOKEN.finditer(text):
+        for plain in _decoded(match.group(0)):
+            low = plain.lower()
+            if any(low[i : i + FRAGMENT] in grams for i in range(len(low) - FRAGMENT + 1)):
+                covered[match.start() : match.end()] = b"\1" * (match.end() - match.start())
+                break
     if not any(covered):
         return text
     out, i = [], 0
@@ -103,6 +135,32 @@ def _fragments(text: str, secret: str) -> str:
     return "".join(out)
 
 
+class _HasSecret(Protocol):
+    def get(self) -> str: ...
+
+
+_SECRETS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def register_secret(secret: _HasSecret) -> None:
+    """Remember ``secret`` (a :class:`~sessionkit.config.Secret`, held weakly) so that
+    :func:`scrub` removes it from every message sessionkit builds — warnings and exceptions
+    made of server data (a hostile server may echo the key as an env value or agent name)."""
+    _SECRETS.add(secret)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every key of a live client redacted (:func:`redact`)."""
+    secrets = [s.get() for s in list(_SECRETS)]
+    return redact(text, secrets) if secrets else text
+
+
+def warn(message: str, category: type[Warning], stacklevel: int = 2) -> None:
+    """``warnings.warn`` of ``message`` scrubbed of every live key; ``stacklevel`` as there,
+    counted from the caller."""
+    warnings.warn(scrub(message), category, stacklevel=stacklevel + 1)
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Return ``text`` with every non-empty secret replaced by ``***``: verbatim, URL-encoded,
     hex- or base64-encoded (alone, inside a longer blob, or as ``Bearer <secret>``), and every
@@ -114,7 +172,14 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 
 class SessionKitError(Exception):
-    """Base class of every error sessionkit raises."""
+    """Base class of every error sessionkit raises. Its text never holds a live client's key
+    (:func:`scrub`), whatever server data it quotes."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(scrub(a) if isinstance(a, str) else a for a in args))
+
+    def __str__(self) -> str:
+        return scrub(super().__str__())
 
 
 class ConfigurationError(SessionKitError):
@@ -163,7 +228,7 @@ class APIError(SessionKitError):
         url: str | None = None,
         hint: str | None = None,
     ) -> None:
-        self.message = message
+        self.message = scrub(message)
         self.method = method
         self.url = url
         self.hint = hint if hint is not None else self.default_hint
@@ -179,7 +244,7 @@ class APIError(SessionKitError):
             text += f"\nFetched before the failure: {self.fetched}"
         if self.hint:
             text += f"\n{self.hint}"
-        return text
+        return scrub(text)
 
 
 class APIConnectionError(APIError):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,6 +36,7 @@ import pyarrow.json as pj
 
 from . import jsonparse, schema
 from .errors import SchemaError, SchemaWarning
+from .errors import warn as errors_warn
 from .schema import Column
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -89,7 +89,7 @@ class Problems:
     def warn(self) -> None:
         """Emit one :class:`SchemaWarning` per field that had problems."""
         for name, (count, row_id, value, expected) in self.found.items():
-            warnings.warn(
+            errors_warn(
                 f"{self.entity}.{name}: {count} value(s) could not be read as {expected} and were "
                 f"set to missing (e.g. row {row_id}: {_short(value)}); the rows were kept. "
                 "Pass strict=True to raise instead.",
@@ -705,7 +705,7 @@ def logs_frame(
     if unknown:
         if strict:
             raise SchemaError(f"logs.severity: unknown severities {unknown}")
-        warnings.warn(
+        errors_warn(
             f"logs.severity: unknown severities {unknown} were kept as categories ordered after "
             "FATAL; the rows were kept.",
             SchemaWarning,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import os
 import threading
-import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -33,6 +32,7 @@ from .connect import default_client
 from .details import details_frames
 from .display import MISSING, format_duration, format_money, format_timestamp
 from .errors import APIError, InvalidArgumentError, NotFoundError, SessionKitWarning
+from .errors import warn as errors_warn
 from .params import SessionFilters, session_filters, session_ids
 from .progress import progress_bar
 from .status import status_of
@@ -175,7 +175,7 @@ def _warn_partial_window(client: Client, filters: SessionFilters) -> None:
             f"({format_timestamp(client.demo_now)})"
         )
     if gaps:
-        warnings.warn(
+        errors_warn(
             "The time window is only partly covered by the data: " + "; ".join(gaps) + ".",
             SessionKitWarning,
             stacklevel=3,
@@ -232,7 +232,7 @@ def warn_no_match(client: Client, filters: SessionFilters, *, stacklevel: int = 
                 "relative times such as since='7d' count back from the demo's now"
             )
     shown = ", ".join(f"{k}={v!r}" for k, v in asked.items())
-    warnings.warn(
+    errors_warn(
         f"No sessions match {shown}, although the project has sessions"
         + ("; " + "; ".join(hints) if hints else "")
         + ".",

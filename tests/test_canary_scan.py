@@ -595,3 +595,64 @@ def test_no_fragment_of_the_key_in_errors_built_from_echoed_answers(answer: Any)
     scanner = Scanner()
     scanner.text("the error", shown)
     assert not scanner.hits, scanner.hits
+
+
+def _echoing_server(request: httpx.Request) -> httpx.Response:
+    """A hostile server that puts the key into its data: as env, as a duration, as an agent
+    name, as a log severity (upper case)."""
+    sid = "sess_" + "0" * 32
+    session = {
+        "id": sid,
+        "created_at": "2026-11-01T00:00:00Z",
+        "updated_at": "2026-11-01T00:00:01Z",
+        "start_time": "2026-11-01T00:00:00Z",
+        "end_time": "2026-11-01T00:00:01Z",
+        "duration": CANARY_KEY,
+        "pending": False,
+        "success": True,
+        "env": "Bearer " + CANARY_KEY,
+        "agent_ids": ["agent_" + "a" * 40],
+    }
+    if request.url.path == "/session":
+        offset = int(request.url.params.get("offset", "0"))
+        return httpx.Response(200, json={"success": True, "data": [] if offset else [session]})
+    if request.url.path.startswith("/session/"):
+        agents = [{"name": CANARY_KEY, "identifier": "agent_" + "a" * 40}]
+        return httpx.Response(
+            200, json={"success": True, "data": {"session": session, "agents": agents}}
+        )
+    line = {"timestamp": "2026-11-01T00:00:00Z", "severity": CANARY_KEY, "body": "x"}
+    return httpx.Response(200, json={"success": True, "data": [line]})
+
+
+def test_warnings_and_errors_quoting_server_data_never_hold_the_key() -> None:
+    """Found by an outside attacker: the no-match warning (env values), UnknownAgentError
+    (agent names), SchemaWarning/SchemaError (bad values) and the unknown-severity warning
+    (upper-cased) quoted the key a server echoed into its data."""
+    client = sk.Client(
+        CANARY_KEY,
+        base_url="http://127.0.0.1:1",
+        logs_base_url="http://127.0.0.1:1",
+        transport=httpx.MockTransport(_echoing_server),
+    )
+    shown: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sk.load_sessions(client, env="production", progress=False)
+        sk.load_sessions(client, progress=False)
+        sk.load_logs(["sess_" + "0" * 32], client, progress=False)
+        for call in (
+            lambda: sk.load_sessions(client, agent="nobody", progress=False),
+            lambda: sk.load_sessions(client, progress=False, agent_names=False, strict=True),
+        ):
+            with pytest.raises(sk.SessionKitError) as info:
+                call()
+            shown += [str(info.value), repr(info.value), *map(repr, vars(info.value).values())]
+    shown += [str(w.message) for w in caught]
+    assert len(caught) >= 3
+    scanner = Scanner()
+    for text in shown:
+        scanner.text("message", text)
+        scanner.text("message (upper)", text.lower())
+    assert not scanner.hits, scanner.hits
+    assert any("***" in text for text in shown)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,6 +22,7 @@ from .. import frames, schema
 from ..agents import AgentNames, agent_kind, sessions_with_any, unknown_agent
 from ..display import format_timestamp
 from ..errors import InvalidArgumentError, SessionKitWarning
+from ..errors import warn as errors_warn
 from ..params import SessionFilters, session_filters, session_ids
 from . import _arrow, _files
 from ._arrow import DAY
@@ -374,7 +374,7 @@ class Store:
         listed = "; ".join(
             ", ".join(f"{k}={v}" for k, v in sorted(scope.items())) for scope in scopes[:3]
         )
-        warnings.warn(
+        errors_warn(
             f"{self.path} was synced only for {listed}: sessions outside "
             f"{'that scope' if len(scopes) == 1 else 'those scopes'} were never copied, so "
             "this load may be partial. Add the same filter to the load, or run "
@@ -405,7 +405,7 @@ class Store:
         scopes = [s.get("params") for s in self.manifest()["scopes"].values()]
         if any(scopes):
             hints.append(f"it was synced with the filters {scopes[:3]}")
-        warnings.warn(
+        errors_warn(
             f"No sessions in {self.path} match these filters ({len(filters.params)} given), "
             f"although the store has {table.num_rows:,}"
             + ("; " + "; ".join(hints) if hints else "")
@@ -536,7 +536,7 @@ class Store:
                 f"--details all{' --logs' if entity == 'logs' else ''}`, or read the API "
                 "(store=None)."
             )
-        warnings.warn(message, SessionKitWarning, stacklevel=4)
+        errors_warn(message, SessionKitWarning, stacklevel=4)
 
     def _load_detail(self, entity: str, sessions_or_ids: object) -> pd.DataFrame:
         if sessions_or_ids is None:

@@ -49,6 +49,7 @@ from ..agents import AGENT_ID, AgentNames, resolve_agent, stable_agent_ids
 from ..client import PAGE_MAX, Client, Page, chunks
 from ..details import details_frames
 from ..errors import APIError, InvalidArgumentError, NotFoundError, SchemaWarning
+from ..errors import warn as errors_warn
 from ..params import format_time, session_filters
 from ..progress import progress_bar
 from . import _arrow, _files
@@ -501,7 +502,7 @@ class _Run:
             f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
         )
         first = str(self.lookup_errors[0]).splitlines()[0]
-        warnings.warn(
+        errors_warn(
             f"agent names: {len(missing):,} agent id(s) have no name: {shown}; "
             f"{len(self.lookup_errors):,} session detail lookup(s) failed (e.g. {first}). "
             "Their sessions are saved with a missing agent name (agent_ids and agent_id are "
