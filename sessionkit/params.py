@@ -44,6 +44,35 @@ def parse_time(value: object, name: str, *, now: pd.Timestamp | None = None) -> 
     """
     if value is None:
         return None
+    try:
+        stamp = _parse_time(value, name, now)
+    except (OverflowError, NotImplementedError, pd.errors.OutOfBoundsDatetime,
+            pd.errors.OutOfBoundsTimedelta) as exc:  # fmt: skip
+        raise _out_of_range(value, name) from exc
+    if not _FIRST <= stamp <= _LAST:
+        raise _out_of_range(value, name)
+    return stamp.as_unit("ns")
+
+
+#: The instants a ``datetime64[ns]`` column holds (sessionkit's timestamps).
+_FIRST = pd.Timestamp.min.tz_localize("UTC")
+_LAST = pd.Timestamp.max.tz_localize("UTC")
+
+
+def _out_of_range(value: object, name: str) -> InvalidArgumentError:
+    bound = (
+        "leave until= out for no upper bound"
+        if name == "until"
+        else ("leave since= out for no lower bound")
+    )
+    return InvalidArgumentError(
+        f"{name}={value!r} is outside the times sessionkit's frames hold "
+        f"({_FIRST:%Y-%m-%d} to {_LAST:%Y-%m-%d}, nanoseconds in 64 bits); {bound}"
+    )
+
+
+def _parse_time(value: object, name: str, now: pd.Timestamp | None) -> pd.Timestamp:
+    """:func:`parse_time` of a value that is not ``None``, before the range check."""
     if isinstance(value, str):
         match = _RELATIVE.match(value)
         if match:
@@ -191,9 +220,11 @@ def session_filters(
         "sort": _choice(sort, "sort", SORTS),
         "direction": _choice(direction, "direction", DIRECTIONS),
     }
-    if start is not None:  # widened: trimmed exactly to since <= start_time by the loaders
+    # widened (trimmed exactly to since <= start_time < until by the loaders); a bound within
+    # the margin of the representable range is not sent: nothing lies beyond it anyway
+    if start is not None and start > _FIRST + WINDOW_MARGIN:
         params["startAfter"] = format_time(start - WINDOW_MARGIN)
-    if end is not None:
+    if end is not None and end < _LAST - WINDOW_MARGIN:
         params["startBefore"] = format_time(end + WINDOW_MARGIN)
     for name, key, value in (
         ("env", "env", env),

@@ -132,3 +132,27 @@ def test_relative_times_count_back_from_the_given_now() -> None:
     now = pd.Timestamp("2026-11-27T12:00Z")
     filters = session_filters(since="7d", now=now)
     assert filters.start == pd.Timestamp("2026-11-20T12:00Z")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("until", "2263-01-01"),
+        ("until", "3000-01-01"),
+        ("since", "1677-01-01"),
+        ("since", "99999999999d"),
+        ("since", "200000d"),
+        ("since", "0001-01-01T00:00:00Z"),
+    ],
+)
+def test_times_outside_the_frames_range_are_refused_by_name(name: str, value: str) -> None:
+    """Found by an outside attacker: these gave an empty frame with a false 'No sessions
+    match' warning, or a raw pandas OutOfBounds error."""
+    with pytest.raises(sk.InvalidArgumentError, match=f"{name}=.*outside the times"):
+        session_filters(**{name: value})
+
+
+def test_a_bound_at_the_edge_of_the_range_is_kept_and_not_widened_past_it() -> None:
+    edge = "1677-09-21T00:12:43.145225Z"
+    filters = session_filters(since=edge)
+    assert filters.start == pd.Timestamp(edge) and "startAfter" not in filters.params
