@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--out",
+        type=nonempty,
         default="reports/demo-report.html",
         help="where to write the HTML report (default: %(default)s)",
     )
@@ -258,7 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sessionkit`` console script."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:  # while modules were still loading
+        print("sessionkit: interrupted", file=sys.stderr)
+        return 130
     return run_command(args.command, args.func, args)
 
 

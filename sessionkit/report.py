@@ -404,6 +404,7 @@ def configure_report_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out",
+        type=nonempty,
         default=None,
         help="where to write the report (default: report.html, or report.md with "
         "--format markdown)",
@@ -412,7 +413,11 @@ def configure_report_parser(p: argparse.ArgumentParser) -> None:
         "--format", choices=("html", "markdown"), default="html", help="default: %(default)s"
     )
     p.add_argument(
-        "--csv", default=None, metavar="DIR", help="also write every table as CSV into DIR"
+        "--csv",
+        type=nonempty,
+        default=None,
+        metavar="DIR",
+        help="also write every table as CSV into DIR",
     )
     p.add_argument(
         "--details",

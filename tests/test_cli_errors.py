@@ -340,3 +340,14 @@ def test_a_rejected_key_is_said_so_in_sentences(
     assert "\n" not in line and "rejected the key" in line
     assert "set the environment variable" not in line  # it was set: it was wrong
     assert "]. The server rejected the key" in line  # lines joined as sentences
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["report", "--out="], ["report", "--csv="], ["sync", "--store="], ["demo", "--out="]],
+)
+def test_an_empty_path_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by an outside attacker: --out "" wrote ./report.html, --store "" built a store in
+    the current directory, both exit 0."""
+    err = _fails(argv, capsys)
+    assert argv[1].rstrip("=") in err and "empty" in err

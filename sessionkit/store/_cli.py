@@ -19,7 +19,10 @@ def configure_sync_parser(p: argparse.ArgumentParser) -> None:
         "Dask or Spark."
     )
     p.add_argument(
-        "--store", default=str(DEFAULT_PATH), help="store directory (default: %(default)s)"
+        "--store",
+        type=nonempty,
+        default=str(DEFAULT_PATH),
+        help="store directory (default: %(default)s)",
     )
     p.add_argument(
         "--since",
