@@ -168,6 +168,8 @@ class AgentNames:
 
     def __init__(self, names: dict[str, str] | None = None) -> None:
         self.names: dict[str, str] = names if names is not None else {}
+        #: per-deployment id → the stable id of its agent, where a detail showed the pair
+        self.stable_of: dict[str, str] = {}
         self.unnamed: set[str] = set()
         self.lookups = 0
         self.gone = 0
@@ -191,6 +193,8 @@ class AgentNames:
             # with nested calls names nothing more (it would misname the nested agent's ids).
             for agent_id in carried:
                 self.names.setdefault(agent_id, name)
+                if agent_kind(agent_id) == "deployment":
+                    self.stable_of.setdefault(agent_id, str(identifier))
 
     def known(self) -> list[str]:
         """The distinct names learned, sorted."""
@@ -293,13 +297,22 @@ class AgentNames:
 
     def stable_for(self, value: str) -> str | None:
         """The stable id ``agent=value`` designates (a name, a stable or a per-deployment
-        id; :func:`agent_kind`), if known: a stable id is itself, the others go through their
-        name (:meth:`stable_id_of`, which raises when two agents share it)."""
+        id; :func:`agent_kind`), if known: a stable id is itself; a deployment id the stable id
+        a detail paired it with, else its name's (``None`` when two agents share that name: the
+        caller then matches the deployment id as given); a name :meth:`stable_id_of` (which
+        raises when two agents share it)."""
         kind = agent_kind(value)
         if kind == "stable":
             return value
-        name = value if kind == "name" else self.names.get(value)
-        return self.stable_id_of(name) if name is not None else None
+        if kind == "deployment":
+            if value in self.stable_of:
+                return self.stable_of[value]
+            name = self.names.get(value)
+            try:
+                return self.stable_id_of(name) if name is not None else None
+            except AmbiguousAgentError:  # twins: that deployment's own sessions, by its id
+                return None
+        return self.stable_id_of(value)
 
     def stable_id_of(self, name: str) -> str | None:
         """The stable id of the agent called ``name``, if learned. Two agents of one name

@@ -295,6 +295,11 @@ def test_a_name_two_agents_share_is_ambiguous_everywhere() -> None:
         names.stable_for("twin")
     assert info.value.ids == (_stable(1), _stable(2))
     assert names.stable_for(_stable(2)) == _stable(2)  # an id is never ambiguous
+    # found by an outside attacker: a deployment id of a twin was refused as ambiguous
+    names.learn(_detail(3, [("twin", _stable(2))], [_deploy(2), _stable(2)]))
+    assert names.stable_for(_deploy(2)) == _stable(2)  # its pair, seen in a detail
+    unpaired = AgentNames(dict(names.names))  # a store's manifest keeps names only
+    assert unpaired.stable_for(_deploy(2)) is None  # matched as given, not refused
 
 
 def test_the_lookup_budget_counts_details_not_ids() -> None:
