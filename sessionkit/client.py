@@ -20,6 +20,7 @@ Design
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import logging
 import random
 import ssl
@@ -32,6 +33,7 @@ from html import escape
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 import pandas as pd
 import simdjson
 
@@ -125,6 +127,16 @@ def _fast_page_ids(body: bytes) -> tuple[str, ...] | None:
     return tuple(ids)
 
 
+def _row_key(item: object) -> str:
+    """What identifies a list row in a walk: its ``id`` when that is a string, else a digest
+    of the whole row (``"\0"`` + hex), so rows without a usable id are told apart — and the
+    same row met on two overlapping pages is still recognised."""
+    if isinstance(item, dict) and isinstance(item.get("id"), str):
+        return str(item["id"])
+    digest = hashlib.blake2b(orjson.dumps(item, option=orjson.OPT_SORT_KEYS), digest_size=12)
+    return "\0" + digest.hexdigest()
+
+
 class _Retryable(Exception):
     """Internal: an attempt failed in a way worth retrying; wraps the user-facing error."""
 
@@ -137,9 +149,9 @@ class _Retryable(Exception):
 class _WalkGuard:
     """The progress check of one walk (one call of :meth:`Client.iter_session_pages`).
 
-    Every page handed on goes through :meth:`check`. A page is *productive* when it brings
-    an id the walk had not seen, else *idle*. The walk raises :class:`BadResponseError` when
-    ``_WALK_STALE_PAGES`` pages in a row at new offsets repeat an earlier page exactly (same
+    Every page handed on goes through :meth:`check`. A page is *productive* when at least a
+    tenth of its rows (at least one) are ids the walk had not seen, else *idle*. The walk
+    raises :class:`BadResponseError` when ``_WALK_STALE_PAGES`` pages in a row at new offsets repeat an earlier page exactly (same
     ids, same order: the server ignores ``offset``), or when idle pages outnumber
     ``2 × productive + 20 + concurrency`` (it returns pages but the walk makes no progress: a
     server ignoring ``offset`` or ``limit`` some other way). Idle pages are legitimate one at a
@@ -166,7 +178,7 @@ class _WalkGuard:
         self.pages.add(digest)
         if not page.rows:
             return
-        if len(self.seen) > new:
+        if len(self.seen) - new >= max(1, page.rows // 10):
             self.productive += 1
         else:
             self.idle += 1
@@ -174,7 +186,7 @@ class _WalkGuard:
             if self.idle > allowed:
                 raise BadResponseError(
                     f"GET /session made no progress: {self.idle:,} pages up to offset "
-                    f"{page.offset} brought no session the walk had not seen, against "
+                    f"{page.offset} brought (almost) no session the walk had not seen, against "
                     f"{self.productive:,} that did (at most twice as many plus "
                     f"{allowed - 2 * self.productive} are allowed); the server ignores offset or "
                     "limit, paging cannot continue.",
@@ -490,7 +502,7 @@ class Client:
                 method="GET",
                 url=shown,
             )
-        return body, tuple(str(item.get("id")) if isinstance(item, dict) else "" for item in data)
+        return body, tuple(_row_key(item) for item in data)
 
     def _status_error(
         self, status: int, body: bytes, response: httpx.Response, shown: str
@@ -654,8 +666,8 @@ class Client:
 
         Bounded: a walk never loops on a server that ignores ``offset`` or ``limit``. It raises
         :class:`~sessionkit.errors.BadResponseError` when 3 pages in a row at new offsets repeat
-        an earlier page exactly ("ignored offset=N"), or when the pages that bring no new
-        session outnumber twice those that do plus ``20 + concurrency`` ("made no
+        an earlier page exactly ("ignored offset=N"), or when the pages of which less than a
+        tenth is new outnumber twice the others plus ``20 + concurrency`` ("made no
         progress"); an honest walk, even of a project where sessions arrive all the time, reads
         mostly pages with new sessions.
         """

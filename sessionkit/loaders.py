@@ -31,7 +31,13 @@ from .client import Client, Page
 from .connect import default_client
 from .details import details_frames
 from .display import MISSING, format_duration, format_money, format_timestamp
-from .errors import APIError, InvalidArgumentError, NotFoundError, SessionKitWarning
+from .errors import (
+    APIError,
+    InvalidArgumentError,
+    NotFoundError,
+    SchemaWarning,
+    SessionKitWarning,
+)
 from .errors import warn as errors_warn
 from .params import SessionFilters, session_filters, session_ids
 from .progress import progress_bar
@@ -347,12 +353,22 @@ def _finish_sessions(
 ) -> pd.DataFrame:
     """Drop repeated ids (keep the latest ``updated_at``; ``unique=True``: known to have none),
     trim to the exact time window, restore sort order, apply ``limit``."""
+    no_id = frame["id"].isna()
+    if no_id.any():  # never de-duplicated: "no id" is not one session
+        errors_warn(
+            f"sessions.id: {int(no_id.sum()):,} session(s) have no usable id (null, or not a "
+            "string); each is kept as its own row with a missing id (they cannot be told "
+            "apart from repeats on overlapping pages, nor joined to details or logs).",
+            SchemaWarning,
+            stacklevel=4,
+        )
     if not unique and frame["id"].duplicated().any():
         order = (
             frame["updated_at"].fillna(pd.Timestamp.min.tz_localize("UTC")).argsort(kind="stable")
         )
         latest = frame.iloc[order].drop_duplicates("id", keep="last").index
-        frame = frame.loc[frame.index.isin(latest)]
+        keep = frame.index.isin(latest) | no_id.to_numpy()
+        frame = frame.loc[keep]
     if filters.windowed:
         frame = frame.loc[filters.in_window(frame["start_time"])]
     if filters.merged:

@@ -346,7 +346,9 @@ def test_a_rejected_key_is_said_so_in_sentences(
     "argv",
     [["report", "--out="], ["report", "--csv="], ["sync", "--store="], ["demo", "--out="]],
 )
-def test_an_empty_path_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_empty_path_is_a_usage_error(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     """Found by an outside attacker: --out "" wrote ./report.html, --store "" built a store in
     the current directory, both exit 0."""
     err = _fails(argv, capsys)

@@ -409,12 +409,12 @@ class TestServersThatIgnoreOffset:
 
     def test_every_walk_is_bounded_by_its_progress(self, records: list[dict[str, object]]) -> None:
         """A server that keeps sending a few new rows per page, never reaching a short page,
-        still ends: a walk may not send more than 3 page requests per page of distinct rows
-        (plus 20 and the look-ahead)."""
+        still ends: pages of which less than a tenth is new may not outnumber twice the others
+        plus 20 and the look-ahead."""
         # each request brings 1 new row: a full page that slides by 1 per request, whatever the offset
         server = _PagingServer(records, lambda n, offset, limit: (n - 1, n - 1 + limit))
         try:
-            refused = pytest.raises(sk.BadResponseError, match="page requests")
+            refused = pytest.raises(sk.BadResponseError, match="made no progress")
             with server.client(concurrency=1) as client, refused as caught:
                 _guarded(lambda: list(client.iter_session_pages({})))
         finally:
@@ -449,3 +449,25 @@ class TestServersThatIgnoreOffset:
         got = {i for page in pages for i in page.ids}
         assert {str(r["id"]) for r in records[grow:]} <= got
         assert server.requests < 3 * len(records) // cap + 40
+
+
+@pytest.mark.parametrize("bad_id", [None, 12345, {"nested": 1}])
+def test_sessions_without_a_usable_id_are_each_kept_and_counted(
+    records: list[dict[str, object]], bad_id: object
+) -> None:
+    """Found by an outside attacker: 150 sessions with ``"id": null`` (or numeric ids) came
+    back as one row, with no warning (or one saying the rows were kept)."""
+    broken = [dict(r) for r in records[:150]]
+    for row in broken:
+        row["id"] = bad_id
+    server = _PagingServer(broken, lambda n, offset, limit: (offset, offset + limit))
+    try:
+        with server.client(concurrency=4) as client, pytest.warns(sk.SchemaWarning) as caught:
+            frame = _guarded(lambda: sk.load_sessions(client, progress=False, agent_names=False))
+    finally:
+        server.close()
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 150
+    assert frame["id"].isna().all()
+    total = sum(float(r["total_cost"]) for r in broken)  # type: ignore[arg-type]
+    assert frame["total_cost"].sum() == pytest.approx(total)
+    assert any("150 session(s) have no usable id" in str(w.message) for w in caught)
