@@ -233,7 +233,9 @@ class Client:
         (``usw=URL,use=URL``), else ``https://catalyst-{R}.agentuity.cloud`` — but when
         ``base_url`` is a loopback host only configured region URLs are followed.
     timeout:
-        Seconds to wait for a response (connect, read and write each).
+        Seconds to wait for a response: connect, each read and write, and the whole answer
+        (a server dripping bytes slowly is cut off at ``timeout`` too; then retried like any
+        timeout, within ``retry_budget``).
     max_retries:
         Retries per request after the first attempt.
     retry_budget:
@@ -399,10 +401,11 @@ class Client:
     ) -> tuple[bytes, Any]:
         request = self._http.build_request("GET", url, params=params)
         shown = self._redact(str(request.url))
+        deadline = time.monotonic() + self.timeout
         try:
             response = self._http.send(request, stream=True)
             try:
-                body = self._read_limited(response, shown)
+                body = self._read_limited(response, shown, deadline)
             finally:
                 response.close()
         except httpx.TimeoutException as exc:
@@ -421,7 +424,7 @@ class Client:
             return self._envelope(body, shown, response)
         raise self._status_error(status, body, response, shown)
 
-    def _read_limited(self, response: httpx.Response, shown: str) -> bytes:
+    def _read_limited(self, response: httpx.Response, shown: str, deadline: float) -> bytes:
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
             raise ResponseTooLargeError(
@@ -431,6 +434,15 @@ class Client:
         chunks = bytearray()
         for chunk in response.iter_bytes():
             chunks += chunk
+            if time.monotonic() > deadline:  # each read was in time, the whole was not
+                raise _Retryable(
+                    APITimeoutError(
+                        f"The answer did not complete within {self.timeout:g} s (the server "
+                        f"sent {len(chunks):,} bytes, slowly)",
+                        method="GET",
+                        url=shown,
+                    )
+                )
             if len(chunks) > self.max_response_bytes:
                 raise ResponseTooLargeError(
                     f"GET {shown} sent more than max_response_bytes={self.max_response_bytes:,}; "

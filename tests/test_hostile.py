@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -471,3 +472,43 @@ def test_sessions_without_a_usable_id_are_each_kept_and_counted(
     total = sum(float(r["total_cost"]) for r in broken)  # type: ignore[arg-type]
     assert frame["total_cost"].sum() == pytest.approx(total)
     assert any("150 session(s) have no usable id" in str(w.message) for w in caught)
+
+
+def test_a_server_dripping_its_answer_is_cut_off_at_the_timeout() -> None:
+    """Found by an outside attacker: one byte every 50 ms kept each read within timeout=1, and
+    the load ran for 120 s before failing with a misleading error."""
+    body = orjson.dumps({"success": True, "data": []}) + b" " * 4000
+
+    class Drip(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for k in range(len(body)):
+                    self.wfile.write(body[k : k + 1])
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass  # the client hung up: what it should do
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        client = sk.Client(
+            CANARY_KEY, base_url=url, logs_base_url=url, timeout=1.0, retry_budget=2.0,
+            max_retries=1,
+        )  # fmt: skip
+        began = time.monotonic()
+        with client, pytest.raises(sk.APITimeoutError, match="did not complete within 1 s"):
+            _guarded(lambda: sk.load_sessions(client, progress=False, agent_names=False), 30)
+        assert time.monotonic() - began < 10  # timeout × attempts, not the drip's 200 s
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
