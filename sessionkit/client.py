@@ -267,7 +267,7 @@ class Client:
         concurrency: int = 8,
         transport: httpx.BaseTransport | None = None,
         max_response_bytes: int = 256 * 1024 * 1024,
-        backend: str = "Agentuity",
+        backend: str | None = None,
         verify: bool | str | ssl.SSLContext = True,
     ) -> None:
         self._key: Secret = config.resolve_key(api_key)
@@ -284,7 +284,13 @@ class Client:
         self.retry_budget = float(retry_budget)
         self.concurrency = int(concurrency)
         self.max_response_bytes = int(max_response_bytes)
-        self.backend = backend
+        #: What the client talks to, for people: given, else "Agentuity", or "local server
+        #: (loopback)" for a loopback base URL (an emulator, a proxy).
+        self.backend = backend or (
+            "local server (loopback)"
+            if config.is_loopback(httpx.URL(self.base_url).host)
+            else "Agentuity"
+        )
         #: First and last day of the data when this client talks to the bundled demo emulator
         #: (set by :func:`sessionkit.connect`), else ``None``.
         self.demo_span: tuple[str, str] | None = None

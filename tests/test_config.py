@@ -167,3 +167,11 @@ def test_region_urls_from_the_environment_name_known_regions_only() -> None:
         sk.Client("k", region_urls={"eu": "http://127.0.0.1:9"})
     with pytest.raises(sk.ConfigurationError, match="region=url pairs"):
         resolve_region_urls(None, {"SESSIONKIT_REGION_URLS": "http://127.0.0.1:8001"})
+
+
+def test_the_client_repr_says_what_it_talks_to() -> None:
+    """Found by a new user: a client pointed at a local emulator said backend='Agentuity'."""
+    local = sk.Client(CANARY, base_url="http://127.0.0.1:8787")
+    assert repr(local).startswith("Client(backend='local server (loopback)'")
+    assert repr(sk.Client(CANARY)).startswith("Client(backend='Agentuity'")
+    assert "backend='mine'" in repr(sk.Client(CANARY, backend="mine"))
