@@ -164,9 +164,14 @@ def warn(message: str, category: type[Warning], stacklevel: int = 2) -> None:
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Return ``text`` with every non-empty secret replaced by ``***``: verbatim, URL-encoded,
     hex- or base64-encoded (alone, inside a longer blob, or as ``Bearer <secret>``), and every
-    fragment of :data:`FRAGMENT` or more of its characters."""
+    fragment of :data:`FRAGMENT` or more of its characters. A secret shorter than
+    :data:`FRAGMENT` (no real key is) is replaced only where it stands alone, verbatim: its
+    letters inside ordinary words are not it."""
     for secret in secrets:
-        if secret:
+        if secret and len(secret) < FRAGMENT:
+            alone = rf"(?<![A-Za-z0-9_\-]){re.escape(secret)}(?![A-Za-z0-9_\-])"
+            text = re.sub(alone, "***", text)
+        elif secret:
             text = _fragments(_forms(secret).sub("***", text), secret)
     return text
 

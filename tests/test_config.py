@@ -175,3 +175,10 @@ def test_the_client_repr_says_what_it_talks_to() -> None:
     assert repr(local).startswith("Client(backend='local server (loopback)'")
     assert repr(sk.Client(CANARY)).startswith("Client(backend='Agentuity'")
     assert "backend='mine'" in repr(sk.Client(CANARY, backend="mine"))
+
+
+def test_a_short_key_is_redacted_where_it_stands_alone_not_inside_words() -> None:
+    from sessionkit.errors import redact
+
+    assert redact("unknown region k; key=k.", ["k"]) == "unknown region ***; key=***."
+    assert redact("sk_canary_0123456789abcdef", ["sk_canary_0123456789abcdef"]) == "***"
