@@ -133,8 +133,8 @@ def _row_key(item: object) -> str:
     same row met on two overlapping pages is still recognised."""
     if isinstance(item, dict) and isinstance(item.get("id"), str):
         return str(item["id"])
-    digest = hashlib.blake2b(orjson.dumps(item, option=orjson.OPT_SORT_KEYS), digest_size=12)
-    return "\0" + digest.hexdigest()
+    text = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)  # TypeError past orjson's depth
+    return "\0" + hashlib.blake2b(text, digest_size=12).hexdigest()
 
 
 class _Retryable(Exception):
@@ -520,7 +520,15 @@ class Client:
                 method="GET",
                 url=shown,
             )
-        return body, tuple(_row_key(item) for item in data)
+        try:
+            return body, tuple(_row_key(item) for item in data)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise BadResponseError(
+                f"GET /session returned a row that is no session: {exc} (a list nested "
+                "deeper than any session object)",
+                method="GET",
+                url=shown,
+            ) from None
 
     def _status_error(
         self, status: int, body: bytes, response: httpx.Response, shown: str

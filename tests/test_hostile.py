@@ -512,3 +512,32 @@ def test_a_server_dripping_its_answer_is_cut_off_at_the_timeout() -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_a_page_of_rows_nested_past_any_depth_is_refused_by_name() -> None:
+    """Found by an outside attacker: a page whose data is a list nested 200,000 deep raised a
+    bare TypeError ("Recursion limit reached")."""
+    body = b'{"success":true,"data":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+
+    class Deep(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Deep)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        client = sk.Client(CANARY_KEY, base_url=url, logs_base_url=url, max_retries=0)
+        with client, pytest.raises(sk.BadResponseError, match="row that is no session"):
+            _guarded(lambda: sk.load_sessions(client, progress=False, agent_names=False))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
