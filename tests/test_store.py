@@ -961,7 +961,7 @@ def test_a_store_synced_for_one_agent_says_other_loads_may_be_partial(
 ) -> None:
     store = sk.Store(tmp_path / "s")
     store.sync(demo_client, agent="support-triage", progress=False)
-    with pytest.warns(sk.SessionKitWarning, match=r"synced only for agentIdentifier=agent_"):
+    with pytest.warns(sk.SessionKitWarning, match=r"synced only for agent='support-triage'"):
         everything = store.load_sessions()  # all the store has, but not all the project has
     assert len(everything) > 0
     with pytest.warns(sk.SessionKitWarning, match="may be partial"):

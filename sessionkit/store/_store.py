@@ -371,8 +371,15 @@ class Store:
                 return
         if any(all(asked.get(k) == v for k, v in scope.items()) for scope in scopes):
             return
+        names = self.manifest()["agent_names"]
+
+        def shown(key: str, value: str) -> str:  # the agent by its name where the store knows it
+            if key == "agentIdentifier" and value in names:
+                return f"agent={names[value]!r}"
+            return f"{key}={value}"
+
         listed = "; ".join(
-            ", ".join(f"{k}={v}" for k, v in sorted(scope.items())) for scope in scopes[:3]
+            ", ".join(shown(k, v) for k, v in sorted(scope.items())) for scope in scopes[:3]
         )
         errors_warn(
             f"{self.path} was synced only for {listed}: sessions outside "
@@ -406,7 +413,8 @@ class Store:
         if any(scopes):
             hints.append(f"it was synced with the filters {scopes[:3]}")
         errors_warn(
-            f"No sessions in {self.path} match these filters ({len(filters.params)} given), "
+            f"No sessions in {self.path} match these filters "
+            f"({len(set(filters.params) - {'sort', 'direction'})} given), "
             f"although the store has {table.num_rows:,}"
             + ("; " + "; ".join(hints) if hints else "")
             + ".",
