@@ -364,6 +364,8 @@ class Store:
         if not scopes or any(not scope for scope in scopes):
             return  # never synced, or synced without filters: the store is the whole project
         asked = dict(filters.params)
+        if len(filters.triggers) == 1:  # one trigger is sent like any filter (a sync's scope)
+            asked.setdefault("trigger", filters.triggers[0])
         if asked.get("agentIdentifier") is not None:
             try:
                 asked["agentIdentifier"] = next(iter(self._agent_ids_for(asked["agentIdentifier"])))
