@@ -43,6 +43,11 @@ def catalyst_url(region: str) -> str:
     return f"https://catalyst-{region}.agentuity.cloud"
 
 
+#: The bundled emulator's demo key: printed by the emulator, opens only it, so not scrubbed
+#: from messages (its pieces, such as "emulator", are words sessionkit's messages use).
+DEMO_KEY = "sk_emulator_demo"
+
+
 class Secret:
     """A string that never shows itself: ``repr``/``str``/format give ``'***'``."""
 
@@ -50,7 +55,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
-        register_secret(self)  # scrubbed from every message sessionkit builds
+        if value != DEMO_KEY:  # the emulator's printed, public key is not a secret
+            register_secret(self)  # scrubbed from every message sessionkit builds
 
     def get(self) -> str:
         """The secret value (send it, never print it)."""

@@ -182,3 +182,14 @@ def test_a_short_key_is_redacted_where_it_stands_alone_not_inside_words() -> Non
 
     assert redact("unknown region k; key=k.", ["k"]) == "unknown region ***; key=***."
     assert redact("sk_canary_0123456789abcdef", ["sk_canary_0123456789abcdef"]) == "***"
+
+
+def test_the_public_demo_key_does_not_blank_words_out_of_messages() -> None:
+    from sessionkit.config import DEMO_KEY
+    from sessionkit.emulator.runner import DEFAULT_KEY
+
+    assert DEMO_KEY == DEFAULT_KEY  # one key, named in two layers
+    client = sk.Client(DEMO_KEY, base_url="http://127.0.0.1:9")
+    error = sk.ConfigurationError("for an emulator, the key it printed")
+    assert "for an emulator" in str(error)
+    client.close()
