@@ -12,6 +12,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -474,33 +475,45 @@ def test_sessions_without_a_usable_id_are_each_kept_and_counted(
     assert any("150 session(s) have no usable id" in str(w.message) for w in caught)
 
 
-def test_a_server_dripping_its_answer_is_cut_off_at_the_timeout() -> None:
-    """Found by an outside attacker: one byte every 50 ms kept each read within timeout=1, and
-    the load ran for 120 s before failing with a misleading error."""
-    body = orjson.dumps({"success": True, "data": []}) + b" " * 4000
+@contextmanager
+def _answering(body: bytes, *, byte_delay: float = 0.0) -> Iterator[str]:
+    """A loopback server answering every GET with ``body`` (200, JSON), one byte every
+    ``byte_delay`` seconds when that is set; yields its URL."""
 
-    class Drip(BaseHTTPRequestHandler):
+    class Answer(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             try:
-                for k in range(len(body)):
+                if not byte_delay:
+                    self.wfile.write(body)
+                for k in range(len(body) if byte_delay else 0):
                     self.wfile.write(body[k : k + 1])
                     self.wfile.flush()
-                    time.sleep(0.05)
+                    time.sleep(byte_delay)
             except OSError:
                 pass  # the client hung up: what it should do
 
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}"
     try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_server_dripping_its_answer_is_cut_off_at_the_timeout() -> None:
+    """Found by an outside attacker: one byte every 50 ms kept each read within timeout=1, and
+    the load ran for 120 s before failing with a misleading error."""
+    body = orjson.dumps({"success": True, "data": []}) + b" " * 4000
+    with _answering(body, byte_delay=0.05) as url:
         client = sk.Client(
             CANARY_KEY, base_url=url, logs_base_url=url, timeout=1.0, retry_budget=2.0,
             max_retries=1,
@@ -509,35 +522,13 @@ def test_a_server_dripping_its_answer_is_cut_off_at_the_timeout() -> None:
         with client, pytest.raises(sk.APITimeoutError, match="did not complete within 1 s"):
             _guarded(lambda: sk.load_sessions(client, progress=False, agent_names=False), 30)
         assert time.monotonic() - began < 10  # timeout × attempts, not the drip's 200 s
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_a_page_of_rows_nested_past_any_depth_is_refused_by_name() -> None:
     """Found by an outside attacker: a page whose data is a list nested 200,000 deep raised a
     bare TypeError ("Recursion limit reached")."""
     body = b'{"success":true,"data":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
-
-    class Deep(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Deep)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with _answering(body) as url:
         client = sk.Client(CANARY_KEY, base_url=url, logs_base_url=url, max_retries=0)
         with client, pytest.raises(sk.BadResponseError, match="row that is no session"):
             _guarded(lambda: sk.load_sessions(client, progress=False, agent_names=False))
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
