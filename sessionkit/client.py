@@ -151,24 +151,21 @@ class _WalkGuard:
 
     Every page handed on goes through :meth:`check`. A page is *productive* when at least a
     tenth of its rows (at least one) are ids the walk had not seen, else *idle*. The walk
-    raises :class:`BadResponseError` when ``_WALK_STALE_PAGES`` pages in a row at new offsets repeat an earlier page exactly (same
-    ids, same order: the server ignores ``offset``), or when idle pages outnumber
-    ``2 × productive + 20 + concurrency`` (it returns pages but the walk makes no progress: a
-    server ignoring ``offset`` or ``limit`` some other way). Idle pages are legitimate one at a
-    time — sessions arriving during a walk push rows down, pages overlap on purpose — and a busy
-    live project keeps most pages productive. Requests that are not handed on are bounded
-    already: ``concurrency`` in flight, 3 re-fetches per page.
+    raises :class:`BadResponseError` when ``_WALK_STALE_PAGES`` pages in a row at new
+    offsets repeat an earlier page exactly (same ids, same order: the server ignores
+    ``offset``), or when idle pages outnumber ``2 × productive + 20 + concurrency`` (it returns
+    pages but the walk makes no progress: a server ignoring ``offset`` or ``limit`` some other
+    way). Idle pages are legitimate one at a time — sessions arriving during a walk push rows
+    down, pages overlap on purpose — and a busy live project keeps most pages productive.
+    Requests that are not handed on are bounded already: ``concurrency`` in flight, 3
+    re-fetches per page.
     """
 
-    def __init__(self, client: Client, params: Mapping[str, str] | None) -> None:
-        self.client, self.params = client, params
-        self.url = f"{client.base_url}/session"
+    def __init__(self, url: str, concurrency: int) -> None:
+        self.url, self.concurrency = url, concurrency
         self.seen: set[str] = set()
         self.stale = self.productive = self.idle = 0
         self.pages: set[int] = set()  # hashes of the pages seen (ids in order)
-
-    def fetch(self, offset: int, limit: int) -> Page:
-        return self.client.list_sessions_page(self.params, offset=offset, limit=limit)
 
     def check(self, page: Page, previous: Page | None) -> None:
         new = len(self.seen)
@@ -182,7 +179,7 @@ class _WalkGuard:
             self.productive += 1
         else:
             self.idle += 1
-            allowed = 2 * self.productive + _WALK_REQUESTS_SLACK + self.client.concurrency
+            allowed = 2 * self.productive + _WALK_REQUESTS_SLACK + self.concurrency
             if self.idle > allowed:
                 raise BadResponseError(
                     f"GET /session made no progress: {self.idle:,} pages up to offset "
@@ -199,18 +196,20 @@ class _WalkGuard:
             return
         self.stale += 1
         if self.stale >= _WALK_STALE_PAGES:
-            raise self.ignored(page.offset, previous.offset)
+            run = f"{self.stale} pages in a row up to offset {page.offset}"
+            raise _ignored_offset(self.url, page.offset, previous.offset, run)
 
-    def ignored(self, offset: int, previous: int) -> BadResponseError:
-        run = f"{self.stale} pages in a row up to offset {offset}" if self.stale > 1 else ""
-        return BadResponseError(
-            f"GET /session: the server ignored offset={offset}: the page at offset {offset} "
-            f"returned only sessions already seen on earlier pages (offset {previous} and "
-            f"before{'; ' + run if run else ''}), paging cannot continue.",
-            method="GET",
-            url=self.url,
-            hint=_PAGING_HINT,
-        )
+
+def _ignored_offset(url: str, offset: int, previous: int, run: str = "") -> BadResponseError:
+    """The error of a walk whose page at ``offset`` repeats what earlier pages held."""
+    return BadResponseError(
+        f"GET /session: the server ignored offset={offset}: the page at offset {offset} "
+        f"returned only sessions already seen on earlier pages (offset {previous} and "
+        f"before{'; ' + run if run else ''}), paging cannot continue.",
+        method="GET",
+        url=url,
+        hint=_PAGING_HINT,
+    )
 
 
 class Client:
@@ -697,9 +696,9 @@ class Client:
         progress"); an honest walk, even of a project where sessions arrive all the time, reads
         mostly pages with new sessions.
         """
-        guard = _WalkGuard(self, params)
+        guard = _WalkGuard(f"{self.base_url}/session", self.concurrency)
         previous: Page | None = None
-        for page in self._walk(params, start, max_rows, page_size, on_page, ramp, guard):
+        for page in self._walk(params, start, max_rows, page_size, on_page, ramp):
             guard.check(page, previous)
             if previous is not None:
                 page = replace(page, repeated=frozenset(previous.ids) & frozenset(page.ids))
@@ -714,17 +713,16 @@ class Client:
         page_size: int,
         on_page: Callable[[Page], None] | None,
         ramp: bool,
-        guard: _WalkGuard,
     ) -> Iterator[Page]:
         """:meth:`iter_session_pages` without the ``repeated`` sets."""
         size = min(page_size, PAGE_MAX, max_rows or PAGE_MAX)
         short_first = yield from self._pages_from(
-            params, start, size, max_rows, on_page, guard, first=True, ramp=ramp
+            params, start, size, max_rows, on_page, first=True, ramp=ramp
         )
         if short_first is None:
             return
         # the first page was short but not empty: the end, or a server capping pages below limit
-        probe = guard.fetch(short_first, size)
+        probe = self.list_sessions_page(params, offset=short_first, limit=size)
         if probe.rows == 0:
             return
         logger.info("the server caps pages at %d rows (asked %d); adapting", short_first, size)
@@ -736,7 +734,7 @@ class Client:
             return
         remaining = None if max_rows is None else max_rows - short_first - probe.rows
         yield from self._pages_from(
-            params, probe.offset + size, size, remaining, on_page, guard, previous=probe, ramp=ramp
+            params, probe.offset + size, size, remaining, on_page, previous=probe, ramp=ramp
         )
 
     def _pages_from(
@@ -746,7 +744,6 @@ class Client:
         size: int,
         max_rows: int | None,
         on_page: Callable[[Page], None] | None,
-        guard: _WalkGuard,
         *,
         first: bool = False,
         previous: Page | None = None,
@@ -777,11 +774,13 @@ class Client:
                 while len(pending) < window and (
                     max_rows is None or offset - start < max_rows + overlap
                 ):
-                    pending[offset] = pool.submit(guard.fetch, offset, size)
+                    pending[offset] = pool.submit(
+                        self.list_sessions_page, params, offset=offset, limit=size
+                    )
                     offset += step
                 head = min(pending)
                 page = pending.pop(head).result()
-                page = self._continuous(guard, page, previous, size, overlap)
+                page = self._continuous(params, page, previous, size, overlap)
                 if first and head == start and 0 < page.rows < size:
                     if on_page:
                         on_page(page)
@@ -804,7 +803,7 @@ class Client:
 
     def _continuous(
         self,
-        guard: _WalkGuard,
+        params: Mapping[str, str] | None,
         page: Page,
         previous: Page | None,
         size: int,
@@ -817,11 +816,11 @@ class Client:
             return page
         if not page.rows:  # at most one request per walk: the end, asked again after `previous`
             self._count("refetches")
-            page = guard.fetch(page.offset, size)
+            page = self.list_sessions_page(params, offset=page.offset, limit=size)
             if not page.rows:
                 return page
         if page.ids == previous.ids:
-            raise guard.ignored(page.offset, previous.offset)
+            raise _ignored_offset(f"{self.base_url}/session", page.offset, previous.offset)
         for _ in range(3):
             if previous.ids[-1] in page.ids:
                 return page
@@ -829,7 +828,7 @@ class Client:
                 "page at offset %d does not overlap its predecessor; fetching it again", page.offset
             )
             self._count("refetches")
-            page = guard.fetch(page.offset, size)
+            page = self.list_sessions_page(params, offset=page.offset, limit=size)
         if previous.ids[-1] not in page.ids:
             logger.warning(
                 "GET /session pages at offsets %d and %d do not overlap even when re-fetched "
