@@ -125,18 +125,14 @@ _PASSES: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = tuple(
 _SPACE = re.compile(r"\s+")
 
 
-def _mask_segment(segment: str, *, path: bool) -> str:
-    """One URL path segment or host label, masked when it is an id, hex or number as a whole.
-    In a path all three are the same thing — a variable resource id — and become ``<id>`` (so
+def _mask_segment(segment: str) -> str:
+    """One URL path segment, masked when it is an id, hex or number as a whole: in a path all
+    three are the same thing — a variable resource id — and become ``<id>`` (so
     ``/records/99442986`` and ``/records/697ea0c8`` fall in one family)."""
     if not segment or segment.startswith("<"):
         return segment
-    if _SEGMENT_ID.match(segment):
+    if _SEGMENT_ID.match(segment) or _SEGMENT_HEX.match(segment) or _SEGMENT_NUM.match(segment):
         return "<id>"
-    if _SEGMENT_HEX.match(segment):
-        return "<id>" if path else "<hex>"
-    if _SEGMENT_NUM.match(segment):
-        return "<id>" if path else "<num>"
     return segment
 
 
@@ -166,7 +162,7 @@ def _mask_url(url: str) -> str:
     if parts is None:  # pragma: no cover - the URL pattern guarantees a scheme
         return "<url>" + trail
     host = HOST if parts["host"] else ""
-    path = "/".join(_mask_segment(seg, path=True) for seg in parts["path"].split("/"))
+    path = "/".join(_mask_segment(seg) for seg in parts["path"].split("/"))
     query = parts["query"] or ""
     if query:
         pairs = [
@@ -198,7 +194,9 @@ def error_template(message: str) -> str:
     and long random tokens) → ``<id>``, IP addresses → ``<ip>``, hex strings → ``<hex>``, numbers
     with their unit (``42``, ``3.046s``, ``1523ms``, ``512MB``, ``10%``) → ``<num>``. URLs keep
     their scheme and fixed path parts; the host and port become ``<host>`` (see
-    :func:`url_hosts`), variable path parts ``<id>`` and query values ``<str>``. Paths outside URLs are masked part by part. Numbers glued to a name (``gpt-4o``, ``claude-3-5-sonnet``, ``v2``) stay.
+    :func:`url_hosts`), variable path parts ``<id>`` and query values ``<str>``. Paths outside
+    URLs are masked part by part. Numbers glued to a name (``gpt-4o``, ``claude-3-5-sonnet``,
+    ``v2``) stay.
     Whitespace is collapsed.
     """
     text = _headline(message)
@@ -242,8 +240,7 @@ def failure_families(sessions: pd.DataFrame, *, top: int | None = None) -> pd.Da
     0..1), ``first_seen``/``last_seen`` (UTC start times), ``agents`` (sorted list of agent
     names, ``"(none)"`` for sessions without one), ``hosts`` (sorted list of the hosts the
     family's messages name in URLs, empty when none; templates show ``<host>``),
-    ``example_ids`` (up to 3 session ids, most
-    recent first) and ``example_error`` (the most recent raw message). Largest family first;
+    ``example_ids`` (up to 3 session ids, most recent first) and ``example_error`` (the most recent raw message). Largest family first;
     ``top`` keeps that many.
     """
     mask = failed(sessions)
