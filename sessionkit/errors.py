@@ -183,9 +183,6 @@ class SessionKitError(Exception):
     def __init__(self, *args: object) -> None:
         super().__init__(*(scrub(a) if isinstance(a, str) else a for a in args))
 
-    def __str__(self) -> str:
-        return scrub(super().__str__())
-
 
 class ConfigurationError(SessionKitError):
     """sessionkit is not configured well enough to make a request (missing key, bad URL)."""

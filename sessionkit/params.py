@@ -60,14 +60,10 @@ _LAST = pd.Timestamp.max.tz_localize("UTC")
 
 
 def _out_of_range(value: object, name: str) -> InvalidArgumentError:
-    bound = (
-        "leave until= out for no upper bound"
-        if name == "until"
-        else ("leave since= out for no lower bound")
-    )
+    side = "upper" if name == "until" else "lower"
     return InvalidArgumentError(
         f"{name}={value!r} is outside the times sessionkit's frames hold "
-        f"({_FIRST:%Y-%m-%d} to {_LAST:%Y-%m-%d}, nanoseconds in 64 bits); {bound}"
+        f"({_FIRST:%Y-%m-%d} to {_LAST:%Y-%m-%d}, nanoseconds in 64 bits); leave {name}= out for no {side} bound"
     )
 
 

@@ -17,11 +17,13 @@ from typing import Any
 
 import orjson
 
+from ..config import DEMO_KEY
 from .chaos import FaultChooser, Faults
 from .httpd import Catalog, Stats, _Server
 from .synth import DEFAULT_SESSIONS, REGIONS, Dataset, generate
 
-DEFAULT_KEY = "sk_emulator_demo"
+#: The key the emulator accepts unless given another: the public demo key (one home, config).
+DEFAULT_KEY = DEMO_KEY
 HOME_REGION = "usw"
 
 
