@@ -87,10 +87,8 @@ def run_sync(args: argparse.Namespace) -> int:
     from ._store import Store
     from ._sync import _FILTER_NAMES
 
-    details: object = args.details
-    if details == "none":
-        details = None
-    elif isinstance(details, str) and details not in ("all", "failed"):
+    details: object = args.details  # "none" is sync()'s word for None too
+    if isinstance(details, str) and details not in ("all", "failed", "none"):
         details = [d.strip() for d in details.split(",") if d.strip()]
         wrong = [d for d in details if not d.startswith("sess_")]
         if wrong or not details:

@@ -360,7 +360,8 @@ class Store:
         """Warn when no sync of this store covers ``filters``: every scope was synced with a
         filter (``agent=``, ``env=``, ...) this load does not also ask for, so sessions outside
         those scopes were never copied and the answer may be partial."""
-        scopes = [dict(s.get("params") or {}) for s in self.manifest()["scopes"].values()]
+        manifest = self.manifest()
+        scopes = [dict(s.get("params") or {}) for s in manifest["scopes"].values()]
         if not scopes or any(not scope for scope in scopes):
             return  # never synced, or synced without filters: the store is the whole project
         asked = dict(filters.params)
@@ -373,7 +374,7 @@ class Store:
                 return
         if any(all(asked.get(k) == v for k, v in scope.items()) for scope in scopes):
             return
-        names = self.manifest()["agent_names"]
+        names = manifest["agent_names"]
 
         def shown(key: str, value: str) -> str:  # the agent by its name where the store knows it
             if key == "agentIdentifier" and value in names:
