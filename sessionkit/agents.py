@@ -21,8 +21,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -32,10 +31,8 @@ import pyarrow.compute as pc
 
 from .errors import InvalidArgumentError, SchemaWarning, scrub
 from .errors import warn as errors_warn
+from .params import SessionFilters
 from .schema import STRING
-
-if TYPE_CHECKING:
-    from .params import SessionFilters
 
 __all__ = [
     "MAX_AGENT_LOOKUPS",
@@ -368,17 +365,15 @@ def resolve_agent(
     not an unknown name: the load is empty and says so). A name no agent of the project has
     raises :class:`UnknownAgentError` listing the names found; a deployment id no session
     names is kept as given."""
-    value = filters.params.get("agentIdentifier")
+    value = filters.agent
     if value is None or agent_kind(value) == "stable":
         return filters
     kind = agent_kind(value)
-    scope = {k: v for k, v in filters.params.items() if k != "agentIdentifier"}
-    if kind == "deployment":
-        scope["agentIdentifier"] = value  # only that deployment's sessions can name it
-
+    # only that deployment's sessions can name a deployment id; a name: any session may
+    scope = filters if kind == "deployment" else filters.with_agent(None)
     found = names.stable_for(value)
-    walks = [scope] if not filters.triggers else [{**scope, "trigger": t} for t in filters.triggers]
-    if kind == "name" and walks != [{}]:
+    walks = list(scope.queries())
+    if kind == "name" and scope.selective:
         # not among the sessions the other filters select (an empty window, another trigger):
         # the name is still the agent's; look in the whole project before calling it unknown
         walks.append({})
@@ -402,8 +397,8 @@ def resolve_agent(
     if found is None:
         if kind == "deployment":
             return filters  # no session names it: match the id as given (the API's semantics)
-        where = "this project" if walks[-1] == {} else "the sessions these filters select"
+        where = "this project"  # a name is looked for in the whole project (walks above)
         if names.lookups >= MAX_AGENT_LOOKUPS:
             where += f" (searched {names.lookups:,} session details, the limit per load)"
         raise unknown_agent(value, names.known(), where)
-    return replace(filters, params={**filters.params, "agentIdentifier": found})
+    return filters.with_agent(found)

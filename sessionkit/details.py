@@ -60,12 +60,6 @@ def routes_frame(pairs: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
                     "path": route.get("path"),
                 }
             )
-    frame = pd.DataFrame(rows, columns=["session_id", "route_id", "method", "path"])
-    return frame.astype(
-        {
-            "session_id": schema.STRING,
-            "route_id": "category",
-            "method": "category",
-            "path": schema.STRING,
-        }
-    )
+    cols = schema.ROUTE_COLUMNS
+    frame = pd.DataFrame(rows, columns=[c.name for c in cols])
+    return frame.astype({c.name: c.dtype for c in cols})

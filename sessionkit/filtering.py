@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .agents import agent_kind, sessions_with_any
 from .errors import InvalidArgumentError
 from .status import STATUSES, session_status
 
@@ -51,6 +52,30 @@ def _between(series: pd.Series, low: object, high: object) -> np.ndarray | None:
     return mask
 
 
+def _agents(sessions: pd.DataFrame, agents: Collection[str] | None) -> np.ndarray | None:
+    """Mask of the sessions any of ``agents`` (names or ids, see :func:`agent_kind`) took
+    part in; ``None`` when no agent is asked for."""
+    if not agents:
+        return None
+    kinds: dict[str, list[str]] = {"name": [], "stable": [], "deployment": []}
+    for value in agents:
+        if not isinstance(value, str):
+            raise InvalidArgumentError(f"agents must be names or ids (text), got {value!r}")
+        kinds[agent_kind(value)].append(value)
+    mask = np.zeros(len(sessions), dtype=bool)
+    if kinds["name"]:
+        if "agent" not in sessions.columns:
+            raise InvalidArgumentError(
+                f"agents={kinds['name']!r} are names, but this frame has no 'agent' column "
+                "(loaded with agent_names=False?); pass agent ids, or load with agent names"
+            )
+        mask |= sessions["agent"].isin(kinds["name"]).to_numpy(dtype=bool)
+    ids = kinds["stable"] + kinds["deployment"]
+    if ids:
+        mask |= sessions_with_any(sessions["agent_ids"], ids)
+    return mask
+
+
 def filter_frame(
     sessions: pd.DataFrame,
     *,
@@ -72,7 +97,10 @@ def filter_frame(
 ) -> pd.DataFrame:
     """Rows of ``sessions`` matching every given criterion (``None``/empty means "any").
 
-    ``start <= start_time < end`` (aware timestamps); ``agents``/``triggers``/``envs``/
+    ``agents`` holds names (the ``agent`` column), stable ids ``agent_…`` or per-deployment ids
+    ``agentid_…`` — the values ``load_sessions(agent=)`` takes — and keeps the sessions any of
+    them took part in; a name on a frame without names raises.
+    ``start <= start_time < end`` (aware timestamps); ``triggers``/``envs``/
     ``deployments``/``statuses`` are sets of allowed values (statuses from ``succeeded``,
     ``failed``, ``pending``); cost bounds are inclusive, in USD (``total_cost``); duration bounds
     inclusive; ``error_text`` is a case-insensitive substring of ``error``; ``metadata`` maps a
@@ -91,7 +119,7 @@ def filter_frame(
     parts = [
         _between(sessions["start_time"], start, None),
         None if end is None else (sessions["start_time"] < end).fillna(False).to_numpy(dtype=bool),
-        _in(sessions["agent"], agents) if "agent" in sessions else None,
+        _agents(sessions, agents),
         _in(sessions["trigger"], triggers),
         _in(sessions["env"], envs),
         _in(sessions["deployment_id"], deployments),

@@ -14,12 +14,11 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import pandas as pd
 import pyarrow as pa
@@ -39,7 +38,7 @@ from .errors import (
     SessionKitWarning,
 )
 from .errors import warn as errors_warn
-from .params import SessionFilters, session_filters, session_ids
+from .params import SORT_COLUMNS, FilterArgs, SessionFilters, session_filters, session_ids
 from .progress import progress_bar
 from .status import status_of
 
@@ -66,25 +65,11 @@ _PAGES_PER_BATCH = 50  # pages converted to Arrow at once: bounds raw bytes held
 def load_sessions(
     client: Client | None = None,
     *,
-    since: str | date | pd.Timestamp | None = None,
-    until: str | date | pd.Timestamp | None = None,
-    trigger: str | Iterable[str] | None = None,
-    env: str | None = None,
-    success: bool | None = None,
-    devmode: bool | None = None,
-    org_id: str | None = None,
-    project_id: str | None = None,
-    deployment_id: str | None = None,
-    thread_id: str | None = None,
-    agent: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    sort: str = "created",
-    direction: str = "desc",
-    limit: int | None = None,
     progress: bool | None = None,
     strict: bool = False,
     agent_names: bool = True,
     store: Store | str | os.PathLike[str] | None = None,
+    **filters: Unpack[FilterArgs],
 ) -> pd.DataFrame:
     """Sessions matching the filters, one row each, as a typed frame (see the README's table).
 
@@ -120,35 +105,20 @@ def load_sessions(
     local = _local(store, client) if store is not None else None
     if local is None:
         client = client or default_client()
-    filters = session_filters(
-        since=since,
-        until=until,
-        trigger=trigger,
-        env=env,
-        success=success,
-        devmode=devmode,
-        org_id=org_id,
-        project_id=project_id,
-        deployment_id=deployment_id,
-        thread_id=thread_id,
-        agent=agent,
-        metadata=metadata,
-        sort=sort,
-        direction=direction,
-        limit=limit,
+    query = session_filters(
         now=local.demo_now if local is not None else client.demo_now if client else None,
+        **filters,
     )
     if local is not None:
-        frame = local.load_filtered(filters)  # agent_id included (the store derives it)
+        frame = local.load_filtered(query)  # agent_id included (the store derives it)
         return frame if agent_names else frame.drop(columns="agent", errors="ignore")
     assert client is not None
-    asked = filters
-    filters = _resolve_agent(client, filters, progress)
-    frame = walk_sessions(client, filters, progress=progress, strict=strict)
-    if frame.empty and filters.params.keys() - {"sort", "direction"}:
-        warn_no_match(client, asked)
-    elif filters.windowed:
-        _warn_partial_window(client, filters)
+    resolved = _resolve_agent(client, query, progress)
+    frame = walk_sessions(client, resolved, progress=progress, strict=strict)
+    if frame.empty and resolved.selective:
+        warn_no_match(client, query)
+    elif resolved.windowed:
+        _warn_partial_window(client, resolved)
     if agent_names:
         try:
             frame = label_agents(frame, client, progress=progress)
@@ -188,18 +158,6 @@ def _warn_partial_window(client: Client, filters: SessionFilters) -> None:
         )
 
 
-#: Query parameter → the loader keyword it comes from (for messages).
-_KEYWORDS = {
-    "env": "env",
-    "orgId": "org_id",
-    "projectId": "project_id",
-    "deploymentId": "deployment_id",
-    "threadId": "thread_id",
-    "agentIdentifier": "agent",
-    "success": "success",
-    "devmode": "devmode",
-    "metadata": "metadata",
-}
 #: Keywords whose existing values one page of the newest sessions shows cheaply.
 _LISTED = ("env", "trigger", "deployment_id", "org_id", "project_id")
 
@@ -212,13 +170,7 @@ def warn_no_match(client: Client, filters: SessionFilters, *, stacklevel: int = 
     rows = page_rows(sample.body) if sample is not None else []
     if not rows:
         return  # an empty project: nothing to say beyond the empty frame
-    asked = {_KEYWORDS[k]: v for k, v in filters.params.items() if k in _KEYWORDS}
-    if filters.triggers:
-        asked["trigger"] = ",".join(filters.triggers)
-    if filters.start is not None:
-        asked["since"] = format_timestamp(filters.start)
-    if filters.end is not None:
-        asked["until"] = format_timestamp(filters.end)
+    asked = filters.described()
     hints = []
     for column in _LISTED:
         if column in asked:
@@ -340,14 +292,6 @@ def _batch_table(pages: list[Page], problems: frames.Problems) -> pa.Table:
     return frames.drop_repeated(table, pages)
 
 
-_SORT_COLUMNS = {
-    "created": "created_at",
-    "updated": "updated_at",
-    "duration": "duration",
-    "startTime": "start_time",
-}
-
-
 def _finish_sessions(
     frame: pd.DataFrame, filters: SessionFilters, *, unique: bool = False
 ) -> pd.DataFrame:
@@ -372,7 +316,7 @@ def _finish_sessions(
     if filters.windowed:
         frame = frame.loc[filters.in_window(frame["start_time"])]
     if filters.merged:
-        key = _SORT_COLUMNS[filters.sort]
+        key = SORT_COLUMNS[filters.sort]
         frame = frame.sort_values(
             [key, "id"], ascending=filters.direction == "asc", kind="stable", na_position="last"
         )

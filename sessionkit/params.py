@@ -1,4 +1,9 @@
-"""Loader arguments → API query parameters, validated before any request is made.
+"""The session filter model: one table (:data:`FILTERS`, :class:`FilterArgs`), parsed once.
+
+:func:`session_filters` validates the keywords into a typed :class:`SessionFilters`, which
+renders them as API query parameters (:attr:`SessionFilters.params`), as the column values the
+store scans for (:attr:`SessionFilters.equal`, times, triggers) and, through the table, as CLI
+options. Imports only :mod:`~sessionkit.display`, :mod:`~sessionkit.errors` and :mod:`~sessionkit.schema`.
 
 Every invalid argument raises :class:`~sessionkit.errors.InvalidArgumentError` naming the
 argument and what is allowed. Times are never read as local time: a string or ``datetime``
@@ -7,15 +12,17 @@ without a zone is refused.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, TypeAlias, TypedDict, Unpack
 
 import orjson
 import pandas as pd
 
+from .display import format_timestamp
 from .errors import InvalidArgumentError
 from .schema import DIRECTIONS, SORTS, TRIGGERS
 
@@ -23,6 +30,13 @@ _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECA
 _RELATIVE_UNITS = {"s": "s", "m": "min", "min": "min", "h": "h", "d": "D", "w": "W"}
 #: How much wider than ``since``/``until`` the window sent to the server is, on each side.
 WINDOW_MARGIN = pd.Timedelta(1, "s")
+#: Sort key (the API's ``sort=``) → the sessions column it orders by.
+SORT_COLUMNS: dict[str, str] = {
+    "created": "created_at",
+    "updated": "updated_at",
+    "duration": "duration",
+    "startTime": "start_time",
+}
 _SORT_ALIASES = {
     "start_time": "startTime",
     "starttime": "startTime",
@@ -124,42 +138,140 @@ def _choice(value: object, name: str, allowed: Iterable[str]) -> str:
     return value
 
 
-def _text(value: object, name: str) -> str | None:
-    if value is None:
-        return None
+def _text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{name} must be a non-empty string, not {value!r}")
     return value
 
 
-def _flag(value: object, name: str) -> str | None:
-    if value is None:
-        return None
+def _flag(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidArgumentError(f"{name} must be True, False or None, not {value!r}")
-    return "true" if value else "false"
+    return value
+
+
+#: A time argument: ISO string with a zone, a bare date, relative ``"7d"``, aware datetime.
+TimeLike: TypeAlias = str | date | datetime | pd.Timestamp
+
+
+class FilterArgs(TypedDict, total=False):
+    """The session filters as keywords (``load_sessions(**filters)``, ``Store.sync``, the
+    report): one key per row of :data:`FILTERS`, in the same order. Editors read the types
+    from here; :func:`session_filters` checks the values."""
+
+    since: TimeLike | None
+    until: TimeLike | None
+    trigger: str | Iterable[str] | None
+    env: str | None
+    success: bool | None
+    devmode: bool | None
+    org_id: str | None
+    project_id: str | None
+    deployment_id: str | None
+    thread_id: str | None
+    agent: str | None
+    metadata: Mapping[str, Any] | None
+    sort: str
+    direction: str
+    limit: int | None
+
+
+FilterKind = Literal["time", "choice", "text", "flag", "agent", "metadata", "order", "limit"]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One session filter: its keyword, how its value is read (``kind``), the API query
+    parameter it becomes (``query``; ``None``: applied client-side), whether a sync scope may
+    hold it (``scope``: sort, direction and limit are the walk's, not the data's) and a
+    one-line help text (the CLI's)."""
+
+    name: str
+    kind: FilterKind
+    query: str | None
+    help: str
+    scope: bool = True
+
+
+#: Every session filter, in the order of :class:`FilterArgs`. Adding a filter: a row here, a
+#: key in :class:`FilterArgs`, and the emulator's query engine (the independent oracle).
+FILTERS: tuple[Filter, ...] = (
+    Filter("since", "time", "startAfter", "sessions that started at or after this time"),
+    Filter("until", "time", "startBefore", "sessions that started before this time"),
+    Filter("trigger", "choice", "trigger", f"only these triggers ({', '.join(TRIGGERS)})"),
+    Filter("env", "text", "env", "only this environment (e.g. production)"),
+    Filter("success", "flag", "success", "only sessions that succeeded (True) or failed (False)"),
+    Filter("devmode", "flag", "devmode", "only development-mode (True) or deployed (False) runs"),
+    Filter("org_id", "text", "orgId", "only this organisation's sessions"),
+    Filter("project_id", "text", "projectId", "only this project's sessions"),
+    Filter("deployment_id", "text", "deploymentId", "only this deployment's sessions"),
+    Filter("thread_id", "text", "threadId", "only this thread's sessions"),
+    Filter("agent", "agent", "agentIdentifier", "sessions this agent took part in (name or id)"),
+    Filter("metadata", "metadata", "metadata", "metadata key = value (JSON object)"),
+    Filter("sort", "order", "sort", f"sort key ({', '.join(SORTS)})", scope=False),
+    Filter("direction", "order", "direction", "asc or desc", scope=False),
+    Filter("limit", "limit", None, "at most this many sessions, in sort order", scope=False),
+)
+FILTER_NAMES: tuple[str, ...] = tuple(f.name for f in FILTERS)
+#: The filters a sync scope may hold (the data selected, not the walk's order).
+SCOPE_NAMES: tuple[str, ...] = tuple(f.name for f in FILTERS if f.scope)
+if tuple(FilterArgs.__annotations__) != FILTER_NAMES:  # pragma: no cover - a broken edit
+    raise AssertionError("FILTERS and FilterArgs must list the same filters in the same order")
+_BY_NAME = {f.name: f for f in FILTERS}
+_DEFAULTS: dict[str, object] = {"sort": "created", "direction": "desc"}
 
 
 @dataclass(frozen=True)
 class SessionFilters:
-    """Validated filters of one :func:`~sessionkit.load_sessions` call.
+    """Validated filters of one load, sync or report, as typed values (parsed once).
 
-    ``start``/``end`` are the exact ``since``/``until`` instants; ``params`` carries a window
-    one second wider on each side (:data:`WINDOW_MARGIN`), so a server that rounds the bounds
-    or reads ``startAfter`` as exclusive loses nothing; :meth:`in_window` trims exactly."""
+    ``start``/``end`` are the exact ``since``/``until`` instants; :attr:`params` (the API
+    query) carries a window one second wider on each side (:data:`WINDOW_MARGIN`), so a server
+    that rounds the bounds or reads ``startAfter`` as exclusive loses nothing; :meth:`in_window`
+    trims exactly. ``equal`` maps a session column to the value it must hold (``env``,
+    ``org_id``, ``project_id``, ``deployment_id``, ``thread_id`` as text; ``success``,
+    ``devmode`` as bool): the store turns it into scan expressions, the API into query
+    parameters."""
 
-    params: Mapping[str, str]
-    triggers: tuple[str, ...]
-    sort: str
-    direction: str
-    limit: int | None
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
+    triggers: tuple[str, ...] = ()
+    equal: Mapping[str, str | bool] = field(default_factory=dict)
+    agent: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    sort: str = "created"
+    direction: str = "desc"
+    limit: int | None = None
 
     @property
     def windowed(self) -> bool:
         """True when ``since`` or ``until`` was given (rows must be trimmed to the window)."""
         return self.start is not None or self.end is not None
+
+    @property
+    def selective(self) -> bool:
+        """True when any filter narrows the sessions (sort, direction and limit do not)."""
+        return bool(self.given())
+
+    def given(self) -> dict[str, object]:
+        """The filters that narrow the sessions, keyword → value as a person reads it (times
+        as :class:`pd.Timestamp`, triggers joined by commas), in :data:`FILTERS` order."""
+        values: dict[str, object] = {
+            "since": self.start,
+            "until": self.end,
+            "trigger": ",".join(self.triggers) or None,
+            **self.equal,
+            "agent": self.agent,
+            "metadata": dict(self.metadata) if self.metadata is not None else None,
+        }
+        return {n: values[n] for n in SCOPE_NAMES if values.get(n) is not None}
+
+    def described(self) -> dict[str, object]:
+        """:meth:`given` for messages: times as ``"2026-11-27 11:54:35 UTC"``."""
+        return {
+            k: format_timestamp(v) if isinstance(v, pd.Timestamp) else v
+            for k, v in self.given().items()
+        }
 
     def in_window(self, start_times: pd.Series) -> pd.Series:
         """Boolean mask: ``start <= start_time < end`` (missing start times are outside when a
@@ -176,89 +288,121 @@ class SessionFilters:
         """True when several walks (one per trigger) are merged client-side."""
         return len(self.triggers) > 1
 
+    @property
+    def params(self) -> dict[str, str]:
+        """The API query parameters of these filters (``trigger`` apart: see :meth:`queries`)."""
+        params = {"sort": self.sort, "direction": self.direction}
+        # widened (trimmed exactly to since <= start_time < until by the loaders); a bound
+        # within the margin of the representable range is not sent: nothing lies beyond it
+        if self.start is not None and self.start > _FIRST + WINDOW_MARGIN:
+            params["startAfter"] = format_time(self.start - WINDOW_MARGIN)
+        if self.end is not None and self.end < _LAST - WINDOW_MARGIN:
+            params["startBefore"] = format_time(self.end + WINDOW_MARGIN)
+        for name, value in self.equal.items():
+            query = _BY_NAME[name].query
+            assert query is not None
+            params[query] = ("true" if value else "false") if isinstance(value, bool) else value
+        if self.agent is not None:
+            params["agentIdentifier"] = self.agent
+        if self.metadata is not None:
+            params["metadata"] = orjson.dumps(self.metadata).decode()
+        return params
+
     def queries(self) -> Iterator[dict[str, str]]:
-        """The query parameters of each walk."""
+        """The query parameters of each walk (one per trigger, or one)."""
+        params = self.params
         if not self.triggers:
-            yield dict(self.params)
+            yield params
         for trigger in self.triggers:
-            yield {**self.params, "trigger": trigger}
+            yield {**params, "trigger": trigger}
+
+    def with_agent(self, agent: str | None) -> SessionFilters:
+        """These filters with ``agent`` replaced (``None``: any agent)."""
+        return replace(self, agent=agent)
 
 
 def session_filters(
-    *,
-    since: object = None,
-    until: object = None,
-    trigger: str | Iterable[str] | None = None,
-    env: object = None,
-    success: object = None,
-    devmode: object = None,
-    org_id: object = None,
-    project_id: object = None,
-    deployment_id: object = None,
-    thread_id: object = None,
-    agent: object = None,
-    metadata: Mapping[str, Any] | None = None,
-    sort: object = "created",
-    direction: object = "desc",
-    limit: object = None,
-    now: pd.Timestamp | None = None,
+    *, now: pd.Timestamp | None = None, **filters: Unpack[FilterArgs]
 ) -> SessionFilters:
-    """Validate :func:`~sessionkit.load_sessions` arguments and map them to query parameters;
-    relative times count back from ``now`` (default: the current time)."""
+    """Validate filter keywords (:class:`FilterArgs`) into :class:`SessionFilters`; relative
+    times count back from ``now`` (default: the current time). An unknown keyword or a bad
+    value raises :class:`~sessionkit.errors.InvalidArgumentError` naming it."""
+    unknown = [k for k in filters if k not in _BY_NAME]
+    if unknown:
+        raise unknown_filters(unknown, FILTER_NAMES)
+    raw: dict[str, object] = {**_DEFAULTS, **filters}
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
-    start = parse_time(since, "since", now=now)
-    end = parse_time(until, "until", now=now)
+    start = parse_time(raw.get("since"), "since", now=now)
+    end = parse_time(raw.get("until"), "until", now=now)
     if start is not None and end is not None and end <= start:
         raise InvalidArgumentError(f"until ({end}) must be after since ({start})")
+    sort = raw["sort"]
     if isinstance(sort, str):
         sort = _SORT_ALIASES.get(sort.lower(), sort)
-    params: dict[str, str] = {
-        "sort": _choice(sort, "sort", SORTS),
-        "direction": _choice(direction, "direction", DIRECTIONS),
-    }
-    # widened (trimmed exactly to since <= start_time < until by the loaders); a bound within
-    # the margin of the representable range is not sent: nothing lies beyond it anyway
-    if start is not None and start > _FIRST + WINDOW_MARGIN:
-        params["startAfter"] = format_time(start - WINDOW_MARGIN)
-    if end is not None and end < _LAST - WINDOW_MARGIN:
-        params["startBefore"] = format_time(end + WINDOW_MARGIN)
-    for name, key, value in (
-        ("env", "env", env),
-        ("org_id", "orgId", org_id),
-        ("project_id", "projectId", project_id),
-        ("deployment_id", "deploymentId", deployment_id),
-        ("thread_id", "threadId", thread_id),
-        ("agent", "agentIdentifier", agent),
-    ):
-        text = _text(value, name)
-        if text is not None:
-            params[key] = text
-    for name, key, value in (("success", "success", success), ("devmode", "devmode", devmode)):
-        flag = _flag(value, name)
-        if flag is not None:
-            params[key] = flag
-    if metadata is not None:
-        if not isinstance(metadata, Mapping):
-            raise InvalidArgumentError(
-                f"metadata must be a dict of key → value, not {type(metadata).__name__}"
-            )
-        try:
-            params["metadata"] = orjson.dumps(metadata).decode()
-        except TypeError as exc:
-            raise InvalidArgumentError(
-                f"metadata cannot be sent as JSON ({exc}); use str, int, float, bool, None, lists and dicts"
-            ) from exc
-    triggers: tuple[str, ...] = ()
-    if trigger is not None:
-        values = [trigger] if isinstance(trigger, str) else list(trigger)
-        if not values:
-            raise InvalidArgumentError("trigger=[] matches nothing; pass None for every trigger")
-        triggers = tuple(dict.fromkeys(_choice(t, "trigger", TRIGGERS) for t in values))
+    equal: dict[str, str | bool] = {}
+    for spec in FILTERS:
+        value = raw.get(spec.name)
+        if spec.kind == "text" and value is not None:
+            equal[spec.name] = _text(value, spec.name)
+        elif spec.kind == "flag" and value is not None:
+            equal[spec.name] = _flag(value, spec.name)
+    return SessionFilters(
+        start=start,
+        end=end,
+        triggers=_triggers(raw.get("trigger")),
+        equal=equal,
+        agent=_text(raw.get("agent"), "agent") if raw.get("agent") is not None else None,
+        metadata=_metadata(raw.get("metadata")),
+        sort=_choice(sort, "sort", SORTS),
+        direction=_choice(raw["direction"], "direction", DIRECTIONS),
+        limit=_limit(raw.get("limit")),
+    )
+
+
+def unknown_filters(unknown: Iterable[str], allowed: Sequence[str]) -> InvalidArgumentError:
+    """The error for filter keywords that do not exist: names them, suggests the closest
+    allowed one, lists the allowed ones."""
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, allowed, n=1)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return InvalidArgumentError(
+        f"unknown filter {', '.join(parts)}; the filters are {', '.join(allowed)}"
+    )
+
+
+def _triggers(trigger: object) -> tuple[str, ...]:
+    if trigger is None:
+        return ()
+    if not isinstance(trigger, (str, Iterable)):
+        raise InvalidArgumentError(
+            f"trigger must be a trigger name or a list of them, not {type(trigger).__name__}"
+        )
+    values = [trigger] if isinstance(trigger, str) else list(trigger)
+    if not values:
+        raise InvalidArgumentError("trigger=[] matches nothing; pass None for every trigger")
+    return tuple(dict.fromkeys(_choice(t, "trigger", TRIGGERS) for t in values))
+
+
+def _metadata(metadata: object) -> dict[str, Any] | None:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise InvalidArgumentError(
+            f"metadata must be a dict of key → value, not {type(metadata).__name__}"
+        )
+    try:  # what is sent must round-trip: a key the API cannot receive is refused here
+        return dict(orjson.loads(orjson.dumps(metadata)))
+    except TypeError as exc:
+        raise InvalidArgumentError(
+            f"metadata cannot be sent as JSON ({exc}); use str, int, float, bool, None, lists and dicts"
+        ) from exc
+
+
+def _limit(limit: object) -> int | None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgumentError(f"limit must be a positive integer or None, not {limit!r}")
-    return SessionFilters(
-        params, triggers, params["sort"], params["direction"], limit, start=start, end=end
-    )
+    return limit
 
 
 def session_ids(sessions_or_ids: object) -> list[str]:
@@ -283,16 +427,23 @@ def session_ids(sessions_or_ids: object) -> list[str]:
         )
     ids: dict[str, None] = {}
     for value in values:
-        text = value.strip() if isinstance(value, str) else value
-        if (
-            not isinstance(text, str)
-            or not text
-            or any(c in text for c in "/?#%")
-            or any(c.isspace() for c in text)
-        ):
-            raise InvalidArgumentError(
-                f"not a session id: {value!r} (expected an id such as 'sess_' + 32 hex digits; "
-                "nothing was requested)"
-            )
-        ids.setdefault(text, None)
+        ids.setdefault(session_id(value), None)
     return list(ids)
+
+
+def session_id(value: object) -> str:
+    """``value`` as a session id (surrounding whitespace stripped), or
+    :class:`~sessionkit.errors.InvalidArgumentError` when it cannot be one: not text, empty,
+    holding whitespace or a character that would change the request path (``/ ? # %``)."""
+    text = value.strip() if isinstance(value, str) else value
+    if (
+        not isinstance(text, str)
+        or not text
+        or any(c in text for c in "/?#%")
+        or any(c.isspace() for c in text)
+    ):
+        raise InvalidArgumentError(
+            f"not a session id: {value!r} (expected an id such as 'sess_' + 32 hex digits; "
+            "nothing was requested)"
+        )
+    return text

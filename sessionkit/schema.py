@@ -29,7 +29,10 @@ from typing import Literal
 import pandas as pd
 import pyarrow as pa
 
-Wire = Literal["string", "timestamp", "int", "float", "bool", "ns", "ms", "string_list", "json"]
+#: How the API sends a column; ``"added"``: sessionkit derives it (it is not on the wire).
+Wire = Literal[
+    "string", "timestamp", "int", "float", "bool", "ns", "ms", "string_list", "json", "added"
+]
 
 #: Known log severities, lowest first (syslog's ``NOTICE`` sits between INFO and WARN). Other
 #: spellings are normalised by :data:`SEVERITY_ALIASES`; values that match neither are kept as
@@ -143,6 +146,13 @@ SESSION_COLUMNS: tuple[Column, ...] = (
     _c("user_data", "string", STRING, "", "a JSON string, kept as text"),
 )
 
+#: Columns the loaders add to sessions (never sent by the API): ``agent`` with
+#: ``agent_names=True``, ``agent_id`` always; inserted after ``agent_ids``.
+SESSION_ADDED_COLUMNS: tuple[Column, ...] = (
+    _c("agent", "added", "category", "", "the agent's name, from one session detail per agent"),
+    _c("agent_id", "added", "category", "", "the stable agent_<40hex> id among agent_ids"),
+)
+
 EVAL_RUN_COLUMNS: tuple[Column, ...] = (
     _c("session_id", "string", STRING, "", "joins sessions.id"),
     _c("id", "string", STRING, "", "evalrun_ + 32 hex"),
@@ -209,17 +219,28 @@ AGENT_COLUMNS: tuple[Column, ...] = (
     _c("identifier", "string", "category", "", "agent_<40hex> / agentid_<40hex>"),
 )
 
+ROUTE_COLUMNS: tuple[Column, ...] = (
+    _c("session_id", "string", STRING, "", "joins sessions.id"),
+    _c("route_id", "string", "category", "", "route.id"),
+    _c("method", "string", "category", "", "route.method, upper case"),
+    _c("path", "string", STRING, "", "route.path"),
+)
+
 ENTITIES: dict[str, tuple[Column, ...]] = {
-    "sessions": SESSION_COLUMNS,
+    "sessions": SESSION_COLUMNS + SESSION_ADDED_COLUMNS,
     "eval_runs": EVAL_RUN_COLUMNS,
     "logs": LOG_COLUMNS,
     "spans": SPAN_COLUMNS,
     "agents": AGENT_COLUMNS,
+    "routes": ROUTE_COLUMNS,
 }
 
 
 def columns(entity: str) -> tuple[Column, ...]:
-    """The fixed columns of ``entity`` (one of :data:`ENTITIES`), in frame order."""
+    """The fixed columns the API sends for ``entity`` (one of :data:`ENTITIES`), in frame
+    order; sessions without the :data:`SESSION_ADDED_COLUMNS`."""
+    if entity == "sessions":
+        return SESSION_COLUMNS
     try:
         return ENTITIES[entity]
     except KeyError:
@@ -231,7 +252,12 @@ def markdown_table() -> str:
     lines: list[str] = []
     for entity, cols in ENTITIES.items():
         lines += [f"**{entity}**", "", "| column | dtype | unit | meaning |", "|---|---|---|---|"]
-        lines += [f"| `{c.name}` | `{c.dtype_name}` | {c.unit} | {c.doc} |" for c in cols]
+        lines += [
+            f"| `{c.name}` | `{c.dtype_name}` | {c.unit} | "
+            + ("added by sessionkit: " if c.wire == "added" else "")
+            + f"{c.doc} |"
+            for c in cols
+        ]
         lines.append("")
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import sessionkit as sk
@@ -122,3 +123,18 @@ def test_bad_criteria_are_clear_errors() -> None:
         filter_frame(_frame(), statuses=["ok"])
     with pytest.raises(sk.InvalidArgumentError, match=r"metadata\.tier"):
         filter_frame(_frame(), metadata={"colour": "red"})
+
+
+def test_agents_take_names_and_ids_like_load_sessions() -> None:
+    stable_a, stable_b = "agent_" + "a" * 40, "agent_" + "b" * 40
+    dep_a = "agentid_" + "1" * 40
+    frame = _frame()  # agents: triage, triage, digest, digest, research
+    lists = [[dep_a, stable_a], [stable_a], [stable_b], [stable_b], []]
+    frame["agent_ids"] = pd.array(lists, dtype=pd.ArrowDtype(pa.list_(pa.string())))
+    assert _ids(filter_frame(frame, agents=["digest"])) == [2, 3]
+    assert _ids(filter_frame(frame, agents=[stable_a])) == [0, 1]
+    assert _ids(filter_frame(frame, agents=[dep_a])) == [0]
+    assert _ids(filter_frame(frame, agents=[dep_a, "research"])) == [0, 4]
+    # a name on a frame loaded without names is an error, never a silently unfiltered frame
+    with pytest.raises(sk.InvalidArgumentError, match="no 'agent' column"):
+        filter_frame(frame.drop(columns="agent"), agents=["digest"])

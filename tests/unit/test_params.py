@@ -156,3 +156,92 @@ def test_a_bound_at_the_edge_of_the_range_is_kept_and_not_widened_past_it() -> N
     edge = "1677-09-21T00:12:43.145225Z"
     filters = session_filters(since=edge)
     assert filters.start == pd.Timestamp(edge) and "startAfter" not in filters.params
+
+
+# --------------------------------------------------------------------------- the filter model
+
+import typing  # noqa: E402
+
+from sessionkit import params as P  # noqa: E402
+from sessionkit.errors import InvalidArgumentError  # noqa: E402
+
+
+def test_the_filter_table_and_the_keyword_types_list_the_same_filters() -> None:
+    assert tuple(P.FilterArgs.__annotations__) == P.FILTER_NAMES
+    assert set(P.SCOPE_NAMES) == set(P.FILTER_NAMES) - {"sort", "direction", "limit"}
+    # every API-side filter renders to its own query parameter
+    queries = [f.query for f in P.FILTERS if f.query is not None]
+    assert len(queries) == len(set(queries))
+
+
+def test_loaders_keyword_types_reach_an_editor() -> None:
+    names = {"Store": sk.Store, "Client": sk.Client}
+    hints = typing.get_type_hints(sk.load_sessions, None, names, include_extras=True)
+    assert hints["filters"] == typing.Unpack[P.FilterArgs]
+
+
+def test_values_are_parsed_once_into_types_not_query_strings() -> None:
+    f = P.session_filters(
+        since="2026-11-01",
+        success=False,
+        devmode=True,
+        env="production",
+        trigger=["api", "cron", "api"],
+        metadata={"customer": "acme", "tier": 2},
+        agent="support-triage",
+        sort="start_time",
+        limit=5,
+    )
+    assert f.start == pd.Timestamp("2026-11-01", tz="UTC")
+    assert f.equal == {"env": "production", "success": False, "devmode": True}
+    assert f.triggers == ("api", "cron")
+    assert f.metadata == {"customer": "acme", "tier": 2}
+    assert (f.agent, f.sort, f.limit) == ("support-triage", "startTime", 5)
+    # rendered to the API's query parameters from the same table
+    p = f.params
+    assert (p["success"], p["devmode"], p["env"]) == ("false", "true", "production")
+    assert p["agentIdentifier"] == "support-triage" and p["sort"] == "startTime"
+    assert p["metadata"] == '{"customer":"acme","tier":2}'
+    assert p["startAfter"] == "2026-10-31T23:59:59.000000000Z"
+    assert [q["trigger"] for q in f.queries()] == ["api", "cron"]
+
+
+def test_given_lists_what_narrows_the_sessions_in_table_order() -> None:
+    assert P.session_filters(sort="updated", direction="asc", limit=3).given() == {}
+    assert not P.session_filters(limit=3).selective
+    f = P.session_filters(success=False, since="2026-11-01", trigger="api")
+    assert list(f.given()) == ["since", "trigger", "success"]
+    assert f.described() == {"since": "2026-11-01 00:00:00 UTC", "trigger": "api", "success": False}
+    assert f.with_agent("agent_" + "a" * 40).given()["agent"] == "agent_" + "a" * 40
+
+
+def test_an_unknown_filter_is_refused_with_the_closest_name() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"'agnet' \(did you mean 'agent'\?\)"):
+        P.session_filters(agnet="x")  # type: ignore[call-arg]
+    with pytest.raises(
+        InvalidArgumentError, match="unknown filter 'colour'; the filters are since"
+    ):
+        sk.load_sessions(colour="red")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"success": "true"}, "success must be True, False or None"),
+        ({"env": ""}, "env must be a non-empty string"),
+        ({"trigger": 3}, "trigger must be a trigger name or a list"),
+        ({"metadata": {"k": {1, 2}}}, "metadata cannot be sent as JSON"),
+        ({"limit": 0}, "limit must be a positive integer"),
+    ],
+)
+def test_bad_values_name_the_filter(kw: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        P.session_filters(**kw)  # type: ignore[arg-type]
+
+
+def test_one_session_id_check() -> None:
+    assert P.session_id("  sess_1 ") == "sess_1"
+    for bad in ("", "a/b", "a b", "x?y", None, 3):
+        with pytest.raises(InvalidArgumentError, match="not a session id"):
+            P.session_id(bad)
+    assert P.session_ids(["a", " a", "b"]) == ["a", "b"]
