@@ -38,8 +38,7 @@ from sessionkit.plot._style import (
 )
 from sessionkit.plot.logs import auto_freq
 from sessionkit.plot.timeline import layout
-
-from .conftest import empty_sessions_with_agent
+from tests.conftest import empty_sessions_with_agent
 
 
 @pytest.fixture(autouse=True)
