@@ -462,6 +462,11 @@ def test_eval_scores_on_a_given_axes_draws_one_panel() -> None:
     assert len(ax.patches) == 2
     only = plot.eval_scores(_runs(), kind="scores")
     assert isinstance(only, Axes) and only.get_title() == "Eval scores by eval"
+    empty = plot.eval_scores(sk.empty_frame("eval_runs"))  # no runs: still the two panels
+    assert isinstance(empty, Figure) and [a.get_title() for a in empty.axes] == [
+        "Eval pass rate by eval",
+        "Eval scores by eval",
+    ]
     with pytest.raises(ValueError, match="kind='both' draws two panels"):
         plot.eval_scores(_runs(), kind="both", ax=ax)  # type: ignore[call-overload]
 
