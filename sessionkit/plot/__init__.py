@@ -27,6 +27,11 @@ log_severity_over_time     logs         lines per severity per time bucket
 timeline                   spans        one session's icicle chart
 operation_hotspots_chart   spans        total vs self time per operation
 ========================== ============ ===========================================
+
+A helper returns only what it drew; the numbers behind a chart come from the pure function it
+calls, which takes the same frame: :func:`timeline_layout` (each span's x, width, depth,
+operation, error), :func:`sessionkit.analysis.failure_families` (the families table, full
+templates) and the other :mod:`sessionkit.analysis` aggregates.
 """
 
 from ._style import PALETTE, theme
@@ -35,7 +40,7 @@ from .evals import eval_scores
 from .latency import duration_distribution, latency_over_time
 from .logs import log_severity_over_time
 from .reliability import failure_families_chart, success_rate_over_time
-from .timeline import operation_hotspots_chart, timeline
+from .timeline import operation_hotspots_chart, timeline, timeline_layout
 
 __all__ = [
     "PALETTE",
@@ -50,5 +55,6 @@ __all__ = [
     "success_rate_over_time",
     "theme",
     "timeline",
+    "timeline_layout",
     "tokens_vs_cost",
 ]

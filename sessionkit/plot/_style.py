@@ -520,5 +520,7 @@ def theme(**overrides: Any) -> Iterator[None]:
         "figure.dpi": 110,
     }
     base.update(overrides)
-    with mpl.rc_context(base):  # type: ignore[arg-type]
+    # RcParams checks every key and value as it is built (an unknown key is a KeyError, as
+    # in rc_context itself), so the context gets keys matplotlib knows
+    with mpl.rc_context(mpl.RcParams(base)):
         yield

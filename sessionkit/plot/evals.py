@@ -188,8 +188,9 @@ def eval_scores(
         "pass_rate": f"Eval pass rate by {what}",
         "scores": f"Eval scores by {what}",
     }
+    figure: Figure | None = None  # the two-panel Figure, returned instead of an Axes
     if kind == "both":
-        _fig, (left, right) = plt.subplots(
+        figure, (left, right) = plt.subplots(
             1, 2, figsize=(12, height), sharey=True, layout="constrained"
         )
         panels: list[tuple[Axes, str]] = [(left, "pass_rate"), (right, "scores")]
@@ -199,7 +200,7 @@ def eval_scores(
     if table is None or not n:
         for panel, name in panels:
             no_data(panel, titles[name], "Pass rate" if name == "pass_rate" else "Score")
-        return panels[0][0].figure if kind == "both" else panels[0][0]  # type: ignore[return-value]
+        return figure if figure is not None else panels[0][0]
     table = table.iloc[::-1]  # sorted by pass rate ascending; barh draws bottom-up: worst on top
     order = [str(i) for i in table.index]
     ylabels = [shorten(name, 36) for name in order]
@@ -210,7 +211,7 @@ def eval_scores(
         else:
             _scores(panel, eval_runs, keys, order, ylabels, seed)
         panel.set_title(titles[name])
-    if kind == "both":
+    if figure is not None:
         right.tick_params(axis="y", labelleft=False)
-        return left.figure
+        return figure
     return panels[0][0]

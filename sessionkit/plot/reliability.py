@@ -50,8 +50,11 @@ def success_rate_over_time(
     ``by`` draws one line per group, the ``top`` groups by volume. ``band`` (default: only when
     there are at most two lines, where it stays readable) draws each line's interval. Points of
     buckets with fewer than ``min_sessions`` completed sessions are hollow: their rate is noisy.
-    Returns the main Axes; the volume Axes is ``ax.sessionkit_volume_ax``. ``kwargs`` go to
-    :meth:`~matplotlib.axes.Axes.plot`.
+    Returns the main Axes (rate lines and bands). The volume bars are on a twin made by
+    :meth:`~matplotlib.axes.Axes.twinx` (same position, x axis shared with the main Axes; when
+    ``ax`` shares its x axis with nothing else, the twin is the other Axes of
+    ``ax.get_shared_x_axes().get_siblings(ax)``). The numbers behind both are
+    :func:`sessionkit.analysis.reliability`. ``kwargs`` go to :meth:`~matplotlib.axes.Axes.plot`.
     """
     freq = period_freq(freq)
     title = f"Success rate per {bucket_label(freq)}" + (f" by {by}" if by else "")
@@ -151,7 +154,6 @@ def success_rate_over_time(
     )
     rows_of_legend = -(-len(handles) // ncol) + (1 if by else 0)
     ax.set_title(title, pad=8 + 13 * rows_of_legend)
-    ax.sessionkit_volume_ax = twin  # type: ignore[attr-defined]
     return ax
 
 
@@ -169,8 +171,9 @@ def failure_families_chart(
     """Horizontal bars of the ``top`` failure families (from
     :func:`sessionkit.analysis.failure_families`), largest on top, annotated with the count, the
     share of failures and the agents. Templates are wrapped and shortened to two lines; the full
-    table (templates, example ids and errors) is ``ax.sessionkit_families``. ``kwargs`` go to
-    :meth:`~matplotlib.axes.Axes.barh`."""
+    table (templates, example ids and errors) is ``analysis.failure_families(sessions).head(top)``
+    (:func:`sessionkit.analysis.failure_families`), one row per bar from the top down. Returns
+    the Axes. ``kwargs`` go to :meth:`~matplotlib.axes.Axes.barh`."""
     title = "Failure families (errors with ids and numbers masked)"
     every = analysis.failure_families(sessions) if len(sessions) else None
     families = None if every is None else every.head(top)
@@ -179,7 +182,6 @@ def failure_families_chart(
         title = f"Top {n} of {len(every)} failure families (errors with ids and numbers masked)"
     ax = axes(ax, (11, 1.0 + 0.55 * max(n, 2)))
     if families is None or not n:
-        ax.sessionkit_families = families  # type: ignore[attr-defined]
         return no_data(ax, title, "Failed sessions")
     rows = families.iloc[::-1].reset_index(drop=True)  # barh draws bottom-up
     positions = np.arange(n)
@@ -200,5 +202,4 @@ def failure_families_chart(
     failed = int((completed & sessions["success"].fillna(True).eq(False)).sum())
     ax.set_title(f"{title}\n{failed:,} failed of {int(completed.sum()):,} completed sessions")
     ax.set_xlabel("Failed sessions")
-    ax.sessionkit_families = families  # type: ignore[attr-defined]
     return ax

@@ -119,6 +119,79 @@ def _text_colour(fill: str) -> str:
     return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45 else "black"
 
 
+def _one_session(spans: pd.DataFrame, session_id: str | None) -> tuple[str | None, pd.DataFrame]:
+    """The session to chart and its spans: ``session_id``'s, or the only session's. Raises
+    :class:`~sessionkit.errors.InvalidArgumentError` (listing a few ids) when ``session_id`` is
+    ``None`` and ``spans`` holds several, so a chart is never of an arbitrary one."""
+    if session_id is None and len(spans):
+        ids = spans["session_id"].dropna().unique()
+        if len(ids) > 1:
+            raise InvalidArgumentError(
+                f"spans holds {len(ids):,} sessions; pass session_id= to pick one, e.g. "
+                f"session_id={str(ids[0])!r} (one of {', '.join(map(str, ids[:3]))}, ...)"
+            )
+        session_id = str(spans["session_id"].iloc[0])
+    one = spans[spans["session_id"] == session_id] if session_id is not None else spans
+    return session_id, durations(one, ["duration", "self_duration"], "spans")
+
+
+def _milliseconds(min_width: float | pd.Timedelta) -> float:
+    """``min_width`` in milliseconds (a number already is)."""
+    if isinstance(min_width, pd.Timedelta):
+        return float(min_width.total_seconds() * 1000)
+    return float(min_width)
+
+
+def _session_layout(one: pd.DataFrame, max_depth: int | None, limit_ms: float) -> pd.DataFrame:
+    """:func:`layout` of ONE session's spans plus ``operation``, ``error``, ``failed`` and
+    ``hidden`` (``"depth"``: deeper than ``max_depth``, ``"width"``: narrower than ``limit_ms``
+    milliseconds, ``<NA>``: drawn), indexed like ``one``."""
+    if not len(one):  # no spans, perhaps not even their columns: an empty table
+        return pd.DataFrame(
+            {
+                "x": pd.Series(dtype="float64"),
+                "width": pd.Series(dtype="float64"),
+                "depth": pd.Series(dtype="int64"),
+                "operation": pd.Series(dtype="string"),
+                "error": pd.Series(dtype="string"),
+                "failed": pd.Series(dtype="bool"),
+                "hidden": pd.Series(dtype="string"),
+            },
+            index=one.index,
+        )
+    pos = layout(one)
+    nothing = np.zeros(len(pos), dtype=bool)
+    deep = pos["depth"].to_numpy() > max_depth if max_depth is not None else nothing
+    narrow = ~deep & (pos["width"].to_numpy() < limit_ms) if limit_ms else nothing
+    hidden = pd.Series(pd.NA, index=pos.index, dtype="string")
+    hidden[deep] = "depth"
+    hidden[narrow] = "width"
+    return pos.assign(
+        operation=one["operation"].astype("string"),
+        error=one["error"],
+        failed=one["error"].notna().to_numpy(dtype=bool),
+        hidden=hidden,
+    )
+
+
+def timeline_layout(
+    spans: pd.DataFrame,
+    *,
+    session_id: str | None = None,
+    max_depth: int | None = None,
+    min_width: float | pd.Timedelta = 0,
+) -> pd.DataFrame:
+    """What :func:`timeline` draws, as a table: one row per span of the session (picked as
+    :func:`timeline` picks it), indexed like ``spans``, with ``x`` (start, ms from the root's
+    start), ``width`` (ms), ``depth`` (0 = root), ``operation``, ``error``, ``failed`` (bool)
+    and ``hidden`` (``"depth"``: deeper than ``max_depth``, ``"width"``: narrower than
+    ``min_width`` milliseconds or Timedelta, ``<NA>``: drawn). The rows :func:`timeline` draws
+    are ``timeline_layout(...).query("hidden.isna()")``.
+    """
+    _session_id, one = _one_session(spans, session_id)
+    return _session_layout(one, max_depth, _milliseconds(min_width))
+
+
 def timeline(
     spans: pd.DataFrame,
     *,
@@ -130,7 +203,7 @@ def timeline(
 ) -> Axes:
     """Icicle chart of ONE session's spans: a row per depth (root on top), each span a
     rectangle as wide as its duration, children laid out in order from their parent's left edge
-    and clipped to it (see :func:`layout`; spans carry no timestamps).
+    and clipped to it (see :func:`layout`; spans carry no timestamps). Returns the Axes.
 
     ``session_id`` picks the session; it is required when ``spans`` holds several (an
     :class:`~sessionkit.errors.InvalidArgumentError` lists some of them), so a chart is never
@@ -140,39 +213,22 @@ def timeline(
     rectangles that can hold them (namespaces dropped first, then cut). Colours say the kind of
     span (HTTP, storage, agent run, LLM call). Rectangles are drawn as two
     :class:`~matplotlib.collections.PolyCollection` (ok and failed), so 10k-span trees draw
-    fast. ``ax.sessionkit_layout`` holds each span's x, width, depth, operation and error.
-    ``kwargs`` go to both collections.
+    fast. Each span's x, width, depth, operation and error are :func:`timeline_layout` with the
+    same arguments. ``kwargs`` go to both collections.
     """
-    if session_id is None and len(spans):
-        ids = spans["session_id"].dropna().unique()
-        if len(ids) > 1:
-            raise InvalidArgumentError(
-                f"spans holds {len(ids):,} sessions; pass session_id= to pick one, e.g. "
-                f"session_id={str(ids[0])!r} (one of {', '.join(map(str, ids[:3]))}, ...)"
-            )
-        session_id = str(spans["session_id"].iloc[0])
-    one = spans[spans["session_id"] == session_id] if session_id is not None else spans
-    one = durations(one, ["duration", "self_duration"], "spans")
-    pos = layout(one) if len(one) else pd.DataFrame(columns=["x", "width", "depth"])
-    keep = np.ones(len(one), dtype=bool)
-    hidden_depth = 0
-    if max_depth is not None and len(one):
-        deep = pos["depth"].to_numpy() > max_depth
-        hidden_depth, keep = int(deep.sum()), keep & ~deep
-    limit_ms = (
-        min_width.total_seconds() * 1000 if isinstance(min_width, pd.Timedelta) else min_width
-    )
-    narrow = (pos["width"].to_numpy() < float(limit_ms)) & keep if limit_ms else keep & False
-    keep &= ~narrow
-    one, pos = one[keep], pos[keep]
+    session_id, one = _one_session(spans, session_id)
+    limit_ms = _milliseconds(min_width)
+    table = _session_layout(one, max_depth, limit_ms)
+    hidden_depth = int((table["hidden"] == "depth").sum())
+    hidden_narrow = int((table["hidden"] == "width").sum())
+    keep = table["hidden"].isna().to_numpy(dtype=bool)
+    one, pos = one[keep], table[keep]
     rows = int(pos["depth"].max()) + 1 if len(pos) else 1
     ax = axes(ax, (11, float(np.clip(1.3 + 0.42 * rows, 2.6, 9.0))))
     title = f"Timeline of {session_id}" if session_id else "Timeline"
     if not len(one):
-        ax.sessionkit_layout = pos  # type: ignore[attr-defined]
         return no_data(ax, title, "Time since the session started")
     if not one["duration"].notna().any():
-        ax.sessionkit_layout = pos  # type: ignore[attr-defined]
         why = f"none of the {len(one):,} spans has a duration (is the session still running?)"
         return no_data_because(ax, title, why, "Time since the session started")
 
@@ -185,7 +241,7 @@ def timeline(
     ops = one["operation"].astype("string").fillna("(unnamed)").to_numpy(dtype=object)
     kinds = [_kind(str(op)) for op in ops]
     fills = np.array([k[2] for k in kinds], dtype=object)
-    failed = one["error"].notna().to_numpy(dtype=bool)
+    failed = pos["failed"].to_numpy(dtype=bool)
     details = np.full(len(one), "", dtype=object)
     for column in ("model", "agent_name"):  # the agent's name wins over the model
         if column in one:
@@ -268,8 +324,8 @@ def timeline(
     hidden = []
     if hidden_depth:
         hidden.append(f"{hidden_depth:,} spans deeper than {max_depth}")
-    if narrow.any():
-        hidden.append(f"{int(narrow.sum()):,} spans narrower than {limit_ms:g} ms")
+    if hidden_narrow:
+        hidden.append(f"{hidden_narrow:,} spans narrower than {limit_ms:g} ms")
     note(
         ax,
         "children laid out in order from the parent's start (spans carry no timestamps)"
@@ -289,9 +345,6 @@ def timeline(
         fontsize=8,
         title="span kind",
         title_fontsize=8,
-    )
-    ax.sessionkit_layout = pos.assign(  # type: ignore[attr-defined]
-        operation=one["operation"].astype("string"), error=one["error"], failed=failed
     )
     return ax
 

@@ -37,9 +37,7 @@ from sessionkit.plot._style import (
     seconds_label,
 )
 from sessionkit.plot.logs import auto_freq
-from sessionkit.plot.timeline import layout
-
-from .conftest import empty_sessions_with_agent
+from tests.conftest import empty_sessions_with_agent
 
 
 @pytest.fixture(autouse=True)
@@ -382,8 +380,14 @@ def test_success_rate_over_time_with_wilson_band_and_volume() -> None:
     rate = next(line for line in ax.get_lines() if line.get_label() == "success rate")
     assert list(rate.get_ydata()) == pytest.approx([2 / 3, 2 / 3])
     assert list(rate.get_xdata()) == pytest.approx([_day(1) + 0.5, _day(2) + 0.5])
-    volume = ax.sessionkit_volume_ax  # type: ignore[attr-defined]
-    assert [p.get_height() for p in volume.patches] == [3, 3]
+    (volume,) = [a for a in ax.get_shared_x_axes().get_siblings(ax) if a is not ax]
+    assert volume in ax.figure.axes and volume.get_position().bounds == ax.get_position().bounds
+    assert [p.get_height() for p in volume.patches] == [3, 3]  # 3 completed sessions a day
+    assert [p.get_x() + p.get_width() / 2 for p in volume.patches] == pytest.approx(
+        [_day(1) + 0.5, _day(2) + 0.5]
+    )
+    assert {to_hex(p.get_facecolor()) for p in volume.patches} == {"#d9d9d9"}
+    assert not ax.patches and volume.get_ylabel() == "Completed sessions"
     (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
     ys = band.get_paths()[0].vertices[:, 1]
     low, high = sk_wilson(2, 3)
@@ -424,8 +428,12 @@ def test_failure_families_chart_counts_families_keeps_full_text() -> None:
     assert top.startswith("KeyNotFound: key <str> not found in store <str>")
     assert top.endswith("…") and top.count("\n") == 1  # two lines, shortened
     assert _texts(ax) == ["1 (33%)  a", "2 (67%)  a, b"]
-    families = ax.sessionkit_families  # type: ignore[attr-defined]
-    assert families.loc[0, "template"].endswith("while loading")  # the full template
+    assert {to_hex(p.get_facecolor()) for p in ax.patches} == {"#d55e00"}
+    # the table behind the bars, full templates included, is analysis.failure_families
+    families = sk.analysis.failure_families(frame).head(10)
+    assert families["count"].tolist() == [p.get_width() for p in ax.patches][::-1]
+    assert families.loc[0, "template"].endswith("while loading")
+    assert top.replace("\n", " ")[:-1] in " ".join(families.loc[0, "template"].split())
     assert ax.get_xlabel() == "Failed sessions" and "3 failed of 6 completed" in ax.get_title()
 
 
@@ -454,6 +462,11 @@ def test_eval_scores_on_a_given_axes_draws_one_panel() -> None:
     assert len(ax.patches) == 2
     only = plot.eval_scores(_runs(), kind="scores")
     assert isinstance(only, Axes) and only.get_title() == "Eval scores by eval"
+    empty = plot.eval_scores(sk.empty_frame("eval_runs"))  # no runs: still the two panels
+    assert isinstance(empty, Figure) and [a.get_title() for a in empty.axes] == [
+        "Eval pass rate by eval",
+        "Eval scores by eval",
+    ]
     with pytest.raises(ValueError, match="kind='both' draws two panels"):
         plot.eval_scores(_runs(), kind="both", ax=ax)  # type: ignore[call-overload]
 
@@ -548,19 +561,6 @@ def test_log_severity_colours_and_order_come_from_display_and_schema() -> None:
 # --------------------------------------------------------------------------- spans
 
 
-def test_timeline_layout_children_from_the_parents_left_edge_clipped() -> None:
-    spans = _spans()
-    pos = layout(spans).assign(span=spans["span_id"]).set_index("span")
-    assert pos.loc["r"].tolist() == [0.0, 100.0, 0]
-    assert pos.loc["a"].tolist() == [0.0, 80.0, 1]
-    assert pos.loc["k"].tolist() == [0.0, 10.0, 2]
-    assert pos.loc["l"].tolist() == [10.0, 70.0, 2]  # clipped to its parent's end
-    assert pos.loc["h"].tolist() == [80.0, 15.0, 1]
-    assert pos.loc["t"].tolist() == [95.0, 0.2, 1]
-    shuffled = spans.sample(frac=1.0, random_state=RNG_SEED)
-    assert layout(shuffled).sort_index().equals(layout(spans))  # frame order does not matter
-
-
 def _rectangles(ax: Axes) -> dict[str, list[tuple[float, float, float]]]:
     out: dict[str, list[tuple[float, float, float]]] = {}
     for c in ax.collections:
@@ -588,7 +588,13 @@ def test_timeline_draws_each_span_as_a_rectangle_and_highlights_failures() -> No
     labels = _texts(ax)
     assert "HTTP POST" in labels and "agent.run · triage" in labels
     assert not any("vector" in t or t == "search" for t in labels)  # 0.2 ms: no room for text
-    assert ax.sessionkit_layout["failed"].sum() == 1  # type: ignore[attr-defined]
+    assert ax.get_title() == "Timeline of sess_1\n6 spans, 100 ms total, 1 failed"
+    fills = {str(c.get_label()): [to_hex(f) for f in c.get_facecolor()] for c in ax.collections}
+    # r HTTP, a agent run, k storage, h HTTP, t storage; l (failed) an LLM call
+    assert fills == {
+        "spans": ["#56b4e9", "#0072b2", "#009e73", "#56b4e9", "#009e73"],
+        "failed": ["#e69f00"],
+    }
 
 
 def test_timeline_picks_a_session_and_hides_deep_or_narrow_spans() -> None:
@@ -750,5 +756,6 @@ def test_public_surface() -> None:
         "success_rate_over_time",
         "theme",
         "timeline",
+        "timeline_layout",
         "tokens_vs_cost",
     }

@@ -9,8 +9,7 @@ import sessionkit as sk
 from sessionkit.emulator import Emulator
 from sessionkit.filtering import filter_frame, summarise
 from sessionkit.widgets import FilterPanel, SessionInspector
-
-from .conftest import make_client
+from tests.conftest import make_client
 
 
 @pytest.fixture(scope="module")
