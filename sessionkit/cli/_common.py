@@ -1,45 +1,106 @@
-"""The ``sessionkit`` command: ``sessionkit demo`` and ``sessionkit emulator``.
+"""What every ``sessionkit`` subcommand shares: the one convention for bad input and failures.
 
-Also the one home of what every subcommand shares about bad input: argparse types that turn
-a bad value into a usage error (exit 2), :func:`error` for a one-line message on stderr, and
-:func:`run_command`, which turns Ctrl-C, a :class:`SessionKitError` or an :class:`OSError`
-into one line and an exit status instead of a traceback.
+A subcommand is a :class:`Command`: a parser-builder (``configure(parser)``) and a
+``run(args) -> int``. :func:`run_command` runs it and is the only place that turns a failure
+into an exit status:
+
+* ``0`` done; ``1`` a :class:`~sessionkit.errors.SessionKitError`, an :class:`OSError` or a
+  :class:`CommandError` (one line on stderr: ``sessionkit COMMAND: message``);
+* ``2`` bad usage — an option argparse refuses (one line, via :class:`Parser`), or a
+  :class:`CommandError` with ``status=2`` such as "nothing to report" (:func:`matching`);
+* ``130`` Ctrl-C (one line saying what was kept);
+* sessionkit's warnings: one ``sessionkit COMMAND: warning: ...`` line each, said once.
+
+Also here: the argparse types (``nonempty``, ``nonnegative_int``, ...) and the "can this path
+be written" checks a command runs before its slow part (:func:`require_writable_file`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
-#: What each subcommand says after "interrupted; " when Ctrl-C stops it.
-_INTERRUPTED = {
-    "sync": "the store keeps everything written so far, run sync again to resume",
-    "report": "no report was written; run report again",
-    "demo": "nothing more was written; run demo again",
-    "emulator": "the emulator stopped",
-}
+from ..errors import SessionKitError, SessionKitWarning
+
+T = TypeVar("T")
+
+#: How the loaders' warning about a filter that selected nothing begins
+#: (:func:`sessionkit.loaders.warn_no_match`); :func:`matching` turns it into exit status 2.
+NO_MATCH_PREFIX = "No sessions match"
 
 
-def error(command: str, message: str) -> None:
-    """Print ``sessionkit <command>: <message>`` as one line on stderr (the message's lines
-    become sentences of it)."""
+@dataclass(frozen=True)
+class Command:
+    """One ``sessionkit`` subcommand: its ``name``, the one-line ``help`` of ``sessionkit
+    --help``, the ``description`` atop its own ``--help``, what it says after "interrupted; "
+    on Ctrl-C, the ``configure(parser)`` that adds its options and its ``run(args)``, which
+    returns the exit status (0) or raises (see :func:`run_command`)."""
+
+    name: str
+    help: str
+    description: str
+    interrupted: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+class CommandError(Exception):
+    """A failure a command reports as one line and exit ``status`` (1 unless given)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def one_line(message: str) -> str:
+    """``message`` as one line: its lines become sentences of it (a period added where a line
+    ends without punctuation), runs of whitespace become one space."""
     lines = [" ".join(line.split()) for line in message.splitlines()]
     lines = [line for line in lines if line]
-    text = " ".join(
+    return " ".join(
         line if i == len(lines) - 1 or line[-1] in ".;:!?" else line + "."
         for i, line in enumerate(lines)
     )
-    print(f"sessionkit {command}: {text}", file=sys.stderr)
+
+
+def error(command: str, message: str) -> None:
+    """Print ``sessionkit <command>: <message>`` as one line on stderr (:func:`one_line`)."""
+    print(f"sessionkit {command}: {one_line(message)}", file=sys.stderr)
 
 
 def os_error_text(exc: OSError) -> str:
     """``[Errno 20] Not a directory: '/dev/null/x'`` → ``Not a directory``."""
     return exc.strerror or str(exc)
+
+
+def os_failure(exc: OSError, doing: str | None = None) -> CommandError:
+    """The :class:`CommandError` (status 1) of ``exc``, met while ``doing`` (e.g. "cannot write
+    report to r.html"): ``"<doing>: <strerror> (<file>)"``, the file only when the error names
+    one, ``doing`` only when given."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    text = f"{os_error_text(exc)}{where}"
+    return CommandError(f"{doing}: {text}" if doing else text)
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr and exit status 2, like
+    every other failure of the command (argparse itself prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: <message>; see <prog> --help`` and exit 2."""
+        print(f"{self.prog}: {one_line(message)}; see {self.prog} --help", file=sys.stderr)
+        sys.exit(2)
+
+
+# -- argparse types: a bad value is a usage error (exit 2) naming the option ------------------
 
 
 def nonnegative_int(text: str) -> int:
@@ -80,6 +141,20 @@ def rate(text: str) -> float:
     return value
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+
+
+def duration(text: str) -> float:
+    """argparse type: ``"50ms"`` → 0.05, ``"0.5s"`` → 0.5, ``"2"`` → 2.0 (seconds)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use 50ms, 0.5s or 2)")
+    value = float(match.group(1))
+    if value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (too large)")
+    return value / 1000 if match.group(2) == "ms" else value
+
+
 def nonempty(text: str) -> str:
     """argparse type: a non-blank string (leave the option out to mean "all")."""
     if not text.strip():
@@ -87,9 +162,11 @@ def nonempty(text: str) -> str:
     return text
 
 
-def writable_file(path: str | os.PathLike[str]) -> str | None:
-    """Why a file cannot be written at ``path`` (None when it looks writable): checked before
-    the slow part of a command, so a bad ``--out`` fails in a second, not after the load."""
+# -- paths: checked before the slow part, so a bad --out fails in a second, not after the load --
+
+
+def unwritable_file(path: str | os.PathLike[str]) -> str | None:
+    """Why a file cannot be written at ``path``, or None when it looks writable."""
     target = Path(path)
     if target.is_dir():
         return "it is a directory"
@@ -103,8 +180,8 @@ def writable_file(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def writable_dir(path: str | os.PathLike[str]) -> str | None:
-    """Why a directory cannot be created or written at ``path`` (None when it looks fine)."""
+def unwritable_dir(path: str | os.PathLike[str]) -> str | None:
+    """Why a directory cannot be created or written at ``path``, or None when it looks fine."""
     target = Path(path)
     current = target
     while not current.exists():
@@ -116,19 +193,64 @@ def writable_dir(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def run_command(
-    command: str, func: Callable[[argparse.Namespace], int], args: argparse.Namespace
-) -> int:
-    """``func(args)``, with Ctrl-C (exit 130), a :class:`SessionKitError` (exit 1) and an
-    :class:`OSError` (exit 1) reported as one line on stderr instead of a traceback, and
-    sessionkit's warnings as one ``sessionkit COMMAND: warning: ...`` line each."""
-    from .errors import SessionKitError, SessionKitWarning
+def require_writable_file(path: str | os.PathLike[str], doing: str, option: str) -> None:
+    """Raise ``CommandError("<doing>: <why>; choose another <option>")`` when a file cannot be
+    written at ``path`` (:func:`unwritable_file`); return None when it can."""
+    why = unwritable_file(path)
+    if why:
+        raise CommandError(f"{doing}: {why}; choose another {option}")
 
+
+def require_writable_dir(path: str | os.PathLike[str], doing: str, option: str) -> None:
+    """As :func:`require_writable_file`, for a directory (:func:`unwritable_dir`)."""
+    why = unwritable_dir(path)
+    if why:
+        raise CommandError(f"{doing}: {why}; choose another {option}")
+
+
+# -- warnings ----------------------------------------------------------------------------------
+
+
+def matching(
+    command: str,
+    load: Callable[[], T],
+    *,
+    is_empty: Callable[[T], bool],
+    fallback: str | None = None,
+) -> T:
+    """``load()``, with sessionkit's warnings held back until it is known whether anything
+    matched.
+
+    When ``is_empty(result)`` and a reason is known — the loaders' "No sessions match ..."
+    warning, else ``fallback`` — raises ``CommandError("nothing to <command> — <reason>",
+    status=2)`` and the held warnings are dropped (the reason says it all). Otherwise the held
+    warnings are shown again (one line each, by :func:`run_command`) and ``result`` returned.
+    ``fallback=None``: an empty result without that warning is a success.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SessionKitWarning)
+        result = load()
+    if is_empty(result):
+        why = next(
+            (str(w.message) for w in caught if str(w.message).startswith(NO_MATCH_PREFIX)),
+            fallback,
+        )
+        if why is not None:
+            raise CommandError(f"nothing to {command} — {why}", status=2)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result
+
+
+@contextmanager
+def _warnings_as_lines(command: str) -> Iterator[None]:
+    """Inside: each sessionkit warning is one ``sessionkit COMMAND: warning: ...`` line on
+    stderr, said once, no source line; other warnings show as Python shows them."""
     shown = warnings.showwarning
     said: set[str] = set()
 
-    def one_line(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
-        if issubclass(category, SessionKitWarning):  # ours: one line, no source line, once
+    def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+        if issubclass(category, SessionKitWarning):
             text = " ".join(str(message).split())
             if text not in said:
                 said.add(text)
@@ -136,136 +258,50 @@ def run_command(
         else:
             shown(message, category, *rest, **kw)
 
-    warnings.showwarning = one_line
+    warnings.showwarning = show
     try:
-        return func(args)
-    except KeyboardInterrupt:
-        error(command, f"interrupted; {_INTERRUPTED.get(command, 'run it again')}")
-        return 130
-    except SessionKitError as exc:
-        error(command, str(exc))
-        return 1
-    except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        error(command, f"{os_error_text(exc)}{where}")
-        return 1
+        yield
     finally:
         warnings.showwarning = shown
 
 
-def _demo(args: argparse.Namespace) -> int:
-    """Load the demo sessions through the client and print a short summary."""
-    import pandas as pd
-
-    from .analysis import summary_by_agent
-    from .connect import connect
-    from .display import format_money, format_rate, format_timestamp, readable
-    from .loaders import load_sessions
-
-    why = writable_file(args.out) or (
-        writable_dir(Path(args.out).with_suffix("")) if args.csv else None
-    )
-    if why:
-        error("demo", f"cannot write report to {args.out}: {why}; choose another --out")
-        return 1
-    client = connect(demo=True)
-    sessions = load_sessions(client, progress=False)
-    done = sessions[sessions["pending"].eq(False)]
-    failed = int(done["success"].eq(False).sum())
-    print(
-        f"\nLoaded {len(sessions):,} sessions in {len(sessions.columns)} typed columns "
-        f"({sessions.memory_usage(deep=True).sum() / 2**20:.1f} MiB) from {client.backend}."
-    )
-    print(
-        f"Span: {format_timestamp(sessions['start_time'].min())} to "
-        f"{format_timestamp(sessions['start_time'].max())}; "
-        f"{int(sessions['pending'].sum())} pending; total cost "
-        f"{format_money(sessions['total_cost'].sum())}; failure rate "
-        f"{format_rate(failed / max(len(done), 1))} ({failed:,} of {len(done):,} completed).\n"
-    )
-    table = readable(summary_by_agent(sessions))
-    with pd.option_context("display.width", 120, "display.max_columns", 20):
-        print(table.to_string())
-    from .report import report_from_client
-
-    out = Path(args.out)
-    report = report_from_client(
-        client, out=out, csv_dir=out.with_suffix("") if args.csv else None, progress=False
-    )
-    print("\nDetected changes:")
-    for sentence in report.incidents:
-        print(f"  - {sentence}")
-    print(f"\nReport: {report.path.resolve()}  (open it in a browser; it needs no network)")
-    if report.csv_dir:
-        print(f"Tables as CSV: {report.csv_dir.resolve()}")
-    return 0
+# -- running -----------------------------------------------------------------------------------
 
 
-def _emulator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("emulator", help="run the local Agentuity Sessions API emulator")
-    try:
-        from .emulator import _cli
-    except ImportError:  # pragma: no cover - the emulator ships with the package
-        return
-    _cli.configure_parser(parser)
-    parser.set_defaults(func=_cli.run)
+def run_command(command: Command, args: argparse.Namespace) -> int:
+    """``command.run(args)``'s exit status, every failure reported as one line on stderr
+    instead of a traceback: Ctrl-C → 130, a :class:`CommandError` → its status, a
+    :class:`SessionKitError` or an :class:`OSError` → 1 (see the module docstring)."""
+    with _warnings_as_lines(command.name):
+        try:
+            return command.run(args)
+        except KeyboardInterrupt:
+            error(command.name, f"interrupted; {command.interrupted}")
+            return 130
+        except CommandError as exc:
+            error(command.name, str(exc))
+            return exc.status
+        except SessionKitError as exc:
+            error(command.name, str(exc))
+            return 1
+        except OSError as exc:
+            failure = os_failure(exc)
+            error(command.name, str(failure))
+            return failure.status
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sessionkit")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "unknown"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``sessionkit`` command."""
-    parser = argparse.ArgumentParser(
-        prog="sessionkit", description="Analyse Agentuity agent sessions (and emulate the API)."
-    )
-    parser.add_argument("--version", action="version", version=f"sessionkit {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser(
-        "demo", help="load the demo data through the emulator, summarise it, write a report"
-    )
-    demo.add_argument(
-        "--out",
-        type=nonempty,
-        default="reports/demo-report.html",
-        help="where to write the HTML report (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--csv",
-        action="store_true",
-        help="also write the report's tables as CSV, into a folder named like --out without "
-        "its suffix (default: reports/demo-report/)",
-    )
-    demo.set_defaults(func=_demo)
-    _emulator_parser(sub)
-    from .report import configure_report_parser, run_report
-    from .store._cli import configure_sync_parser, run_sync
-
-    report = sub.add_parser("report", help="write a self-contained cost & reliability report")
-    configure_report_parser(report)
-    report.set_defaults(func=run_report)
-
-    sync = sub.add_parser("sync", help="sync sessions (and optionally details) into a local store")
-    configure_sync_parser(sync)
-    sync.set_defaults(func=run_sync)
+def add_command(sub: argparse._SubParsersAction[Parser], command: Command) -> Parser:
+    """Add ``command`` as a subcommand parser of ``sub`` and return that parser; a namespace it
+    parses holds ``command`` as ``handler`` and the subcommand parser as ``parser``."""
+    parser = sub.add_parser(command.name, help=command.help, description=command.description)
+    command.configure(parser)
+    parser.set_defaults(handler=command, parser=parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sessionkit`` console script."""
-    try:
-        args = build_parser().parse_args(argv)
-    except KeyboardInterrupt:  # while modules were still loading
-        print("sessionkit: interrupted", file=sys.stderr)
-        return 130
-    return run_command(args.command, args.func, args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def run_standalone(command: Command, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` with ``command``'s options alone (prog ``sessionkit NAME``) and run it:
+    ``python -m sessionkit.emulator`` is ``sessionkit emulator``. Returns the exit status."""
+    parser = Parser(prog=f"sessionkit {command.name}", description=command.description)
+    command.configure(parser)
+    return run_command(command, parser.parse_args(argv))
