@@ -855,7 +855,7 @@ def test_cli_sync(
     import argparse
     import importlib
 
-    from sessionkit.store import configure_sync_parser, run_sync
+    from sessionkit.cli import run_command, sync
 
     connect_module = importlib.import_module("sessionkit.connect")  # the module, not sk.connect
     monkeypatch.setattr(connect_module, "_default", None)  # restored after the test
@@ -863,19 +863,19 @@ def test_cli_sync(
     monkeypatch.setenv("AGENTUITY_CATALYST_URL", small_emu.catalyst_url)
     monkeypatch.setenv("AGENTUITY_API_URL", small_emu.api_url)
     parser = argparse.ArgumentParser()
-    configure_sync_parser(parser)
+    sync.configure(parser)
     path = tmp_path / "cli"
     args = parser.parse_args(["--store", str(path), "--trigger", "cron", "--no-progress"])
-    assert run_sync(args) == 0
+    assert run_command(sync.COMMAND, args) == 0
     assert capsys.readouterr().out.startswith("sync: ")
     stored = Store(path).load_sessions(trigger="cron")  # the scope it was synced for
     assert len(stored) > 0 and set(stored["trigger"]) == {"cron"}
-    assert run_sync(args) == 0  # incremental: the scope (trigger=cron) is known
+    assert run_command(sync.COMMAND, args) == 0  # incremental: the scope (trigger=cron) is known
     assert capsys.readouterr().out.startswith("sync: 0 new, 0 updated")
     from sessionkit.store._files import exclusive_lock
 
     with exclusive_lock(path / ".lock"):
-        assert run_sync(args) == 3
+        assert run_command(sync.COMMAND, args) == 3
     assert f"process {os.getpid()}" in capsys.readouterr().err
 
 

@@ -2,7 +2,7 @@
 
 Layers: :mod:`.synth` + :mod:`.details` (the deterministic synthetic project),
 :mod:`.httpd` (HTTP servers, query engine), :mod:`.chaos` (fault injection),
-:mod:`.runner` (in-process and child-process runners) and :mod:`._cli` (the command).
+:mod:`.runner` (in-process and child-process runners); the command is :mod:`sessionkit.cli.emulator`.
 """
 
 from .chaos import Faults

@@ -1,7 +1,8 @@
-"""``python -m sessionkit.emulator``: run the emulator (same options as ``sessionkit emulator``)."""
+"""``python -m sessionkit.emulator``: run the emulator (same options as ``sessionkit emulator``,
+which :mod:`sessionkit.cli.emulator` defines)."""
 
 import sys
 
-from ._cli import main
+from ..cli import emulator, run_standalone
 
-sys.exit(main())
+sys.exit(run_standalone(emulator.COMMAND))

@@ -12,11 +12,10 @@
 
 Module map: :mod:`._store` (layout, reading, SQL, merging), :mod:`._sync` (the sync walk),
 :mod:`._arrow` (frames ↔ Arrow, dtype restoration), :mod:`._files` (atomic files, lock,
-manifest), :mod:`._cli` (``sessionkit sync``).
+manifest). ``sessionkit sync`` is :mod:`sessionkit.cli.sync`.
 """
 
 from ._arrow import restore_dtypes
-from ._cli import configure_sync_parser, run_sync
 from ._files import StoreLockedError
 from ._store import DEFAULT_PATH, ENTITIES, Store
 from ._sync import Selection, SyncResult, walk_pages
@@ -28,8 +27,6 @@ __all__ = [
     "Store",
     "StoreLockedError",
     "SyncResult",
-    "configure_sync_parser",
     "restore_dtypes",
-    "run_sync",
     "walk_pages",
 ]

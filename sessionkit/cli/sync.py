@@ -1,23 +1,28 @@
-"""``sessionkit sync``: bring a local store up to date from the command line."""
+"""``sessionkit sync``: bring a local store up to date from the command line.
+
+Exit status: 0 synced, 1 an error, 2 bad usage or a filter matching nothing, 3 when another
+sync holds the store, 130 Ctrl-C (the store keeps what was written).
+"""
 
 from __future__ import annotations
 
 import argparse
-import warnings
 
-from ..cli import error, nonempty, os_error_text, writable_dir
-from ..errors import SessionKitError, SessionKitWarning
-from ._files import StoreLockedError
-from ._store import DEFAULT_PATH
+from ..connect import connect
+from ..store import DEFAULT_PATH, Store, StoreLockedError, SyncResult
+from ..store._sync import _FILTER_NAMES
+from ._common import (
+    Command,
+    CommandError,
+    matching,
+    nonempty,
+    os_failure,
+    require_writable_dir,
+)
 
 
-def configure_sync_parser(p: argparse.ArgumentParser) -> None:
-    """Add the options of ``sessionkit sync`` to ``p`` (the caller sets ``func=run_sync``)."""
-    p.description = (
-        "Fetch new and changed sessions into a local Parquet store (the first run fetches the "
-        "history, bounded by --since). Read it with sessionkit.store.Store, DuckDB, Polars, "
-        "Dask or Spark."
-    )
+def configure(p: argparse.ArgumentParser) -> None:
+    """Add the options of ``sessionkit sync`` to ``p``."""
     p.add_argument(
         "--store",
         type=nonempty,
@@ -81,60 +86,67 @@ def configure_sync_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run_sync(args: argparse.Namespace) -> int:
-    """Run ``sessionkit sync``; returns the exit status (3 when another sync holds the store)."""
-    from ..connect import connect
-    from ._store import Store
-    from ._sync import _FILTER_NAMES
+def _details(text: str | None) -> str | list[str] | None:
+    """``--details`` as :meth:`Store.sync` takes it: all, failed, none (which sync reads as
+    None too) or a list of session ids; raises a usage :class:`CommandError` (status 2)."""
+    if text is None or text in ("all", "failed", "none"):
+        return text
+    ids = [d.strip() for d in text.split(",") if d.strip()]
+    if not ids or any(not d.startswith("sess_") for d in ids):
+        raise CommandError(
+            "--details takes all, failed, none or comma-separated session ids (sess_...); "
+            f"got {text!r}",
+            status=2,
+        )
+    return ids
 
-    details: object = args.details  # "none" is sync()'s word for None too
-    if isinstance(details, str) and details not in ("all", "failed", "none"):
-        details = [d.strip() for d in details.split(",") if d.strip()]
-        wrong = [d for d in details if not d.startswith("sess_")]
-        if wrong or not details:
-            error(
-                "sync",
-                "--details takes all, failed, none or comma-separated session "
-                f"ids (sess_...); got {args.details!r}",
-            )
-            return 2
+
+def _nothing_synced(result: SyncResult) -> bool:
+    return not (result.new or result.updated or result.unchanged)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sync the store and print the summary once (sync itself prints nothing); returns 0.
+    Raises a :class:`CommandError`: status 2 for bad --details or a filter matching nothing,
+    3 when another sync holds the store, 1 when the store cannot be written."""
+    details = _details(args.details)
     filters = {  # every sync filter has an option of the same name, but metadata
         name: getattr(args, name)
         for name in _FILTER_NAMES
         if name != "metadata" and getattr(args, name) is not None
     }
-    progress = False if args.no_progress else None
-    why = writable_dir(args.store)
-    if why:
-        error("sync", f"cannot create store at {args.store}: {why}; choose another --store")
-        return 1
+    require_writable_dir(args.store, f"cannot create store at {args.store}", "--store")
+    client = connect(demo=True if args.demo else None)
     try:
-        client = connect(demo=True if args.demo else None)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", SessionKitWarning)
-            result = Store(args.store).sync(
+        result = matching(
+            "sync",
+            lambda: Store(args.store).sync(
                 client,
                 since=args.since,
-                details=details,  # type: ignore[arg-type]
+                details=details,
                 logs=bool(args.logs),
-                progress=progress,
+                progress=False if args.no_progress else None,
                 **filters,
-            )
-        no_match = [w for w in caught if str(w.message).startswith("No sessions match")]
-        if no_match and not (result.new or result.updated or result.unchanged):
-            error("sync", f"nothing to sync — {no_match[0].message}")
-            return 2
-        for w in caught:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            ),
+            is_empty=_nothing_synced,
+        )
     except StoreLockedError as exc:
-        error("sync", str(exc))
-        return 3
-    except SessionKitError as exc:
-        error("sync", str(exc))
-        return 1
+        raise CommandError(str(exc), status=3) from exc
     except OSError as exc:
-        where = exc.filename or args.store
-        error("sync", f"cannot write the store at {args.store}: {os_error_text(exc)} ({where})")
-        return 1
-    print(result)  # the summary, once (sync itself prints nothing)
+        raise os_failure(exc, f"cannot write the store at {args.store}") from exc
+    print(result)
     return 0
+
+
+COMMAND = Command(
+    name="sync",
+    help="sync sessions (and optionally details) into a local store",
+    description=(
+        "Fetch new and changed sessions into a local Parquet store (the first run fetches the "
+        "history, bounded by --since). Read it with sessionkit.store.Store, DuckDB, Polars, "
+        "Dask or Spark."
+    ),
+    interrupted="the store keeps everything written so far, run sync again to resume",
+    configure=configure,
+    run=run,
+)

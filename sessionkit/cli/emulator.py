@@ -1,37 +1,37 @@
-"""The ``sessionkit emulator`` subcommand."""
+"""``sessionkit emulator`` (and ``python -m sessionkit.emulator``): serve the local API.
+
+Exit status: 0 when stopped (Ctrl-C or SIGTERM), 1 when a port cannot be bound, 2 bad usage.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import re
 import signal
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
-from ..cli import (
-    error,
+from ..emulator import DEFAULT_KEY, Dataset, Emulator, Faults, generate
+from ..emulator.synth import AGENTS, DEFAULT_SESSIONS, REGIONS, check_agent_names
+from ._common import (
+    Command,
+    CommandError,
+    duration,
     nonempty,
     nonnegative_float,
     nonnegative_int,
     os_error_text,
     positive_int,
     rate,
-    run_command,
 )
-from .chaos import Faults
-from .runner import DEFAULT_KEY, Emulator
-from .synth import AGENTS, DEFAULT_SESSIONS, REGIONS, Dataset, check_agent_names, generate
 
 #: The highest --port: the other regions and the App API listen on the ports after it.
 MAX_PORT = 65535 - len(REGIONS)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
-
 
 def _utc(ns: int) -> datetime:
+    """``ns`` nanoseconds since the epoch as an aware UTC datetime."""
     return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
@@ -41,17 +41,6 @@ def agent_names(text: str) -> tuple[str, ...]:
         return check_agent_names([part.strip() for part in text.split(",")])
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def duration(text: str) -> float:
-    """``"50ms"`` → 0.05, ``"0.5s"`` → 0.5, ``"2"`` → 2.0 (seconds)."""
-    match = _DURATION.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use 50ms, 0.5s or 2)")
-    value = float(match.group(1))
-    if value == float("inf"):
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (too large)")
-    return value / 1000 if match.group(2) == "ms" else value
 
 
 def port(text: str) -> int:
@@ -68,7 +57,7 @@ def port(text: str) -> int:
     return value
 
 
-def configure_parser(p: argparse.ArgumentParser) -> None:
+def configure(p: argparse.ArgumentParser) -> None:
     """Add the emulator's options to ``p``."""
     p.add_argument(
         "--port",
@@ -196,7 +185,9 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted; prints the URLs, the key and how to point sessionkit at it."""
+    """Serve until Ctrl-C or SIGTERM, having printed the URLs, the key and how to point
+    sessionkit at it (``--json-ready``: one JSON line instead); returns 0 once stopped. Raises
+    a :class:`CommandError` when a port cannot be bound."""
     dataset: Dataset = generate(
         DEFAULT_SESSIONS if args.sessions is None else args.sessions,
         seed=args.seed,
@@ -214,12 +205,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         emu.start(args.port)
     except OSError as exc:  # start() closed what it had bound
-        error(
-            "emulator",
+        raise CommandError(
             f"cannot listen on port {args.port} (or one of the {len(REGIONS)} after it): "
-            f"{os_error_text(exc)}; stop what uses it, or pass another --port (0 = any free ports)",
-        )
-        return 1
+            f"{os_error_text(exc)}; stop what uses it, or pass another --port (0 = any free ports)"
+        ) from exc
     info = {
         "catalyst_url": emu.catalyst_url,
         "api_url": emu.api_url,
@@ -269,14 +258,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m sessionkit.emulator``."""
-    parser = argparse.ArgumentParser(
-        prog="sessionkit emulator", description="Run the local Agentuity API emulator."
-    )
-    configure_parser(parser)
-    return run_command("emulator", run, parser.parse_args(argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+COMMAND = Command(
+    name="emulator",
+    help="run the local Agentuity Sessions API emulator",
+    description="Run the local Agentuity API emulator.",
+    interrupted="the emulator stopped",
+    configure=configure,
+    run=run,
+)

@@ -1,0 +1,7 @@
+"""``python -m sessionkit.cli``: the ``sessionkit`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

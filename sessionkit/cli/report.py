@@ -1,0 +1,114 @@
+"""``sessionkit report``: write the self-contained cost & reliability report.
+
+Exit status: 0 written, 1 an error (nothing written), 2 bad usage or no session matching the
+filters, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..connect import connect
+from ..loaders import load_sessions
+from ..report import FORMATS, render_from_client
+from ._common import (
+    Command,
+    matching,
+    nonempty,
+    nonnegative_int,
+    os_failure,
+    require_writable_dir,
+    require_writable_file,
+)
+
+#: The filter options, named as :func:`sessionkit.load_sessions` names them.
+_FILTERS = ("since", "until", "trigger", "env", "agent")
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Add the options of ``sessionkit report`` to ``p``."""
+    times = (
+        "ISO time with a zone ('2026-11-01T00:00Z'), a bare date (that UTC day, '2026-11-01') "
+        "or a relative 30d, 12h (on the demo data: before the demo's now)"
+    )
+    p.add_argument("--since", type=nonempty, default=None, help=f"{times}; default: everything")
+    p.add_argument("--until", type=nonempty, default=None, help=f"{times}; default: now")
+    p.add_argument(
+        "--trigger", type=nonempty, default=None, help="only this trigger (e.g. cron); default: all"
+    )
+    p.add_argument(
+        "--env", type=nonempty, default=None, help="only this environment (e.g. production)"
+    )
+    p.add_argument(
+        "--agent",
+        type=nonempty,
+        default=None,
+        help="only this agent: its name (as the report shows it), its stable id agent_<40hex> "
+        "or a deployment id agentid_<40hex>; default: all",
+    )
+    p.add_argument(
+        "--out",
+        type=nonempty,
+        default=None,
+        help="where to write the report (default: report.html, or report.md with "
+        "--format markdown)",
+    )
+    p.add_argument("--format", choices=FORMATS, default="html", help="default: %(default)s")
+    p.add_argument(
+        "--csv",
+        type=nonempty,
+        default=None,
+        metavar="DIR",
+        help="also write every table as CSV into DIR",
+    )
+    p.add_argument(
+        "--details",
+        type=nonnegative_int,
+        default=300,
+        metavar="N",
+        help="completed sessions sampled for hotspots and evals, 0 or more; 0 = none "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--demo", action="store_true", help="use the bundled emulator even when a key is set"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report and print where it is (and the detected changes); returns 0. Raises a
+    :class:`CommandError`: status 1 when a path cannot be written, 2 when no session matches."""
+    out = args.out or ("report.md" if args.format == "markdown" else "report.html")
+    require_writable_file(out, f"cannot write report to {out}", "--out")
+    if args.csv:
+        require_writable_dir(args.csv, f"cannot write CSV tables to {args.csv}", "--csv")
+    filters = {k: getattr(args, k) for k in _FILTERS if getattr(args, k)}
+    client = connect(demo=True) if args.demo else connect()
+    matching(  # one session says whether there is anything to report, before the long load
+        "report",
+        lambda: load_sessions(client, limit=1, progress=False, agent_names=False, **filters),
+        is_empty=lambda probe: probe.empty,
+        fallback="no session matches these filters.",
+    )
+    report = render_from_client(client, fmt=args.format, details=args.details, **filters)
+    try:
+        report = report.write(out, csv_dir=args.csv)
+    except OSError as exc:
+        raise os_failure(exc, f"cannot write report to {out}") from exc
+    print(f"Report written to {Path(out).resolve()}")
+    for sentence in report.incidents:
+        print(f"  change: {sentence}")
+    if report.csv_dir:
+        print(f"Tables written as CSV to {report.csv_dir.resolve()}")
+    return 0
+
+
+COMMAND = Command(
+    name="report",
+    help="write a self-contained cost & reliability report",
+    description="Write a self-contained cost & reliability report (HTML with charts, or "
+    "Markdown), optionally with every table as CSV.",
+    interrupted="no report was written; run report again",
+    configure=configure,
+    run=run,
+)

@@ -1,0 +1,86 @@
+"""A rendered report (:class:`Report`: its text and the tables behind it) and the one way it
+reaches the disk: :meth:`Report.write`, atomic and private."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from contextlib import suppress
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+
+#: The formats a report renders to: a self-contained HTML page, or Markdown for a ticket.
+FORMATS = ("html", "markdown")
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """A rendered report: its ``text`` (a whole HTML page or Markdown document, per ``fmt``),
+    the ``tables`` it shows (every one whole, by name), ``incidents`` (the strongest detected
+    changes, as sentences) — and, once :meth:`write` returned it, the ``path`` of the main file
+    and the ``csv_dir`` the tables were written to (None when not written)."""
+
+    text: str
+    fmt: str
+    tables: dict[str, pd.DataFrame]
+    incidents: list[str] = field(default_factory=list)
+    path: Path | None = None
+    csv_dir: Path | None = None
+
+    def write(
+        self, path: str | os.PathLike[str], *, csv_dir: str | os.PathLike[str] | None = None
+    ) -> Report:
+        """Write :attr:`text` to ``path`` and, with ``csv_dir``, every table as
+        ``<csv_dir>/<name>.csv``; returns this report with ``path`` and ``csv_dir`` set.
+
+        Each file is written whole or not at all (a temp file beside it, then
+        :func:`os.replace`), readable by its owner only (0600); missing directories are
+        created 0700. The CSV files come first, so the main file appears last. Raises
+        :class:`OSError` when a file cannot be written (no temp file is left behind).
+        """
+        target = Path(path)
+        written_csv = Path(csv_dir) if csv_dir is not None else None
+        if written_csv is not None:
+            written_csv.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for name, table in self.tables.items():
+                write_private(written_csv / f"{name}.csv", table.to_csv(index=False))
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(target, self.text)
+        return dataclasses.replace(self, path=target, csv_dir=written_csv)
+
+    def _repr_html_(self) -> str:
+        items = (
+            "".join(f"<li>{escape(s)}</li>" for s in self.incidents)
+            or "<li>no significant change</li>"
+        )
+        where = (
+            f"written to <code>{escape(str(self.path))}</code>"
+            if self.path is not None
+            else "not written yet (<code>.write(path)</code>)"
+        )
+        return (
+            f"<p><b>sessionkit report</b> {where} ({len(self.tables)} tables). "
+            f"Detected changes:</p><ul>{items}</ul>"
+        )
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically, mode 0600: into a temp file in the same
+    directory, flushed to disk, then :func:`os.replace` onto ``path`` — so ``path`` holds its
+    old content or all of the new one, never part. On any failure the temp file is removed and
+    the exception propagates."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,183 @@
+"""The report's render step: frames in, a :class:`~sessionkit.report.Report` out, no file
+touched. The tables come from :mod:`sessionkit.analysis`, the figures from
+:mod:`sessionkit.plot` (matplotlib's Agg canvas, embedded as base64 PNG), the page from
+:mod:`._page`."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from .. import analysis
+from ..display import format_duration, format_timestamp
+from ._document import FORMATS, Report
+from ._page import html_page, markdown_page
+
+#: How many failure families the report shows; the latest failed session of each is "worth
+#: opening" (and has its timeline loaded by :func:`~sessionkit.report.report_from_client`).
+FAMILIES_SHOWN = 15
+
+
+def _figure(draw: Callable[[Any], object], size: tuple[float, float] = (10, 4)) -> str:
+    """``draw(ax)`` on a fresh ``size`` (inches) figure, as an ``<img>`` tag holding the PNG."""
+    from matplotlib.figure import Figure  # matplotlib loads when a page is drawn, not on import
+
+    fig = Figure(figsize=size, dpi=90)
+    ax = fig.add_subplot()
+    draw(ax)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return (
+        "<img alt='chart' src='data:image/png;base64,"
+        + base64.b64encode(buffer.getvalue()).decode()
+        + "'>"
+    )
+
+
+def _changes_sentences(changes: pd.DataFrame, limit: int = 5) -> list[str]:
+    """The first ``limit`` changes with p < 0.001 as sentences (metric before → after, the
+    deployment and when it started)."""
+    strong = changes[changes["p_value"] < 0.001].head(limit)
+    out = []
+    for row in strong.itertuples():
+        if row.metric == "failure_rate":
+            what = f"failure rate {row.before:.1%} → {row.after:.1%}"
+        elif row.metric == "cost_per_session":
+            what = f"cost per session ${row.before:.4f} → ${row.after:.4f} (×{row.ratio:.1f})"
+        else:
+            what = f"median duration {row.before:.1f} s → {row.after:.1f} s"
+        tag = {"worse": "regression", "better": "improvement"}.get(str(row.direction), "")
+        out.append(
+            f"{row.agent}: {what}{f' ({tag})' if tag else ''} with deployment {row.deployment_id} "
+            f"(from {pd.Timestamp(row.started):%Y-%m-%d %H:%M} UTC, p = {row.p_value:.1e})"
+        )
+    return out
+
+
+def worth_opening_ids(sessions: pd.DataFrame) -> list[str]:
+    """The id of the latest failed session of each shown failure family, largest first."""
+    families = analysis.failure_families(sessions, top=FAMILIES_SHOWN)
+    return [ids[0] for ids in families["example_ids"] if len(ids)]
+
+
+def _worth_opening(sessions: pd.DataFrame, spans: pd.DataFrame | None) -> pd.DataFrame:
+    """The latest failed session of each failure family (largest family first): id, agent,
+    start, duration, cost, error and — when ``spans`` holds its timeline — the path of the
+    deepest span that failed."""
+    rows = sessions.set_index("id").loc[worth_opening_ids(sessions)].reset_index()
+    columns = [
+        c for c in ("id", "agent", "start_time", "duration", "total_cost", "error") if c in rows
+    ]
+    out = rows[columns].copy()
+    if spans is not None and len(spans):
+        failing = spans[spans["error"].notna()].sort_values("depth", ascending=False)
+        first = failing.drop_duplicates("session_id").set_index("session_id")
+        out["failing span"] = out["id"].map(
+            lambda i: str(first.at[i, "path"]) if i in first.index else "— (timeline not loaded)"
+        )
+    return out
+
+
+def _tables(
+    sessions: pd.DataFrame, spans: pd.DataFrame | None, eval_runs: pd.DataFrame | None
+) -> dict[str, pd.DataFrame]:
+    """Every table the report shows (and writes as CSV), by name, in page order."""
+    tables: dict[str, pd.DataFrame] = {
+        "cost_by_agent": analysis.cost_by(sessions, by="agent"),
+        "cost_by_day": analysis.cost_by(sessions, freq="D"),
+        "reliability_by_agent": analysis.reliability(sessions, by="agent"),
+        "latency_by_agent": analysis.latency_percentiles(sessions, by="agent"),
+        "failure_families": analysis.failure_families(sessions, top=FAMILIES_SHOWN),
+        "changes": analysis.detect_changes(sessions),
+        # mean total cost per session: named, so the table shows it in dollars
+        "movers": analysis.movers(sessions, compare="deployment_id").assign(
+            metric="cost_per_session"
+        ),
+        "most_expensive": analysis.top_sessions(sessions, 15, by="total_cost"),
+        "slowest": analysis.top_sessions(sessions, 15, by="duration"),
+    }
+    if spans is not None:
+        tables["hotspots"] = analysis.operation_hotspots(spans).reset_index()
+    if eval_runs is not None:
+        tables["evals"] = analysis.eval_summary(eval_runs).reset_index()
+        tables["succeeded_but_failed_eval"] = analysis.succeeded_but_failed_eval(
+            sessions, eval_runs
+        )
+    return tables
+
+
+def _totals(sessions: pd.DataFrame) -> dict[str, str]:
+    """The headline figures, formatted: sessions, total cost ($), cost per successful session
+    ($), failure rate (% of completed sessions) and p50 / p99 duration of completed ones."""
+    done = sessions[sessions["pending"].fillna(False).eq(False)]
+    failed = int(done["success"].fillna(True).eq(False).sum())
+    return {
+        "sessions": f"{len(sessions):,}",
+        "total cost": f"${sessions['total_cost'].sum():,.2f}",
+        "cost per successful session": f"${sessions['total_cost'].sum() / max(len(done) - failed, 1):.4f}",
+        "failure rate": f"{failed / max(len(done), 1):.1%}",
+        "p50 / p99 duration": " / ".join(
+            format_duration(done["duration"].quantile(q)) for q in (0.5, 0.99)
+        )
+        if len(done)
+        else "—",
+    }
+
+
+def _figures(
+    sessions: pd.DataFrame, spans: pd.DataFrame | None, eval_runs: pd.DataFrame | None
+) -> dict[str, str]:
+    """The HTML page's charts as ``<img>`` tags, by section name."""
+    from .. import plot  # matplotlib loads when a page is drawn, not on import
+
+    figures = {
+        "cost": _figure(lambda ax: plot.cost_over_time(sessions, ax=ax)),
+        "breakdown": _figure(lambda ax: plot.cost_breakdown(sessions, ax=ax), (9, 3.5)),
+        "latency": _figure(lambda ax: plot.latency_over_time(sessions, ax=ax)),
+        "duration": _figure(lambda ax: plot.duration_distribution(sessions, ax=ax)),
+        "success": _figure(lambda ax: plot.success_rate_over_time(sessions, ax=ax)),
+        "families": _figure(lambda ax: plot.failure_families_chart(sessions, ax=ax), (11, 4.5)),
+    }
+    if spans is not None:
+        figures["hotspots"] = _figure(
+            lambda ax: plot.operation_hotspots_chart(spans, ax=ax), (10, 4.5)
+        )
+    if eval_runs is not None:
+        figures["evals"] = _figure(lambda ax: plot.eval_scores(eval_runs, ax=ax), (9, 3.5))
+    return figures
+
+
+def render_report(
+    sessions: pd.DataFrame,
+    *,
+    spans: pd.DataFrame | None = None,
+    eval_runs: pd.DataFrame | None = None,
+    title: str = "Agent sessions: cost & reliability",
+    fmt: str = "html",
+) -> Report:
+    """The report of ``sessions`` (with ``agent``), optional ``spans`` and ``eval_runs``, as an
+    unwritten :class:`Report` (write it with :meth:`Report.write`). Pure: no file is touched,
+    and the same frames give the same text.
+
+    ``fmt="html"``: one self-contained page with charts; ``fmt="markdown"``: tables only, for
+    pasting into a ticket. Raises :class:`ValueError` for another ``fmt``.
+    """
+    if fmt not in FORMATS:
+        raise ValueError("fmt must be 'html' or 'markdown'")
+    tables = _tables(sessions, spans, eval_runs)
+    incidents = _changes_sentences(tables["changes"])
+    start = format_timestamp(sessions["start_time"].min())
+    end = format_timestamp(sessions["start_time"].max())
+    totals = _totals(sessions)
+    if fmt == "markdown":
+        text = markdown_page(title, start, end, totals, incidents, tables)
+    else:
+        figures = _figures(sessions, spans, eval_runs)
+        worth = _worth_opening(sessions, spans)
+        text = html_page(title, start, end, totals, incidents, tables, figures, worth)
+    return Report(text=text, fmt=fmt, tables=tables, incidents=incidents)
