@@ -23,7 +23,7 @@ from ..agents import AgentNames, agent_kind, sessions_with_any, unknown_agent
 from ..display import format_timestamp
 from ..errors import InvalidArgumentError, SessionKitWarning
 from ..errors import warn as errors_warn
-from ..params import SessionFilters, session_filters, session_ids
+from ..params import SORT_COLUMNS, SessionFilters, session_filters, session_ids
 from . import _arrow, _files
 from ._arrow import DAY
 
@@ -46,19 +46,6 @@ _STORED_ORDER = [("created_at", "descending"), ("id", "descending")]
 _Versions = dict[str, tuple[pa.Array, pa.Array]]
 _HIVE = ds.partitioning(pa.schema([(DAY, pa.string())]), flavor="hive")
 _FORMAT = ds.ParquetFileFormat()
-_PARAM_COLUMNS = {
-    "env": "env",
-    "orgId": "org_id",
-    "projectId": "project_id",
-    "deploymentId": "deployment_id",
-    "threadId": "thread_id",
-}
-_SORT_COLUMNS = {
-    "created": "created_at",
-    "updated": "updated_at",
-    "duration": "duration",
-    "startTime": "start_time",
-}
 
 
 def _empty_manifest() -> dict[str, Any]:
@@ -471,21 +458,18 @@ class Store:
     def _sessions_table(
         self, filters: SessionFilters, columns: Sequence[str] | None = None
     ) -> pa.Table:
-        params = filters.params
         where = _row_filter(filters)
+        metadata = _flat_metadata(filters.metadata)
         need: list[str] | None = None
         if columns is not None:
-            need = [*columns, _SORT_COLUMNS[filters.sort], "id"]
-            if "agentIdentifier" in params:
+            need = [*columns, SORT_COLUMNS[filters.sort], "id"]
+            if filters.agent is not None:
                 need.append("agent_ids")
-            if "metadata" in params:
-                need += [f"metadata.{k}" for k in _flat_metadata(params["metadata"])]
-        agents = (
-            self._agent_ids_for(params["agentIdentifier"]) if "agentIdentifier" in params else None
-        )
+            need += [f"metadata.{k}" for k in metadata]
+        agents = self._agent_ids_for(filters.agent) if filters.agent is not None else None
         table = self._scan("sessions", self._days_for(filters), where, need)
-        table = _post_filter(table, params, agents)
-        table = _sorted(table, _SORT_COLUMNS[filters.sort], filters.direction)
+        table = _post_filter(table, metadata, agents)
+        table = _sorted(table, SORT_COLUMNS[filters.sort], filters.direction)
         if filters.limit is not None:
             table = table.slice(0, filters.limit)
         return table
@@ -952,7 +936,6 @@ def _start_range(table: pa.Table) -> tuple[int | None, int | None]:
 
 def _row_filter(filters: SessionFilters) -> ds.Expression | None:
     """The filters the scan applies while reading (everything but agent and metadata)."""
-    params = filters.params
     terms: list[ds.Expression] = []
     low, high = _time_bounds(filters)
     ts = pa.timestamp("ns", tz="UTC")
@@ -960,12 +943,8 @@ def _row_filter(filters: SessionFilters) -> ds.Expression | None:
         terms.append(pc.field("start_time") >= pa.scalar(low, ts))
     if high is not None:
         terms.append(pc.field("start_time") < pa.scalar(high, ts))
-    for key, column in _PARAM_COLUMNS.items():
-        if key in params:
-            terms.append(pc.field(column) == params[key])
-    for key in ("success", "devmode"):
-        if key in params:
-            terms.append(pc.field(key) == (params[key] == "true"))
+    for column, value in filters.equal.items():  # env, ids as text; success, devmode as bool
+        terms.append(pc.field(column) == value)
     if filters.triggers:
         terms.append(pc.field("trigger").isin(list(filters.triggers)))
     if not terms:
@@ -976,31 +955,29 @@ def _row_filter(filters: SessionFilters) -> ds.Expression | None:
     return expr
 
 
-def _flat_metadata(text: str) -> dict[str, object]:
-    import orjson
-
-    return frames._flatten_object(orjson.loads(text), "")
+def _flat_metadata(metadata: Mapping[str, object] | None) -> dict[str, object]:
+    """The ``metadata=`` filter as flattened column key → value (``{}`` when not given)."""
+    return frames._flatten_object(metadata, "") if metadata is not None else {}
 
 
 def _post_filter(
-    table: pa.Table, params: Mapping[str, str], agent_ids: set[str] | None = None
+    table: pa.Table, metadata: Mapping[str, object], agent_ids: set[str] | None = None
 ) -> pa.Table:
     """``agent`` (sessions whose ``agent_ids`` hold any of ``agent_ids``) and ``metadata``
-    (key = value) filters."""
+    (flattened key = value, :func:`_flat_metadata`) filters."""
     n = table.num_rows
     if not n:
         return table
     mask = np.ones(n, dtype=bool)
     if agent_ids is not None:
         mask &= sessions_with_any(table["agent_ids"], agent_ids)
-    if "metadata" in params:
-        for key, value in _flat_metadata(params["metadata"]).items():
-            column = f"metadata.{key}"
-            if column not in table.column_names:
-                mask[:] = False
-                break
-            values = table[column].to_pylist()
-            mask &= np.fromiter((_json_equal(v, value) for v in values), dtype=bool, count=n)
+    for key, value in metadata.items():
+        column = f"metadata.{key}"
+        if column not in table.column_names:
+            mask[:] = False
+            break
+        values = table[column].to_pylist()
+        mask &= np.fromiter((_json_equal(v, value) for v in values), dtype=bool, count=n)
     return table if mask.all() else table.filter(pa.array(mask))
 
 

@@ -50,7 +50,7 @@ from ..client import PAGE_MAX, Client, Page, chunks
 from ..details import details_frames
 from ..errors import APIError, InvalidArgumentError, NotFoundError, SchemaWarning
 from ..errors import warn as errors_warn
-from ..params import format_time, session_filters
+from ..params import SCOPE_NAMES, format_time, session_filters
 from ..progress import progress_bar
 from . import _arrow, _files
 from ._store import DETAIL_ENTITIES, Store, _Versions
@@ -63,19 +63,8 @@ if TYPE_CHECKING:
 Selection: TypeAlias = str | Sequence[str] | Callable[[pd.DataFrame], Any] | None
 
 _SELECT_COLUMNS = ("id", "pending", "success")
-_FILTER_NAMES = (
-    "until",
-    "trigger",
-    "env",
-    "success",
-    "devmode",
-    "org_id",
-    "project_id",
-    "deployment_id",
-    "thread_id",
-    "agent",
-    "metadata",
-)
+#: The filters a sync takes besides ``since`` (the scope filters of :data:`~sessionkit.params.FILTERS`).
+_FILTER_NAMES = tuple(name for name in SCOPE_NAMES if name != "since")
 
 
 @dataclass
