@@ -9,7 +9,8 @@ import argparse
 import json
 import os
 import signal
-import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ..emulator import DEFAULT_KEY, Dataset, Emulator, Faults, generate
@@ -216,46 +217,73 @@ def run(args: argparse.Namespace) -> int:
         "key": emu.key,
         "multi_region": emu.routes_regions(),
     }
-    if args.json_ready:
-        print(json.dumps(info), flush=True)
-    else:
-        print(
-            f"sessionkit emulator: {len(dataset):,} sessions"
-            + (f", live at {args.live}/s" if args.live else "")
-            + (
-                ", multi-region (421 for another region's session)"
-                if emu.routes_regions()
-                else ", single-region (every region URL answers every session)"
+
+    def announce() -> None:
+        if args.json_ready:
+            print(json.dumps(info), flush=True)
+        else:
+            print(
+                f"sessionkit emulator: {len(dataset):,} sessions"
+                + (f", live at {args.live}/s" if args.live else "")
+                + (
+                    ", multi-region (421 for another region's session)"
+                    if emu.routes_regions()
+                    else ", single-region (every region URL answers every session)"
+                )
             )
-        )
-        for region, url in emu.region_urls.items():
-            print(f"  sessions API ({region}): {url}")
-        print(f"  logs API:              {emu.api_url}")
-        print(f"  key:                   {emu.key}   (a demo key; it opens only this emulator)")
-        first, now = _utc(int(dataset.meta["start_ns"])), _utc(emu.now())
-        print(
-            f"  data:                  sessions started {first:%Y-%m-%d} to {now:%Y-%m-%d %H:%M} "
-            "UTC (the emulator's now" + (", advancing" if args.live else "") + "); relative "
-            "times such as since='7d' count back from your clock, so give dates, e.g. "
-            f"since='{now - timedelta(days=7):%Y-%m-%d}'"
-        )
-        print("Point sessionkit (or any client) at it with:")
-        print(
-            f"  export AGENTUITY_CATALYST_URL={emu.catalyst_url} AGENTUITY_API_URL={emu.api_url} "
-            f"AGENTUITY_SDK_KEY={emu.key}"
-        )
-        if emu.routes_regions():
-            print(f"  export SESSIONKIT_REGION_URLS={region_urls_text(emu.region_urls)}")
-        print("Ctrl-C stops it.", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            for region, url in emu.region_urls.items():
+                print(f"  sessions API ({region}): {url}")
+            print(f"  logs API:              {emu.api_url}")
+            print(f"  key:                   {emu.key}   (a demo key; it opens only this emulator)")
+            first, now = _utc(int(dataset.meta["start_ns"])), _utc(emu.now())
+            print(
+                f"  data:                  sessions started {first:%Y-%m-%d} to {now:%Y-%m-%d %H:%M} "
+                "UTC (the emulator's now" + (", advancing" if args.live else "") + "); relative "
+                "times such as since='7d' count back from your clock, so give dates, e.g. "
+                f"since='{now - timedelta(days=7):%Y-%m-%d}'"
+            )
+            print("Point sessionkit (or any client) at it with:")
+            print(
+                f"  export AGENTUITY_CATALYST_URL={emu.catalyst_url} AGENTUITY_API_URL={emu.api_url} "
+                f"AGENTUITY_SDK_KEY={emu.key}"
+            )
+            if emu.routes_regions():
+                print(f"  export SESSIONKIT_REGION_URLS={region_urls_text(emu.region_urls)}")
+            print("Ctrl-C stops it.", flush=True)
+
     try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    emu.stop()
+        wait_for_stop(announce)
+    finally:
+        emu.stop()
     return 0
+
+
+class _Terminated(Exception):
+    """Raised in the main thread by the SIGTERM handler :func:`wait_for_stop` installs."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def wait_for_stop(ready: Callable[[], None] = lambda: None) -> None:
+    """Call ``ready()`` (which says the server is up), then block until Ctrl-C (SIGINT) or
+    SIGTERM arrives, and return; SIGTERM's handler is put back as it was. The handler is in
+    place before ``ready()`` runs, so a SIGTERM sent as soon as the "Ctrl-C stops it" line is
+    read stops the server cleanly (exit 0) instead of killing it.
+
+    The handler raises instead of setting a ``threading.Event``: ``Event.set`` takes the
+    event's (non-reentrant) lock, and a signal that lands while the main thread holds that
+    lock inside ``Event.wait`` deadlocks the process, which then ignores SIGTERM for good."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        ready()
+        while True:
+            time.sleep(3600)
+    except (KeyboardInterrupt, _Terminated):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 COMMAND = Command(
