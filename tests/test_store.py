@@ -855,7 +855,7 @@ def test_cli_sync(
     import argparse
     import importlib
 
-    from sessionkit.store import configure_sync_parser, run_sync
+    from sessionkit.store._cli import configure_sync_parser, run_sync
 
     connect_module = importlib.import_module("sessionkit.connect")  # the module, not sk.connect
     monkeypatch.setattr(connect_module, "_default", None)  # restored after the test
