@@ -53,8 +53,11 @@ SORT_COLUMNS = {
     "duration": "duration",
     "startTime": "start_time",
 }
-#: How many frames up a read's warning points: past the reader and the Store facade method.
-_STACK = 5
+#: How many frames up a read's warning points (``errors.warn`` counts from its caller), so
+#: that it names the user's line: past the warning method, the reader method and the facade's
+#: ``load_filtered`` and ``load_sessions`` (sessions) or its ``load_<detail>`` (details).
+_SESSIONS_STACK = 5
+_DETAILS_STACK = 4
 
 
 # --------------------------------------------------------------------------- filters → scans
@@ -363,7 +366,7 @@ class Reader:
             "this load may be partial. Add the same filter to the load, or run "
             "store.sync(client, ...) with this load's filters (or none) first.",
             SessionKitWarning,
-            stacklevel=_STACK,
+            stacklevel=_SESSIONS_STACK,
         )
 
     def _warn_no_match(self, filters: SessionFilters) -> None:
@@ -396,7 +399,7 @@ class Reader:
             + ("; " + "; ".join(hints) if hints else "")
             + ".",
             SessionKitWarning,
-            stacklevel=_STACK,
+            stacklevel=_SESSIONS_STACK,
         )
 
     # ------------------------------------------------------------------ details
@@ -470,4 +473,4 @@ class Reader:
                 f"--details all{' --logs' if entity == 'logs' else ''}`, or read the API "
                 "(store=None)."
             )
-        errors_warn(message, SessionKitWarning, stacklevel=_STACK)
+        errors_warn(message, SessionKitWarning, stacklevel=_DETAILS_STACK)
