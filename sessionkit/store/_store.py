@@ -27,7 +27,7 @@ from ..client import Client
 from ..errors import InvalidArgumentError
 from ..params import SessionFilters, session_filters
 from . import _arrow
-from ._layout import DEFAULT_PATH, DETAIL_ENTITIES, ENTITIES, Layout, check_entity
+from ._layout import DEFAULT_PATH, ENTITIES, Layout, check_entity
 from ._reader import Reader
 from ._scope import synced_scopes
 from ._sql import SQL
@@ -37,7 +37,7 @@ from ._writer import Writer
 if TYPE_CHECKING:  # the type only: duckdb is imported on first use (see ._sql)
     import duckdb as _duckdb
 
-__all__ = ["DEFAULT_PATH", "DETAIL_ENTITIES", "ENTITIES", "Store"]
+__all__ = ["DEFAULT_PATH", "ENTITIES", "Store"]  # DEFAULT_PATH: the CLI imports it here
 
 
 class Store:
