@@ -28,6 +28,14 @@ Durability: partition files are replaced atomically, and the manifest (watermark
 offsets, completed ids, partition statistics) is written atomically *after* the data it
 describes. Re-doing any step after a crash is harmless (upserts are idempotent), so a sync
 killed at any point leaves a readable store that the next sync completes.
+
+The run reads and writes the store only through the public methods of its
+:class:`~._layout.Layout`, :class:`~._reader.Reader` and :class:`~._writer.Writer`, which
+:meth:`Store.sync` hands it with the store's :class:`SyncSettings`.
+
+May import: :mod:`._layout`, :mod:`._reader`, :mod:`._writer`, :mod:`._arrow`, and
+sessionkit's client side (``client``, ``connect``, ``loaders``, ``agents``, ``details``,
+``frames``, ``params``, ``progress``). Never :mod:`._store` (the facade imports this module).
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import orjson
@@ -47,16 +55,17 @@ import pyarrow.compute as pc
 from .. import frames, schema
 from ..agents import AGENT_ID, AgentNames, resolve_agent, stable_agent_ids
 from ..client import PAGE_MAX, Client, Page, chunks
+from ..connect import default_client
 from ..details import details_frames
 from ..errors import APIError, InvalidArgumentError, NotFoundError, SchemaWarning
 from ..errors import warn as errors_warn
-from ..params import SCOPE_NAMES, format_time, session_filters
+from ..loaders import warn_no_match
+from ..params import SCOPE_NAMES, SessionFilters, format_time, session_filters
 from ..progress import progress_bar
-from . import _arrow, _files
-from ._store import DETAIL_ENTITIES, Store, _Versions
-
-if TYPE_CHECKING:
-    from ..params import SessionFilters
+from . import _arrow
+from ._layout import DETAIL_ENTITIES, Layout
+from ._reader import Reader
+from ._writer import Versions, Writer
 
 #: What ``details=``/``logs=`` accept: ``None``, ``"all"``, ``"failed"``, a list of session ids,
 #: or a function of the store's sessions frame returning a boolean mask.
@@ -65,6 +74,27 @@ Selection: TypeAlias = str | Sequence[str] | Callable[[pd.DataFrame], Any] | Non
 _SELECT_COLUMNS = ("id", "pending", "success")
 #: The filters a sync takes besides ``since`` (the scope filters of :data:`~sessionkit.params.FILTERS`).
 _FILTER_NAMES = tuple(name for name in SCOPE_NAMES if name != "since")
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """How a sync walks and batches (the :class:`~sessionkit.store.Store` arguments of the
+    same names): ``overlap`` re-read below the watermark, at most ``pending_refresh``
+    pending sessions refreshed by id, a commit every ``batch_pages`` pages and every
+    ``details_chunk`` sessions' details."""
+
+    overlap: pd.Timedelta
+    pending_refresh: int
+    batch_pages: int
+    details_chunk: int
+
+    def __post_init__(self) -> None:
+        if self.overlap < pd.Timedelta(0):
+            raise InvalidArgumentError(f"overlap must be >= 0, not {self.overlap!r}")
+        if self.pending_refresh < 0 or self.batch_pages < 1 or self.details_chunk < 1:
+            raise InvalidArgumentError(
+                "pending_refresh must be >= 0, batch_pages and details_chunk >= 1"
+            )
 
 
 @dataclass
@@ -206,12 +236,23 @@ def _text(stamp: pd.Timestamp | None) -> str | None:
 class _Run:
     """State of one sync: the manifest being built, caches, counters and progress bars."""
 
-    def __init__(self, store: Store, client: Client, progress: bool | None) -> None:
-        self.store = store
+    def __init__(
+        self,
+        layout: Layout,
+        reader: Reader,
+        writer: Writer,
+        settings: SyncSettings,
+        client: Client,
+        progress: bool | None,
+    ) -> None:
+        self.layout = layout
+        self.reader = reader
+        self.writer = writer
+        self.settings = settings
         self.client = client
         self.progress = progress
-        self.manifest = store._manifest_copy()
-        self.versions: _Versions = {}
+        self.manifest = layout.manifest_copy()
+        self.versions: Versions = {}
         self.result = SyncResult()
         self.problems = frames.Problems("sessions")
         self.names = AgentNames(self.manifest["agent_names"])
@@ -240,7 +281,7 @@ class _Run:
         self.manifest["logs"] = list(self.done_logs)
         if self.client.demo_now is not None:
             self.manifest["demo_now"] = format_time(self.client.demo_now)
-        self.store._save_manifest(self.manifest)
+        self.layout.save_manifest(self.manifest)
 
     # ------------------------------------------------------------------ sessions
 
@@ -250,7 +291,7 @@ class _Run:
         if self.pending_before:
             seen = pc.is_in(table["id"], value_set=pa.array(list(self.pending_before), pa.string()))
             self.seen_pending.update(table["id"].filter(seen).to_pylist())
-        self.store._upsert_sessions(
+        self.writer.upsert_sessions(
             self.manifest, table, self.versions, label=self.label, seen=self.seen if count else None
         )
 
@@ -330,7 +371,7 @@ class _Run:
                 state["top"] = _text(top)
             batch.append((page, repeated))
             end = page.offset + page.rows
-            if len(batch) >= self.store.batch_pages:
+            if len(batch) >= self.settings.batch_pages:
                 flush()
         if batch:
             flush()
@@ -340,7 +381,7 @@ class _Run:
 
     def incremental(self, key: str, state: dict[str, Any], walk: Mapping[str, str]) -> None:
         watermark = _stamp(state["watermark"])
-        threshold = None if watermark is None else watermark - self.store.overlap
+        threshold = None if watermark is None else watermark - self.settings.overlap
         top: pd.Timestamp | None = None
         tables: list[pa.Table] = []
         for page, repeated in walk_pages(self.client, walk, 0):
@@ -355,7 +396,7 @@ class _Run:
                 break  # the page is entirely older than the watermark: nothing new below
             self.bar.update(page.rows - len(repeated))
             tables.append(frames.drop_repeated(table, [page]))
-            if len(tables) >= self.store.batch_pages:
+            if len(tables) >= self.settings.batch_pages:
                 self.ingest(frames.concat_tables(tables, schema.SESSION_COLUMNS))
                 tables.clear()
         if tables:
@@ -367,7 +408,7 @@ class _Run:
         self.commit()
 
     def _pending_ids(self) -> set[str]:
-        table = self.store._scan("sessions", None, pc.field("pending") == True, ["id"])  # noqa: E712
+        table = self.reader.scan("sessions", None, pc.field("pending") == True, ["id"])  # noqa: E712
         return set(table["id"].to_pylist())
 
     def refresh_pending(self) -> None:
@@ -375,7 +416,7 @@ class _Run:
         of its scope, or unchanged on a server that did not move their ``updated_at``), when
         there are at most ``Store.pending_refresh`` of them."""
         ids = sorted(self.pending_before - self.seen_pending)
-        if not ids or len(ids) > self.store.pending_refresh:
+        if not ids or len(ids) > self.settings.pending_refresh:
             return
         details = self.fetch(self.client.get_session, ids, "pending sessions")
         found = [d for d in details if d is not None]
@@ -457,7 +498,7 @@ class _Run:
         looking their agents up failed (the walk rewrites only new and changed sessions)."""
         if not self.unnamed_before:
             return
-        found = self.store._scan(
+        found = self.reader.scan(
             "sessions", None, pc.field("agent").is_null(), ["id", "agent_ids", _arrow.DAY]
         )
         lists = found["agent_ids"].combine_chunks()
@@ -471,14 +512,14 @@ class _Run:
         ids = pa.array(found["id"].to_pylist(), pa.string())
         parts = []
         for day in pc.unique(found[_arrow.DAY]).to_pylist():
-            part = self.store._read_partition("sessions", day)
+            part = self.writer.read_partition("sessions", day)
             if part is not None:
                 parts.append(part.filter(pc.is_in(part["id"], value_set=ids)))
         failed_before = len(self.lookup_errors)
         table = self.label(frames.concat_tables(parts, schema.SESSION_COLUMNS))
         table = table.filter(pc.is_valid(table["agent"]))
         if table.num_rows:
-            self.store._write_sessions(self.manifest, table, self.versions)
+            self.writer.write_sessions(self.manifest, table, self.versions)
         if len(self.lookup_errors) == failed_before:
             self.unnamed_before.clear()  # named, or answered without a name: not failed now
         self.commit()
@@ -514,14 +555,14 @@ class _Run:
         if any(isinstance(v, str) or callable(v) for v in (details, log_selection)):
             # a function sees the whole frame; "all"/"failed" need three columns
             columns = None if callable(details) or callable(log_selection) else _SELECT_COLUMNS
-            table = self.store._sessions_table(filters, columns)
+            table = self.reader.sessions_table(filters, columns)
             frame = _arrow.table_to_frame(table, "sessions")
         want_details = _selected(details, frame, "details")
         want_logs = _selected(log_selection, frame, "logs")
         todo_details = [i for i in want_details if i not in self.done_details]
         todo_logs = [i for i in want_logs if i not in self.done_logs]
         listed = list(dict.fromkeys(todo_details + todo_logs))
-        days = self.store._session_days(listed) if listed else {}
+        days = self.reader.session_days(listed) if listed else {}
         missing = [i for i in listed if i not in days]
         if missing:
             raise InvalidArgumentError(
@@ -530,7 +571,7 @@ class _Run:
             )
         pending = self.pending_ids(listed)
         detail_set, log_set = set(todo_details), set(todo_logs)
-        for chunk in chunks(listed, self.store.details_chunk):
+        for chunk in chunks(listed, self.settings.details_chunk):
             self.details_chunk(
                 [i for i in chunk if i in detail_set],
                 [i for i in chunk if i in log_set],
@@ -541,7 +582,7 @@ class _Run:
     def pending_ids(self, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        table = self.store._scan("sessions", None, pc.field("id").isin(ids), ["id", "pending"])
+        table = self.reader.scan("sessions", None, pc.field("id").isin(ids), ["id", "pending"])
         mask = pc.fill_null(pc.equal(table["pending"], False), False)
         return set(ids) - set(table["id"].filter(mask).to_pylist())
 
@@ -566,13 +607,12 @@ class _Run:
             parts = details_frames(pairs, False, frozenset(DETAIL_ENTITIES))
             chunk_days = {sid: days[sid] for sid, _ in pairs}
             for entity in DETAIL_ENTITIES:
-                self.store._replace_details(
-                    self.manifest, entity, _arrow.frame_to_table(parts[entity]), chunk_days
+                self.writer.replace_details(
+                    entity, _arrow.frame_to_table(parts[entity]), chunk_days
                 )
         if log_pairs:
             frame = frames.logs_frame((sid, line) for sid, ls in log_pairs for line in ls)
-            self.store._replace_details(
-                self.manifest,
+            self.writer.replace_details(
                 "logs",
                 _arrow.frame_to_table(frame),
                 {sid: days[sid] for sid, _ in log_pairs},
@@ -586,7 +626,10 @@ class _Run:
 
 
 def sync(
-    store: Store,
+    layout: Layout,
+    reader: Reader,
+    writer: Writer,
+    settings: SyncSettings,
     client: Client | None = None,
     *,
     since: object = None,
@@ -611,13 +654,11 @@ def sync(
     if not isinstance(logs, bool):
         _check_selection(logs, "logs")
     if client is None:
-        from ..connect import default_client
-
         client = default_client()
     scope = session_filters(since=since, now=client.demo_now, **filters)
-    with store._locked():
-        _files.remove_stale_tmp(store.path)
-        run = _Run(store, client, progress)
+    with writer.locked():
+        layout.remove_stale_tmp()
+        run = _Run(layout, reader, writer, settings, client, progress)
         try:
             scope = resolve_agent(
                 scope,
@@ -649,7 +690,5 @@ def sync(
     if not (done.new or done.updated or done.unchanged) and (
         set(scope.params) - {"sort", "direction"} or scope.triggers
     ):
-        from ..loaders import warn_no_match  # the loaders' words for a filter matching nothing
-
-        warn_no_match(client, scope)
+        warn_no_match(client, scope)  # the loaders' words for a filter matching nothing
     return run.result  # not printed: its repr is the summary (a notebook shows it once)

@@ -1,0 +1,141 @@
+"""Where a store keeps things: dataset directories, day partitions, the manifest and the lock.
+
+Owns the on-disk arrangement of a store and nothing about its rows' meaning::
+
+    <path>/manifest.json                      watermarks, partition statistics, completed ids
+    <path>/.lock                              held by the one writer allowed at a time
+    <path>/<entity>/day=YYYY-MM-DD/part-0.parquet
+
+and the order rows are kept in inside a sessions partition file (:data:`STORED_ORDER`).
+
+May import: :mod:`._files` (atomic files, the lock, JSON), :mod:`._arrow` (only the ``day``
+column name), :mod:`sessionkit.errors`. Imported by the reader, the writer, the SQL views, the
+sync run and the :class:`~sessionkit.store.Store` facade; it imports none of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from ..errors import InvalidArgumentError
+from . import _files
+from ._arrow import DAY
+
+ENTITIES: tuple[str, ...] = ("sessions", "eval_runs", "logs", "spans", "agents")
+DETAIL_ENTITIES: tuple[str, ...] = ("eval_runs", "spans", "agents")
+DEFAULT_PATH = Path("data") / "store"
+PART = "part-0.parquet"
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+FORMAT = 1
+
+#: Row order inside a sessions partition file (and of a whole scan: days newest first).
+STORED_ORDER: list[tuple[str, str]] = [("created_at", "descending"), ("id", "descending")]
+
+
+def empty_manifest() -> dict[str, Any]:
+    """The manifest of a store no sync or upsert has written to (a new dict each call)."""
+    return {
+        "format": FORMAT,
+        "scopes": {},
+        "stats": {},
+        "details": [],
+        "logs": [],
+        "agent_names": {},
+        "unnamed_agents": [],
+        "demo_now": None,
+    }
+
+
+def check_entity(entity: str) -> str:
+    """``entity`` itself when it names a dataset; raises :class:`InvalidArgumentError` else."""
+    if entity not in ENTITIES:
+        raise InvalidArgumentError(f"unknown dataset {entity!r}; expected one of {ENTITIES}")
+    return entity
+
+
+class Layout:
+    """The paths of one store under ``path`` and its committed manifest (cached by the file's
+    modification time and size, so a reader sees what another process committed)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path if path is not None else DEFAULT_PATH).absolute()
+        self._manifest_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
+
+    # ------------------------------------------------------------------ paths
+
+    def dataset_path(self, entity: str) -> Path:
+        """Directory of one dataset (``sessions``, ``eval_runs``, ``logs``, ``spans``, ``agents``)."""
+        return self.path / check_entity(entity)
+
+    def file(self, entity: str, day: str) -> Path:
+        """The one Parquet file of ``entity``'s partition ``day`` (``YYYY-MM-DD``), present or not."""
+        return self.dataset_path(entity) / f"{DAY}={day}" / PART
+
+    def days(self, entity: str = "sessions") -> list[str]:
+        """The day partitions (``YYYY-MM-DD``) of a dataset that hold a file, oldest first."""
+        base = self.dataset_path(entity)
+        try:
+            names = os.listdir(base)
+        except FileNotFoundError:
+            return []
+        prefix = f"{DAY}="
+        return sorted(
+            n[len(prefix) :]
+            for n in names
+            if n.startswith(prefix) and os.path.exists(base / n / PART)
+        )
+
+    # ------------------------------------------------------------------ manifest
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest as last committed, every key of :func:`empty_manifest` present (a
+        shared cached object, not a copy: do not modify it; see :meth:`manifest_copy`)."""
+        path = self.path / MANIFEST
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return empty_manifest()
+        key = (st.st_mtime_ns, st.st_size)
+        if self._manifest_cache is None or self._manifest_cache[0] != key:
+            data = _files.read_json(path) or empty_manifest()
+            for name, value in empty_manifest().items():
+                data.setdefault(name, value)
+            self._manifest_cache = (key, data)
+        return self._manifest_cache[1]
+
+    def manifest_copy(self) -> dict[str, Any]:
+        """A deep copy of the committed manifest, for a writer to change and then
+        :meth:`save_manifest`."""
+        copy: dict[str, Any] = orjson.loads(orjson.dumps(self.manifest()))
+        return copy
+
+    def save_manifest(self, manifest: dict[str, Any]) -> None:
+        """Commit ``manifest``: written atomically (mode 0o600), after the data it describes."""
+        _files.write_json(self.path / MANIFEST, manifest)
+
+    def demo_now(self) -> pd.Timestamp | None:
+        """The frozen "now" (UTC) of the demo data the store was synced from, else ``None``."""
+        value = self.manifest().get("demo_now")
+        return pd.Timestamp(value) if isinstance(value, str) else None
+
+    # ------------------------------------------------------------------ lock
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock file for the block (creating the store's directory 0o700);
+        raises :class:`~sessionkit.store.StoreLockedError` at once when another process holds it."""
+        _files.ensure_dir(self.path)
+        with _files.exclusive_lock(self.path / LOCK):
+            yield
+
+    def remove_stale_tmp(self) -> int:
+        """Delete temporary files a killed writer left in the store; returns how many."""
+        return _files.remove_stale_tmp(self.path)
