@@ -41,7 +41,7 @@ from ..errors import warn as errors_warn
 from .attempt import Attempt
 from .envelope import envelope_data, page_ids
 from .fanout import fan_out
-from .paging import PAGE_MAX, OffsetWalk, Page, Walk, WalkQuery
+from .paging import PAGE_MAX, OffsetWalk, Page, Walk, WalkQuery, read_ahead
 from .retry import RetryPolicy, call_with_retries
 
 __all__ = ["Client"]
@@ -52,6 +52,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _VERSION = "0.1.0"
+_READ_AHEAD = 64  # pages a whole walk may fetch ahead of its caller (about 10 MB of bodies)
 
 
 def _unverified(transport: httpx.BaseTransport | None) -> bool:
@@ -392,7 +393,10 @@ class Client:
             ramp=ramp,
             url=f"{self.base_url}/session",
         )
-        for page in self.walk(self._fetch_page, query, page_size, self.concurrency):
+        pages = self.walk(self._fetch_page, query, page_size, self.concurrency)
+        if not ramp:  # a whole walk: fetch on while the caller parses
+            pages = read_ahead(pages, _READ_AHEAD)
+        for page in pages:
             if on_page:
                 on_page(page)
             yield page

@@ -18,6 +18,8 @@ Imports: :mod:`sessionkit.errors` only.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -25,7 +27,16 @@ from typing import Protocol
 
 from ..errors import BadResponseError
 
-__all__ = ["PAGE_MAX", "Fetch", "OffsetWalk", "Page", "Walk", "WalkGuard", "WalkQuery"]
+__all__ = [
+    "PAGE_MAX",
+    "Fetch",
+    "OffsetWalk",
+    "Page",
+    "Walk",
+    "WalkGuard",
+    "WalkQuery",
+    "read_ahead",
+]
 
 logger = logging.getLogger("sessionkit")
 
@@ -307,3 +318,51 @@ class OffsetWalk:
                 page.offset,
             )
         return page
+
+
+def read_ahead(pages: Iterator[Page], depth: int) -> Iterator[Page]:
+    """``pages``, advanced by a background thread up to ``depth`` pages ahead of the caller.
+
+    A walk's generator only asks for more pages while it is being iterated; a caller that
+    spends time on each batch of pages (parsing them into Arrow) would leave the connection
+    idle meanwhile. Here the walk runs on, so fetching overlaps the caller's work. The walk's
+    exception, if any, is raised to the caller when it reaches that point; stopping the
+    iteration early stops the walk at its next page (at most ``depth`` pages were wasted).
+    """
+    buffer: queue.Queue[tuple[Page | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[Page | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put((page, None)):
+                    return
+            put((None, None))
+        except BaseException as exc:  # handed to the caller, raised there
+            put((None, exc))
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="sessionkit-walk", daemon=True)
+    thread.start()
+    try:
+        while True:
+            page, error = buffer.get()
+            if error is not None:
+                raise error
+            if page is None:
+                return
+            yield page
+    finally:
+        stop.set()

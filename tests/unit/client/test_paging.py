@@ -6,7 +6,7 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import orjson
 import pytest
@@ -17,6 +17,7 @@ from sessionkit.client.paging import (
     Page,
     WalkGuard,
     WalkQuery,
+    read_ahead,
 )
 from sessionkit.errors import BadResponseError
 
@@ -221,3 +222,41 @@ def test_the_guard_raises_on_the_third_exact_repeat() -> None:
     guard.check(_page(3, ["y", "z"]), b)
     with pytest.raises(BadResponseError, match=r"ignored offset=4.*3 pages in a row"):
         guard.check(_page(4, ["x", "y"]), b)
+
+
+def test_read_ahead_yields_the_walk_in_order_and_runs_ahead_of_its_caller() -> None:
+    rows = Rows(2000)
+    pages = read_ahead(OffsetWalk()(rows.fetch, WalkQuery(), PAGE_MAX, 2), depth=8)
+    first = next(pages)
+    deadline = time.monotonic() + 5
+    while len(rows.calls) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(rows.calls) >= 6  # fetched on while the caller held the first page
+    assert _distinct([first, *pages]) == rows.rows
+
+
+def test_read_ahead_raises_the_walks_error_where_it_happened() -> None:
+    def walk() -> Iterator[Page]:
+        yield _page(0, ["a"])
+        raise BadResponseError("broken", method="GET", url="u")
+
+    pages = read_ahead(walk(), depth=4)
+    assert next(pages).ids == ("a",)
+    with pytest.raises(BadResponseError, match="broken"):
+        next(pages)
+
+
+def test_stopping_a_read_ahead_stops_the_walk() -> None:
+    closed = threading.Event()
+
+    def walk() -> Iterator[Page]:
+        try:
+            for i in range(10**6):
+                yield _page(i, [str(i)])
+        finally:
+            closed.set()
+
+    pages = read_ahead(walk(), depth=4)
+    next(pages)
+    pages.close()  # type: ignore[attr-defined]
+    assert closed.wait(5)
