@@ -7,7 +7,7 @@ generator), then times, on the same bytes:
   (``format="ISO8601", utc=True``) + ``pd.to_timedelta`` for the ns fields;
 * **sessionkit**: ``frames.sessions_table_from_pages`` in batches of 50 pages (as a walk does)
   + ``concat_tables`` + ``to_pandas`` (typed: categoricals, nullable ints/booleans, metadata
-  expanded), plus the client's per-page envelope check (``client._fast_page_ids``: simdjson
+  expanded), plus the client's per-page envelope check (``client.envelope._fast_page_ids``: simdjson
   validates the page and reads its ids), which a walk pays;
 * **floor**: ``pyarrow.json.read_json`` of the same pages, no typing at all.
 
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, table, timed
 
 from sessionkit import frames, schema
-from sessionkit.client import _fast_page_ids
+from sessionkit.client.envelope import _fast_page_ids
 from sessionkit.emulator import generate
 from sessionkit.loaders import _gc_paused
 

@@ -42,6 +42,7 @@ EXPECTED = (
     "bench_fanout.py",
     "bench_faults.py",
     "bench_frames.py",
+    "bench_load.py",
     "bench_walk.py",
 )
 #: arguments under ``--quick``; a script not listed gets ``--quick`` if it accepts it

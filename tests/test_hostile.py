@@ -265,7 +265,7 @@ PAGE_ITEMS = st.lists(
 @given(st.one_of(st.fixed_dictionaries({"success": JSON, "data": PAGE_ITEMS}), JSON))
 @settings(max_examples=300, deadline=None)
 def test_the_fast_page_check_agrees_with_the_full_parse_or_defers_to_it(payload: object) -> None:
-    from sessionkit.client import _fast_page_ids
+    from sessionkit.client.envelope import _fast_page_ids
 
     body = orjson.dumps(payload)
     ids = _fast_page_ids(body)
@@ -275,7 +275,7 @@ def test_the_fast_page_check_agrees_with_the_full_parse_or_defers_to_it(payload:
 
 
 def test_the_fast_page_check_defers_on_everything_it_does_not_vouch_for() -> None:
-    from sessionkit.client import _fast_page_ids
+    from sessionkit.client.envelope import _fast_page_ids
 
     good = orjson.dumps({"success": True, "data": [{"id": "a"}, {"id": "b"}]})
     assert _fast_page_ids(good) == ("a", "b")

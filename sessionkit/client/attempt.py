@@ -1,0 +1,183 @@
+"""One attempt at one GET: the body read as a stream under a size limit and a whole-response
+deadline, and an HTTP error status turned into its exception (with the server's message).
+
+An attempt worth repeating (timeout, dropped connection, 409/429/5xx) raises
+:class:`~sessionkit.client.retry.Retryable`; the retry loop is not here
+(:mod:`sessionkit.client.retry`), nor is the envelope (:mod:`sessionkit.client.envelope`).
+
+Imports: httpx, :mod:`sessionkit.config`, :mod:`sessionkit.errors`, :mod:`sessionkit.jsonparse`,
+:mod:`.retry`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .. import jsonparse
+from ..config import Secret
+from ..errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    NotFoundError,
+    RateLimitError,
+    ResponseTooLargeError,
+    WrongRegionError,
+    redact,
+    status_error_class,
+)
+from .retry import Retryable, retry_after_seconds
+
+__all__ = ["RETRYABLE_STATUS", "Answer", "Attempt"]
+
+#: Statuses worth another attempt (409 and 429 honour the server's wait).
+RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A 2xx answer: the URL as messages show it (key redacted), the body, its content type."""
+
+    url: str
+    body: bytes
+    content_type: str
+
+
+class Attempt:
+    """Sends one GET through ``http`` and reads its answer.
+
+    ``timeout`` (seconds) bounds the whole answer, not only each read; ``max_response_bytes``
+    bounds the body. ``key`` is scrubbed from every text this puts in an exception.
+    """
+
+    def __init__(
+        self, http: httpx.Client, *, key: Secret, timeout: float, max_response_bytes: int
+    ) -> None:
+        self.http, self.key = http, key
+        self.timeout, self.max_response_bytes = timeout, max_response_bytes
+
+    def redact(self, text: str) -> str:
+        """``text`` with the key (and fragments of it) scrubbed."""
+        return redact(text, [self.key.get()])
+
+    def get(self, url: str, params: Mapping[str, str] | None = None) -> Answer:
+        """GET ``url`` once; the 2xx :class:`Answer`. Raises :class:`Retryable` for a timeout
+        (of any read or of the whole answer), a transport failure or a retryable status, the
+        status's :class:`~sessionkit.errors.APIStatusError` for others, and
+        :class:`~sessionkit.errors.ResponseTooLargeError` for a body over the limit."""
+        request = self.http.build_request("GET", url, params=params)
+        shown = self.redact(str(request.url))
+        deadline = time.monotonic() + self.timeout
+        try:
+            response = self.http.send(request, stream=True)
+            try:
+                body = self._read_limited(response, shown, deadline)
+            finally:
+                response.close()
+        except httpx.TimeoutException as exc:
+            raise Retryable(
+                APITimeoutError(f"No answer within {self.timeout:g} s", method="GET", url=shown)
+            ) from exc
+        except httpx.TransportError as exc:
+            reason = self.redact(str(exc)) or type(exc).__name__
+            raise Retryable(
+                APIConnectionError(f"Connection failed: {reason}", method="GET", url=shown)
+            ) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return Answer(shown, body, response.headers.get("content-type", "unknown content type"))
+        raise self.status_error(status, body, response.headers, shown)
+
+    def _read_limited(self, response: httpx.Response, shown: str, deadline: float) -> bytes:
+        """The whole body, refused past ``max_response_bytes`` (announced or sent) and cut off
+        (:class:`Retryable` timeout) when it is not complete by ``deadline`` (monotonic s)."""
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise ResponseTooLargeError(
+                f"GET {shown} announced {int(declared):,} bytes, over max_response_bytes="
+                f"{self.max_response_bytes:,}; raise it on the Client if this is expected."
+            )
+        chunks = bytearray()
+        for chunk in response.iter_bytes():
+            chunks += chunk
+            if time.monotonic() > deadline:  # each read was in time, the whole was not
+                raise Retryable(
+                    APITimeoutError(
+                        f"The answer did not complete within {self.timeout:g} s (the server "
+                        f"sent {len(chunks):,} bytes, slowly)",
+                        method="GET",
+                        url=shown,
+                    )
+                )
+            if len(chunks) > self.max_response_bytes:
+                raise ResponseTooLargeError(
+                    f"GET {shown} sent more than max_response_bytes={self.max_response_bytes:,}; "
+                    "raise it on the Client if this is expected."
+                )
+        return bytes(chunks)
+
+    def status_error(
+        self, status: int, body: bytes, headers: Mapping[str, str], shown: str
+    ) -> Exception:
+        """The exception for a non-2xx ``status``: :class:`Retryable` around a
+        :class:`RateLimitError` (409/429, with the server's wait) or a retryable 5xx, else the
+        status's :class:`APIStatusError` (a 421 as :class:`WrongRegionError` naming
+        ``x-agentuity-region``)."""
+        server_message, code = self.server_message(body)
+        cls = status_error_class(status)
+        text = f"HTTP {status}"
+        if server_message:
+            text += f": {server_message}"
+        kwargs: dict[str, Any] = {
+            "status_code": status,
+            "server_message": server_message,
+            "code": code,
+            "method": "GET",
+            "url": shown,
+        }
+        if cls is RateLimitError:
+            wait_s = retry_after_seconds(headers)
+            error: APIStatusError = RateLimitError(text, retry_after=wait_s, **kwargs)
+            return Retryable(error, wait_s)
+        if cls is WrongRegionError:
+            region = headers.get("x-agentuity-region")
+            region = self.redact(region) if region is not None else None
+            return WrongRegionError(text, region=region, **kwargs)
+        if cls is NotFoundError:
+            return NotFoundError(text, **kwargs)
+        error = cls(text, **kwargs)
+        if status in RETRYABLE_STATUS:
+            return Retryable(error, retry_after_seconds(headers))
+        return error
+
+    def server_message(self, body: bytes) -> tuple[str | None, str | None]:
+        """``(message, code)`` an error body carries (``message``, ``error`` as text or as
+        ``{issues: [{path, message}]}``, ``code``), redacted; the first 200 characters of a
+        non-JSON body as the message; ``None`` for what is absent."""
+        try:
+            payload = jsonparse.loads(body)
+        except jsonparse.JSONDecodeError:
+            # redact before cutting: a key that crosses the cut must not leave a fragment
+            window = 200 + 4 * len(self.key.get()) + 16
+            text = self.redact(body[:window].decode("utf-8", "replace"))[:200].strip()
+            return (f"non-JSON body: {text}" if text else None), None
+        if not isinstance(payload, dict):
+            return None, None
+        parts = [str(payload["message"])] if payload.get("message") else []
+        error = payload.get("error")
+        if isinstance(error, str):
+            parts.append(error)
+        elif isinstance(error, dict):
+            for issue in error.get("issues") or []:
+                if isinstance(issue, dict):
+                    path = ".".join(str(p) for p in issue.get("path") or [])
+                    parts.append(
+                        f"{path}: {issue.get('message')}" if path else str(issue.get("message"))
+                    )
+        code = payload.get("code")
+        return (self.redact("; ".join(parts)) or None), (self.redact(str(code)) if code else None)

@@ -1,0 +1,146 @@
+"""When to try a request again and how long to wait: the retry policy and its loop.
+
+Pure: no HTTP here. An attempt that failed in a way worth retrying raises :class:`Retryable`
+(wrapping the user-facing :class:`~sessionkit.errors.APIError`, and the server's wait hint
+when it gave one); :func:`call_with_retries` runs attempts under a :class:`RetryPolicy` and
+raises the last error once the policy says stop.
+
+Imports: :mod:`sessionkit.errors` only.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ..errors import APIError
+
+__all__ = ["RetryPolicy", "Retryable", "call_with_retries", "retry_after_seconds"]
+
+logger = logging.getLogger("sessionkit")
+
+T = TypeVar("T")
+
+
+class Retryable(Exception):
+    """An attempt failed in a way worth retrying; ``error`` is what the user sees if no retry
+    succeeds, ``wait_hint`` the seconds the server asked to wait (``None``: back off)."""
+
+    def __init__(self, error: APIError, wait_hint: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.wait_hint = wait_hint
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How one request is retried.
+
+    ``max_retries`` retries after the first attempt, all inside ``budget`` seconds (waits
+    included). Without a server hint the wait before retry ``n`` (1-based) is drawn uniformly
+    from ``[0, min(cap, base * 2 ** (n - 1))]`` seconds (exponential backoff, full jitter);
+    with one (``Retry-After`` and kin, see :func:`retry_after_seconds`) it is the hint plus
+    up to ``jitter`` seconds.
+    """
+
+    max_retries: int = 8
+    budget: float = 120.0
+    base: float = 0.2
+    cap: float = 8.0
+    jitter: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0 or self.budget < 0:
+            raise ValueError("max_retries and retry_budget must be >= 0 and timeout > 0")
+        if self.base < 0 or self.cap < 0 or self.jitter < 0:
+            raise ValueError("RetryPolicy base, cap and jitter must be >= 0 (seconds)")
+
+    def delay(self, retry: int, hint: float | None, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based), given the server's
+        ``hint`` in seconds (``None``: none given)."""
+        uniform = (rng or random).uniform
+        if hint is not None:
+            return max(0.0, hint) + uniform(0, self.jitter)
+        return uniform(0, min(self.cap, self.base * 2 ** (retry - 1)))
+
+
+def call_with_retries(
+    attempt: Callable[[], T],
+    policy: RetryPolicy,
+    *,
+    what: str,
+    on_attempt: Callable[[], None] | None = None,
+    on_retry: Callable[[], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """``attempt()``'s result, retrying it while it raises :class:`Retryable` and ``policy``
+    allows; ``what`` names the request in log lines. ``on_attempt`` is called before every
+    attempt, ``on_retry`` before every retry's wait. When the policy says stop, the last
+    attempt's error is raised with "(gave up after N attempt(s))" appended to its message."""
+    deadline = clock() + policy.budget
+    tries = 0
+    while True:
+        if on_attempt:
+            on_attempt()
+        try:
+            return attempt()
+        except Retryable as failure:
+            tries += 1
+            delay = policy.delay(tries, failure.wait_hint)
+            if tries > policy.max_retries or clock() + delay > deadline:
+                error = failure.error
+                error.message += f" (gave up after {tries} attempt(s))"
+                raise error from failure.__cause__
+            if on_retry:
+                on_retry()
+            logger.info(
+                "retrying %s after %s in %.2fs (attempt %d of %d)",
+                what,
+                type(failure.error).__name__,
+                delay,
+                tries,
+                policy.max_retries,
+            )
+            sleep(delay)
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait, from ``Retry-After`` (seconds or HTTP date), ``X-RateLimit-Retry-After``
+    (seconds) or ``X-RateLimit-Reset`` (epoch seconds); ``None`` when none is usable.
+
+    ``headers`` is any mapping (``httpx.Headers``, a dict); names match in any letter case.
+    ``now`` is the current epoch time in seconds (default: the clock).
+    """
+    now = time.time() if now is None else now
+    lower = {name.lower(): value for name, value in headers.items()}
+    value = lower.get("retry-after")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                when = None
+            if when is not None:
+                return max(0.0, when.timestamp() - now)
+    value = lower.get("x-ratelimit-retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+    value = lower.get("x-ratelimit-reset")
+    if value:
+        try:
+            return max(0.0, float(value) - now)
+        except ValueError:
+            pass
+    return None
