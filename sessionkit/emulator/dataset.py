@@ -71,6 +71,10 @@ _USER_DATA = tuple(
 )
 #: Triggers whose sessions arrive without an HTTP route.
 _ROUTELESS = frozenset(TRIGGERS.index(t) for t in ("cron", "agent"))
+#: Whether a session of each trigger code has an HTTP route.
+_ROUTED = np.array([code not in _ROUTELESS for code in range(len(TRIGGERS))])
+#: The session ``url`` of each agent profile: absolute (every fourth row key), or the path.
+_URLS = tuple((f"https://{AGENTS_HOST}{agent.path}", agent.path) for agent in AGENTS)
 _LIST_HEAD = b'{"success":true,"data":['
 _LIST_TAIL = b"]}"
 
@@ -277,9 +281,16 @@ class Dataset:
             for k, f, g, bad in zip(keys, families, agents, failed, strict=True)
         ]
         priced = (~pending_ & has_llm).tolist()
-        llm_cost = [round(v, 8) for v in a["llm_cost"][idx].tolist()]
-        total_cost = [round(v, 8) for v in a["total_cost"][idx].tolist()]
-        routed = (~np.isin(trigger_code, list(_ROUTELESS))).tolist()
+        llm_cost = [
+            round(v, 8) if p else None
+            for v, p in zip(a["llm_cost"][idx].tolist(), priced, strict=True)
+        ]
+        total_cost = [
+            round(v, 8) if p else None
+            for v, p in zip(a["total_cost"][idx].tolist(), priced, strict=True)
+        ]
+        routed = _ROUTED[trigger_code].tolist()
+        urls = _URLS
         metadata = self.metadata_of(idx)
         meta_kind = a["meta_kind"][idx].tolist()
         user_data = a["user_data"][idx].tolist()
@@ -325,7 +336,6 @@ class Dataset:
         ) in enumerate(columns):
             k = keys[j]
             priced_j = priced[j]
-            path = AGENTS[agents[j]].path
             route = routed[j]
             session: dict[str, Any] = {
                 "id": sid,
@@ -348,12 +358,12 @@ class Dataset:
                 "pending": pending,
                 "success": False if pending else ok,
                 "error": errors[j],
-                "llm_cost": llm_cost[j] if priced_j else None,
-                "total_cost": total_cost[j] if priced_j else None,
+                "llm_cost": llm_cost[j],
+                "total_cost": total_cost[j],
                 "llm_prompt_token_count": prompt if priced_j else None,
                 "llm_completion_token_count": completion if priced_j else None,
                 "method": "POST" if route else None,
-                "url": (f"https://{AGENTS_HOST}{path}" if k % 4 == 0 else path) if route else None,
+                "url": urls[agents[j]][k % 4 != 0] if route else None,
                 "route_id": self._route_ids[agents[j]] if route else None,
                 "thread_id": thread or None,
             }
@@ -402,7 +412,13 @@ class Dataset:
     def list_page(self, rows: Sequence[int] | np.ndarray, now_ns: int) -> bytes:
         """The body of a ``GET /session`` page of ``rows`` as of ``now_ns``: byte for byte
         ``orjson.dumps({"success": True, "data": render_sessions(rows, now_ns)})``."""
-        return _LIST_HEAD + b",".join(self.render_sessions_json(rows, now_ns)) + _LIST_TAIL
+        parts = self.render_sessions_json(rows, now_ns)
+        if not parts:
+            return _LIST_HEAD + _LIST_TAIL
+        pieces = [b","] * (2 * len(parts) + 1)  # head, row, ",", row, ..., row, tail: one copy
+        pieces[0], pieces[-1] = _LIST_HEAD, _LIST_TAIL
+        pieces[1::2] = parts
+        return b"".join(pieces)
 
     # ------------------------------------------------------------------ one session
 
