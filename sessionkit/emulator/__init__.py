@@ -6,6 +6,7 @@ Layers, each importing only the ones before it:
   regions, planted incidents, deterministic ids, RFC 3339 time text;
 * :mod:`.texts` — one session's text: error messages, timelines, eval runs, logs;
 * :mod:`.draw` — the vectorised numeric columns of drawn sessions;
+* :mod:`.records` — list records' wire JSON, encoded a column at a time; the metadata rule;
 * :mod:`.dataset` — :class:`Dataset`: the columnar truth, wire rendering, live growth;
 * :mod:`.generate` — drawing a project: :func:`generate`, :func:`load_demo`;
 * :mod:`.chaos` (fault injection, standalone), :mod:`.httpd` (HTTP servers, query engine),

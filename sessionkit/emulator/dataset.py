@@ -9,14 +9,15 @@ derived deterministically from ``(seed, row)``; list records are rendered for a 
 once (vectorised column formatting) and their JSON bytes cached per row once they can no longer
 change, so a cold list walk costs a few microseconds per session and a warm one almost nothing.
 
-"As of now" (one place: :meth:`Dataset._records`): a session whose ``end_ns`` is after ``now``
+"As of now" (one place: :meth:`Dataset._records_json`): a session whose ``end_ns`` is after ``now``
 is pending — no end, duration, cpu time, costs, tokens, error or timeline, ``success: false``,
 ``updated_at`` = its start, and only the log lines already written.
 
 Live mode (``meta["live_rate"]`` sessions per second): :meth:`Dataset.grow` appends the
 sessions due by a later clock, drawn with :func:`.draw.draw_columns`.
 
-Imports: :mod:`.catalog`, :mod:`.texts`, :mod:`.draw` (of the emulator), numpy and orjson.
+Imports: :mod:`.catalog`, :mod:`.texts`, :mod:`.draw`, :mod:`.records` (of the emulator),
+numpy and orjson.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import orjson
 
 from .catalog import (
     AGENTS,
-    AGENTS_HOST,
     ENVS,
     FAMILIES,
     MODELS,
@@ -51,6 +51,21 @@ from .catalog import (
     thread_id,
 )
 from .draw import draw_columns
+from .records import (
+    METADATA_HEAD,
+    METADATA_NULL,
+    METHOD_JSON,
+    NULL,
+    ROUTED,
+    URL_JSON,
+    USER_DATA_JSON,
+    USER_DATA_NULL,
+    fragments,
+    json_items,
+    metadata_json,
+    render,
+    table,
+)
 from .texts import SessionFacts, build_eval_runs, build_logs, build_timeline, session_error
 
 #: List records kept rendered as JSON bytes (a bounded cache: rows past the bound are rendered
@@ -59,22 +74,21 @@ RENDER_CACHE_ROWS = 200_000
 #: Row keys of live sessions start here (numbered by arrival), far from the base rows' keys.
 LIVE_KEY_OFFSET = 10**9
 
-_TIERS = ("free", "pro", "enterprise")
-_CHANNELS = ("web", "mobile", "slack")
-_CHANNEL_OF_TRIGGER = {"email": "email", "sms": "sms", "cron": "scheduler"}
-_LANGUAGES = ("en", "en", "en", "es", "de", "fr")
-_SOURCES = ("pdf", "docx", "html")
-_EXPERIMENTS = ("prompt-v2", "control")
-#: ``user_data`` of a session with a JSON string, by ``key % 50`` (the seat).
-_USER_DATA = tuple(
-    orjson.dumps({"locale": "en-US", "plan": "pro", "seat": seat}).decode() for seat in range(50)
-)
 #: Triggers whose sessions arrive without an HTTP route.
 _ROUTELESS = frozenset(TRIGGERS.index(t) for t in ("cron", "agent"))
-#: Whether a session of each trigger code has an HTTP route.
-_ROUTED = np.array([code not in _ROUTELESS for code in range(len(TRIGGERS))])
-#: The session ``url`` of each agent profile: absolute (every fourth row key), or the path.
-_URLS = tuple((f"https://{AGENTS_HOST}{agent.path}", agent.path) for agent in AGENTS)
+#: The drawn codes the metadata object is made from.
+_METADATA_CODES = (
+    "meta_kind",
+    "agent",
+    "trigger",
+    "m_tier",
+    "m_channel",
+    "m_user",
+    "m_lang",
+    "m_pages",
+    "m_src",
+    "m_exp",
+)
 _LIST_HEAD = b'{"success":true,"data":['
 _LIST_TAIL = b"]}"
 
@@ -108,6 +122,16 @@ class Dataset:
         self._deleted_by = deleted_by(seed)
         self._agent_names = tuple(str(a["name"]) for a in meta["agents"])
         self._agent_identifiers = tuple(str(a["identifier"]) for a in meta["agents"])
+        # pre-encoded JSON of the values list records draw from a vocabulary, by code
+        self._deleted_by_json = orjson.dumps(self._deleted_by)
+        self._org_json = orjson.dumps(meta["org_id"])
+        self._project_json = table(list(meta["projects"]))
+        self._deployment_json = table([d["id"] for d in meta["deployments"]] + [""])
+        self._trigger_json = table(list(TRIGGERS))
+        self._env_json = table(list(ENVS))
+        self._route_json = table(list(self._route_ids))
+        self._region_json = fragments("region", list(REGIONS))
+        self._agent_ids_json: dict[tuple[str, ...], bytes] = {}
         base = {name: values[: self._n] for name, values in arrays.items()}
         derived = self._derived_columns(base)
         self._set_columns({**{name: base[name] for name in _NUMERIC_COLUMNS}, **derived}, self._n)
@@ -238,24 +262,32 @@ class Dataset:
 
     # ------------------------------------------------------------------ list records
 
-    def _records(self, rows: np.ndarray, now_ns: int) -> list[dict[str, Any]]:
-        """Wire session objects (list form: no ``timeline``) of ``rows`` as of ``now_ns``,
-        rendered together: every column is formatted for all rows at once."""
+    def _records_json(self, rows: np.ndarray, now_ns: int) -> list[bytes]:
+        """Wire session objects (list form: no ``timeline``) of ``rows`` as of ``now_ns``, as
+        compact JSON bytes, one per row: each field encoded for all rows at once
+        (:mod:`.records`)."""
         idx = np.asarray(rows, dtype=np.int64)
+        m = len(idx)
+        if not m:
+            return []
         a, c = self._a, self.columns
         key = a["key"][idx]
-        agent = a["agent"][idx]
+        agent = a["agent"][idx].astype(np.intp)
         end = c["end_ns"][idx]
         start = c["start_ns"][idx]
         deleted_ns = a["deleted_ns"][idx]
-        pending_ = end > now_ns
-        deleted_ = c["deleted"][idx] & ~pending_ & (deleted_ns <= now_ns)
-        digits = a["digits"][idx]
-        forms = a["tz_form"][idx]
+        pending = end > now_ns
+        deleted = c["deleted"][idx] & ~pending & (deleted_ns <= now_ns)
         success = c["success"][idx]
-        has_llm = a["has_llm"][idx]
-        trigger_code = a["trigger"][idx]
+        priced = ~pending & a["has_llm"][idx]
+        null = [NULL] * m
 
+        def nulled(values: list[bytes], where: np.ndarray) -> list[bytes]:
+            for j in np.flatnonzero(where).tolist():
+                values[j] = NULL
+            return values
+
+        digits, forms = a["digits"][idx], a["tz_form"][idx]
         stamps = (
             ("created_at", c["created_ns"][idx]),
             ("updated_at", _updated(end, start, deleted_ns, now_ns)),
@@ -263,122 +295,92 @@ class Dataset:
             ("end_time", end),
             ("deleted_at", deleted_ns),
         )
-        m = len(idx)
-        texts = format_rfc3339_many(  # all five time fields of all rows in one pass
-            np.concatenate([ns for _, ns in stamps]),
-            np.concatenate([field_digits(digits, field) for field, _ in stamps]),
-            np.tile(forms, len(stamps)),
+        texts = json_items(  # all five time fields of all rows in one pass
+            format_rfc3339_many(
+                np.concatenate([ns for _, ns in stamps]),
+                np.concatenate([field_digits(digits, field) for field, _ in stamps]),
+                np.tile(forms, len(stamps)),
+            )
         )
         created_at, updated_at, start_time, end_time, deleted_at = (
             texts[k * m : (k + 1) * m] for k in range(len(stamps))
         )
-        keys = key.tolist()
-        agents = agent.tolist()
-        families = a["family"][idx].tolist()
-        failed = (~pending_ & ~success).tolist()
-        errors = [
-            session_error(self.seed, k, FAMILIES[f], g) if bad else None
-            for k, f, g, bad in zip(keys, families, agents, failed, strict=True)
-        ]
-        priced = (~pending_ & has_llm).tolist()
-        llm_cost = [
-            round(v, 8) if p else None
-            for v, p in zip(a["llm_cost"][idx].tolist(), priced, strict=True)
-        ]
-        total_cost = [
-            round(v, 8) if p else None
-            for v, p in zip(a["total_cost"][idx].tolist(), priced, strict=True)
-        ]
-        routed = _ROUTED[trigger_code].tolist()
-        urls = _URLS
-        metadata = self.metadata_of(idx)
-        meta_kind = a["meta_kind"][idx].tolist()
-        user_data = a["user_data"][idx].tolist()
-        out: list[dict[str, Any]] = []
-        columns = zip(
-            idx.tolist(),
-            c["id"][idx].tolist(),
-            pending_.tolist(),
-            deleted_.tolist(),
-            c["duration_ns"][idx].tolist(),
-            c["cpu_ns"][idx].tolist(),
-            c["org_id"][idx].tolist(),
-            c["project_id"][idx].tolist(),
-            c["deployment_id"][idx].tolist(),
-            c["agent_identifiers"][idx].tolist(),
-            c["trigger"][idx].tolist(),
-            c["env"][idx].tolist(),
-            c["devmode"][idx].tolist(),
-            success.tolist(),
-            a["prompt"][idx].tolist(),
-            a["completion"][idx].tolist(),
-            c["thread_id"][idx].tolist(),
+        deleted_by = null.copy()
+        for j in np.flatnonzero(deleted).tolist():
+            deleted_by[j] = self._deleted_by_json
+        errors = null.copy()
+        failed = np.flatnonzero(~pending & ~success)
+        for j, k, family, g in zip(
+            failed.tolist(),
+            key[failed].tolist(),
+            a["family"][idx][failed].tolist(),
+            agent[failed].tolist(),
             strict=True,
+        ):
+            errors[j] = orjson.dumps(session_error(self.seed, k, FAMILIES[family], g))
+        agent_ids_json = self._agent_ids_json
+        agent_ids = []
+        for ids in c["agent_identifiers"][idx].tolist():
+            encoded = agent_ids_json.get(ids)
+            if encoded is None:
+                encoded = agent_ids_json[ids] = orjson.dumps(list(ids))
+            agent_ids.append(encoded)
+        routed = ROUTED[a["trigger"][idx]]
+        unrouted = np.full(m, NULL, dtype=object)
+        meta_kind = a["meta_kind"][idx]
+        tails = np.full(m, b"", dtype=object)
+        tails[meta_kind == 1] = METADATA_NULL
+        for j, text in enumerate(self._metadata_json(idx)):
+            if text is not None:
+                tails[j] = METADATA_HEAD + text
+        user_data = a["user_data"][idx]
+        tails[user_data == 1] += USER_DATA_NULL
+        with_data = user_data == 2
+        tails[with_data] += USER_DATA_JSON[key[with_data] % 50]
+        extra = key % 97 == 13  # the spec: unknown extra fields appear
+        tails[extra] += self._region_json[a["region"][idx][extra]]
+        return render(
+            [
+                json_items(c["id"][idx].tolist()),
+                created_at,
+                updated_at,
+                start_time,
+                nulled(end_time, pending),
+                json_items(deleted.tolist()),
+                nulled(deleted_at, ~deleted),
+                deleted_by,
+                nulled(json_items(c["duration_ns"][idx].tolist()), pending),
+                nulled(json_items(c["cpu_ns"][idx].tolist()), pending),
+                [self._org_json] * m,
+                self._project_json[a["project"][idx]].tolist(),
+                self._deployment_json[a["deployment"][idx]].tolist(),
+                agent_ids,
+                self._trigger_json[a["trigger"][idx]].tolist(),
+                self._env_json[a["env"][idx]].tolist(),
+                json_items(c["devmode"][idx].tolist()),
+                json_items(pending.tolist()),
+                json_items((success & ~pending).tolist()),
+                errors,
+                nulled(json_items([round(v, 8) for v in a["llm_cost"][idx].tolist()]), ~priced),
+                nulled(json_items([round(v, 8) for v in a["total_cost"][idx].tolist()]), ~priced),
+                nulled(json_items(a["prompt"][idx].tolist()), ~priced),
+                nulled(json_items(a["completion"][idx].tolist()), ~priced),
+                np.where(routed, METHOD_JSON, unrouted).tolist(),
+                np.where(routed, URL_JSON[agent * 2 + (key % 4 != 0)], unrouted).tolist(),
+                np.where(routed, self._route_json[agent], unrouted).tolist(),
+                json_items([t or None for t in c["thread_id"][idx].tolist()]),
+                tails.tolist(),
+            ]
         )
-        for j, (
-            i,
-            sid,
-            pending,
-            deleted,
-            duration,
-            cpu,
-            org,
-            project,
-            deployment,
-            agent_ids,
-            trigger,
-            env,
-            devmode,
-            ok,
-            prompt,
-            completion,
-            thread,
-        ) in enumerate(columns):
-            k = keys[j]
-            priced_j = priced[j]
-            route = routed[j]
-            session: dict[str, Any] = {
-                "id": sid,
-                "created_at": created_at[j],
-                "updated_at": updated_at[j],
-                "start_time": start_time[j],
-                "end_time": None if pending else end_time[j],
-                "deleted": deleted,
-                "deleted_at": deleted_at[j] if deleted else None,
-                "deleted_by": self._deleted_by if deleted else None,
-                "duration": None if pending else duration,
-                "cpu_time": None if pending else cpu,
-                "org_id": org,
-                "project_id": project,
-                "deployment_id": deployment,
-                "agent_ids": list(agent_ids),
-                "trigger": trigger,
-                "env": env,
-                "devmode": devmode,
-                "pending": pending,
-                "success": False if pending else ok,
-                "error": errors[j],
-                "llm_cost": llm_cost[j],
-                "total_cost": total_cost[j],
-                "llm_prompt_token_count": prompt if priced_j else None,
-                "llm_completion_token_count": completion if priced_j else None,
-                "method": "POST" if route else None,
-                "url": urls[agents[j]][k % 4 != 0] if route else None,
-                "route_id": self._route_ids[agents[j]] if route else None,
-                "thread_id": thread or None,
-            }
-            if meta_kind[j] == 1:
-                session["metadata"] = None
-            elif meta_kind[j] >= 2:
-                session["metadata"] = metadata[j]
-            if user_data[j] == 1:
-                session["user_data"] = None
-            elif user_data[j] == 2:
-                session["user_data"] = _USER_DATA[k % 50]
-            if k % 97 == 13:  # the spec: unknown extra fields appear
-                session["region"] = str(c["region"][i])
-            out.append(session)
-        return out
+
+    def _records(self, rows: np.ndarray, now_ns: int) -> list[dict[str, Any]]:
+        """:meth:`_records_json` parsed: fresh dicts, keys in wire order."""
+        return [orjson.loads(record) for record in self._records_json(rows, now_ns)]
+
+    def _metadata_json(self, idx: np.ndarray) -> list[bytes | None]:
+        """The metadata object of each of rows ``idx`` as JSON (``None`` where null/absent)."""
+        a = self._a
+        return metadata_json({name: a[name][idx] for name in _METADATA_CODES})
 
     def render_sessions(
         self, rows: Sequence[int] | np.ndarray, now_ns: int
@@ -401,9 +403,8 @@ class Dataset:
                 (self.columns["end_ns"][todo] <= now_ns)
                 & ((deleted_ns == 0) | (deleted_ns <= now_ns))
             ).tolist()
-            records = self._records(todo, now_ns)
-            for j, i, record, keep in zip(missing, todo.tolist(), records, stable, strict=True):
-                part = orjson.dumps(record)
+            records = self._records_json(todo, now_ns)
+            for j, i, part, keep in zip(missing, todo.tolist(), records, stable, strict=True):
                 out[j] = part
                 if keep and len(cache) < RENDER_CACHE_ROWS:
                     cache[i] = part
@@ -424,41 +425,8 @@ class Dataset:
 
     def metadata_of(self, rows: Sequence[int] | np.ndarray) -> list[dict[str, Any] | None]:
         """The metadata object of each of ``rows`` (``None`` where null or absent), in order."""
-        idx = np.asarray(rows, dtype=np.int64)
-        a = self._a
-        cols = zip(
-            a["meta_kind"][idx].tolist(),
-            a["agent"][idx].tolist(),
-            a["trigger"][idx].tolist(),
-            a["m_tier"][idx].tolist(),
-            a["m_channel"][idx].tolist(),
-            a["m_user"][idx].tolist(),
-            a["m_lang"][idx].tolist(),
-            a["m_pages"][idx].tolist(),
-            a["m_src"][idx].tolist(),
-            a["m_exp"][idx].tolist(),
-            strict=True,
-        )
-        out: list[dict[str, Any] | None] = []
-        for kind, agent, trigger, tier, channel, user, lang, pages, src, exp in cols:
-            if kind < 2:
-                out.append(None)
-                continue
-            name = AGENTS[agent].name
-            meta: dict[str, Any] = {
-                "customer_tier": _TIERS[tier],
-                "channel": _CHANNEL_OF_TRIGGER.get(TRIGGERS[trigger], _CHANNELS[channel]),
-            }
-            if name in ("support-triage", "sms-concierge"):
-                meta["user_id"] = f"u_{user:05d}"
-                meta["language"] = _LANGUAGES[lang]
-            if name == "doc-extractor":
-                meta["document_pages"] = pages
-                meta["source"] = {"kind": _SOURCES[src], "bucket": "uploads"}
-            if kind == 3:
-                meta["experiment"] = _EXPERIMENTS[exp]
-            out.append(meta)
-        return out
+        texts = self._metadata_json(np.asarray(rows, dtype=np.int64))
+        return [None if text is None else orjson.loads(text) for text in texts]
 
     def metadata(self, i: int) -> dict[str, Any] | None:
         """The session's metadata (``None`` when null or absent)."""

@@ -103,6 +103,15 @@ def session_error(seed: int, key: int, family: str, agent_index: int) -> str:
     return error_message(family, row_rng(seed, key, 2), AGENTS[agent_index])
 
 
+_ORG_CHARS = "AbCdEfGhJkLmNpQrStUvWxYz0123456789"
+
+
+def _pick(rng: np.random.Generator, options: tuple[int, ...]) -> int:
+    """One of ``options``, uniformly: the draw ``rng.choice(options)`` makes (the same bounded
+    integer, so the same value and the same RNG state after), without its array conversion."""
+    return options[int(rng.integers(0, len(options)))]
+
+
 def _hexs(rng: np.random.Generator, n: int) -> str:
     return rng.bytes((n + 1) // 2).hex()[:n]
 
@@ -110,9 +119,9 @@ def _hexs(rng: np.random.Generator, n: int) -> str:
 def error_message(family: str, rng: np.random.Generator, agent: AgentProfile) -> str:
     """A realistic error message of ``family`` whose ids, numbers and quoted values vary."""
     if family == "rate_limit":
-        limit = int(rng.choice([30000, 60000, 200000]))
+        limit = _pick(rng, (30000, 60000, 200000))
         used = int(limit - rng.integers(10, 2000))
-        org = "org-" + "".join(rng.choice(list("AbCdEfGhJkLmNpQrStUvWxYz0123456789"), 12))
+        org = "org-" + "".join(_ORG_CHARS[k] for k in rng.integers(0, len(_ORG_CHARS), 12).tolist())
         if agent.model.startswith("claude"):
             return (
                 f"RateLimitError: 429 from api.anthropic.com: Number of request tokens has exceeded your "
@@ -126,7 +135,7 @@ def error_message(family: str, rng: np.random.Generator, agent: AgentProfile) ->
     if family == "tool_timeout":
         tool = _TOOLS[int(rng.integers(len(_TOOLS)))]
         return (
-            f"ToolTimeoutError: tool '{tool}' did not respond within {int(rng.choice([15, 30, 30, 60]))}s "
+            f"ToolTimeoutError: tool '{tool}' did not respond within {_pick(rng, (15, 30, 30, 60))}s "
             f"(call_id call_{_hexs(rng, 16)}, attempt {int(rng.integers(1, 4))} of 3)"
         )
     if family == "validation":
@@ -146,7 +155,7 @@ def error_message(family: str, rng: np.random.Generator, agent: AgentProfile) ->
             f"However, your messages resulted in {int(limit + rng.integers(100, 40000))} tokens. "
             f"Please reduce the length of the messages."
         )
-    status = int(rng.choice([500, 502, 503, 504]))
+    status = _pick(rng, (500, 502, 503, 504))
     url = f"https://api.partner-{int(rng.integers(1, 4))}.example.com/v2/records/{_hexs(rng, 8)}"
     return f"UpstreamError: GET {url} returned {status} after {int(rng.integers(120, 9000))}ms"
 

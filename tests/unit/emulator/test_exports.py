@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sessionkit.emulator as emulator
+from sessionkit.config import DEMO_KEY
 from sessionkit.emulator import synth
 from sessionkit.emulator.catalog import AGENTS, REGIONS, TRIGGERS
 from sessionkit.emulator.dataset import Dataset
@@ -29,8 +30,6 @@ def test_all_is_exactly_the_public_surface() -> None:
 
 
 def test_the_demo_key_is_the_configs() -> None:
-    from sessionkit.config import DEMO_KEY
-
     assert emulator.DEFAULT_KEY == DEMO_KEY
 
 
