@@ -74,8 +74,6 @@ RENDER_CACHE_ROWS = 200_000
 #: Row keys of live sessions start here (numbered by arrival), far from the base rows' keys.
 LIVE_KEY_OFFSET = 10**9
 
-#: Triggers whose sessions arrive without an HTTP route.
-_ROUTELESS = frozenset(TRIGGERS.index(t) for t in ("cron", "agent"))
 #: The drawn codes the metadata object is made from.
 _METADATA_CODES = (
     "meta_kind",
@@ -485,7 +483,7 @@ class Dataset:
         """The detail form's ``route`` of row ``i`` (``None`` for cron and agent triggers);
         its method is lowercase for every third row key, as some servers send it."""
         agent = int(self._a["agent"][i])
-        if int(self._a["trigger"][i]) in _ROUTELESS:
+        if not ROUTED[int(self._a["trigger"][i])]:
             return None
         return {
             "id": self._route_ids[agent],
