@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ..emulator import DEFAULT_KEY, Dataset, Emulator, Faults, generate
-from ..emulator.synth import AGENTS, DEFAULT_SESSIONS, REGIONS, check_agent_names
+from ..emulator.catalog import AGENTS, DEFAULT_SESSIONS, REGIONS
+from ..emulator.generate import check_agent_names
 from ._common import (
     Command,
     CommandError,

@@ -41,8 +41,9 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import orjson
 
+from .catalog import TRIGGERS, parse_iso
 from .chaos import FaultChooser, Faults
-from .synth import TRIGGERS, Dataset, parse_iso
+from .dataset import Dataset
 
 PAGE_MAX = 100
 _SORTS = ("created", "updated", "duration", "startTime")
@@ -88,7 +89,7 @@ class Stats:
 # ---------------------------------------------------------------------------- the query engine
 
 
-class Catalog:
+class QueryEngine:
     """Filtering, sorting and paging over a :class:`Dataset`, with an LRU of row orders."""
 
     def __init__(self, dataset: Dataset, cache_size: int = 64) -> None:
@@ -155,8 +156,8 @@ class Catalog:
             wanted_meta = orjson.loads(q["metadata"])
             candidates = np.flatnonzero(mask)
             keep = np.zeros(n, dtype=bool)
-            for i in candidates:
-                meta = self.ds.metadata(int(i)) or {}
+            for i, found in zip(candidates.tolist(), self.ds.metadata_of(candidates), strict=True):
+                meta = found or {}
                 keep[i] = all(k in meta and meta[k] == v for k, v in wanted_meta.items())
             mask &= keep
         rows = np.flatnonzero(mask)

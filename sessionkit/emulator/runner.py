@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-import orjson
-
 from ..config import DEMO_KEY
+from .catalog import DEFAULT_SESSIONS, REGIONS
 from .chaos import FaultChooser, Faults
-from .httpd import Catalog, Stats, _Server
-from .synth import DEFAULT_SESSIONS, REGIONS, Dataset, generate
+from .dataset import Dataset
+from .generate import generate
+from .httpd import QueryEngine, Stats, _Server
 
 #: The key the emulator accepts unless given another: the public demo key (one home, config).
 DEFAULT_KEY = DEMO_KEY
@@ -79,7 +79,7 @@ class Emulator:
         #: query, any region) with ``200`` and these exact bytes instead of the dataset's
         #: answer, e.g. a timeline 10,000 levels deep or a page with a million rows.
         self.raw_answers: dict[str, bytes] = {}
-        self.catalog = Catalog(dataset)
+        self.queries = QueryEngine(dataset)
         self._stop = threading.Event()
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
@@ -192,8 +192,8 @@ class Emulator:
         cap = self.faults.page_cap
         if cap is not None:
             limit = min(limit, cap)
-        rows = self.catalog.rows(query, now, frozen=not self.live)[offset : offset + limit]
-        return orjson.dumps({"success": True, "data": self.dataset.render_sessions(rows, now)})
+        rows = self.queries.rows(query, now, frozen=not self.live)[offset : offset + limit]
+        return self.dataset.list_page(rows, now)
 
 
 @contextmanager

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from sessionkit.emulator import generate, load_demo
-from sessionkit.emulator.details import build_logs
-from sessionkit.emulator.synth import AGENTS, FAMILIES, TRIGGERS, Dataset, parse_iso
+from sessionkit.emulator.catalog import AGENTS, FAMILIES, TRIGGERS, parse_iso
+from sessionkit.emulator.dataset import Dataset
+from sessionkit.emulator.texts import build_logs
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "demo" / "sessions.jsonl.gz"
 FAMILY_PATTERNS = {
@@ -127,7 +128,7 @@ def test_consistency(demo: Dataset, records: list[dict]) -> None:
         and abs(timeline["duration"] * 1e6 - failed[0]["duration"]) < 1e3
     )
     assert any(line["severity"] == "ERROR" for line in demo.logs(i, demo.now_ns))
-    severities = {line["severity"] for j in range(300) for _, line in build_logs(demo, j)}
+    severities = {line["severity"] for j in range(300) for _, line in build_logs(demo.facts(j))}
     assert {"TRACE", "DEBUG", "INFO", "ERROR"} <= severities and severities & {
         "warning",
         "Warn",
@@ -196,7 +197,7 @@ def _wire_text(ds: Dataset, rows: range) -> str:
     parts = [orjson.dumps(ds.render_sessions(rows, ds.now_ns)).decode()]
     for i in rows:
         parts.append(orjson.dumps(ds.detail(i, ds.now_ns)).decode())
-        parts.append(orjson.dumps([line for _t, line in build_logs(ds, i)]).decode())
+        parts.append(orjson.dumps([line for _t, line in build_logs(ds.facts(i))]).decode())
     return "\n".join(parts)
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from sessionkit.emulator import Emulator, Faults, generate
-from sessionkit.emulator.synth import parse_iso
+from sessionkit.emulator.catalog import parse_iso
 from tests.conftest import emulator_cli, parse_exports
 
 KEY = "sk_wire_test"

@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 
 import sessionkit as sk
 from sessionkit import plot
-from sessionkit.emulator.synth import AGENTS, Dataset, generate
+from sessionkit.emulator import Dataset, generate
+from sessionkit.emulator.catalog import AGENTS
 from sessionkit.plot._style import MAX_BUCKETS, bucket_grid, require
 
 

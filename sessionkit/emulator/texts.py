@@ -1,6 +1,7 @@
 """Per-session text of the synthetic project: error messages, timelines, eval runs and logs.
 
-Everything here is a pure function of the dataset's columns and a per-session seeded RNG, so a
+Everything here is a pure function of one session's :class:`SessionFacts` (numbers the dataset
+drew for it) and RNGs seeded by ``(seed, row key, salt)`` (:func:`.catalog.row_rng`), so a
 session renders the same way every time, in every process. The story is consistent: a failed
 session's error appears on the failing span (and its ancestors), as an ERROR log line, and the
 timeline's total equals the session's duration.
@@ -11,19 +12,65 @@ Span attributes use the names the Agentuity runtime sets (the spec's table): the
 ``@agentuity/threadId`` (only when the session belongs to a thread); outbound fetches
 ``http.url``/``http.path``/``http.method``/``host``; storage calls plain ``name`` (the store) and
 ``key``; LLM calls the OpenTelemetry ``gen_ai.*`` names.
+
+Imports: :mod:`.catalog` only (of the emulator), numpy and orjson.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import orjson
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .synth import AgentProfile, Dataset
+from .catalog import (
+    AGENT_DESCRIPTIONS,
+    AGENTS,
+    AGENTS_HOST,
+    NS,
+    AgentProfile,
+    format_rfc3339,
+    row_rng,
+    stable_hex,
+)
 
-NS = 1_000_000_000
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What the text of one session is derived from: its drawn numbers, as plain values.
+
+    Times are ns since epoch; ``agent`` and ``nested`` are indexes into
+    :data:`~.catalog.AGENTS` (``nested`` is -1 without a nested agent call); ``agent_names`` and
+    ``agent_identifiers`` are the project's names and stable ids of every profile, by index;
+    ``error`` is the session's error message (``None`` when it succeeded); ``base_now_ns`` is the
+    dataset's own "now" (not a request's).
+    """
+
+    seed: int
+    key: int
+    session_id: str
+    thread_id: str
+    agent: int
+    nested: int
+    trigger: str
+    family: str
+    model: str
+    success: bool
+    error: str | None
+    start_ns: int
+    end_ns: int
+    duration_ns: int
+    prompt_tokens: int
+    completion_tokens: int
+    agent_names: tuple[str, ...]
+    agent_identifiers: tuple[str, ...]
+    base_now_ns: int
+
+    def rng(self, salt: int) -> np.random.Generator:
+        """The RNG of this session's text number ``salt`` (see :func:`.catalog.row_rng`)."""
+        return row_rng(self.seed, self.key, salt)
+
 
 _HOSTS = ("api.openai.com", "api.anthropic.com")
 _TOOLS = (
@@ -49,14 +96,20 @@ _USER_AGENTS = (
     "python-httpx/0.28.1",
     "node",
 )
-#: ``@agentuity/agentDescription`` of each demo agent profile, by profile index.
-AGENT_DESCRIPTIONS = (
-    "Classifies inbound support requests and drafts a first reply",
-    "Extracts structured fields from uploaded documents",
-    "Researches a question across the web and the knowledge base, with citations",
-    "Answers customer questions over SMS and chat",
-    "Writes the daily digest of the project's activity",
-)
+
+
+def session_error(seed: int, key: int, family: str, agent_index: int) -> str:
+    """The error message of the failed session with row key ``key`` (its salt-2 RNG)."""
+    return error_message(family, row_rng(seed, key, 2), AGENTS[agent_index])
+
+
+_ORG_CHARS = "AbCdEfGhJkLmNpQrStUvWxYz0123456789"
+
+
+def _pick(rng: np.random.Generator, options: tuple[int, ...]) -> int:
+    """One of ``options``, uniformly: the draw ``rng.choice(options)`` makes (the same bounded
+    integer, so the same value and the same RNG state after), without its array conversion."""
+    return options[int(rng.integers(0, len(options)))]
 
 
 def _hexs(rng: np.random.Generator, n: int) -> str:
@@ -66,9 +119,9 @@ def _hexs(rng: np.random.Generator, n: int) -> str:
 def error_message(family: str, rng: np.random.Generator, agent: AgentProfile) -> str:
     """A realistic error message of ``family`` whose ids, numbers and quoted values vary."""
     if family == "rate_limit":
-        limit = int(rng.choice([30000, 60000, 200000]))
+        limit = _pick(rng, (30000, 60000, 200000))
         used = int(limit - rng.integers(10, 2000))
-        org = "org-" + "".join(rng.choice(list("AbCdEfGhJkLmNpQrStUvWxYz0123456789"), 12))
+        org = "org-" + "".join(_ORG_CHARS[k] for k in rng.integers(0, len(_ORG_CHARS), 12).tolist())
         if agent.model.startswith("claude"):
             return (
                 f"RateLimitError: 429 from api.anthropic.com: Number of request tokens has exceeded your "
@@ -82,7 +135,7 @@ def error_message(family: str, rng: np.random.Generator, agent: AgentProfile) ->
     if family == "tool_timeout":
         tool = _TOOLS[int(rng.integers(len(_TOOLS)))]
         return (
-            f"ToolTimeoutError: tool '{tool}' did not respond within {int(rng.choice([15, 30, 30, 60]))}s "
+            f"ToolTimeoutError: tool '{tool}' did not respond within {_pick(rng, (15, 30, 30, 60))}s "
             f"(call_id call_{_hexs(rng, 16)}, attempt {int(rng.integers(1, 4))} of 3)"
         )
     if family == "validation":
@@ -102,7 +155,7 @@ def error_message(family: str, rng: np.random.Generator, agent: AgentProfile) ->
             f"However, your messages resulted in {int(limit + rng.integers(100, 40000))} tokens. "
             f"Please reduce the length of the messages."
         )
-    status = int(rng.choice([500, 502, 503, 504]))
+    status = _pick(rng, (500, 502, 503, 504))
     url = f"https://api.partner-{int(rng.integers(1, 4))}.example.com/v2/records/{_hexs(rng, 8)}"
     return f"UpstreamError: GET {url} returned {status} after {int(rng.integers(120, 9000))}ms"
 
@@ -118,23 +171,17 @@ def _span(
     }
 
 
-def build_timeline(ds: Dataset, i: int) -> dict[str, Any]:
-    """The span tree of completed row ``i``: root request → agent.run → storage/HTTP/LLM calls."""
-    from .synth import AGENTS, FAMILIES, MODELS, TRIGGERS
+def build_timeline(facts: SessionFacts) -> dict[str, Any]:
+    """The span tree of a completed session: root request → agent.run → storage/HTTP/LLM calls.
 
-    a = ds._a
-    rng = ds._rng(i, 3)
-    agent_index = int(a["agent"][i])
-    agent = AGENTS[agent_index]
-    total_ms = int(ds._a["duration_ns"][i]) / 1e6
-    success = bool(ds.columns["success"][i])
-    family = FAMILIES[int(a["family"][i])]
-    model = MODELS[int(a["model"][i])]
-    error = None if success else ds.error(i)
-    trigger = TRIGGERS[int(a["trigger"][i])]
+    Returns the root node (``duration`` in milliseconds, a float rounded to 3 decimals)."""
+    rng = facts.rng(3)
+    agent = AGENTS[facts.agent]
+    total_ms = facts.duration_ns / 1e6
+    error = facts.error
     body_ms = total_ms * rng.uniform(0.93, 0.99)
-    run = _agent_run(ds, rng, i, agent_index, agent, body_ms, model, family, error, depth=1)
-    if trigger == "cron":
+    run = _agent_run(facts, rng, facts.agent, body_ms, error, depth=1)
+    if facts.trigger == "cron":
         root = _span(rng, "cron.trigger", total_ms, {"cron.schedule": "0 6,12,18 * * *"})
     else:
         root = _span(
@@ -143,8 +190,8 @@ def build_timeline(ds: Dataset, i: int) -> dict[str, Any]:
             total_ms,
             {
                 "http.method": "POST",
-                "http.host": "agents.example-shop.com",
-                "http.user_agent": _USER_AGENTS[int(a["key"][i]) % len(_USER_AGENTS)],
+                "http.host": AGENTS_HOST,
+                "http.user_agent": _USER_AGENTS[facts.key % len(_USER_AGENTS)],
                 "http.path": agent.path,
             },
         )
@@ -155,28 +202,25 @@ def build_timeline(ds: Dataset, i: int) -> dict[str, Any]:
 
 
 def _agent_run(
-    ds: Dataset,
+    facts: SessionFacts,
     rng: np.random.Generator,
-    i: int,
     agent_index: int,
-    agent: AgentProfile,
     budget_ms: float,
-    model: str,
-    family: str,
     error: str | None,
     depth: int,
 ) -> dict[str, Any]:
-    from .synth import AGENTS, _hex
-
-    identifier = ds.meta["agents"][agent_index]["identifier"]
+    """The ``agent.run`` span of profile ``agent_index`` (``depth`` 1 = the called agent, deeper
+    = nested calls) with its children, sharing ``budget_ms`` milliseconds."""
+    agent = AGENTS[agent_index]
+    model = facts.model
     attributes = {
-        "@agentuity/agentId": identifier,
+        "@agentuity/agentId": facts.agent_identifiers[agent_index],
         "@agentuity/agentInstanceId": "agentinst_"
-        + _hex(ds.seed, f"inst:{int(ds._a['key'][i])}:{depth}", 32),
+        + stable_hex(facts.seed, f"inst:{facts.key}:{depth}", 32),
         "@agentuity/agentDescription": AGENT_DESCRIPTIONS[agent_index],
-        "@agentuity/agentName": ds.meta["agents"][agent_index]["name"],
+        "@agentuity/agentName": facts.agent_names[agent_index],
     }
-    thread = str(ds.columns["thread_id"][i])
+    thread = facts.thread_id
     if thread:  # the session's own thread (sessions outside a thread have none)
         attributes["@agentuity/threadId"] = thread
     run = _span(rng, "agent.run", budget_ms, attributes)
@@ -209,8 +253,8 @@ def _agent_run(
                 {
                     "gen_ai.system": "anthropic" if model.startswith("claude") else "openai",
                     "gen_ai.request.model": model,
-                    "gen_ai.usage.input_tokens": int(int(ds._a["prompt"][i]) / n_llm),
-                    "gen_ai.usage.output_tokens": int(int(ds._a["completion"][i]) / n_llm),
+                    "gen_ai.usage.input_tokens": int(facts.prompt_tokens / n_llm),
+                    "gen_ai.usage.output_tokens": int(facts.completion_tokens / n_llm),
                 },
                 10,
             )
@@ -231,7 +275,7 @@ def _agent_run(
             0.5,
         )
     )
-    nested = int(ds._a["nested"][i])
+    nested = facts.nested
     weights = np.array([w for _, _, w in steps]) * rng.uniform(0.6, 1.4, len(steps))
     child_budget = budget_ms * rng.uniform(0.85, 0.97)
     if nested >= 0 and depth < 3:
@@ -239,12 +283,10 @@ def _agent_run(
     shares = weights / weights.sum() * child_budget
     children = [_span(rng, op, ms, attrs) for (op, attrs, _), ms in zip(steps, shares, strict=True)]
     if nested >= 0 and depth < 3:
-        sub = _agent_run(
-            ds, rng, i, nested, AGENTS[nested], budget_ms * 0.3, model, family, None, depth + 1
-        )
+        sub = _agent_run(facts, rng, nested, budget_ms * 0.3, None, depth + 1)
         children.insert(len(children) - 1, sub)
     if error is not None:
-        target = _failing_child(children, family)
+        target = _failing_child(children, facts.family)
         target["error"] = error
         run["error"] = error
     if rng.random() < 0.08 and len(children) > 2:  # concurrent calls: children outlast the parent
@@ -288,16 +330,15 @@ _EVALS = {
 }
 
 
-def build_eval_runs(ds: Dataset, i: int) -> list[dict[str, Any]]:
-    """Eval runs of completed row ``i``: ``result`` as an object, or (older runs) as JSON text."""
-    from .synth import AGENTS, _hex, format_rfc3339
-
-    rng = ds._rng(i, 4)
-    agent = AGENTS[int(ds._a["agent"][i])]
+def build_eval_runs(facts: SessionFacts) -> list[dict[str, Any]]:
+    """Eval runs of a completed session (wire objects): ``result`` as an object, or (older runs)
+    as JSON text; an empty list for about a third of sessions."""
+    rng = facts.rng(4)
+    agent = AGENTS[facts.agent]
     if rng.random() < 0.35:
         return []
-    end = int(ds.columns["end_ns"][i])
-    success = bool(ds.columns["success"][i])
+    end = facts.end_ns
+    success = facts.success
     runs = []
     for k, name in enumerate(_EVALS[agent.name]):
         created = end + int(rng.integers(1, 20)) * NS + k * 1000
@@ -329,7 +370,7 @@ def build_eval_runs(ds: Dataset, i: int) -> list[dict[str, Any]]:
             }
         if (
             result is not None
-            and created < ds.now_ns - 20 * 86400 * NS + 10 * 86400 * NS
+            and created < facts.base_now_ns - 20 * 86400 * NS + 10 * 86400 * NS
             and rng.random() < 0.5
         ):
             result = orjson.dumps(result).decode()  # older servers send the result as a JSON string
@@ -337,7 +378,7 @@ def build_eval_runs(ds: Dataset, i: int) -> list[dict[str, Any]]:
             {
                 "id": f"evalrun_{rng.bytes(16).hex()}",
                 "created_at": format_rfc3339(created // 1000 * 1000, 6, 0),
-                "eval_id": f"eval_{_hex(ds.seed, 'eval:' + name, 24)}",
+                "eval_id": f"eval_{stable_hex(facts.seed, 'eval:' + name, 24)}",
                 "eval_name": name,
                 "pending": pending,
                 "success": not broken and not pending,
@@ -348,20 +389,19 @@ def build_eval_runs(ds: Dataset, i: int) -> list[dict[str, Any]]:
     return runs
 
 
-def build_logs(ds: Dataset, i: int) -> list[tuple[int, dict[str, Any]]]:
-    """``(timestamp ns, log line)`` of row ``i`` over its whole life (the caller cuts at now)."""
-    from .synth import AGENTS, FAMILIES, format_rfc3339
-
-    rng = ds._rng(i, 5)
-    agent = AGENTS[int(ds._a["agent"][i])]
-    start = int(ds.columns["start_ns"][i])
-    end = int(ds.columns["end_ns"][i])
-    success = bool(ds.columns["success"][i])
-    family = FAMILIES[int(ds._a["family"][i])]
-    sid = str(ds.columns["id"][i])
+def build_logs(facts: SessionFacts) -> list[tuple[int, dict[str, Any]]]:
+    """``(timestamp ns, wire log line)`` of a session over its whole life, in time order (the
+    caller cuts at its now)."""
+    rng = facts.rng(5)
+    agent = AGENTS[facts.agent]
+    start = facts.start_ns
+    end = facts.end_ns
+    success = facts.success
+    family = facts.family
     span = max(end - start, 1)
+    name = facts.agent_names[facts.agent]
     lines: list[tuple[float, str, str]] = [
-        (0.0, "INFO", f"session {sid} started: agent {ds.agent_name(i)}"),
+        (0.0, "INFO", f"session {facts.session_id} started: agent {name}"),
         (0.01, "DEBUG", f"loaded {int(rng.integers(1, 12))} items from key-value store"),
         (0.02, "TRACE", "prompt assembled"),
     ]
@@ -384,7 +424,7 @@ def build_logs(ds: Dataset, i: int) -> list[tuple[int, dict[str, Any]]]:
             )
         )
     else:
-        message = ds.error(i)
+        message = facts.error or ""
         lines.append((0.97, "ERROR", message.splitlines()[0]))
         if family in ("context", "upstream") and rng.random() < 0.3:
             lines.append((0.99, ("FATAL", "CRITICAL")[int(rng.integers(2))], "agent run aborted"))
