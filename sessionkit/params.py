@@ -184,13 +184,15 @@ class Filter:
     """One session filter: its keyword, how its value is read (``kind``), the API query
     parameter it becomes (``query``; ``None``: applied client-side), whether a sync scope may
     hold it (``scope``: sort, direction and limit are the walk's, not the data's) and a
-    one-line help text (the CLI's)."""
+    one-line help text (the CLI's; a ``flag`` has one for True, ``help``, and one for False,
+    ``help_false``)."""
 
     name: str
     kind: FilterKind
     query: str | None
     help: str
     scope: bool = True
+    help_false: str = ""
 
 
 #: Every session filter, in the order of :class:`FilterArgs`. Adding a filter: a row here, a
@@ -200,8 +202,20 @@ FILTERS: tuple[Filter, ...] = (
     Filter("until", "time", "startBefore", "sessions that started before this time"),
     Filter("trigger", "choice", "trigger", f"only these triggers ({', '.join(TRIGGERS)})"),
     Filter("env", "text", "env", "only this environment (e.g. production)"),
-    Filter("success", "flag", "success", "only sessions that succeeded (True) or failed (False)"),
-    Filter("devmode", "flag", "devmode", "only development-mode (True) or deployed (False) runs"),
+    Filter(
+        "success",
+        "flag",
+        "success",
+        "only sessions that succeeded (success=True)",
+        help_false="only sessions that did not succeed (success=False; pending ones included)",
+    ),
+    Filter(
+        "devmode",
+        "flag",
+        "devmode",
+        "only development-mode runs (devmode=True)",
+        help_false="only deployed runs (devmode=False)",
+    ),
     Filter("org_id", "text", "orgId", "only this organisation's sessions"),
     Filter("project_id", "text", "projectId", "only this project's sessions"),
     Filter("deployment_id", "text", "deploymentId", "only this deployment's sessions"),

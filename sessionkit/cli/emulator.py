@@ -259,6 +259,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Longest a stop can wait (seconds) when SIGTERM lands just before a sleep starts.
+_NAP = 0.2
+
+
 class _Terminated(Exception):
     """Raised in the main thread by the SIGTERM handler :func:`wait_for_stop` installs."""
 
@@ -275,12 +279,14 @@ def wait_for_stop(ready: Callable[[], None] = lambda: None) -> None:
 
     The handler raises instead of setting a ``threading.Event``: ``Event.set`` takes the
     event's (non-reentrant) lock, and a signal that lands while the main thread holds that
-    lock inside ``Event.wait`` deadlocks the process, which then ignores SIGTERM for good."""
+    lock inside ``Event.wait`` deadlocks the process, which then ignores SIGTERM for good. It
+    sleeps in short naps: a signal landing just before a nap's system call does not interrupt
+    it, and is handled when that nap ends (within :data:`_NAP` seconds)."""
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         ready()
         while True:
-            time.sleep(3600)
+            time.sleep(_NAP)
     except (KeyboardInterrupt, _Terminated):
         pass
     finally:

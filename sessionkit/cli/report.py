@@ -21,32 +21,12 @@ from ._common import (
     require_writable_dir,
     require_writable_file,
 )
-
-#: The filter options, named as :func:`sessionkit.load_sessions` names them.
-_FILTERS = ("since", "until", "trigger", "env", "agent")
+from ._filters import add_filter_options, filter_values
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Add the options of ``sessionkit report`` to ``p``."""
-    times = (
-        "ISO time with a zone ('2026-11-01T00:00Z'), a bare date (that UTC day, '2026-11-01') "
-        "or a relative 30d, 12h (on the demo data: before the demo's now)"
-    )
-    p.add_argument("--since", type=nonempty, default=None, help=f"{times}; default: everything")
-    p.add_argument("--until", type=nonempty, default=None, help=f"{times}; default: now")
-    p.add_argument(
-        "--trigger", type=nonempty, default=None, help="only this trigger (e.g. cron); default: all"
-    )
-    p.add_argument(
-        "--env", type=nonempty, default=None, help="only this environment (e.g. production)"
-    )
-    p.add_argument(
-        "--agent",
-        type=nonempty,
-        default=None,
-        help="only this agent: its name (as the report shows it), its stable id agent_<40hex> "
-        "or a deployment id agentid_<40hex>; default: all",
-    )
+    add_filter_options(p)
     p.add_argument(
         "--out",
         type=nonempty,
@@ -82,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     require_writable_file(out, f"cannot write report to {out}", "--out")
     if args.csv:
         require_writable_dir(args.csv, f"cannot write CSV tables to {args.csv}", "--csv")
-    filters = {k: getattr(args, k) for k in _FILTERS if getattr(args, k)}
+    filters = filter_values(args)
     client = connect(demo=True) if args.demo else connect()
     matching(  # one session says whether there is anything to report, before the long load
         "report",

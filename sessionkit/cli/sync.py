@@ -10,7 +10,6 @@ import argparse
 
 from ..connect import connect
 from ..store import DEFAULT_PATH, Store, StoreLockedError, SyncResult
-from ..store._sync import _FILTER_NAMES
 from ._common import (
     Command,
     CommandError,
@@ -19,6 +18,7 @@ from ._common import (
     os_failure,
     require_writable_dir,
 )
+from ._filters import add_filter_options, filter_values
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -29,16 +29,11 @@ def configure(p: argparse.ArgumentParser) -> None:
         default=str(DEFAULT_PATH),
         help="store directory (default: %(default)s)",
     )
-    p.add_argument(
-        "--since",
-        type=nonempty,
-        help="history bound of the first sync: ISO time with a zone, a bare date (that UTC "
-        "day) or 30d, 12h (default: the whole history)",
-    )
-    p.add_argument(
-        "--until",
-        type=nonempty,
-        help="only sessions that started before this time (default: no bound)",
+    add_filter_options(
+        p,
+        help={
+            "since": "history bound of the first sync (default: the whole history)",
+        },
     )
     p.add_argument(
         "--details",
@@ -48,40 +43,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--logs", action="store_true", help="also store the logs of the --details sessions"
     )
-    p.add_argument(
-        "--trigger", type=nonempty, action="append", help="only this trigger (repeatable)"
-    )
-    p.add_argument("--env", type=nonempty, help="only this environment (e.g. production)")
-    outcome = p.add_mutually_exclusive_group()
-    outcome.add_argument(
-        "--success",
-        dest="success",
-        action="store_true",
-        default=None,
-        help="only sessions the API marks success=true (default: all)",
-    )
-    outcome.add_argument(
-        "--failed",
-        dest="success",
-        action="store_false",
-        help="only sessions the API marks success=false — which includes still-pending ones",
-    )
-    p.add_argument(
-        "--devmode",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="only (--devmode) or no (--no-devmode) developer-machine sessions (default: all)",
-    )
-    for name in ("org-id", "project-id", "deployment-id", "thread-id", "agent"):
-        p.add_argument(
-            f"--{name}",
-            type=nonempty,
-            help=(
-                "only this agent: its name, stable id (agent_...) or a deployment id (agentid_...)"
-                if name == "agent"
-                else f"only this {name.replace('-', ' ')}"
-            ),
-        )
     p.add_argument("--demo", action="store_true", help="sync from the bundled emulator's demo data")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -110,11 +71,8 @@ def run(args: argparse.Namespace) -> int:
     Raises a :class:`CommandError`: status 2 for bad --details or a filter matching nothing,
     3 when another sync holds the store, 1 when the store cannot be written."""
     details = _details(args.details)
-    filters = {  # every sync filter has an option of the same name, but metadata
-        name: getattr(args, name)
-        for name in _FILTER_NAMES
-        if name != "metadata" and getattr(args, name) is not None
-    }
+    filters = filter_values(args)  # every sync filter has its option (since is passed apart)
+    since = filters.pop("since", None)
     require_writable_dir(args.store, f"cannot create store at {args.store}", "--store")
     client = connect(demo=True if args.demo else None)
     try:
@@ -122,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             "sync",
             lambda: Store(args.store).sync(
                 client,
-                since=args.since,
+                since=since,
                 details=details,
                 logs=bool(args.logs),
                 progress=False if args.no_progress else None,

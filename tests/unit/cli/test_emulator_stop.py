@@ -18,21 +18,22 @@ ROOT = Path(__file__).resolve().parents[3]
 
 _STRESS = textwrap.dedent(
     """
-    import random, signal, threading
+    import random, signal, threading, time
     from sessionkit.cli.emulator import wait_for_stop
 
     main = threading.get_ident()
     for _ in range(ROUNDS):
-        timers = []
+        ready = threading.Event()
 
-        def ready():
-            t = threading.Timer(random.random() * 0.004,
-                                lambda: signal.pthread_kill(main, signal.SIGTERM))
-            timers.append(t)
-            t.start()
+        def send():  # started before the wait: ready() only sets an event, as printing would
+            ready.wait()
+            time.sleep(random.random() * 0.004)
+            signal.pthread_kill(main, signal.SIGTERM)
 
-        wait_for_stop(ready)
-        timers[0].join()
+        sender = threading.Thread(target=send)
+        sender.start()
+        wait_for_stop(ready.set)
+        sender.join()
     # after the last round SIGTERM is back to its default: the process would die on it
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     print("stopped", ROUNDS, "times")

@@ -1,0 +1,124 @@
+"""The session-filter options of the commands, generated from :data:`sessionkit.params.FILTERS`.
+
+One option per filter, named as the keyword is (``org_id`` → ``--org-id``), its argparse form
+chosen by the filter's ``kind``:
+
+* ``time`` → ``--since TIME`` (ISO time with a zone, a bare date, or relative ``30d``/``12h``);
+* ``choice`` → ``--trigger NAME``, repeatable;
+* ``text`` and ``agent`` → ``--env VALUE``;
+* ``flag`` → ``--success`` / ``--no-success`` (``--failed`` is also ``--no-success``);
+* ``metadata`` → ``--metadata '{"key": "value"}'`` (a JSON object);
+* ``order`` → ``--sort``/``--direction`` with their choices; ``limit`` → ``--limit N``.
+
+A filter added to the table gets its option in ``sessionkit sync`` and ``sessionkit report``
+with no edit here. :func:`filter_values` reads them back as keywords and validates them with
+:func:`sessionkit.params.session_filters` before any request: a bad value is a usage error
+(exit 2) naming the option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..errors import InvalidArgumentError
+from ..params import FILTERS, SCOPE_NAMES, Filter, session_filters
+from ..schema import DIRECTIONS, SORTS
+from ._common import CommandError, nonempty, nonnegative_int
+
+#: What a time option accepts (the help of every ``time`` filter ends with it).
+TIME_FORMS = (
+    "ISO time with a zone ('2026-11-01T00:00Z'), a bare date (that UTC day, '2026-11-01') "
+    "or relative 30d, 12h"
+)
+#: Extra spellings of a flag's negative option (``--failed`` reads better than ``--no-success``).
+_NEGATIVE_ALIASES = {"success": ("--failed",)}
+
+
+def option_of(name: str) -> str:
+    """The command-line option of filter ``name``: ``org_id`` → ``--org-id``."""
+    return "--" + name.replace("_", "-")
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """argparse type: a JSON object (``'{"plan": "pro"}'``)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {text!r} ({exc})") from None
+    if not isinstance(value, dict) or not value:
+        raise argparse.ArgumentTypeError(
+            f'must be a non-empty JSON object such as \'{{"plan": "pro"}}\', not {text!r}'
+        )
+    return value
+
+
+def add_filter_options(
+    p: argparse.ArgumentParser,
+    *,
+    names: Sequence[str] = SCOPE_NAMES,
+    help: Mapping[str, str] | None = None,
+    filters: Iterable[Filter] = FILTERS,
+) -> None:
+    """Add one option per filter of ``filters`` whose name is in ``names`` to ``p``, in the
+    table's order; ``help`` replaces a filter's help text (the table's otherwise)."""
+    texts = dict(help or {})
+    for f in filters:
+        if f.name not in names:
+            continue
+        option, text = option_of(f.name), texts.get(f.name, f.help)
+        if f.kind == "time":
+            p.add_argument(option, type=nonempty, metavar="TIME", help=f"{text}: {TIME_FORMS}")
+        elif f.kind == "choice":
+            p.add_argument(
+                option, type=nonempty, action="append", metavar="NAME", help=f"{text}; repeatable"
+            )
+        elif f.kind in ("text", "agent"):
+            p.add_argument(option, type=nonempty, help=text)
+        elif f.kind == "flag":
+            pair = p.add_mutually_exclusive_group()
+            pair.add_argument(option, dest=f.name, action="store_true", default=None, help=text)
+            pair.add_argument(
+                f"--no-{option[2:]}",
+                *_NEGATIVE_ALIASES.get(f.name, ()),
+                dest=f.name,
+                action="store_false",
+                help=f.help_false or f"the opposite of {option}",
+            )
+        elif f.kind == "metadata":
+            p.add_argument(option, type=json_object, metavar="JSON", help=text)
+        elif f.kind == "order":
+            choices = SORTS if f.name == "sort" else DIRECTIONS
+            p.add_argument(option, choices=choices, help=text)
+        elif f.kind == "limit":
+            p.add_argument(option, type=nonnegative_int, metavar="N", help=text)
+        else:  # pragma: no cover - a kind added to params.FilterKind without an option form
+            raise AssertionError(f"no command-line form for filter kind {f.kind!r}")
+
+
+def filter_values(
+    args: argparse.Namespace,
+    *,
+    names: Sequence[str] = SCOPE_NAMES,
+    filters: Iterable[Filter] = FILTERS,
+) -> dict[str, Any]:
+    """The filter keywords the options of :func:`add_filter_options` were given (``None``
+    left out), checked as the loaders will check them. Raises a :class:`CommandError` with
+    status 2 naming the option when a value is refused (an unknown trigger, a bad time)."""
+    values = {
+        f.name: getattr(args, f.name)
+        for f in filters
+        if f.name in names and getattr(args, f.name, None) is not None
+    }
+    for name, value in values.items():  # one at a time first, so the error names the option
+        try:
+            session_filters(**{name: value})
+        except InvalidArgumentError as exc:
+            raise CommandError(f"{option_of(name)}: {exc}", status=2) from exc
+    try:
+        session_filters(**values)  # then together (until before since)
+    except InvalidArgumentError as exc:
+        raise CommandError(str(exc), status=2) from exc
+    return values
