@@ -154,12 +154,12 @@ def _flag(value: object, name: str) -> bool:
 TimeLike: TypeAlias = str | date | datetime | pd.Timestamp
 
 
-class FilterArgs(TypedDict, total=False):
-    """The session filters as keywords (``load_sessions(**filters)``, ``Store.sync``, the
-    report): one key per row of :data:`FILTERS`, in the same order. Editors read the types
-    from here; :func:`session_filters` checks the values."""
+class ScopeArgs(TypedDict, total=False):
+    """The filters a sync scope holds besides ``since`` (``Store.sync(client, since=...,
+    **filters)``, whose ``since`` is the history bound of a first sync): one key per row of
+    :data:`FILTERS` with ``scope=True``. Editors read the types from here;
+    :func:`session_filters` checks the values."""
 
-    since: TimeLike | None
     until: TimeLike | None
     trigger: str | Iterable[str] | None
     env: str | None
@@ -171,6 +171,14 @@ class FilterArgs(TypedDict, total=False):
     thread_id: str | None
     agent: str | None
     metadata: Mapping[str, Any] | None
+
+
+class FilterArgs(ScopeArgs, total=False):
+    """The session filters as keywords (``load_sessions(**filters)``, ``Store.files``, the
+    report): one key per row of :data:`FILTERS` — :class:`ScopeArgs`, ``since`` and the walk's
+    ``sort``, ``direction``, ``limit``."""
+
+    since: TimeLike | None
     sort: str
     direction: str
     limit: int | None
@@ -195,8 +203,9 @@ class Filter:
     help_false: str = ""
 
 
-#: Every session filter, in the order of :class:`FilterArgs`. Adding a filter: a row here, a
-#: key in :class:`FilterArgs`, and the emulator's query engine (the independent oracle).
+#: Every session filter. Adding a filter: a row here, a key in :class:`ScopeArgs` (or
+#: :class:`FilterArgs` when a scope cannot hold it) and the emulator's query engine (the
+#: independent oracle); the loaders, the store, the report and the CLI options follow.
 FILTERS: tuple[Filter, ...] = (
     Filter("since", "time", "startAfter", "sessions that started at or after this time"),
     Filter("until", "time", "startBefore", "sessions that started before this time"),
@@ -229,8 +238,10 @@ FILTERS: tuple[Filter, ...] = (
 FILTER_NAMES: tuple[str, ...] = tuple(f.name for f in FILTERS)
 #: The filters a sync scope may hold (the data selected, not the walk's order).
 SCOPE_NAMES: tuple[str, ...] = tuple(f.name for f in FILTERS if f.scope)
-if tuple(FilterArgs.__annotations__) != FILTER_NAMES:  # pragma: no cover - a broken edit
-    raise AssertionError("FILTERS and FilterArgs must list the same filters in the same order")
+if set(FilterArgs.__annotations__) != set(FILTER_NAMES) or set(ScopeArgs.__annotations__) != set(
+    SCOPE_NAMES
+) - {"since"}:  # pragma: no cover - a broken edit
+    raise AssertionError("FILTERS, FilterArgs and ScopeArgs must list the same filters")
 _BY_NAME = {f.name: f for f in FILTERS}
 _DEFAULTS: dict[str, object] = {"sort": "created", "direction": "desc"}
 

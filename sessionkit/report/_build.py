@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Unpack
 
 import pandas as pd
 
 from ..loaders import load_details, load_sessions
+from ..params import FilterArgs
 from ._document import Report
 from ._render import render_report, worth_opening_ids
 
@@ -36,7 +37,7 @@ def render_from_client(
     fmt: str = "html",
     details: int = 300,
     progress: bool | None = None,
-    **filters: Any,
+    **filters: Unpack[FilterArgs],
 ) -> Report:
     """Load sessions (``filters`` as for :func:`sessionkit.load_sessions`), the details of up to
     ``details`` completed sessions (a seeded sample, for hotspots and evals, plus the failed
@@ -68,7 +69,7 @@ def report_from_client(
     csv_dir: str | os.PathLike[str] | None = None,
     details: int = 300,
     progress: bool | None = None,
-    **filters: Any,
+    **filters: Unpack[FilterArgs],
 ) -> Report:
     """:func:`render_from_client`, then :meth:`Report.write` to ``out`` (and ``csv_dir``);
     returns the written :class:`Report`."""

@@ -12,11 +12,10 @@ May import every store module but the CLI; none of them imports this one.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import pandas as pd
 import pyarrow as pa
@@ -25,7 +24,7 @@ import pyarrow.dataset as ds
 
 from ..client import Client
 from ..errors import InvalidArgumentError
-from ..params import SessionFilters, session_filters
+from ..params import FilterArgs, ScopeArgs, SessionFilters, TimeLike, session_filters
 from . import _arrow
 from ._layout import DEFAULT_PATH, ENTITIES, Layout, check_entity
 from ._reader import Reader
@@ -140,7 +139,7 @@ class Store:
         as ``since="7d"`` count back from it, as on the demo client), else ``None``."""
         return self._layout.demo_now()
 
-    def files(self, entity: str = "sessions", **filters: Any) -> list[Path]:
+    def files(self, entity: str = "sessions", **filters: Unpack[FilterArgs]) -> list[Path]:
         """The partition files a :meth:`load_sessions` with these filters opens (``entity`` =
         sessions), or all files of a detail dataset."""
         return self._reader.files(entity, session_filters(**filters) if filters else None)
@@ -153,52 +152,19 @@ class Store:
         return self._reader.dataset(entity)
 
     def load_sessions(
-        self,
-        *,
-        since: str | datetime | pd.Timestamp | None = None,
-        until: str | datetime | pd.Timestamp | None = None,
-        trigger: str | Iterable[str] | None = None,
-        env: str | None = None,
-        success: bool | None = None,
-        devmode: bool | None = None,
-        org_id: str | None = None,
-        project_id: str | None = None,
-        deployment_id: str | None = None,
-        thread_id: str | None = None,
-        agent: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        sort: str = "created",
-        direction: str = "desc",
-        limit: int | None = None,
-        columns: Sequence[str] | None = None,
+        self, *, columns: Sequence[str] | None = None, **filters: Unpack[FilterArgs]
     ) -> pd.DataFrame:
         """Sessions in the store matching the filters, as :func:`sessionkit.load_sessions` gives.
 
         The filters have the names and meanings of :func:`sessionkit.load_sessions`
-        (``since <= start_time < until``; ``agent`` is an agent identifier) and are pushed
-        down: only day partitions whose sessions can match are opened (each day's
-        ``start_time`` range is in the manifest) and rows are filtered while scanning.
-        ``columns`` restricts the columns returned.
+        (:class:`~sessionkit.params.FilterArgs`: ``since <= start_time < until``; ``agent`` is
+        a name, a stable id or a deployment id) and are pushed down: only day partitions whose
+        sessions can match are opened (each day's ``start_time`` range is in the manifest) and
+        rows are filtered while scanning. ``columns`` restricts the columns returned. An
+        unknown filter raises :class:`~sessionkit.errors.InvalidArgumentError`.
         """
-        filters = session_filters(
-            since=since,
-            until=until,
-            trigger=trigger,
-            env=env,
-            success=success,
-            devmode=devmode,
-            org_id=org_id,
-            project_id=project_id,
-            deployment_id=deployment_id,
-            thread_id=thread_id,
-            agent=agent,
-            metadata=metadata,
-            sort=sort,
-            direction=direction,
-            limit=limit,
-            now=self.demo_now,
-        )
-        return self.load_filtered(filters, columns)
+        parsed = session_filters(now=self.demo_now, **filters)
+        return self.load_filtered(parsed, columns)
 
     def load_filtered(
         self, filters: SessionFilters, columns: Sequence[str] | None = None
@@ -247,11 +213,11 @@ class Store:
         self,
         client: Client | None = None,
         *,
-        since: str | datetime | pd.Timestamp | None = None,
+        since: TimeLike | None = None,
         details: Selection = None,
         logs: bool | Selection = False,
         progress: bool | None = None,
-        **filters: Any,
+        **filters: Unpack[ScopeArgs],
     ) -> SyncResult:
         """Bring the store up to date with the API and return what was done (:class:`SyncResult`).
 

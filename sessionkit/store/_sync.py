@@ -44,7 +44,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, Unpack
 
 import numpy as np
 import orjson
@@ -60,7 +60,15 @@ from ..details import details_frames
 from ..errors import APIError, InvalidArgumentError, NotFoundError, SchemaWarning
 from ..errors import warn as errors_warn
 from ..loaders import warn_no_match
-from ..params import SCOPE_NAMES, SessionFilters, format_time, session_filters
+from ..params import (
+    SCOPE_NAMES,
+    ScopeArgs,
+    SessionFilters,
+    TimeLike,
+    format_time,
+    session_filters,
+    unknown_filters,
+)
 from ..progress import progress_bar
 from . import _arrow
 from ._layout import DETAIL_ENTITIES, Layout
@@ -632,18 +640,19 @@ def sync(
     settings: SyncSettings,
     client: Client | None = None,
     *,
-    since: object = None,
+    since: TimeLike | None = None,
     details: Selection = None,
     logs: bool | Selection = False,
     progress: bool | None = None,
-    **filters: Any,
+    **filters: Unpack[ScopeArgs],
 ) -> SyncResult:
     """:meth:`Store.sync` (documented there; the module docstring says how it works)."""
     started = time.perf_counter()
     unknown = sorted(set(filters) - set(_FILTER_NAMES))
     if unknown:
+        error = unknown_filters(unknown, SCOPE_NAMES)
         raise InvalidArgumentError(
-            f"sync() got unexpected filter(s) {unknown}; allowed: since, {', '.join(_FILTER_NAMES)}"
+            f"sync() got {error}"
             " (a sync always walks sort='updated', direction='desc', with no limit)"
         )
     if isinstance(details, str) and details == "none":  # the CLI's word for None
