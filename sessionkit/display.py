@@ -41,7 +41,8 @@ def _missing(value: object) -> bool:
 
 def format_duration(value: object) -> str:
     """A duration (``Timedelta``, ``timedelta`` or seconds) for people: ``"850 ms"``,
-    ``"3.85 s"``, ``"2 min 05 s"``, ``"1 h 03 min"``; ``"—"`` when missing."""
+    ``"3.85 s"``, ``"2 min 05 s"``, ``"1 h 03 min"``; ``"∞"`` for an infinite number of seconds; ``"—"`` when
+    missing."""
     if _missing(value):
         return MISSING
     seconds = (
@@ -50,6 +51,8 @@ def format_duration(value: object) -> str:
         else pd.Timedelta(value).total_seconds()
     )
     sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    if math.isinf(seconds):
+        return sign + "∞"
     if seconds < 1:
         text = f"{seconds * 1000:.3g} ms"
     elif seconds < 60:

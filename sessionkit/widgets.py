@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .display import MISSING, SEVERITY_COLOURS, UNKNOWN_SEVERITY, readable
+from .display import MISSING, SEVERITY_COLOURS, UNKNOWN_SEVERITY, format_duration, readable
 from .filtering import FilterIndex, filter_frame, summarise
 from .status import STATUSES, session_status
 
@@ -94,18 +94,6 @@ def _plots() -> dict[str, Callable[..., Any]]:
     }
 
 
-def _human_seconds(seconds: float) -> str:
-    if seconds == float("inf"):
-        return "∞"
-    if seconds < 1:
-        return f"{seconds * 1000:g} ms"
-    if seconds < 60:
-        return f"{seconds:g} s"
-    if seconds < 3600:
-        return f"{seconds / 60:g} min"
-    return f"{seconds / 3600:g} h"
-
-
 def _options(series: pd.Series) -> list[str]:
     values = series.dropna()
     if isinstance(series.dtype, pd.CategoricalDtype):
@@ -174,7 +162,7 @@ class FilterPanel:
         )
         day_options = [(d.strftime("%Y-%m-%d"), d) for d in days]
         max_cost = float(s["total_cost"].max()) if s["total_cost"].notna().any() else 1.0
-        stops = [(_human_seconds(x), x) for x in _DURATION_STOPS]
+        stops = [(format_duration(x), x) for x in _DURATION_STOPS]
         layout = w.Layout(width="220px")
         return {
             "days": w.SelectionRangeSlider(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
-from contextlib import suppress
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
 import pandas as pd
+
+from ..durable import ensure_dir, write_text
 
 #: The formats a report renders to: a self-contained HTML page, or Markdown for a ticket.
 FORMATS = ("html", "markdown")
@@ -37,19 +37,18 @@ class Report:
         """Write :attr:`text` to ``path`` and, with ``csv_dir``, every table as
         ``<csv_dir>/<name>.csv``; returns this report with ``path`` and ``csv_dir`` set.
 
-        Each file is written whole or not at all (a temp file beside it, then
-        :func:`os.replace`), readable by its owner only (0600); missing directories are
-        created 0700. The CSV files come first, so the main file appears last. Raises
+        Each file is written whole or not at all (:mod:`sessionkit.durable`: a temp file
+        beside it, then :func:`os.replace`), readable by its owner only (0600); missing
+        directories are created 0700. The CSV files come first, so the main file appears last. Raises
         :class:`OSError` when a file cannot be written (no temp file is left behind).
         """
         target = Path(path)
         written_csv = Path(csv_dir) if csv_dir is not None else None
         if written_csv is not None:
-            written_csv.mkdir(parents=True, exist_ok=True, mode=0o700)
+            ensure_dir(written_csv)
             for name, table in self.tables.items():
-                write_private(written_csv / f"{name}.csv", table.to_csv(index=False))
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private(target, self.text)
+                write_text(written_csv / f"{name}.csv", table.to_csv(index=False))
+        write_text(target, self.text)
         return dataclasses.replace(self, path=target, csv_dir=written_csv)
 
     def _repr_html_(self) -> str:
@@ -66,21 +65,3 @@ class Report:
             f"<p><b>sessionkit report</b> {where} ({len(self.tables)} tables). "
             f"Detected changes:</p><ul>{items}</ul>"
         )
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically, mode 0600: into a temp file in the same
-    directory, flushed to disk, then :func:`os.replace` onto ``path`` — so ``path`` holds its
-    old content or all of the new one, never part. On any failure the temp file is removed and
-    the exception propagates."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -1,10 +1,6 @@
-"""Durable, private files: atomic replace, the store lock and the JSON manifest. No pandas.
-
-Every file the store writes goes to a temporary name in the same directory (a dot file, which
-pyarrow, DuckDB, Dask and Spark all skip), is flushed and ``fsync``-ed, then renamed over the
-target with :func:`os.replace`, and the directory is ``fsync``-ed: a reader (or a process killed
-with SIGKILL at any instant) sees the old file or the new one, never half of one. Directories
-are created ``0o700`` and files ``0o600``; nothing is pickled.
+"""The store's files: its lock and its JSON manifest, on top of :mod:`sessionkit.durable`
+(atomic, private writes; re-exported here so the store's layers reach every file operation in
+one place). No pandas; nothing is pickled.
 """
 
 from __future__ import annotations
@@ -12,17 +8,38 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
+from ..durable import (
+    DIR_MODE,
+    FILE_MODE,
+    TMP_SUFFIX,
+    ensure_dir,
+    fsync_dir,
+    remove_stale_tmp,
+    tmp_path,
+    write_atomic,
+)
 from ..errors import SessionKitError
 
-DIR_MODE = 0o700
-FILE_MODE = 0o600
-TMP_SUFFIX = ".tmp"
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "TMP_SUFFIX",
+    "StoreLockedError",
+    "ensure_dir",
+    "exclusive_lock",
+    "fsync_dir",
+    "read_json",
+    "remove_stale_tmp",
+    "tmp_path",
+    "write_atomic",
+    "write_json",
+]
 
 
 class StoreLockedError(SessionKitError):
@@ -37,64 +54,6 @@ class StoreLockedError(SessionKitError):
             "Wait for that sync to finish (or stop it), then sync again; only one sync may "
             "write a store at a time (reading it meanwhile is fine)."
         )
-
-
-def ensure_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) with mode 0o700; existing directories are kept."""
-    missing: list[Path] = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(directory, DIR_MODE)
-            os.chmod(directory, DIR_MODE)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def tmp_path(path: Path) -> Path:
-    """The temporary sibling ``path`` is written to before the atomic rename."""
-    return path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-
-
-def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Write ``path`` through ``write(file)``: temp file, fsync, ``os.replace``, fsync dir."""
-    ensure_dir(path.parent)
-    tmp = tmp_path(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
-
-
-def remove_stale_tmp(root: Path) -> int:
-    """Delete temporary files left by a killed writer under ``root``; returns how many."""
-    removed = 0
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            if name.startswith(".") and name.endswith(TMP_SUFFIX):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(dirpath, name))
-                    removed += 1
-    return removed
 
 
 @contextlib.contextmanager

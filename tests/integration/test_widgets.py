@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import sessionkit as sk
+from sessionkit.display import format_duration
 from sessionkit.emulator import Emulator
 from sessionkit.filtering import filter_frame, summarise
 from sessionkit.widgets import FilterPanel, SessionInspector
@@ -120,3 +121,10 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_duration_slider_labels_read_like_the_rest_of_sessionkit(sessions: pd.DataFrame) -> None:
+    options = FilterPanel(sessions, debounce=0, plot="(none)").controls["duration"].options
+    labels = [label for label, _ in options]
+    assert labels[0] == "0 ms" and labels[-1] == "∞"
+    assert labels == [format_duration(seconds) for _, seconds in options]
