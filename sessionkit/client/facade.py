@@ -38,6 +38,7 @@ from .. import config
 from ..config import Secret
 from ..errors import BadResponseError, InsecureWarning, NotFoundError, WrongRegionError
 from ..errors import warn as errors_warn
+from ..params import session_id as valid_session_id
 from .attempt import Attempt
 from .envelope import envelope_data, page_ids
 from .fanout import fan_out
@@ -298,7 +299,7 @@ class Client:
 
         Follows a 421 once to the region named by ``x-agentuity-region``.
         """
-        path = f"/session/{_quote_id(session_id)}"
+        path = f"/session/{valid_session_id(session_id)}"
         try:
             data = self._get_data_for(session_id, self.base_url + path)
         except WrongRegionError as exc:
@@ -337,7 +338,7 @@ class Client:
 
     def get_logs(self, session_id: str) -> list[Any]:
         """``GET {logs}/cli/session/{id}/logs``: the session's log lines (dicts)."""
-        url = f"{self.logs_base_url}/cli/session/{_quote_id(session_id)}/logs"
+        url = f"{self.logs_base_url}/cli/session/{valid_session_id(session_id)}/logs"
         data = self._get_data_for(session_id, url)
         if not isinstance(data, list):
             raise BadResponseError(
@@ -426,10 +427,3 @@ class Client:
         return fan_out(
             fn, items, concurrency=self.concurrency, on_done=on_done, what=what, progress=progress
         )
-
-
-def _quote_id(session_id: str) -> str:
-    """``session_id`` as a URL path segment; ``ValueError`` for what is no session id."""
-    if not isinstance(session_id, str) or not session_id or "/" in session_id or "?" in session_id:
-        raise ValueError(f"not a session id: {session_id!r}")
-    return session_id
