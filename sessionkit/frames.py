@@ -501,20 +501,70 @@ def concat_tables(tables: Sequence[pa.Table], cols: Sequence[Column]) -> pa.Tabl
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         pass
-    types: dict[str, set[pa.DataType]] = {}
-    for t in tables:
-        for f in t.schema:
-            if not pa.types.is_null(f.type):
-                types.setdefault(f.name, set()).add(f.type)
-    clash = {name for name, ts in types.items() if len(ts) > 1}
+    target = unify_schemas([t.schema for t in tables])
     fixed: list[pa.Table] = []
     for t in tables:
-        for name in clash & set(t.column_names):
-            i = t.column_names.index(name)
-            text = [None if v is None else _json_text(v) for v in t.column(name).to_pylist()]
-            t = t.set_column(i, name, pa.array(text, pa.string()))
+        for i, name in enumerate(t.column_names):
+            if pa.types.is_string(target.field(name).type) and not pa.types.is_string(
+                t.field(i).type
+            ):
+                t = t.set_column(i, name, as_text(t.column(i)))
         fixed.append(t)
     return pa.concat_tables(fixed, promote_options="permissive")
+
+
+# --------------------------------------------------------------------------- type clashes
+# The one rule for a column whose type differs between batches, pages or stored files
+# (free-form metadata): Arrow's permissive promotion where it settles the clash (int64 and
+# double give double, null and anything give that thing), otherwise text — every value as its
+# JSON text, strings as they are — so nothing is lost. Used by concat_tables above and by the
+# store's writer and reader (sessionkit.store._arrow.conform).
+
+_CLASH = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+
+
+def unify_schemas(schemas: Sequence[pa.Schema]) -> pa.Schema:
+    """The union of ``schemas``, fields in first-seen order; a type clash that Arrow's
+    permissive promotion cannot settle becomes text (``string``)."""
+    try:
+        return pa.unify_schemas(list(schemas), promote_options="permissive")
+    except _CLASH:
+        pass
+    types: dict[str, list[pa.DataType]] = {}
+    for sch in schemas:
+        for f in sch:
+            types.setdefault(f.name, []).append(f.type)
+    fields = []
+    for name, ts in types.items():
+        try:
+            fields.append(
+                pa.unify_schemas(
+                    [pa.schema([pa.field(name, t)]) for t in ts], promote_options="permissive"
+                ).field(name)
+            )
+        except _CLASH:
+            fields.append(pa.field(name, pa.string()))
+    return pa.schema(fields)
+
+
+def as_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``column`` as a ``string`` array: each value's JSON text (strings unchanged, nulls kept)."""
+    return pa.array([None if v is None else _json_text(v) for v in column.to_pylist()], pa.string())
+
+
+def cast_or_text(
+    column: pa.Array | pa.ChunkedArray, target: pa.DataType
+) -> pa.Array | pa.ChunkedArray:
+    """``column`` as ``target``: a plain cast, or :func:`as_text` when ``target`` is text and
+    the cast cannot be made (lists, structs). Raises what the cast raises otherwise."""
+    if column.type == target:
+        return column
+    try:
+        return column.cast(target)
+    except _CLASH:
+        if not pa.types.is_string(target):
+            raise
+        return as_text(column)
 
 
 def _pandas_type(arrow_type: pa.DataType) -> Any:

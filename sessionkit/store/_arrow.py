@@ -7,9 +7,9 @@ nulls. Reading goes through :func:`sessionkit.frames.to_pandas`, so a frame read
 loaders' dtypes by construction. Two columns need more than the schema table says: the
 ordered ``severity`` category of logs (unknown spellings become extra categories after
 ``FATAL``, as in :func:`~sessionkit.frames.logs_frame`) and the sessions' ``agent`` category
-(added by :func:`~sessionkit.loaders.label_agents`, categories sorted). The union of
-partition files' schemas and conforming a table to it (:func:`unify_schemas`,
-:func:`conform`) live here too: the reader and the writer both need them.
+(added by :func:`~sessionkit.loaders.label_agents`, categories sorted). Conforming a table
+to the partition files' unified schema (:func:`conform`; the unification rule itself is
+:func:`sessionkit.frames.unify_schemas`) lives here too: the reader and the writer both need it.
 
 May import: :mod:`sessionkit.frames`, :mod:`sessionkit.schema`, :mod:`sessionkit.agents`.
 Imports no other store module.
@@ -17,7 +17,6 @@ Imports no other store module.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -337,39 +336,16 @@ def restore_dtypes(table: pa.Table) -> pd.DataFrame:
 # --------------------------------------------------------------------------- file schemas
 
 
-def unify_schemas(schemas: Sequence[pa.Schema]) -> pa.Schema:
-    """The union of partition files' schemas, fields in first-seen order; a type clash that
-    Arrow's permissive promotion cannot settle becomes text (``string``)."""
-    try:
-        return pa.unify_schemas(list(schemas), promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        pass
-    types: dict[str, list[pa.DataType]] = {}
-    for s in schemas:
-        for f in s:
-            types.setdefault(f.name, []).append(f.type)
-    fields = []
-    for name, ts in types.items():
-        try:
-            fields.append(
-                pa.unify_schemas(
-                    [pa.schema([pa.field(name, t)]) for t in ts], promote_options="permissive"
-                ).field(name)
-            )
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            fields.append(pa.field(name, pa.string()))
-    return pa.schema(fields)
-
-
 def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
     """``table`` with exactly the fields of ``target``, in its order: a missing column is all
-    nulls, a column of another type is cast to the target's type."""
+    nulls, a column of another type is cast to the target's type (text by
+    :func:`sessionkit.frames.cast_or_text` when no cast exists)."""
     n = table.num_rows
     arrays = []
     for field in target:
         if field.name in table.column_names:
             column = table[field.name]
-            arrays.append(column if column.type == field.type else column.cast(field.type))
+            arrays.append(frames.cast_or_text(column, field.type))
         else:
             arrays.append(pa.nulls(n, field.type))
     return pa.Table.from_arrays(arrays, schema=target)

@@ -194,7 +194,7 @@ class Reader:
             filesystem=self.filesystem,
         )
         fragments = list(factory.get_fragments())
-        unified = _arrow.unify_schemas([f.physical_schema for f in fragments])
+        unified = frames.unify_schemas([f.physical_schema for f in fragments])
         # category columns are read dictionary-encoded: no string per row is materialised and
         # the frame's categoricals are built from the codes (a 1M-session load: -40%)
         cats = {

@@ -81,7 +81,7 @@ class Writer:
     def _write_partition(self, entity: str, day: str, table: pa.Table) -> None:
         """Write one partition file with the dataset's schema (see :meth:`_target_schema`)."""
         current = self._target_schema(entity)
-        target = table.schema if current is None else _arrow.unify_schemas([current, table.schema])
+        target = table.schema if current is None else frames.unify_schemas([current, table.schema])
         if current is not None and not target.equals(current):
             # the dataset gained a column (or widened a type): give every file the new schema
             for other in self.layout.days(entity):
@@ -114,7 +114,7 @@ class Writer:
             }
             if not footers:
                 return None
-            target = _arrow.unify_schemas(list(footers.values()))
+            target = frames.unify_schemas(list(footers.values()))
             for day, footer in footers.items():
                 if not footer.equals(target):
                     self._rewrite(entity, day, target)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from sessionkit.store._arrow import conform, unify_schemas
+from sessionkit import frames, schema
+from sessionkit.frames import unify_schemas
+from sessionkit.store._arrow import conform
 
 
 def test_unify_keeps_first_seen_order_and_adds_missing_columns() -> None:
@@ -35,3 +37,22 @@ def test_conform_fills_missing_columns_with_nulls_casts_and_reorders() -> None:
 def test_conform_drops_columns_the_target_lacks() -> None:
     table = pa.table({"id": ["a"], "dropped": [1]})
     assert conform(table, pa.schema([("id", pa.string())])).column_names == ["id"]
+
+
+def test_conform_turns_a_list_into_its_json_text_when_the_column_became_text() -> None:
+    """A metadata value stored as a list that later arrives as a string: the stored list
+    becomes its JSON text (Arrow has no list -> string cast; this raised before)."""
+    stored = pa.table({"id": ["a", "b"], "m": pa.array([["x", "y"], None], pa.list_(pa.string()))})
+    target = unify_schemas([stored.schema, pa.schema([("id", pa.string()), ("m", pa.string())])])
+    assert target.field("m").type == pa.string()
+    assert conform(stored, target).to_pydict() == {"id": ["a", "b"], "m": ['["x","y"]', None]}
+
+
+def test_batches_and_stored_files_settle_a_clash_by_the_same_rule() -> None:
+    a = pa.table({"id": ["a"], "m": pa.array([{"k": 1}], pa.struct([("k", pa.int64())]))})
+    b = pa.table({"id": ["b"], "m": ["plain"]})
+    joined = frames.concat_tables([a, b], schema.SESSION_COLUMNS)
+    conformed = pa.concat_tables([conform(t, unify_schemas([a.schema, b.schema])) for t in (a, b)])
+    assert (
+        joined.to_pydict() == conformed.to_pydict() == {"id": ["a", "b"], "m": ['{"k":1}', "plain"]}
+    )
