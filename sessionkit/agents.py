@@ -140,10 +140,25 @@ def with_agent_id(frame: pd.DataFrame) -> pd.DataFrame:
         if len(frame)
         else pa.array([], pa.string())
     )
-    column = pd.Series(pd.array(values.to_pylist(), dtype=STRING), index=frame.index)
+    column = pd.Series(string_category(values), index=frame.index)
     after = "agent" if "agent" in frame.columns else "agent_ids"
-    frame.insert(frame.columns.get_loc(after) + 1, AGENT_ID, column.astype("category"))
+    frame.insert(frame.columns.get_loc(after) + 1, AGENT_ID, column)
     return frame
+
+
+def string_category(values: pa.Array) -> pd.Categorical:
+    """A string array as a categorical with sorted ``string`` categories (what
+    ``.astype("category")`` gives on a ``string`` Series), built without a Python object per
+    row: dictionary-encoded in Arrow, codes mapped to the sorted categories in numpy."""
+    encoded = pc.dictionary_encode(values)
+    uniques = encoded.dictionary.to_pylist()
+    order = np.argsort(np.array(uniques, dtype=object)) if uniques else np.array([], int)
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[order] = np.arange(len(uniques))
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    codes = np.where(indices >= 0, rank[indices.clip(min=0)], -1) if uniques else indices
+    categories = pd.Index(pd.array([uniques[i] for i in order], dtype=STRING))
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def sessions_with_any(
