@@ -23,11 +23,11 @@ import pandas as pd
 
 from .display import MISSING, SEVERITY_COLOURS, UNKNOWN_SEVERITY, format_duration, readable
 from .filtering import FilterIndex, filter_frame, summarise
+from .loaders import SessionDetail, load_session
 from .status import STATUSES, session_status
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
-    from .loaders import SessionDetail
 
 __all__ = ["FilterPanel", "SessionInspector"]
 
@@ -378,8 +378,6 @@ class SessionInspector:
 
     def __init__(self, session: SessionDetail | str, *, client: Client | None = None) -> None:
         w = _widgets()
-        from .loaders import SessionDetail, load_session
-
         self.detail: SessionDetail = (
             session if isinstance(session, SessionDetail) else load_session(session, client)
         )

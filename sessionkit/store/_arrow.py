@@ -11,7 +11,8 @@ ordered ``severity`` category of logs (unknown spellings become extra categories
 to the partition files' unified schema (:func:`conform`; the unification rule itself is
 :func:`sessionkit.frames.unify_schemas`) lives here too: the reader and the writer both need it.
 
-May import: :mod:`sessionkit.frames`, :mod:`sessionkit.schema`, :mod:`sessionkit.agents`.
+May import: :mod:`sessionkit.frames`, :mod:`sessionkit.schema`, :mod:`sessionkit.agents`,
+:mod:`sessionkit.errors`.
 Imports no other store module.
 """
 
@@ -26,6 +27,7 @@ import pyarrow.compute as pc
 
 from .. import frames, schema
 from ..agents import stable_agent_ids
+from ..errors import InvalidArgumentError
 from ..schema import Column
 
 #: Sessions with no (valid) ``created_at`` are kept in this partition.
@@ -90,8 +92,6 @@ def plain_table(table: pa.Table) -> pa.Table:
 def check_contract(table: pa.Table, entity: str) -> pa.Table:
     """``table`` with its contract columns of the contract Arrow types (all-missing columns are
     cast); a column of another type raises, naming it — a naive timestamp is never guessed."""
-    from ..errors import InvalidArgumentError
-
     cols = {c.name: c for c in schema.columns(entity)}
     if entity == "sessions":
         cols.update((c.name, c) for c in DERIVED)
