@@ -7,11 +7,7 @@ The first cell of a notebook::
     sessions = sk.load_sessions(since="7d")
     spans = sk.load_spans(sessions.head(50))
 
-Layers (one module each): :mod:`~sessionkit.config` and :mod:`~sessionkit.client` (HTTP),
-:mod:`~sessionkit.schema` (column → dtype), :mod:`~sessionkit.frames` and
-:mod:`~sessionkit.spans` (pure frame building), :mod:`~sessionkit.params` and
-:mod:`~sessionkit.loaders` (I/O), :mod:`~sessionkit.emulator` (the local API), and
-:mod:`~sessionkit.cli` (the ``sessionkit`` command).
+What each module owns and may import: ``ARCHITECTURE.md`` at the repository's root.
 """
 
 import importlib

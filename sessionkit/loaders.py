@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import Any, Unpack
 
 import pandas as pd
 import pyarrow as pa
@@ -38,12 +38,11 @@ from .errors import (
     SessionKitWarning,
 )
 from .errors import warn as errors_warn
+from .nomatch import warn_no_match
 from .params import SORT_COLUMNS, FilterArgs, SessionFilters, session_filters, session_ids
 from .progress import progress_bar
 from .status import status_of
-
-if TYPE_CHECKING:
-    from .store import Store
+from .store import Store
 
 __all__ = [
     "SessionDetail",
@@ -159,46 +158,6 @@ def _warn_partial_window(client: Client, filters: SessionFilters) -> None:
 
 
 #: Keywords whose existing values one page of the newest sessions shows cheaply.
-_LISTED = ("env", "trigger", "deployment_id", "org_id", "project_id")
-
-
-def warn_no_match(client: Client, filters: SessionFilters, *, stacklevel: int = 3) -> None:
-    """Warn that ``filters`` selected nothing, when the project does have sessions: name the
-    filters as the user gave them and, for the simple ones, the values one page of the newest
-    sessions holds."""
-    sample = next(iter(client.iter_session_pages({}, max_rows=100)), None)
-    rows = page_rows(sample.body) if sample is not None else []
-    if not rows:
-        return  # an empty project: nothing to say beyond the empty frame
-    asked = filters.described()
-    hints = []
-    for column in _LISTED:
-        if column in asked:
-            seen = sorted({str(r[column]) for r in rows if r.get(column) not in (None, "")})
-            hints.append(f"{column} values in the newest {len(rows)} sessions: {seen[:10]}")
-    if "metadata" in asked:
-        hints.append(
-            "metadata matches each given key's whole value exactly (a nested object must match "
-            "as a whole); try one flattened key, e.g. metadata={'customer': 'acme'}"
-        )
-    if filters.windowed:
-        newest = frames.sessions_frame(rows)["start_time"].max()
-        hints.append(f"the newest session started at {format_timestamp(newest)}")
-        if client.demo_span:
-            hints.append(
-                f"the demo dataset spans {client.demo_span[0]} to {client.demo_span[1]}; "
-                "relative times such as since='7d' count back from the demo's now"
-            )
-    shown = ", ".join(f"{k}={v!r}" for k, v in asked.items())
-    errors_warn(
-        f"No sessions match {shown}, although the project has sessions"
-        + ("; " + "; ".join(hints) if hints else "")
-        + ".",
-        SessionKitWarning,
-        stacklevel=stacklevel,
-    )
-
-
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while pages are parsed.
@@ -445,8 +404,6 @@ def load_details(
 
 def _local(store: Store | str | os.PathLike[str], client: Client | None) -> Store:
     """The store to read instead of the API (``client`` and ``store`` exclude each other)."""
-    from .store import Store
-
     if client is not None:
         raise InvalidArgumentError("pass client= (read the API) or store= (read a local store)")
     return store if isinstance(store, Store) else Store(store)

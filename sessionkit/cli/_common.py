@@ -33,7 +33,7 @@ from ..errors import SessionKitError, SessionKitWarning
 T = TypeVar("T")
 
 #: How the loaders' warning about a filter that selected nothing begins
-#: (:func:`sessionkit.loaders.warn_no_match`); :func:`matching` turns it into exit status 2.
+#: (:func:`sessionkit.nomatch.warn_no_match`); :func:`matching` turns it into exit status 2.
 NO_MATCH_PREFIX = "No sessions match"
 
 

@@ -59,7 +59,7 @@ from ..connect import default_client
 from ..details import details_frames
 from ..errors import APIError, InvalidArgumentError, NotFoundError, SchemaWarning
 from ..errors import warn as errors_warn
-from ..loaders import warn_no_match
+from ..nomatch import warn_no_match
 from ..params import (
     SCOPE_NAMES,
     ScopeArgs,

@@ -19,6 +19,6 @@ def test_a_bad_session_id_is_refused_before_any_request(bad: object, call: str) 
         return httpx.Response(500)
 
     client = sk.Client("sk_test_key", transport=httpx.MockTransport(record), max_retries=0)
-    with pytest.raises(InvalidArgumentError, match="not a session id.*nothing was requested"):
+    with pytest.raises(InvalidArgumentError, match=r"not a session id.*nothing was requested"):
         getattr(client, call)(bad)
     assert requests == []
