@@ -76,12 +76,26 @@ class Secret:
 
 
 def resolve_key(api_key: str | None, env: Mapping[str, str] | None = None) -> Secret:
-    """The key from the argument or ``AGENTUITY_SDK_KEY``; raises listing every way to give one."""
+    """The key from the argument or ``AGENTUITY_SDK_KEY`` (surrounding whitespace stripped).
+
+    Raises :class:`ConfigurationError` listing every way to give one when there is none, and
+    (without quoting it) when it holds a character an HTTP header cannot carry as given: a key
+    is printable ASCII, ``!`` to ``~``. Sending such a key would fail deep in the HTTP layer
+    with an error that quotes the header, key included."""
     env = os.environ if env is None else env
     key = api_key if api_key is not None else env.get("AGENTUITY_SDK_KEY")
-    if not key or not key.strip():
+    if not isinstance(key, str) or not key.strip():
         raise ConfigurationError("No Agentuity API key was found.\n" + KEY_ENV_HELP)
-    return Secret(key.strip())
+    key = key.strip()
+    bad = [i for i, c in enumerate(key) if not "!" <= c <= "~"]
+    if bad:
+        where = "AGENTUITY_SDK_KEY" if api_key is None else "the api_key argument"
+        raise ConfigurationError(
+            f"The API key in {where} holds {len(bad)} character(s) no key has (a space, a "
+            "line break, a control or non-ASCII character; it is not shown). Copy the key "
+            "again from the Agentuity console: it is printable ASCII only."
+        )
+    return Secret(key)
 
 
 def resolve_region(region: str | None, env: Mapping[str, str] | None = None) -> str:

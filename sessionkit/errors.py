@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import html
 import re
 import warnings
 import weakref
@@ -166,13 +167,20 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     hex- or base64-encoded (alone, inside a longer blob, or as ``Bearer <secret>``), and every
     fragment of :data:`FRAGMENT` or more of its characters. A secret shorter than
     :data:`FRAGMENT` (no real key is) is replaced only where it stands alone, verbatim: its
-    letters inside ordinary words are not it."""
+    letters inside ordinary words are not it. Text holding HTML character references is read
+    unescaped as well; where that reveals a secret, the unescaped text is returned redacted."""
     for secret in secrets:
         if secret and len(secret) < FRAGMENT:
             alone = rf"(?<![A-Za-z0-9_\-]){re.escape(secret)}(?![A-Za-z0-9_\-])"
             text = re.sub(alone, "***", text)
         elif secret:
             text = _fragments(_forms(secret).sub("***", text), secret)
+    if "&" in text:  # an HTML-escaped echo (``sk&#95;live...``): redact what it reads as
+        plain = html.unescape(text)
+        if plain != text:
+            scrubbed = redact(plain, secrets)
+            if scrubbed != plain:
+                return scrubbed
     return text
 
 
@@ -235,7 +243,12 @@ class APIError(SessionKitError):
         self.url = url
         self.hint = hint if hint is not None else self.default_hint
         self.fetched: str | None = None
-        super().__init__(message)
+        super().__init__(self.message)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # every text attribute (message, code, region, server_message, session_id, fetched,
+        # set here or later by a loader) is scrubbed of live keys: server text reaches them
+        super().__setattr__(name, scrub(value) if isinstance(value, str) else value)
 
     def __str__(self) -> str:
         parts = [self.message]
