@@ -159,6 +159,9 @@ class Client:
         self.demo_now: pd.Timestamp | None = None
         self.stats: dict[str, int] = {"requests": 0, "retries": 0}
         self._stats_lock = threading.Lock()
+        limits = httpx.Limits(
+            max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency * 2
+        )
         self._http = httpx.Client(
             headers={
                 "Authorization": f"Bearer {self._key.get()}",
@@ -166,10 +169,9 @@ class Client:
                 "User-Agent": f"sessionkit/{_VERSION}",
             },
             timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(
-                max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency * 2
-            ),
+            limits=limits,
             transport=transport,
+            mounts=None if transport is not None else self._direct_loopback(limits, verify),
             follow_redirects=False,
             verify=verify,
         )
@@ -189,6 +191,21 @@ class Client:
                 InsecureWarning,
                 stacklevel=2,
             )
+
+    def _direct_loopback(
+        self, limits: httpx.Limits, verify: bool | str | ssl.SSLContext
+    ) -> dict[str, httpx.BaseTransport]:
+        """Transports that bypass any proxy (``HTTP_PROXY``, ``ALL_PROXY``, ...) for the
+        plain-HTTP loopback hosts this client talks to: a request there carries the key
+        unencrypted, and must never leave the machine through a proxy. Remote hosts are HTTPS
+        only, so a proxy sees nothing but an encrypted tunnel (``CONNECT``) to them."""
+        urls = [self.base_url, self.logs_base_url, *self.region_urls.values()]
+        direct: dict[str, httpx.BaseTransport] = {}
+        for url in map(httpx.URL, urls):
+            if url.scheme == "http" and config.is_loopback(url.host):
+                host = f"[{url.host}]" if ":" in url.host else url.host
+                direct[f"http://{host}"] = httpx.HTTPTransport(limits=limits, verify=verify)
+        return direct
 
     # ------------------------------------------------------------------ lifecycle & display
 
