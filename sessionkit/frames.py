@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -75,6 +76,8 @@ class Problems:
     entity: str
     strict: bool = False
     found: dict[str, list[Any]] = field(default_factory=dict)  # field -> [count, example id, value]
+    #: field -> [count, example id, value, what]: values kept as they are but worth a word
+    kept: dict[str, list[Any]] = field(default_factory=dict)
 
     def add(self, name: str, row_id: object, value: object, expected: str) -> None:
         """Record that ``value`` (of the row ``row_id``) is not a valid ``expected``."""
@@ -86,8 +89,41 @@ class Problems:
         entry = self.found.setdefault(name, [0, row_id, value, expected])
         entry[0] += 1
 
+    def keep(self, name: str, row_id: object, value: object, what: str, count: int = 1) -> None:
+        """Record ``count`` values of ``name`` kept as they are although ``what`` (they are
+        reported, never changed)."""
+        entry = self.kept.setdefault(name, [0, row_id, value, what])
+        entry[0] += count
+
+    def note_infinite(self, table: pa.Table) -> None:
+        """:meth:`keep` the infinite values of ``table``'s number columns: JSON has no
+        infinity, so each is an ``Infinity`` literal or a number past a double's range
+        (``1e400``); both read as ``inf``, which is kept and said."""
+        ids = table.column("id") if "id" in table.column_names else None
+        for name in table.column_names:
+            column = table.column(name)
+            if not pa.types.is_floating(column.type):
+                continue
+            infinite = pc.fill_null(pc.is_inf(column), False)
+            count = pc.sum(infinite.cast(pa.int64())).as_py() or 0
+            if count:
+                first = pc.index(infinite, True).as_py()
+                row_id = ids[first].as_py() if ids is not None else first
+                what = (
+                    "infinite: an Infinity literal or a number past a double's range "
+                    "(such as 1e400)"
+                )
+                self.keep(name, row_id, column[first].as_py(), what, count)
+
     def warn(self) -> None:
         """Emit one :class:`SchemaWarning` per field that had problems."""
+        for name, (count, row_id, value, what) in self.kept.items():
+            errors_warn(
+                f"{self.entity}.{name}: {count} value(s) are {what}; kept as {_short(value)} "
+                f"(e.g. row {row_id}).",
+                SchemaWarning,
+                stacklevel=4,
+            )
         for name, (count, row_id, value, expected) in self.found.items():
             errors_warn(
                 f"{self.entity}.{name}: {count} value(s) could not be read as {expected} and were "
@@ -149,12 +185,18 @@ def _check_float(value: object) -> object:
     return _INVALID if result is None else result
 
 
+def _check_ns(value: object) -> object:
+    result = _as_int(value)
+    # -2**63 is pandas' missing-value marker (NaT): it cannot be a duration of a frame
+    return _INVALID if result is None or result == INT64_MIN else result
+
+
 def _check_ms(value: object) -> object:
     result = _as_float(value)
     if result is None or not math.isfinite(result):
         return _INVALID
     ns = round(result * 1_000_000)
-    return ns if INT64_MIN <= ns <= INT64_MAX else _INVALID
+    return ns if INT64_MIN < ns <= INT64_MAX else _INVALID
 
 
 def _check_string_list(value: object) -> object:
@@ -173,7 +215,7 @@ _CHECKERS: dict[str, tuple[_Checker, str]] = {
     "string": (_check_string, "a string"),
     "timestamp": (_check_string, "an RFC 3339 timestamp"),
     "int": (_check_int, "an integer"),
-    "ns": (_check_int, "integer nanoseconds"),
+    "ns": (_check_ns, "integer nanoseconds above -2**63"),
     "ms": (_check_ms, "milliseconds (a number)"),
     "float": (_check_float, "a number"),
     "bool": (_check_bool, "a boolean"),
@@ -214,9 +256,12 @@ def parse_timestamps(
 ) -> pa.Array | pa.ChunkedArray:
     """RFC 3339 strings → ``timestamp[ns, UTC]``, exact to the nanosecond.
 
-    Arrow's cast accepts ``Z``/``z`` and numeric offsets with 0–9 fractional digits. Strings it
-    rejects (no zone, garbage, more than 9 digits) become missing and are reported: a time
-    without a zone is never read as local time.
+    Arrow's cast accepts ``Z`` and numeric offsets with 0–9 fractional digits. RFC 3339 also
+    allows a lower-case ``t``/``z``, read the same, and a leap second (``23:59:60``), read as
+    the next instant (``23:59:60.25Z`` is ``00:00:00.25Z`` of the next day: a
+    ``datetime64[ns]`` has no 61st second). Strings still rejected (no zone, garbage, more
+    than 9 digits) become missing and are reported: a time without a zone is never read as
+    local time.
     """
     target = pa.timestamp("ns", tz="UTC")
     try:
@@ -230,12 +275,31 @@ def parse_timestamps(
             out.append(None)
             continue
         try:
-            out.append(pa.scalar(text, pa.string()).cast(target).value)
+            out.append(_timestamp_ns(text, target))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             row_id = ids[i] if not isinstance(ids, pa.Array | pa.ChunkedArray) else ids[i].as_py()
             problems.add(name, row_id, text, "an RFC 3339 timestamp with a zone")
             out.append(None)
     return pa.array(out, target)
+
+
+_LEAP = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}):60(?=[.Z+-])")
+
+
+def _timestamp_ns(text: str, target: pa.DataType) -> int:
+    """One RFC 3339 string as nanoseconds since the epoch (see :func:`parse_timestamps`);
+    raises ``ArrowInvalid`` when it is none."""
+    try:
+        return int(pa.scalar(text, pa.string()).cast(target).value)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        upper = text.upper()
+        leap = _LEAP.match(upper)
+        if leap is None and upper == text:
+            raise
+    if leap is None:
+        return int(pa.scalar(upper, pa.string()).cast(target).value)
+    plain = _LEAP.sub(r"\1:59", upper, count=1)
+    return int(pa.scalar(plain, pa.string()).cast(target).value) + 1_000_000_000
 
 
 # --------------------------------------------------------------------------- records road
@@ -348,6 +412,7 @@ def sessions_table_from_records(
         skip=_SESSION_SKIP,
         expand={"metadata": "metadata."},
     )
+    problems.note_infinite(table)
     if own:
         problems.warn()
     return table
@@ -377,6 +442,7 @@ def sessions_table_from_pages(
         return _empty_table(schema.SESSION_COLUMNS)
     try:
         table = _native_sessions(pages, problems)
+        problems.note_infinite(table)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, _Fallback):
         records: list[Mapping[str, Any]] = []
         for page in pages:
@@ -416,7 +482,7 @@ def _native_sessions(pages: Sequence[bytes], problems: Problems) -> pa.Table:
         if col.wire == "timestamp":
             arrays[col.name] = parse_timestamps(values, col.name, ids, problems)
         elif col.wire == "ns":
-            arrays[col.name] = values.cast(pa.duration("ns"))
+            arrays[col.name] = _durations(values, col.name, ids, problems)
         else:
             arrays[col.name] = values
     fixed = {c.name for c in schema.SESSION_COLUMNS}
@@ -432,6 +498,17 @@ def _native_sessions(pages: Sequence[bytes], problems: Problems) -> pa.Table:
         else:
             arrays[name] = child
     return pa.table(arrays)
+
+
+def _durations(values: pa.Array, name: str, ids: pa.Array, problems: Problems) -> pa.Array:
+    """Integer nanoseconds → ``duration[ns]``; ``-2**63`` (pandas' NaT marker, which would
+    turn into a missing value unannounced) is reported and set to missing."""
+    marker = pc.fill_null(pc.equal(values, pa.scalar(INT64_MIN, pa.int64())), False)
+    if pc.any(marker).as_py():
+        for i in pc.indices_nonzero(marker).to_pylist():
+            problems.add(name, ids[i].as_py(), INT64_MIN, "integer nanoseconds above -2**63")
+        values = pc.if_else(marker, pa.scalar(None, pa.int64()), values)
+    return values.cast(pa.duration("ns"))
 
 
 def _flatten_struct(array: pa.Array, prefix: str) -> dict[str, pa.Array]:
