@@ -23,6 +23,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import pandas as pd
+
 from ..errors import InvalidArgumentError
 from ..params import FILTERS, SCOPE_NAMES, Filter, session_filters
 from ..schema import DIRECTIONS, SORTS
@@ -103,10 +105,14 @@ def filter_values(
     *,
     names: Sequence[str] = SCOPE_NAMES,
     filters: Iterable[Filter] = FILTERS,
+    now: pd.Timestamp | None = None,
 ) -> dict[str, Any]:
     """The filter keywords the options of :func:`add_filter_options` were given (``None``
-    left out), checked as the loaders will check them. Raises a :class:`CommandError` with
-    status 2 naming the option when a value is refused (an unknown trigger, a bad time)."""
+    left out), checked as the loaders will check them, relative times (``7d``) counted back
+    from ``now`` — the client's :attr:`~sessionkit.Client.demo_now` on the demo, else the
+    wall clock — so call it once the client is made. Raises a :class:`CommandError` with
+    status 2 naming the option when a value is refused (an unknown trigger, a bad time, an
+    ``--until`` before ``--since``)."""
     values = {
         f.name: getattr(args, f.name)
         for f in filters
@@ -114,11 +120,11 @@ def filter_values(
     }
     for name, value in values.items():  # one at a time first, so the error names the option
         try:
-            session_filters(**{name: value})
+            session_filters(now=now, **{name: value})
         except InvalidArgumentError as exc:
             raise CommandError(f"{option_of(name)}: {exc}", status=2) from exc
     try:
-        session_filters(**values)  # then together (until before since)
+        session_filters(now=now, **values)  # then together (until before since)
     except InvalidArgumentError as exc:
         raise CommandError(str(exc), status=2) from exc
     return values

@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     require_writable_file(out, f"cannot write report to {out}", "--out")
     if args.csv:
         require_writable_dir(args.csv, f"cannot write CSV tables to {args.csv}", "--csv")
-    filters = filter_values(args)
     client = connect(demo=True) if args.demo else connect()
+    filters = filter_values(args, now=client.demo_now)  # relative times from the client's now
     matching(  # one session says whether there is anything to report, before the long load
         "report",
         lambda: load_sessions(client, limit=1, progress=False, agent_names=False, **filters),

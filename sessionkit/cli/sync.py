@@ -71,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
     Raises a :class:`CommandError`: status 2 for bad --details or a filter matching nothing,
     3 when another sync holds the store, 1 when the store cannot be written."""
     details = _details(args.details)
-    filters = filter_values(args)  # every sync filter has its option (since is passed apart)
-    since = filters.pop("since", None)
     require_writable_dir(args.store, f"cannot create store at {args.store}", "--store")
     client = connect(demo=True if args.demo else None)
+    # every sync filter has its option (since is passed apart); relative times from the
+    # client's now (the demo's, on the demo)
+    filters = filter_values(args, now=client.demo_now)
+    since = filters.pop("since", None)
     try:
         result = matching(
             "sync",

@@ -353,3 +353,23 @@ def test_an_empty_path_is_a_usage_error(
     the current directory, both exit 0."""
     err = _fails(argv, capsys)
     assert argv[1].rstrip("=") in err and "empty" in err
+
+
+@pytest.mark.parametrize("command", ["report", "sync"])
+def test_relative_times_count_back_from_the_demos_now(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--since 7d on the demo is 7 days before the demo's now (2026-11-27 12:00), as in
+    Python: a window ending on 2026-11-22 is valid (it was refused against the wall clock),
+    and one ending before it starts is refused by name with status 2."""
+    where = (
+        ["--out", str(tmp_path / "r.html")]
+        if command == "report"
+        else ["--store", str(tmp_path / "s")]
+    )
+    quiet = [] if command == "report" else ["--no-progress"]
+    assert main([command, "--demo", "--since", "7d", "--until", "2026-11-22", *where, *quiet]) == 0
+    capsys.readouterr()
+    assert main([command, "--demo", "--since", "2026-11-25", "--until", "7d", *where, *quiet]) == 2
+    err = capsys.readouterr().err
+    assert "until (2026-11-20 12:00:00+00:00) must be after since (2026-11-25" in err
