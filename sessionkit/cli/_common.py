@@ -6,8 +6,10 @@ into an exit status:
 
 * ``0`` done; ``1`` a :class:`~sessionkit.errors.SessionKitError`, an :class:`OSError` or a
   :class:`CommandError` (one line on stderr: ``sessionkit COMMAND: message``);
-* ``2`` bad usage — an option argparse refuses (one line, via :class:`Parser`), or a
-  :class:`CommandError` with ``status=2`` such as "nothing to report" (:func:`matching`);
+* ``2`` bad usage — an option argparse refuses (one line, via :class:`Parser`), a value
+  sessionkit refuses (an :class:`~sessionkit.errors.InvalidArgumentError`: an unknown
+  ``--agent``, a bad time), or a :class:`CommandError` with ``status=2`` such as "nothing to
+  report" (:func:`matching`);
 * ``130`` Ctrl-C (one line saying what was kept);
 * sessionkit's warnings: one ``sessionkit COMMAND: warning: ...`` line each, said once.
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from ..errors import SessionKitError, SessionKitWarning
+from ..errors import InvalidArgumentError, SessionKitError, SessionKitWarning
 
 T = TypeVar("T")
 
@@ -271,7 +273,9 @@ def _warnings_as_lines(command: str) -> Iterator[None]:
 def run_command(command: Command, args: argparse.Namespace) -> int:
     """``command.run(args)``'s exit status, every failure reported as one line on stderr
     instead of a traceback: Ctrl-C → 130, a :class:`CommandError` → its status, a
-    :class:`SessionKitError` or an :class:`OSError` → 1 (see the module docstring)."""
+    refused value (:class:`~sessionkit.errors.InvalidArgumentError`, such as an unknown
+    ``--agent``) → 2, another :class:`SessionKitError` or an :class:`OSError` → 1 (see the
+    module docstring)."""
     with _warnings_as_lines(command.name):
         try:
             return command.run(args)
@@ -281,6 +285,9 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
         except CommandError as exc:
             error(command.name, str(exc))
             return exc.status
+        except InvalidArgumentError as exc:  # a refused value (an unknown agent, ...): usage
+            error(command.name, str(exc))
+            return 2
         except SessionKitError as exc:
             error(command.name, str(exc))
             return 1

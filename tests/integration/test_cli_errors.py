@@ -373,3 +373,17 @@ def test_relative_times_count_back_from_the_demos_now(
     assert main([command, "--demo", "--since", "2026-11-25", "--until", "7d", *where, *quiet]) == 2
     err = capsys.readouterr().err
     assert "until (2026-11-20 12:00:00+00:00) must be after since (2026-11-25" in err
+
+
+@pytest.mark.parametrize("command", ["report", "sync"])
+def test_an_unknown_agent_is_a_refused_value_with_status_2(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = (
+        ["--out", str(tmp_path / "r.html")]
+        if command == "report"
+        else ["--store", str(tmp_path / "s")]
+    )
+    assert main([command, "--demo", "--agent", "nobody-at-all", *where]) == 2
+    err = capsys.readouterr().err
+    assert "nobody-at-all" in err and "support-triage" in err  # names the agents that exist
