@@ -54,7 +54,9 @@ def _between(series: pd.Series, low: object, high: object) -> np.ndarray | None:
 
 def _agents(sessions: pd.DataFrame, agents: Collection[str] | None) -> np.ndarray | None:
     """Mask of the sessions any of ``agents`` (names or ids, see :func:`agent_kind`) took
-    part in; ``None`` when no agent is asked for."""
+    part in, as ``load_sessions(agent=)`` selects them: a name stands for the stable id its
+    sessions in this frame carry (``agent_id``), so sessions where the agent was called by
+    another one count too. ``None`` when no agent is asked for."""
     if not agents:
         return None
     kinds: dict[str, list[str]] = {"name": [], "stable": [], "deployment": []}
@@ -69,7 +71,12 @@ def _agents(sessions: pd.DataFrame, agents: Collection[str] | None) -> np.ndarra
                 f"agents={kinds['name']!r} are names, but this frame has no 'agent' column "
                 "(loaded with agent_names=False?); pass agent ids, or load with agent names"
             )
-        mask |= sessions["agent"].isin(kinds["name"]).to_numpy(dtype=bool)
+        named = sessions["agent"].isin(kinds["name"]).to_numpy(dtype=bool)
+        mask |= named
+        if "agent_id" in sessions.columns:  # a name means its agent's stable id, as in
+            # load_sessions(agent=): every session the agent took part in, nested calls too
+            stable = sessions.loc[named, "agent_id"].dropna().astype(str).unique().tolist()
+            kinds["stable"] += [i for i in stable if i not in kinds["stable"]]
     ids = kinds["stable"] + kinds["deployment"]
     if ids:
         mask |= sessions_with_any(sessions["agent_ids"], ids)
