@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shlex
 import subprocess
@@ -140,6 +141,20 @@ def demo_sessions() -> pd.DataFrame:
     """The demo dataset's sessions frame with ``agent`` (a fresh copy; built in process, no
     server), for the analysis and report tests."""
     return _demo_frame().copy()
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_default_client() -> Iterator[None]:
+    """A test that calls ``sk.connect`` (the live API with a fake key, say) must not leave its
+    client as the loaders' default for the tests after it: the default is put back, and the
+    test's own default closed."""
+    connect = importlib.import_module("sessionkit.connect")  # the package's connect is a function
+    before = connect._default
+    yield
+    with connect._lock:
+        after, connect._default = connect._default, before
+    if after is not None and after is not before:
+        after.close()
 
 
 @pytest.fixture(autouse=True)
