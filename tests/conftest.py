@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import shlex
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
@@ -92,6 +96,65 @@ def empty_sessions_with_agent() -> pd.DataFrame:
 def by_id(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` sorted by id with a fresh index (to compare frames whose order is not the point)."""
     return frame.sort_values("id", kind="stable").reset_index(drop=True)
+
+
+def compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as a load of just these rows gives it: only the categories its rows use, and
+    no free-form (``metadata.*``) column without a value."""
+    fixed = {c.name for c in sk.schema.SESSION_COLUMNS} | {"agent", "agent_id"}
+    empty = [c for c in frame.columns if c not in fixed and frame[c].isna().all()]
+    out = frame.drop(columns=empty)
+    for name, dtype in out.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype) and name != "severity":
+            out[name] = out[name].cat.remove_unused_categories()
+    return out
+
+
+def files_under(root: Path) -> Iterator[Path]:
+    """Every file below ``root``, at any depth."""
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            yield Path(dirpath) / name
+
+
+@cache
+def _demo_frame() -> pd.DataFrame:
+    from sessionkit.emulator import load_demo
+
+    ds = load_demo()
+    frame = sk.sessions_frame(ds.render_sessions(range(len(ds)), ds.now_ns))
+    agents = ds.meta.get("agents") or [
+        a for i in range(len(ds)) for a in ds.detail(i, ds.now_ns)["agents"]
+    ]
+    names = {a["identifier"]: a["name"] for a in agents}
+    frame.insert(
+        17,
+        "agent",
+        pd.Categorical(
+            [next((names[x] for x in ids if x in names), None) for ids in frame["agent_ids"]]
+        ),
+    )
+    return frame
+
+
+def demo_sessions() -> pd.DataFrame:
+    """The demo dataset's sessions frame with ``agent`` (a fresh copy; built in process, no
+    server), for the analysis and report tests."""
+    return _demo_frame().copy()
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_default_client() -> Iterator[None]:
+    """A test that calls ``sk.connect`` (the live API with a fake key, say) must not leave its
+    client as the loaders' default for the tests after it: the default is put back, and the
+    test's own default closed."""
+    connect = importlib.import_module("sessionkit.connect")  # the package's connect is a function
+    before = connect._default
+    yield
+    with connect._lock:
+        after, connect._default = connect._default, before
+    if after is not None and after is not before:
+        after.close()
 
 
 @pytest.fixture(autouse=True)

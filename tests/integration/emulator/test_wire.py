@@ -468,7 +468,7 @@ def test_cli_starts_prints_and_serves() -> None:
         assert proc.wait(timeout=10) == 0
 
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import emulator_cli, parse_exports
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 SESSIONKIT = str(Path(sys.executable).parent / "sessionkit")
 # pandas' raw repr of a duration / a timestamp with nanoseconds: never what a person should read

@@ -14,8 +14,7 @@ import pytest
 
 import sessionkit as sk
 from sessionkit.emulator import Emulator, Faults
-
-from .conftest import CANARY_KEY, by_id, make_client, truth_frame
+from tests.conftest import CANARY_KEY, by_id, make_client, truth_frame
 
 FAULT_KNOBS = {
     "rate_429": Faults(rate_429=0.3, retry_after=0.01),
@@ -161,22 +160,6 @@ def test_region_redirect_to_nowhere_is_a_clear_error(faulty: Emulator) -> None:
     with pytest.raises(sk.WrongRegionError) as info:
         client.get_session(str(ds.columns["id"][away]))
     assert info.value.region == ds.columns["region"][away] and "region=" in str(info.value)
-
-
-def test_statuses_the_emulator_never_sends_map_to_their_classes() -> None:
-    """402/403/426 are not emulated; this unit test drives the mapping through httpx's MockTransport."""
-    for status, cls in (
-        (402, sk.PaymentRequiredError),
-        (403, sk.PermissionDeniedError),
-        (426, sk.PaymentRequiredError),
-    ):
-        transport = httpx.MockTransport(
-            lambda r, s=status: httpx.Response(s, json={"success": False, "message": "nope"})
-        )
-        client = sk.Client(CANARY_KEY, base_url="http://127.0.0.1:1", transport=transport)
-        with pytest.raises(cls) as info:
-            client.list_sessions_page()
-        assert info.value.status_code == status and "nope" in str(info.value)
 
 
 def test_the_key_never_leaks(faulty: Emulator, caplog: pytest.LogCaptureFixture) -> None:

@@ -10,10 +10,8 @@ import pytest
 
 import sessionkit as sk
 from sessionkit.emulator import Emulator
-from sessionkit.status import session_status, status_of
 from sessionkit.widgets import FilterPanel, SessionInspector
-
-from .conftest import make_client
+from tests.conftest import make_client
 
 
 def _one_of_each(sessions: pd.DataFrame) -> dict[str, str]:
@@ -68,17 +66,3 @@ def test_panel_table_shows_each_status(demo_emu: Emulator) -> None:
         row = html[html.index(sid) :].split("</tr>")[0]
         assert f"<td>{status}</td>" in row
         assert "0 days" not in row
-
-
-def test_status_of_and_session_status_agree() -> None:
-    frame = pd.DataFrame(
-        {
-            "pending": pd.array([True, False, False, False, None, True], dtype="boolean"),
-            "success": pd.array([False, True, False, None, True, True], dtype="boolean"),
-        }
-    )
-    vector = session_status(frame).astype(object).where(lambda s: s.notna(), None).tolist()
-    assert vector == ["pending", "succeeded", "failed", None, "succeeded", "pending"]
-    assert [status_of(row) for _, row in frame.iterrows()] == vector
-    # numpy booleans (what .iloc on a plain bool column gives) are true values too
-    assert status_of(pd.Series({"pending": False, "success": True}, dtype=bool)) == "succeeded"

@@ -8,7 +8,7 @@ from pathlib import Path
 import sessionkit as sk
 from sessionkit import schema
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_readme_dtype_table_is_generated_from_the_schema() -> None:
@@ -48,3 +48,18 @@ def test_every_test_the_guarantees_name_exists() -> None:
         if not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.M)
     ]
     assert missing == []
+    classes = re.findall(r"the class `(\w+)` in `(tests/[\w/]+\.py)`", section)
+    assert classes
+    missing = [
+        f"{path}::{name}"
+        for name, path in classes
+        if not re.search(rf"^class {name}\b", (ROOT / path).read_text(), re.M)
+    ]
+    assert missing == []
+
+
+def test_every_test_file_the_readme_names_exists() -> None:
+    text = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"\btests/[\w/]+\.py\b", text))
+    assert len(named) >= 10
+    assert sorted(path for path in named if not (ROOT / path).is_file()) == []

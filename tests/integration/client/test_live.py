@@ -10,8 +10,7 @@ import pytest
 import sessionkit as sk
 from sessionkit.emulator import Emulator, Faults
 from sessionkit.emulator.chaos import KINDS
-
-from .conftest import make_client
+from tests.conftest import make_client
 
 
 @pytest.mark.parametrize("faulty", [False, True], ids=["latency", "faults"])

@@ -42,10 +42,9 @@ from sessionkit.emulator import Emulator, Faults
 from sessionkit.emulator.chaos import KINDS
 from sessionkit.loaders import _details
 from sessionkit.report import report_from_client
+from tests.conftest import CANARY_KEY, make_client
 
-from .conftest import CANARY_KEY, make_client
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OTHER_KEY = "sk_other_0123456789abcdef0123456789abcdef"
 WRONG_KEY = "sk_wrong_fedcba9876543210fedcba9876543210"
 

@@ -28,8 +28,7 @@ import sessionkit as sk
 from sessionkit.emulator import Emulator, Faults
 from sessionkit.emulator.chaos import KINDS
 from sessionkit.loaders import _details
-
-from .conftest import CANARY_KEY, by_id, make_client, truth_frame
+from tests.conftest import CANARY_KEY, by_id, make_client, truth_frame
 
 RATE = 0.15
 SLOW_RATE = 0.015

@@ -19,8 +19,7 @@ from sessionkit.emulator import Emulator
 from sessionkit.errors import SchemaWarning
 from sessionkit.store import Store
 from sessionkit.store._sync import _scope_key
-
-from .conftest import CANARY_KEY, make_client
+from tests.conftest import CANARY_KEY, make_client
 
 
 def _seen_ids(client: sk.Client) -> list[tuple[str, ...]]:

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 from sessionkit.emulator import Emulator
 from sessionkit.emulator.catalog import AGENTS
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 OTHER_NAMES = ("intake-bot", "invoice-parser", "kb-searcher", "voice-line", "nightly-rollup")
 
 

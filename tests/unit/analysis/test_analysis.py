@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -15,8 +14,7 @@ import pytest
 import sessionkit as sk
 from sessionkit import analysis as A
 from sessionkit.analysis.reliability import RELIABILITY_COLUMNS
-
-from .conftest import empty_sessions_with_agent
+from tests.conftest import demo_sessions, empty_sessions_with_agent
 
 T = pd.Timestamp
 MS = pd.Timedelta(1, "ms")
@@ -845,35 +843,10 @@ def test_duplicate_index_labels_are_fine() -> None:
 # --------------------------------------------------------------------------- demo dataset
 
 
-@cache
-def _demo_frame() -> pd.DataFrame:
-    from sessionkit.emulator import load_demo
-
-    ds = load_demo()
-    frame = sk.sessions_frame(ds.render_sessions(range(len(ds)), ds.now_ns))
-    agents = ds.meta.get("agents") or [
-        a for i in range(len(ds)) for a in ds.detail(i, ds.now_ns)["agents"]
-    ]
-    names = {a["identifier"]: a["name"] for a in agents}
-    frame.insert(
-        17,
-        "agent",
-        pd.Categorical(
-            [next((names[x] for x in ids if x in names), None) for ids in frame["agent_ids"]]
-        ),
-    )
-    return frame
-
-
-def _demo() -> pd.DataFrame:
-    """The demo dataset's sessions frame with ``agent`` (also used by the report tests)."""
-    return _demo_frame().copy()
-
-
 def test_demo_incidents_rank_first_and_their_failure_family_is_found() -> None:
     from sessionkit.emulator import load_demo
 
-    frame = _demo()
+    frame = demo_sessions()
     incidents = load_demo().incidents
     changes = A.detect_changes(frame)
     planted = {(i["agent"], i["deployment_id"], i["metric"]) for i in incidents}

@@ -13,8 +13,7 @@ import pytest
 import sessionkit as sk
 from sessionkit import schema
 from sessionkit.emulator import Emulator, Faults
-
-from .conftest import by_id, make_client, truth_frame
+from tests.conftest import by_id, make_client, truth_frame
 
 
 def _dtype_names(frame: pd.DataFrame) -> dict[str, str]:

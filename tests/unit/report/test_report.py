@@ -11,8 +11,7 @@ import pandas as pd
 import sessionkit as sk
 from sessionkit.emulator import load_demo
 from sessionkit.report import build_report
-
-from .test_analysis import _demo
+from tests.conftest import demo_sessions
 
 
 def _details() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -26,7 +25,11 @@ def _details() -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_html_report_is_self_contained_and_names_the_incidents(tmp_path: Path) -> None:
     spans, evals = _details()
     report = build_report(
-        _demo(), spans=spans, eval_runs=evals, out=tmp_path / "r.html", csv_dir=tmp_path / "csv"
+        demo_sessions(),
+        spans=spans,
+        eval_runs=evals,
+        out=tmp_path / "r.html",
+        csv_dir=tmp_path / "csv",
     )
     html = report.path.read_text()
     assert not re.search(r"""(src|href)=['"]https?://""", html), (
@@ -60,7 +63,7 @@ def test_html_report_is_self_contained_and_names_the_incidents(tmp_path: Path) -
 
 
 def test_markdown_report(tmp_path: Path) -> None:
-    report = build_report(_demo(), out=tmp_path / "r.md", fmt="markdown")
+    report = build_report(demo_sessions(), out=tmp_path / "r.md", fmt="markdown")
     text = report.path.read_text()
     assert (
         text.startswith("# Agent sessions") and "## Detected changes" in text and "<img" not in text
@@ -80,6 +83,6 @@ def test_markdown_report(tmp_path: Path) -> None:
 
 
 def test_report_of_nothing_still_renders(tmp_path: Path) -> None:
-    empty = _demo().iloc[0:0]
+    empty = demo_sessions().iloc[0:0]
     report = build_report(empty, out=tmp_path / "empty.html")
     assert "No significant change detected." in report.path.read_text()

@@ -16,7 +16,7 @@ from sessionkit.emulator.catalog import AGENTS, FAMILIES, TRIGGERS, parse_iso
 from sessionkit.emulator.dataset import Dataset
 from sessionkit.emulator.texts import build_logs
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "demo" / "sessions.jsonl.gz"
+DATA = Path(__file__).resolve().parents[3] / "data" / "demo" / "sessions.jsonl.gz"
 FAMILY_PATTERNS = {
     "rate_limit": r"^RateLimitError: 429 from api\.(openai|anthropic)\.com",
     "tool_timeout": r"^ToolTimeoutError: tool '[\w.]+' did not respond within \d+s",
