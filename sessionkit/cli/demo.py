@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import status
 from ..analysis import summary_by_agent
 from ..connect import connect
 from ..display import format_money, format_rate, format_timestamp, readable
@@ -45,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
         require_writable_dir(csv_dir, doing, "--out")
     client = connect(demo=True)
     sessions = load_sessions(client, progress=False)
-    done = sessions[sessions["pending"].eq(False)]
-    failed = int(done["success"].eq(False).sum())
+    failed = int(status.failed(sessions).sum())
+    completed = failed + int(status.succeeded(sessions).sum())
     print(
         f"\nLoaded {len(sessions):,} sessions in {len(sessions.columns)} typed columns "
         f"({sessions.memory_usage(deep=True).sum() / 2**20:.1f} MiB) from {client.backend}."
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         f"{format_timestamp(sessions['start_time'].max())}; "
         f"{int(sessions['pending'].sum())} pending; total cost "
         f"{format_money(sessions['total_cost'].sum())}; failure rate "
-        f"{format_rate(failed / max(len(done), 1))} ({failed:,} of {len(done):,} completed).\n"
+        f"{format_rate(failed / max(completed, 1))} ({failed:,} of {completed:,} completed).\n"
     )
     table = readable(summary_by_agent(sessions))
     with pd.option_context("display.width", 120, "display.max_columns", 20):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .. import analysis
+from .. import analysis, status
 from ._style import (
     BY_HINT,
     axes,
@@ -56,7 +56,7 @@ def _only(sessions: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 def _completed_seconds(sessions: pd.DataFrame, column: str) -> pd.Series:
-    done = sessions["pending"].fillna(False).eq(False) if "pending" in sessions else True
+    done = status.done(sessions) if "pending" in sessions else slice(None)
     values = sessions.loc[done, column].dropna()
     return values.dt.total_seconds()
 

@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from .. import analysis
+from .. import analysis, status
 from ._style import (
     BY_HINT,
     COUNT,
@@ -198,8 +198,8 @@ def failure_families_chart(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
-    completed = sessions["pending"].fillna(False).eq(False)
-    failed = int((completed & sessions["success"].fillna(True).eq(False)).sum())
-    ax.set_title(f"{title}\n{failed:,} failed of {int(completed.sum()):,} completed sessions")
+    failed = int(status.failed(sessions).sum())
+    completed = failed + int(status.succeeded(sessions).sum())
+    ax.set_title(f"{title}\n{failed:,} failed of {completed:,} completed sessions")
     ax.set_xlabel("Failed sessions")
     return ax

@@ -9,6 +9,7 @@ from typing import Any, Unpack
 
 import pandas as pd
 
+from .. import status
 from ..loaders import load_details, load_sessions
 from ..params import FilterArgs
 from ._document import Report
@@ -43,7 +44,7 @@ def render_from_client(
     ``details`` completed sessions (a seeded sample, for hotspots and evals, plus the failed
     sessions the report singles out) and render the report; returns it unwritten."""
     sessions = load_sessions(client, progress=progress, **filters)
-    done = sessions[sessions["pending"].fillna(False).eq(False)]
+    done = sessions[status.done(sessions)]
     sample = (
         done.sample(min(details, len(done)), random_state=0)
         if details and len(done)

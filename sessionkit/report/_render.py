@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import analysis
+from .. import analysis, status
 from ..display import format_duration, format_timestamp
 from ._document import FORMATS, Report
 from ._page import html_page, markdown_page
@@ -114,13 +114,15 @@ def _tables(
 def _totals(sessions: pd.DataFrame) -> dict[str, str]:
     """The headline figures, formatted: sessions, total cost ($), cost per successful session
     ($), failure rate (% of completed sessions) and p50 / p99 duration of completed ones."""
-    done = sessions[sessions["pending"].fillna(False).eq(False)]
-    failed = int(done["success"].fillna(True).eq(False).sum())
+    done = sessions[status.done(sessions)]
+    failed = int(status.failed(sessions).sum())
+    succeeded = int(status.succeeded(sessions).sum())
+    spent = float(sessions["total_cost"].sum())
     return {
         "sessions": f"{len(sessions):,}",
         "total cost": f"${sessions['total_cost'].sum():,.2f}",
-        "cost per successful session": f"${sessions['total_cost'].sum() / max(len(done) - failed, 1):.4f}",
-        "failure rate": f"{failed / max(len(done), 1):.1%}",
+        "cost per successful session": f"${spent / succeeded:.4f}" if succeeded else "—",
+        "failure rate": f"{failed / (failed + succeeded):.1%}" if failed + succeeded else "—",
         "p50 / p99 duration": " / ".join(
             format_duration(done["duration"].quantile(q)) for q in (0.5, 0.99)
         )

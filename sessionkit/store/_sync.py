@@ -52,7 +52,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import frames, schema
+from .. import frames, schema, status
 from ..agents import AGENT_ID, AgentNames, resolve_agent, stable_agent_ids
 from ..client import PAGE_MAX, Client, Page, chunks
 from ..connect import default_client
@@ -189,8 +189,7 @@ def _selected(value: Selection, frame: pd.DataFrame, name: str) -> list[str]:
     if isinstance(value, str) and value == "all":
         return frame["id"].tolist()
     if isinstance(value, str) and value == "failed":
-        failed = frame["pending"].eq(False) & frame["success"].eq(False)
-        return frame.loc[failed.fillna(False).astype(bool), "id"].tolist()
+        return frame.loc[status.failed(frame), "id"].tolist()
     if callable(value):
         mask = value(frame)
         try:
