@@ -13,6 +13,7 @@ without a zone is refused.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -193,7 +194,8 @@ class Filter:
     parameter it becomes (``query``; ``None``: applied client-side), whether a sync scope may
     hold it (``scope``: sort, direction and limit are the walk's, not the data's) and a
     one-line help text (the CLI's; a ``flag`` has one for True, ``help``, and one for False,
-    ``help_false``)."""
+    ``help_false``). A ``choice`` takes one value or a list (one walk per value, merged; the
+    store scans with ``isin``); its column in the sessions frame is named as the filter."""
 
     name: str
     kind: FilterKind
@@ -201,15 +203,24 @@ class Filter:
     help: str
     scope: bool = True
     help_false: str = ""
+    #: A ``choice``'s allowed values (``None``: any non-empty text).
+    choices: tuple[str, ...] | None = None
 
 
 #: Every session filter. Adding a filter: a row here, a key in :class:`ScopeArgs` (or
 #: :class:`FilterArgs` when a scope cannot hold it) and the emulator's query engine (the
-#: independent oracle); the loaders, the store, the report and the CLI options follow.
+#: independent oracle); the loaders, the store (the sessions column named as the filter),
+#: the report and the CLI options follow (ARCHITECTURE.md, "Adding a session filter").
 FILTERS: tuple[Filter, ...] = (
     Filter("since", "time", "startAfter", "sessions that started at or after this time"),
     Filter("until", "time", "startBefore", "sessions that started before this time"),
-    Filter("trigger", "choice", "trigger", f"only these triggers ({', '.join(TRIGGERS)})"),
+    Filter(
+        "trigger",
+        "choice",
+        "trigger",
+        f"only these triggers ({', '.join(TRIGGERS)})",
+        choices=TRIGGERS,
+    ),
     Filter("env", "text", "env", "only this environment (e.g. production)"),
     Filter(
         "success",
@@ -236,6 +247,8 @@ FILTERS: tuple[Filter, ...] = (
     Filter("limit", "limit", None, "at most this many sessions, in sort order", scope=False),
 )
 FILTER_NAMES: tuple[str, ...] = tuple(f.name for f in FILTERS)
+#: Each filter's API query parameter (``None``: applied client-side).
+FILTER_QUERY: dict[str, str | None] = {f.name: f.query for f in FILTERS}
 #: The filters a sync scope may hold (the data selected, not the walk's order).
 SCOPE_NAMES: tuple[str, ...] = tuple(f.name for f in FILTERS if f.scope)
 if set(FilterArgs.__annotations__) != set(FILTER_NAMES) or set(ScopeArgs.__annotations__) != set(
@@ -260,7 +273,7 @@ class SessionFilters:
 
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
-    triggers: tuple[str, ...] = ()
+    lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     equal: Mapping[str, str | bool] = field(default_factory=dict)
     agent: str | None = None
     metadata: Mapping[str, Any] | None = None
@@ -284,7 +297,7 @@ class SessionFilters:
         values: dict[str, object] = {
             "since": self.start,
             "until": self.end,
-            "trigger": ",".join(self.triggers) or None,
+            **{name: ",".join(values) for name, values in self.lists.items()},
             **self.equal,
             "agent": self.agent,
             "metadata": dict(self.metadata) if self.metadata is not None else None,
@@ -310,12 +323,18 @@ class SessionFilters:
 
     @property
     def merged(self) -> bool:
-        """True when several walks (one per trigger) are merged client-side."""
-        return len(self.triggers) > 1
+        """True when several walks (one per value of a list filter) are merged client-side."""
+        return any(len(values) > 1 for values in self.lists.values())
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        """The triggers asked for (``()``: any)."""
+        return self.lists.get("trigger", ())
 
     @property
     def params(self) -> dict[str, str]:
-        """The API query parameters of these filters (``trigger`` apart: see :meth:`queries`)."""
+        """The API query parameters of these filters (the list filters apart: see
+        :meth:`queries`)."""
         params = {"sort": self.sort, "direction": self.direction}
         # widened (trimmed exactly to since <= start_time < until by the loaders); a bound
         # within the margin of the representable range is not sent: nothing lies beyond it
@@ -334,12 +353,12 @@ class SessionFilters:
         return params
 
     def queries(self) -> Iterator[dict[str, str]]:
-        """The query parameters of each walk (one per trigger, or one)."""
+        """The query parameters of each walk: one per combination of the list filters'
+        values (one per trigger, say), or one."""
         params = self.params
-        if not self.triggers:
-            yield params
-        for trigger in self.triggers:
-            yield {**params, "trigger": trigger}
+        queries = [_BY_NAME[name].query for name in self.lists]
+        for values in itertools.product(*self.lists.values()):
+            yield {**params, **{q: v for q, v in zip(queries, values, strict=True) if q}}
 
     def with_agent(self, agent: str | None) -> SessionFilters:
         """These filters with ``agent`` replaced (``None``: any agent)."""
@@ -365,16 +384,19 @@ def session_filters(
     if isinstance(sort, str):
         sort = _SORT_ALIASES.get(sort.lower(), sort)
     equal: dict[str, str | bool] = {}
+    lists: dict[str, tuple[str, ...]] = {}
     for spec in FILTERS:
         value = raw.get(spec.name)
-        if spec.kind == "text" and value is not None:
+        if spec.kind == "choice" and value is not None:
+            lists[spec.name] = _values(value, spec)
+        elif spec.kind == "text" and value is not None:
             equal[spec.name] = _text(value, spec.name)
         elif spec.kind == "flag" and value is not None:
             equal[spec.name] = _flag(value, spec.name)
     return SessionFilters(
         start=start,
         end=end,
-        triggers=_triggers(raw.get("trigger")),
+        lists=lists,
         equal=equal,
         agent=_text(raw.get("agent"), "agent") if raw.get("agent") is not None else None,
         metadata=_metadata(raw.get("metadata")),
@@ -396,17 +418,20 @@ def unknown_filters(unknown: Iterable[str], allowed: Sequence[str]) -> InvalidAr
     )
 
 
-def _triggers(trigger: object) -> tuple[str, ...]:
-    if trigger is None:
-        return ()
-    if not isinstance(trigger, (str, Iterable)):
+def _values(value: object, spec: Filter) -> tuple[str, ...]:
+    """A ``choice`` filter's value (one, or a list) as distinct values, each checked."""
+    name = spec.name
+    if not isinstance(value, (str, Iterable)):
         raise InvalidArgumentError(
-            f"trigger must be a trigger name or a list of them, not {type(trigger).__name__}"
+            f"{name} must be a value or a list of them, not {type(value).__name__}"
         )
-    values = [trigger] if isinstance(trigger, str) else list(trigger)
+    values = [value] if isinstance(value, str) else list(value)
     if not values:
-        raise InvalidArgumentError("trigger=[] matches nothing; pass None for every trigger")
-    return tuple(dict.fromkeys(_choice(t, "trigger", TRIGGERS) for t in values))
+        raise InvalidArgumentError(f"{name}=[] matches nothing; pass None for any {name}")
+    allowed = spec.choices
+    if allowed is not None:
+        return tuple(dict.fromkeys(_choice(v, name, allowed) for v in values))
+    return tuple(dict.fromkeys(_text(v, name) for v in values))
 
 
 def _metadata(metadata: object) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from ..agents import AgentNames, agent_kind, sessions_with_any, unknown_agent
 from ..display import format_timestamp
 from ..errors import InvalidArgumentError, SessionKitWarning
 from ..errors import warn as errors_warn
-from ..params import SORT_COLUMNS, SessionFilters, session_ids
+from ..params import FILTER_QUERY, SORT_COLUMNS, SessionFilters, session_ids
 from . import _arrow
 from ._arrow import DAY
 from ._layout import Layout
@@ -67,8 +67,8 @@ def row_filter(filters: SessionFilters) -> ds.Expression | None:
         terms.append(pc.field("start_time") < pa.scalar(high, ts))
     for column, value in filters.equal.items():  # env, ids as text; success, devmode as bool
         terms.append(pc.field(column) == value)
-    if filters.triggers:
-        terms.append(pc.field("trigger").isin(list(filters.triggers)))
+    for name, values in filters.lists.items():  # a choice filter's column is named as it is
+        terms.append(pc.field(name).isin(list(values)))
     if not terms:
         return None
     expr = terms[0]
@@ -313,7 +313,7 @@ class Reader:
         frame = _arrow.table_to_frame(table, "sessions")
         if columns is not None:
             frame = frame[[c for c in columns if c in frame.columns]]
-        if frame.empty and (set(filters.params) - {"sort", "direction"} or filters.triggers):
+        if frame.empty and (set(filters.params) - {"sort", "direction"} or filters.lists):
             self._warn_no_match(filters)
         else:
             self._warn_partial(filters)
@@ -328,8 +328,10 @@ class Reader:
         if not scopes or any(scope.whole_project for scope in scopes):
             return  # never synced, or synced without filters: the store is the whole project
         asked = dict(filters.params)
-        if len(filters.triggers) == 1:  # one trigger is sent like any filter (a sync's scope)
-            asked.setdefault("trigger", filters.triggers[0])
+        for name, values in filters.lists.items():  # one value is sent like any filter
+            query = FILTER_QUERY[name]
+            if len(values) == 1 and query is not None:  # (a sync's scope holds it so)
+                asked.setdefault(query, values[0])
         if asked.get(AGENT_PARAM) is not None:
             try:
                 asked[AGENT_PARAM] = next(iter(self.agent_ids_for(asked[AGENT_PARAM])))
@@ -351,7 +353,7 @@ class Reader:
         """Warn that ``filters`` matched nothing in a store that has sessions, naming the
         values of the simple filters the store does hold, and the scopes it was synced with."""
         listed = {"env": "env", "trigger": "trigger", "deploymentId": "deployment_id"}
-        asked = [k for k in listed if k in filters.params or (k == "trigger" and filters.triggers)]
+        asked = [k for k in listed if k in filters.params or listed[k] in filters.lists]
         table = self.scan("sessions", None, None, ["id", *(listed[k] for k in asked)])
         if table.num_rows == 0:
             return

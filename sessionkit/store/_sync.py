@@ -696,7 +696,7 @@ def sync(
     run.result.seconds = time.perf_counter() - started
     done = run.result
     if not (done.new or done.updated or done.unchanged) and (
-        set(scope.params) - {"sort", "direction"} or scope.triggers
+        set(scope.params) - {"sort", "direction"} or scope.lists
     ):
         warn_no_match(client, scope)  # the loaders' words for a filter matching nothing
     return run.result  # not printed: its repr is the summary (a notebook shows it once)

@@ -230,7 +230,7 @@ def test_an_unknown_filter_is_refused_with_the_closest_name() -> None:
     [
         ({"success": "true"}, "success must be True, False or None"),
         ({"env": ""}, "env must be a non-empty string"),
-        ({"trigger": 3}, "trigger must be a trigger name or a list"),
+        ({"trigger": 3}, "trigger must be a value or a list"),
         ({"metadata": {"k": {1, 2}}}, "metadata cannot be sent as JSON"),
         ({"limit": 0}, "limit must be a positive integer"),
     ],
@@ -246,3 +246,42 @@ def test_one_session_id_check() -> None:
         with pytest.raises(InvalidArgumentError, match="not a session id"):
             P.session_id(bad)
     assert P.session_ids(["a", " a", "b"]) == ["a", "b"]
+
+
+def test_a_list_filter_added_to_the_table_reaches_walks_scans_and_messages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Adding a 'choice' filter is a row in FILTERS (plus the emulator): a new-user trial
+    added routeId and it was silently ignored everywhere (3,000 of 3,000 sessions), because
+    the choice kind was hard-wired to trigger."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from sessionkit import params
+    from sessionkit.params import Filter
+    from sessionkit.store._reader import row_filter
+
+    route = Filter("route_id", "choice", "routeId", "only these routes")
+    table = (*params.FILTERS, route)
+    monkeypatch.setattr(params, "FILTERS", table)
+    monkeypatch.setattr(params, "FILTER_NAMES", tuple(f.name for f in table))
+    monkeypatch.setattr(params, "SCOPE_NAMES", tuple(f.name for f in table if f.scope))
+    monkeypatch.setattr(params, "FILTER_QUERY", {f.name: f.query for f in table})
+    monkeypatch.setattr(params, "_BY_NAME", {f.name: f for f in table})
+    filters = params.session_filters(route_id=["r1", "r2", "r1"], trigger="cron")  # type: ignore[call-arg]
+    assert filters.lists == {"trigger": ("cron",), "route_id": ("r1", "r2")}
+    assert [q["routeId"] for q in filters.queries()] == ["r1", "r2"]
+    assert all(q["trigger"] == "cron" for q in filters.queries())
+    assert filters.merged and filters.given()["route_id"] == "r1,r2"
+    rows = pa.table(
+        {
+            "route_id": ["r1", "r2", "r3"],
+            "trigger": ["cron", "cron", "cron"],
+            "start_time": pa.array([0, 1, 2], pa.timestamp("ns", tz="UTC")),
+        }
+    )
+    expression = row_filter(filters)
+    assert expression is not None
+    assert ds.dataset(rows).to_table(filter=expression)["route_id"].to_pylist() == ["r1", "r2"]
+    with pytest.raises(InvalidArgumentError, match="route_id"):
+        params.session_filters(route_id=[""])  # type: ignore[call-arg]
