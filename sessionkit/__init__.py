@@ -52,7 +52,7 @@ from .loaders import (
     load_spans,
 )
 from .spans import spans_frame
-from .store import Store, StoreLockedError, SyncResult
+from .store import Store, StoreLockedError, StoreSourceError, SyncResult
 
 __version__ = "0.1.0"
 
@@ -83,6 +83,7 @@ __all__ = [
     "SessionKitWarning",
     "Store",
     "StoreLockedError",
+    "StoreSourceError",
     "SyncResult",
     "UnknownAgentError",
     "WrongRegionError",

@@ -63,7 +63,7 @@ def _details(text: str | None) -> str | list[str] | None:
 
 
 def _nothing_synced(result: SyncResult) -> bool:
-    return not (result.new or result.updated or result.unchanged)
+    return not result.matched  # refreshed pending sessions are no match of the filters
 
 
 def run(args: argparse.Namespace) -> int:

@@ -113,6 +113,8 @@ class SyncResult:
     ``new``, ``updated`` and ``unchanged`` count each distinct session the sync read once,
     against the store as it was when the sync began: ``new`` were not in it, ``updated`` were
     older there, ``unchanged`` were there as read (re-read pages count nothing twice).
+    ``matched`` counts the rows the sync's filters selected (page rows, overlaps included;
+    pending sessions refreshed by id are not a match): 0 means the filters matched nothing.
     """
 
     new: int = 0
@@ -124,6 +126,7 @@ class SyncResult:
     refreshed: int = 0
     agent_lookups: int = 0
     seconds: float = 0.0
+    matched: int = 0
 
     def __str__(self) -> str:
         text = (
@@ -205,6 +208,51 @@ def _selected(value: Selection, frame: pd.DataFrame, name: str) -> list[str]:
 # --------------------------------------------------------------------------- the run
 
 
+def _source(client: Client) -> str:
+    """The API ``client`` reads, as a sync scope records it (see :func:`_scope_key`)."""
+    if client.demo_now is not None:
+        return f"demo:{'..'.join(client.demo_span or ())}@{format_time(client.demo_now)}"
+    return client.base_url
+
+
+class StoreSourceError(InvalidArgumentError):
+    """The store was synced from another API than the client's: one store holds one source."""
+
+
+def other_sources(manifest: Mapping[str, Any], client: Client) -> list[str]:
+    """The APIs the store's scopes were synced from, when ``client`` reads none of them
+    (else ``[]``)."""
+    sources = set()
+    for key in manifest["scopes"]:
+        try:
+            sources.add(str(orjson.loads(key)["source"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue  # a key of another format: no source to compare with
+    return [] if _source(client) in sources else sorted(sources)
+
+
+def check_same_projects(
+    layout: Layout, reader: Reader, sources: Sequence[str], client: Client, table: pa.Table
+) -> None:
+    """Raise :class:`StoreSourceError` when ``client`` reads another API than the store was
+    synced from (``sources``) *and* the sessions it sends belong to none of the stored
+    projects: mixing two projects (or a project and the demo, when a key went missing) in
+    one store would make every count wrong, silently. The same projects at a new address (a
+    proxy, a moved emulator) sync on."""
+    stored = reader.scan("sessions", None, None, ["project_id"])["project_id"]
+    have = set(pc.unique(stored).to_pylist()) - {None}
+    arriving = set(pc.unique(table["project_id"]).to_pylist()) - {None}
+    if not have or not arriving or have & arriving:
+        return
+    demo = " (the bundled demo: is AGENTUITY_SDK_KEY unset?)" if client.demo_now else ""
+    raise StoreSourceError(
+        f"{layout.path} holds project(s) {', '.join(sorted(have)[:3])} synced from "
+        f"{', '.join(sources)}; this client reads {_source(client)}{demo}, whose sessions "
+        f"belong to {', '.join(sorted(arriving)[:3])}. A store holds the sessions of one API: "
+        "sync this one into another store path. Nothing was written."
+    )
+
+
 def _scope_key(client: Client, params: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     """The manifest key of a sync scope: the API and the filters (``since`` apart).
 
@@ -212,10 +260,7 @@ def _scope_key(client: Client, params: Mapping[str, str]) -> tuple[str, dict[str
     sources), except for the bundled demo (:func:`sessionkit.connect`): its emulator listens
     on a new port every run and serves the same data, so it is named by that data (its span
     and frozen now) and ``sessionkit sync --demo`` stays incremental."""
-    source = client.base_url
-    if client.demo_now is not None:
-        span = "..".join(client.demo_span or ())
-        source = f"demo:{span}@{format_time(client.demo_now)}"
+    source = _source(client)
     scope = {k: v for k, v in params.items() if k not in ("sort", "direction", "startAfter")}
     key = orjson.dumps({"source": source, "params": scope}, option=orjson.OPT_SORT_KEYS).decode()
     return key, scope
@@ -272,6 +317,9 @@ class _Run:
         self.done_logs: set[str] = set(self.manifest["logs"])
         self.pending_before = self._pending_ids()
         self.seen_pending: set[str] = set()
+        #: the store's other APIs when this client reads a new one: the first sessions read
+        #: must then belong to a stored project (:func:`check_same_projects`)
+        self.foreign = other_sources(self.manifest, client)
         #: ids read by this sync, as classified when read (``tally`` counts each id once)
         self.classified: dict[str, list[pa.ChunkedArray]] = {
             "new": [],
@@ -295,6 +343,9 @@ class _Run:
     def ingest(self, table: pa.Table, *, count: bool = True) -> None:
         if table.num_rows == 0:
             return
+        if self.foreign:  # before anything of this API is written
+            check_same_projects(self.layout, self.reader, self.foreign, self.client, table)
+            self.foreign = []
         if self.pending_before:
             seen = pc.is_in(table["id"], value_set=pa.array(list(self.pending_before), pa.string()))
             self.seen_pending.update(table["id"].filter(seen).to_pylist())
@@ -371,6 +422,7 @@ class _Run:
             self.bar.update(page.rows - len(repeated))
             if not page.rows:
                 continue
+            self.result.matched += page.rows
             if page.offset == 0 and state["top"] is None:
                 top = _max_updated(
                     frames.sessions_table_from_pages([page.body], problems=self.problems)
@@ -395,6 +447,7 @@ class _Run:
             self.result.pages += 1
             if not page.rows:
                 continue
+            self.result.matched += page.rows
             table = frames.sessions_table_from_pages([page.body], problems=self.problems)
             newest = _max_updated(table)
             if top is None:
@@ -695,8 +748,7 @@ def sync(
     run.tally()
     run.result.seconds = time.perf_counter() - started
     done = run.result
-    if not (done.new or done.updated or done.unchanged) and (
-        set(scope.params) - {"sort", "direction"} or scope.lists
-    ):
+    if not run.result.matched and (set(scope.params) - {"sort", "direction"} or scope.lists):
+        # (pending sessions refreshed by id are no match of these filters)
         warn_no_match(client, scope)  # the loaders' words for a filter matching nothing
     return run.result  # not printed: its repr is the summary (a notebook shows it once)

@@ -17,7 +17,7 @@ import pytest
 import sessionkit as sk
 from sessionkit.emulator import Emulator
 from sessionkit.errors import SchemaWarning
-from sessionkit.store import Store
+from sessionkit.store import Store, StoreSourceError
 from sessionkit.store._sync import _scope_key
 from tests.conftest import CANARY_KEY, make_client
 
@@ -95,7 +95,10 @@ def test_sync_shows_its_summary_once_in_a_notebook(
     assert str(result).startswith("sync: 700 new, 0 updated, 0 unchanged")
 
 
-def test_two_local_servers_keep_their_own_sync_state(tmp_path: Path) -> None:
+def test_two_local_servers_of_two_projects_cannot_share_a_store(tmp_path: Path) -> None:
+    """Two APIs on loopback (two emulators, two ports, two projects) are two sources: the
+    second is refused before it writes anything (it used to be kept as a second scope, so a
+    load mixed both projects); the first syncs on incrementally."""
     store = Store(tmp_path / "two")
     with (
         Emulator(sessions=300, seed=21, key=CANARY_KEY) as one,
@@ -104,11 +107,11 @@ def test_two_local_servers_keep_their_own_sync_state(tmp_path: Path) -> None:
         make_client(two) as client_two,
     ):
         assert _scope_key(client_one, {})[0] != _scope_key(client_two, {})[0]
-        first = store.sync(client_one, progress=False)
-        second = store.sync(client_two, progress=False)
-        assert (first.new, second.new) == (300, 200)
-        assert len(store.load_sessions()) == 500
-        assert len(store.manifest()["scopes"]) == 2
+        assert store.sync(client_one, progress=False).new == 300
+        with pytest.raises(StoreSourceError, match="holds project"):
+            store.sync(client_two, progress=False)
+        assert len(store.load_sessions()) == 300
+        assert len(store.manifest()["scopes"]) == 1
         again = store.sync(client_one, progress=False)
         assert (again.new, again.updated) == (0, 0) and again.pages <= 2
 

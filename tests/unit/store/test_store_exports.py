@@ -6,7 +6,7 @@ import sessionkit as sk
 import sessionkit.store as store
 
 #: What the README, the notebooks and ``Store.duckdb``'s docstring tell users to import.
-DOCUMENTED = ["Store", "StoreLockedError", "SyncResult", "restore_dtypes"]
+DOCUMENTED = ["Store", "StoreLockedError", "StoreSourceError", "SyncResult", "restore_dtypes"]
 
 
 def test_all_is_exactly_the_documented_api() -> None:
