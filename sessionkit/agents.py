@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from .errors import InvalidArgumentError, SchemaWarning, scrub
 from .errors import warn as errors_warn
 from .params import SessionFilters
+from .params import session_id as valid_session_id
 from .schema import STRING
 
 __all__ = [
@@ -243,8 +244,12 @@ class AgentNames:
         wanted_set = set(wanted)
         sessions_of: dict[str, list[str]] = {}
         for agent_id, row in zip(flat, parents, strict=True):
-            if agent_id in wanted_set:
+            # a session whose id cannot be asked for (null, numeric, holding a space or '#')
+            # names nobody: another session of the agent is looked up instead
+            if agent_id in wanted_set and _askable(session_ids[row]):
                 sessions_of.setdefault(agent_id, []).append(session_ids[row])
+            elif agent_id in wanted_set:
+                sessions_of.setdefault(agent_id, [])
         looked: set[str] = set()
         capped = False
         for _ in range(rounds):
@@ -338,6 +343,15 @@ class AgentNames:
                 ids=ids,
             )
         return ids[0] if ids else None
+
+
+def _askable(session_id: object) -> bool:
+    """Whether ``session_id`` can be requested (:func:`sessionkit.params.session_id`)."""
+    try:
+        valid_session_id(session_id)
+    except InvalidArgumentError:
+        return False
+    return True
 
 
 def _as_list(value: object) -> list[Any]:

@@ -69,6 +69,7 @@ from ..params import (
     session_filters,
     unknown_filters,
 )
+from ..params import session_id as valid_session_id
 from ..progress import progress_bar
 from . import _arrow
 from ._layout import DETAIL_ENTITIES, Layout
@@ -203,6 +204,29 @@ def _selected(value: Selection, frame: pd.DataFrame, name: str) -> list[str]:
             ) from exc
         return frame.loc[mask.to_numpy(), "id"].tolist()
     return list(dict.fromkeys(str(v) for v in value))
+
+
+def _askable(ids: list[str], value: Selection, what: str) -> list[str]:
+    """``ids`` without those no request can ask for (a stored row whose id is null, numeric or
+    holds a space or ``#``: the API sent it so), with a warning counting them; ids the caller
+    listed are kept (a bad one is refused by name when it is asked for)."""
+    if not (isinstance(value, str) or callable(value)):
+        return ids
+    kept = []
+    for session_id in ids:
+        try:
+            kept.append(valid_session_id(session_id))
+        except InvalidArgumentError:
+            continue
+    if len(kept) < len(ids):
+        errors_warn(
+            f"{what}: {len(ids) - len(kept):,} selected session(s) have an id no request can "
+            "ask for (null, not text, or holding a space, '/', '?', '#' or '%'); their "
+            f"{what} were not fetched. The sessions themselves are stored.",
+            SchemaWarning,
+            stacklevel=4,
+        )
+    return kept
 
 
 # --------------------------------------------------------------------------- the run
@@ -617,8 +641,8 @@ class _Run:
             columns = None if callable(details) or callable(log_selection) else _SELECT_COLUMNS
             table = self.reader.sessions_table(filters, columns)
             frame = _arrow.table_to_frame(table, "sessions")
-        want_details = _selected(details, frame, "details")
-        want_logs = _selected(log_selection, frame, "logs")
+        want_details = _askable(_selected(details, frame, "details"), details, "details")
+        want_logs = _askable(_selected(log_selection, frame, "logs"), log_selection, "logs")
         todo_details = [i for i in want_details if i not in self.done_details]
         todo_logs = [i for i in want_logs if i not in self.done_logs]
         listed = list(dict.fromkeys(todo_details + todo_logs))

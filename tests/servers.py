@@ -1,0 +1,90 @@
+"""Small stdlib servers of the list endpoint for hostile-input tests (real loopback HTTP):
+:class:`ListServer` serves a fixed list of session dicts with limit/offset and knobs for the
+ways a server can misbehave."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+def session(i: int, **fields: object) -> dict[str, Any]:
+    """A well-formed session object number ``i`` (distinct id and times), ``fields`` over it."""
+    stamp = f"2026-11-{1 + i % 28:02d}T10:{i // 60 % 60:02d}:{i % 60:02d}Z"
+    row: dict[str, Any] = {
+        "id": f"sess_{i:032x}",
+        "created_at": stamp,
+        "updated_at": stamp,
+        "start_time": stamp,
+        "end_time": stamp,
+        "deleted": False,
+        "deleted_at": None,
+        "deleted_by": None,
+        "duration": 1_000_000,
+        "cpu_time": 1_000,
+        "org_id": "org_1",
+        "project_id": "proj_1",
+        "deployment_id": "deploy_1",
+        "agent_ids": ["agentid_" + "b" * 40, "agent_" + "a" * 40],
+        "trigger": "api",
+        "env": "production",
+        "devmode": False,
+        "pending": False,
+        "success": True,
+        "error": None,
+        "llm_cost": 0.1,
+        "total_cost": 0.2,
+    }
+    row.update(fields)
+    return row
+
+
+@contextmanager
+def list_server(
+    sessions: list[dict[str, Any]],
+    *,
+    page_cap: Callable[[int], int | None] = lambda offset: None,
+    details: Mapping[str, dict[str, Any]] | None = None,
+) -> Iterator[str]:
+    """Serve ``sessions`` (in the given order) at ``/session`` with limit/offset; yields the
+    base URL. ``page_cap(offset)``: the most rows the server returns at that offset (``None``:
+    as asked). ``/session/<id>`` answers ``details[id]`` (404 when absent)."""
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            requests.append(self.path)
+            query = parse_qs(url.query)
+            if url.path == "/session":
+                offset = int(query.get("offset", ["0"])[0])
+                limit = int(query.get("limit", ["10"])[0])
+                cap = page_cap(offset)
+                rows = sessions[offset : offset + (limit if cap is None else min(cap, limit))]
+                status, body = 200, {"success": True, "data": rows}
+            elif url.path.startswith("/session/") and details and url.path[9:] in details:
+                status, body = 200, {"success": True, "data": details[url.path[9:]]}
+            else:
+                status, body = 404, {"success": False, "message": "not found"}
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
