@@ -19,12 +19,12 @@ with no edit here. :func:`filter_values` reads them back as keywords and validat
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from .. import jsonparse
 from ..errors import InvalidArgumentError
 from ..params import FILTERS, SCOPE_NAMES, Filter, session_filters
 from ..schema import DIRECTIONS, SORTS
@@ -45,14 +45,16 @@ def option_of(name: str) -> str:
 
 
 def json_object(text: str) -> dict[str, Any]:
-    """argparse type: a JSON object (``'{"plan": "pro"}'``)."""
+    """argparse type: a JSON object (``'{"plan": "pro"}'``), read however deeply nested
+    (:func:`sessionkit.jsonparse.loads`); what is refused is quoted cut to 80 characters."""
+    shown = repr(text if len(text) <= 80 else text[:77] + "...")
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON: {text!r} ({exc})") from None
+        value = jsonparse.loads(text.encode("utf-8", "surrogatepass"))
+    except (jsonparse.JSONDecodeError, UnicodeError, RecursionError) as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {shown} ({exc})") from None
     if not isinstance(value, dict) or not value:
         raise argparse.ArgumentTypeError(
-            f'must be a non-empty JSON object such as \'{{"plan": "pro"}}\', not {text!r}'
+            f'must be a non-empty JSON object such as \'{{"plan": "pro"}}\', not {shown}'
         )
     return value
 

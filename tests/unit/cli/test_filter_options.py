@@ -11,7 +11,7 @@ import pytest
 
 from sessionkit.cli import report, sync
 from sessionkit.cli._common import CommandError
-from sessionkit.cli._filters import add_filter_options, filter_values, option_of
+from sessionkit.cli._filters import add_filter_options, filter_values, json_object, option_of
 from sessionkit.params import FILTERS, SCOPE_NAMES, Filter
 
 
@@ -103,3 +103,17 @@ def test_a_filter_added_to_the_table_gets_its_option_without_a_cli_edit() -> Non
     assert (args.region, args.cached) == ("usw", False)
     helps = {o: a.help for a in p._actions for o in a.option_strings}
     assert helps["--region"] == "only this region" and helps["--no-cached"] == "only uncached runs"
+
+
+def test_a_deeply_nested_metadata_option_is_a_usage_error_not_a_traceback() -> None:
+    """--metadata with 40,000 nested lists raised RecursionError from json.loads (a traceback,
+    exit 1); it is read iteratively and refused by name (exit 2)."""
+    deep = '{"a":' + "[" * 40_000 + "]" * 40_000 + "}"
+    assert isinstance(json_object(deep), dict)
+    parser = argparse.ArgumentParser()
+    add_filter_options(parser)
+    with pytest.raises(CommandError, match="--metadata") as info:
+        filter_values(parser.parse_args(["--metadata", deep]))
+    assert info.value.status == 2
+    with pytest.raises(argparse.ArgumentTypeError, match=r"not JSON: '\{\"a\": \[\[\[.*\.\.\.'"):
+        json_object('{"a": ' + "[" * 100 + "x")
