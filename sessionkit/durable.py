@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +22,9 @@ from typing import IO
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 TMP_SUFFIX = ".tmp"
+#: The temporary files :func:`write_atomic` makes, the only ones :func:`remove_stale_tmp`
+#: deletes (another tool's ``.something.tmp`` beside a store is left alone).
+TMP_NAME = re.compile(r"^\..+\.\d+\.\d+\.[0-9a-f]{8}\.tmp$")
 
 
 def ensure_dir(path: Path) -> None:
@@ -45,16 +50,21 @@ def fsync_dir(path: Path) -> None:
 
 
 def tmp_path(path: Path) -> Path:
-    """The temporary sibling ``path`` is written to before the atomic rename (named by process
-    and thread, so two writers of one path never share a temporary file)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TMP_SUFFIX}")
+    """A fresh temporary sibling of ``path``, written before the atomic rename: named by
+    process, thread and 8 random hex digits (two writers of one path never share one, and the
+    name cannot be guessed to plant a link there); :data:`TMP_NAME` matches it."""
+    token = secrets.token_hex(4)
+    return path.with_name(
+        f".{path.name}.{os.getpid()}.{threading.get_ident()}.{token}{TMP_SUFFIX}"
+    )
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Write ``path`` through ``write(file)``: temp file, fsync, ``os.replace``, fsync dir."""
     ensure_dir(path.parent)
     tmp = tmp_path(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    # O_EXCL | O_NOFOLLOW: a file or a symlink already at that name is never written through
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
@@ -74,7 +84,7 @@ def remove_stale_tmp(root: Path) -> int:
     removed = 0
     for dirpath, _, filenames in os.walk(root):
         for name in filenames:
-            if name.startswith(".") and name.endswith(TMP_SUFFIX):
+            if TMP_NAME.match(name):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(dirpath, name))
                     removed += 1

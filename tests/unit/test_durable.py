@@ -59,3 +59,43 @@ def test_concurrent_writers_of_one_path_never_mix_their_bytes(tmp_path: Path) ->
     assert errors == []
     assert target.read_text() in texts
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
+
+
+def test_a_link_planted_at_the_temporary_name_is_never_written_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary name is opened O_EXCL | O_NOFOLLOW (and carries a random token): a
+    symlink planted there made the write overwrite the link's target and chmod it 0600."""
+    import secrets
+
+    from sessionkit import durable
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    victim.chmod(0o644)
+    target = tmp_path / "report.html"
+    monkeypatch.setattr(secrets, "token_hex", lambda n: "0badc0de")
+    planted = durable.tmp_path(target)
+    planted.symlink_to(victim)
+    with pytest.raises(FileExistsError):
+        write_text(target, "new")
+    assert victim.read_text() == "keep me" and stat.S_IMODE(victim.stat().st_mode) == 0o644
+    assert not target.exists()
+
+
+def test_only_our_own_stale_temporaries_are_removed(tmp_path: Path) -> None:
+    from sessionkit.durable import remove_stale_tmp
+    from sessionkit.durable import tmp_path as temporary
+
+    ours = temporary(tmp_path / "sessions" / "part.parquet")
+    ours.parent.mkdir()
+    ours.write_bytes(b"half")
+    theirs = [
+        tmp_path / ".vimswap.tmp",
+        tmp_path / ".x.123.tmp",
+        tmp_path / "sessions" / ".cache.tmp",
+    ]
+    for path in theirs:
+        path.write_bytes(b"not ours")
+    assert remove_stale_tmp(tmp_path) == 1
+    assert not ours.exists() and all(p.exists() for p in theirs)
