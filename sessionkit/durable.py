@@ -54,9 +54,7 @@ def tmp_path(path: Path) -> Path:
     process, thread and 8 random hex digits (two writers of one path never share one, and the
     name cannot be guessed to plant a link there); :data:`TMP_NAME` matches it."""
     token = secrets.token_hex(4)
-    return path.with_name(
-        f".{path.name}.{os.getpid()}.{threading.get_ident()}.{token}{TMP_SUFFIX}"
-    )
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{token}{TMP_SUFFIX}")
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:

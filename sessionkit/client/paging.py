@@ -203,27 +203,48 @@ class OffsetWalk:
         return guarded(self._walk(fetch, query, limit, concurrency), query.url, concurrency)
 
     def _walk(self, fetch: Fetch, query: WalkQuery, limit: int, concurrency: int) -> Iterator[Page]:
-        """The walk's pages without the guard and the ``repeated`` sets."""
+        """The walk's pages without the guard and the ``repeated`` sets.
+
+        A page shorter than the page size ends a walk only when the next offset is empty:
+        a server may cap pages below ``limit`` from the first page on, or only from a later
+        one (a full first page, then 50 rows a page); each short, non-empty page is followed
+        by one probe at the next offset, and when that holds rows the walk has not seen (not
+        merely rows pushed down by sessions arriving meanwhile) the walk continues with the
+        server's page size (it can only shrink, so this happens at most ``limit`` times)."""
         max_rows = query.max_rows
         size = min(limit, PAGE_MAX, max_rows or PAGE_MAX)
-        short_first = yield from self._pages_from(
-            fetch, query, query.start, size, max_rows, concurrency, first=True
-        )
-        if short_first is None:
-            return
-        # the first page was short but not empty: the end, or a server capping pages below limit
-        probe = fetch(query.params, short_first, size)
-        if probe.rows == 0:
-            return
-        logger.info("the server caps pages at %d rows (asked %d); adapting", short_first, size)
-        size = short_first
-        yield probe
-        if probe.rows < size or (max_rows is not None and short_first + probe.rows >= max_rows):
-            return
-        remaining = None if max_rows is None else max_rows - short_first - probe.rows
-        yield from self._pages_from(
-            fetch, query, probe.offset + size, size, remaining, concurrency, previous=probe
-        )
+        seen: set[str] = set()
+        reach = [query.start]  # the offset past the furthest row handed on
+        first = self._pages_from(fetch, query, query.start, size, max_rows, concurrency)
+        short = yield from _counted(first, seen, reach)
+        while short is not None:  # a short page: the end, or a server capping pages
+            probe = fetch(query.params, reach[0], size)
+            if not set(probe.ids) - seen:
+                if probe.rows and probe.ids == short.ids:
+                    # the same page at a new offset: a server ignoring offset? the guard
+                    # tells after three in a row (arrivals would move or end the page)
+                    reach[0] += probe.rows
+                    yield probe
+                    short = probe
+                    continue
+                return  # empty, or rows pushed down by arrivals: the end
+            seen.update(probe.ids)
+            reach[0] = probe.offset + probe.rows
+            yield probe
+            if probe.rows < short.rows:
+                return  # no cap: the end, and what arrived meanwhile (an ascending walk)
+            logger.info("the server caps pages at %d rows (asked %d); adapting", short.rows, size)
+            size = short.rows
+            remaining = None if max_rows is None else max_rows - len(seen)
+            if remaining is not None and remaining <= 0:
+                return
+            if probe.rows < size:
+                short = probe  # shorter still: probe past it too
+                continue
+            rest = self._pages_from(
+                fetch, query, probe.offset + size, size, remaining, concurrency, previous=probe
+            )
+            short = yield from _counted(rest, seen, reach)
 
     def _pages_from(
         self,
@@ -234,14 +255,13 @@ class OffsetWalk:
         max_rows: int | None,
         concurrency: int,
         *,
-        first: bool = False,
         previous: Page | None = None,
-    ) -> Generator[Page, None, int | None]:
+    ) -> Generator[Page, None, Page | None]:
         """Pages from ``offset`` on, ``concurrency`` requests in flight, yielded in order.
 
-        With ``first=True`` (a walk from its start) a short, non-empty first page ends this
-        loop and its row count is returned, so the caller can check for a page cap; else
-        returns ``None``.
+        Returns the page that ended the loop when it was short but not empty (the caller
+        probes past it for a page cap); ``None`` when the walk is over (an empty page, or
+        ``max_rows`` reached).
         """
         overlap = max(1, size // 20) if size > 1 else 0
         step = size - overlap
@@ -261,16 +281,15 @@ class OffsetWalk:
                 head = min(pending)
                 page = pending.pop(head).result()
                 page = self._continuous(fetch, query, page, previous, size, overlap)
-                if first and head == start and 0 < page.rows < size:
-                    yield page
-                    return page.rows
                 yield page
                 seen += page.rows - (overlap if previous is not None else 0)
                 previous = page
                 yielded += 1  # look-ahead 1, 1, 2, 4, ... (only a third page is speculative)
                 window = min(max(window, 2 ** (yielded - 1)), concurrency)
-                if page.rows < size or (max_rows is not None and seen >= max_rows):
+                if max_rows is not None and seen >= max_rows:
                     return None
+                if page.rows < size:
+                    return page if page.rows else None
         finally:
             for future in pending.values():
                 future.cancel()
@@ -318,6 +337,25 @@ class OffsetWalk:
                 page.offset,
             )
         return page
+
+
+def _counted(
+    pages: Generator[Page, None, Page | None], seen: set[str], reach: list[int]
+) -> Generator[Page, None, Page | None]:
+    """``pages``, each page's ids added to ``seen`` and ``reach[0]`` moved past its last row
+    as it is handed on; returns what ``pages`` returns. Closing this closes ``pages`` (its
+    pool stops)."""
+    try:
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration as stop:
+                return stop.value
+            seen.update(page.ids)
+            reach[0] = max(reach[0], page.offset + page.rows)
+            yield page
+    finally:
+        pages.close()
 
 
 def read_ahead(pages: Iterator[Page], depth: int) -> Iterator[Page]:

@@ -260,3 +260,39 @@ def test_stopping_a_read_ahead_stops_the_walk() -> None:
     next(pages)
     pages.close()  # type: ignore[attr-defined]
     assert closed.wait(5)
+
+
+class CapsLater(Rows):
+    """A server whose pages shrink after a while: full pages first, then at most ``later``
+    rows a page from ``from_offset`` on (a load balancer mixing two configurations)."""
+
+    def __init__(self, n: int, *, later: int, from_offset: int) -> None:
+        super().__init__(n)
+        self.later, self.from_offset = later, from_offset
+
+    def fetch(self, params: Mapping[str, str], offset: int, limit: int) -> Page:
+        cap = self.later if offset >= self.from_offset else limit
+        with self.lock:
+            self.calls.append((offset, limit))
+            return _page(offset, self.rows[offset : offset + min(limit, cap)])
+
+
+@pytest.mark.parametrize(("later", "from_offset"), [(50, 1), (50, 95), (7, 300), (1, 900)])
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_a_page_cap_that_starts_after_the_first_page_loses_nothing(
+    later: int, from_offset: int, concurrency: int
+) -> None:
+    """A full first page, then 50 a page: the walk stopped at the first short page (145 of
+    1,000 sessions, no error); now a short page is probed past before it ends a walk."""
+    rows = CapsLater(1000, later=later, from_offset=from_offset)
+    assert _distinct(_walk(rows.fetch, concurrency=concurrency)) == rows.rows
+
+
+def test_a_short_last_page_with_arrivals_ends_the_walk() -> None:
+    """The probe past a short last page finds only rows pushed down by arrivals (already
+    seen): that is the end, not a cap."""
+    rows = Growing(250, every=1, arrivals=3)
+    original = list(rows.rows)
+    kept = _distinct(_walk(rows.fetch, concurrency=1))
+    assert set(original) <= set(kept) and len(kept) == len(set(kept))
+    assert len(rows.calls) <= 6
