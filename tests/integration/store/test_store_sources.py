@@ -33,7 +33,8 @@ def test_a_second_api_on_another_port_is_refused_and_nothing_is_written(tmp_path
         assert store.sync(make_client(first), progress=False).new == 300
         before = _snapshot(store.path)
         with pytest.raises(
-            StoreSourceError, match=r"holds project\(s\) proj_.* synced from http://127\.0\.0\.1:\d+.*another store path"
+            StoreSourceError,
+            match=r"holds project\(s\) proj_.* synced from http://127\.0\.0\.1:\d+.*another store path",
         ):
             store.sync(make_client(second), progress=False)
         assert _snapshot(store.path) == before
