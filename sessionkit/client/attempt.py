@@ -12,6 +12,7 @@ Imports: httpx, :mod:`sessionkit.config`, :mod:`sessionkit.errors`, :mod:`sessio
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from ..errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    BadResponseError,
     NotFoundError,
     RateLimitError,
     ResponseTooLargeError,
@@ -103,7 +105,10 @@ class Attempt:
                 f"{self.max_response_bytes:,}; raise it on the Client if this is expected."
             )
         chunks = bytearray()
-        for chunk in response.iter_bytes():
+        # as sent: decoded below, under the same limit (a response made in memory, by a
+        # test transport, holds its content already)
+        raw = [response.content] if response.is_stream_consumed else response.iter_raw()
+        for chunk in raw:
             chunks += chunk
             if time.monotonic() > deadline:  # each read was in time, the whole was not
                 raise Retryable(
@@ -115,11 +120,62 @@ class Attempt:
                     )
                 )
             if len(chunks) > self.max_response_bytes:
-                raise ResponseTooLargeError(
-                    f"GET {shown} sent more than max_response_bytes={self.max_response_bytes:,}; "
-                    "raise it on the Client if this is expected."
+                raise self._too_large(shown, "sent")
+        encodings = [
+            e.strip().lower()
+            for e in response.headers.get("content-encoding", "").split(",")
+            if e.strip() and e.strip().lower() != "identity"
+        ]
+        body = bytes(chunks)
+        for encoding in reversed(encodings):  # applied in order, undone last first
+            body = self._decoded(body, encoding, shown)
+        return body
+
+    def _too_large(self, shown: str, how: str) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"GET {shown} {how} more than max_response_bytes={self.max_response_bytes:,}; "
+            "raise it on the Client if this is expected."
+        )
+
+    def _decoded(self, data: bytes, encoding: str, shown: str) -> bytes:
+        """``data`` with one content coding undone (gzip, deflate), never growing past
+        ``max_response_bytes`` (a small compressed bomb is refused as it inflates, before
+        the memory is taken); raises :class:`Retryable` for bytes that are not that coding
+        and :class:`~sessionkit.errors.BadResponseError` for a coding sessionkit did not ask
+        for."""
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            raise BadResponseError(
+                f"The answer is encoded as {self.redact(encoding)!r}, which sessionkit did not "
+                "ask for (Accept-Encoding: gzip, deflate)",
+                method="GET",
+                url=shown,
+            )
+        limit = self.max_response_bytes
+        out = bytearray()
+        rest = data
+        try:
+            while rest:
+                # 47 = 32 + 15: a gzip or zlib header, detected; a bare deflate stream is -15
+                wbits = 47 if encoding != "deflate" or rest[:1] in (b"\x78", b"\x1f") else -15
+                inflater = zlib.decompressobj(wbits)
+                out += inflater.decompress(rest, limit + 1 - len(out))
+                if len(out) > limit or inflater.unconsumed_tail:
+                    raise self._too_large(shown, "inflates to")
+                out += inflater.flush()
+                if len(out) > limit:
+                    raise self._too_large(shown, "inflates to")
+                if not inflater.eof:
+                    raise zlib.error("the compressed stream is truncated")
+                rest = inflater.unused_data  # another gzip member follows
+        except zlib.error as exc:
+            raise Retryable(
+                BadResponseError(
+                    f"The body is not valid {encoding} ({exc}; {len(data):,} bytes)",
+                    method="GET",
+                    url=shown,
                 )
-        return bytes(chunks)
+            ) from exc
+        return bytes(out)
 
     def status_error(
         self, status: int, body: bytes, headers: Mapping[str, str], shown: str

@@ -166,6 +166,8 @@ class Client:
             headers={
                 "Authorization": f"Bearer {self._key.get()}",
                 "Accept": "application/json",
+                # the codings sessionkit decodes itself, under max_response_bytes (attempt.py)
+                "Accept-Encoding": "gzip, deflate",
                 "User-Agent": f"sessionkit/{_VERSION}",
             },
             timeout=httpx.Timeout(self.timeout),
