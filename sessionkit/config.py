@@ -166,9 +166,11 @@ def resolve_region_urls(
 
 
 def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and addresses in 127.0.0.0/8 or ``::1``."""
+    """True for ``localhost`` and addresses in 127.0.0.0/8 or ``::1``. Other names under
+    ``.localhost`` are not: they are looked up like any name, and a resolver may send them
+    off the machine (with the key, over plain HTTP)."""
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -177,13 +179,25 @@ def is_loopback(host: str) -> bool:
 
 
 def check_base_url(url: str, name: str) -> str:
-    """Validate a base URL: absolute, and HTTPS unless the host is loopback. Returns it unslashed."""
+    """Validate a base URL: absolute, HTTPS unless the host is loopback, and no user,
+    password, query or fragment (the message never quotes such a URL). Returns it unslashed."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
         raise ConfigurationError(f"{name} {url!r} is not a valid URL.") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigurationError(f"{name} {url!r} must be an absolute http(s) URL.")
+    if parsed.userinfo or parsed.query or parsed.fragment:
+        part = (
+            "a user or password"
+            if parsed.userinfo
+            else ("a query" if parsed.query else "a fragment")
+        )
+        raise ConfigurationError(
+            f"{name} must be a plain base URL (scheme, host, port, path); this one has {part}, "
+            "which sessionkit would send or print with every request. The key goes in "
+            "api_key= or AGENTUITY_SDK_KEY."
+        )
     if parsed.scheme == "http" and not is_loopback(parsed.host):
         raise ConfigurationError(
             f"{name} {url!r} uses plain HTTP to a remote host: the API key would travel "

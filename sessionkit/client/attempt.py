@@ -33,12 +33,9 @@ from ..errors import (
     redact,
     status_error_class,
 )
-from .retry import Retryable, retry_after_seconds
+from .retry import Retryable, retry_after_seconds, retryable_status
 
-__all__ = ["RETRYABLE_STATUS", "Answer", "Attempt"]
-
-#: Statuses worth another attempt (409 and 429 honour the server's wait).
-RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+__all__ = ["Answer", "Attempt"]
 
 
 @dataclass(frozen=True)
@@ -206,8 +203,13 @@ class Attempt:
             return WrongRegionError(text, region=region, **kwargs)
         if cls is NotFoundError:
             return NotFoundError(text, **kwargs)
+        if status >= 500 and not retryable_status(status):
+            kwargs["hint"] = (
+                f"HTTP {status} says the server cannot serve this request at all, so it was "
+                "not retried; check that base_url points at the Agentuity API or the emulator."
+            )
         error = cls(text, **kwargs)
-        if status in RETRYABLE_STATUS:
+        if retryable_status(status):
             return Retryable(error, retry_after_seconds(headers))
         return error
 

@@ -20,11 +20,29 @@ from typing import TypeVar
 
 from ..errors import APIError
 
-__all__ = ["RetryPolicy", "Retryable", "call_with_retries", "retry_after_seconds"]
+__all__ = [
+    "RetryPolicy",
+    "Retryable",
+    "call_with_retries",
+    "retry_after_seconds",
+    "retryable_status",
+]
 
 logger = logging.getLogger("sessionkit")
 
 T = TypeVar("T")
+
+
+#: 5xx statuses that say a retry cannot help: the server does not implement the request,
+#: or not this HTTP version. Every other 5xx is server trouble worth another attempt.
+_FINAL_5XX = frozenset({501, 505})
+
+
+def retryable_status(status: int) -> bool:
+    """Whether an HTTP ``status`` is worth another attempt: 409 and 429 (rate limited,
+    honouring the server's wait) and every 5xx but 501 and 505 — 500, 502–504, 507, the
+    520–529 of proxies and CDNs, ... (this is the one place that decides)."""
+    return status in (409, 429) or (500 <= status <= 599 and status not in _FINAL_5XX)
 
 
 class Retryable(Exception):
