@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
+import logging
 import re
 import warnings
 import weakref
@@ -148,12 +149,47 @@ def register_secret(secret: _HasSecret) -> None:
     :func:`scrub` removes it from every message sessionkit builds — warnings and exceptions
     made of server data (a hostile server may echo the key as an env value or agent name)."""
     _SECRETS.add(secret)
+    scrub_http_logs()
 
 
 def scrub(text: str) -> str:
     """``text`` with every key of a live client redacted (:func:`redact`)."""
     secrets = [s.get() for s in list(_SECRETS)]
     return redact(text, secrets) if secrets else text
+
+
+class ScrubFilter(logging.Filter):
+    """A logging filter that scrubs every live key from a record's message (its arguments
+    merged in first): the HTTP libraries log response headers at DEBUG, and a server may echo
+    the key into one (``Content-Type``, ``x-agentuity-region``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _SECRETS:
+            text = record.getMessage()
+            clean = scrub(text)
+            if clean != text:
+                record.msg, record.args = clean, ()
+        return True
+
+
+#: The loggers of the HTTP stack sessionkit uses (a filter on a logger sees only the
+#: records logged to that very logger, so each is named).
+HTTP_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
+def scrub_http_logs() -> None:
+    """Attach one :class:`ScrubFilter` to each of :data:`HTTP_LOGGERS` (idempotent)."""
+    for name in HTTP_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, ScrubFilter) for f in target.filters):
+            target.addFilter(ScrubFilter())
 
 
 def warn(message: str, category: type[Warning], stacklevel: int = 2) -> None:

@@ -62,9 +62,17 @@ class CommandError(Exception):
         self.status = status
 
 
+#: Control characters (C0 but tab and newline, DEL, C1) shown as ``\\xNN``: a server's text
+#: reaches the terminal in error lines, and escape sequences there could clear the screen,
+#: fake output or write the clipboard (OSC 52).
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))}
+
+
 def one_line(message: str) -> str:
     """``message`` as one line: its lines become sentences of it (a period added where a line
-    ends without punctuation), runs of whitespace become one space."""
+    ends without punctuation), runs of whitespace become one space, control characters are
+    shown as ``\\xNN`` (never sent to the terminal as they are)."""
+    message = message.replace("\r\n", "\n").translate(_CONTROLS)
     lines = [" ".join(line.split()) for line in message.splitlines()]
     lines = [line for line in lines if line]
     return " ".join(
@@ -253,7 +261,7 @@ def _warnings_as_lines(command: str) -> Iterator[None]:
 
     def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
         if issubclass(category, SessionKitWarning):
-            text = " ".join(str(message).split())
+            text = " ".join(str(message).translate(_CONTROLS).split())
             if text not in said:
                 said.add(text)
                 print(f"sessionkit {command}: warning: {text}", file=sys.stderr, flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -135,3 +136,18 @@ def test_a_key_no_header_can_carry_is_refused_without_being_shown(
     text = _everything_about(info.value)
     assert _pieces_shown(text) == []
     assert ("AGENTUITY_SDK_KEY" in text) == (source == "environment")
+
+
+@pytest.mark.parametrize("kind", ["421 region", "content type"])
+def test_debug_logs_of_the_http_stack_never_hold_an_echoed_key(
+    echo_server: tuple[str, dict[str, Answer]], kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpcore logs response headers at DEBUG: a key echoed into a header was logged as is."""
+    url, current = echo_server
+    current["answer"] = ANSWERS[kind]
+    client = sk.Client(CANARY_KEY, base_url=url, logs_base_url=url, max_retries=0, timeout=3)
+    with caplog.at_level(logging.DEBUG), pytest.raises(sk.SessionKitError):
+        client.get_session("sess_" + "a" * 32)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "x-agentuity-region" in logged or "content-type" in logged.lower()
+    assert _pieces_shown(logged) == []

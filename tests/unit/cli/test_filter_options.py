@@ -117,3 +117,12 @@ def test_a_deeply_nested_metadata_option_is_a_usage_error_not_a_traceback() -> N
     assert info.value.status == 2
     with pytest.raises(argparse.ArgumentTypeError, match=r"not JSON: '\{\"a\": \[\[\[.*\.\.\.'"):
         json_object('{"a": ' + "[" * 100 + "x")
+
+
+def test_server_text_reaches_the_terminal_without_its_control_characters() -> None:
+    from sessionkit.cli._common import one_line
+
+    hostile = "bad \x1b[2J\x1b]52;c;aGk=\x07 done\r\nnext\x9b line\x00"
+    shown = one_line(hostile)
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in shown)
+    assert shown == "bad \\x1b[2J\\x1b]52;c;aGk=\\x07 done. next\\x9b line\\x00"
