@@ -10,6 +10,7 @@ import argparse
 
 from ..connect import connect
 from ..store import DEFAULT_PATH, Store, StoreLockedError, SyncResult
+from ..store._layout import local_path
 from ._common import (
     Command,
     CommandError,
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     Raises a :class:`CommandError`: status 2 for bad --details or a filter matching nothing,
     3 when another sync holds the store, 1 when the store cannot be written."""
     details = _details(args.details)
+    local_path(args.store)  # a URL (s3://...) is refused, never made a local folder
     require_writable_dir(args.store, f"cannot create store at {args.store}", "--store")
     client = connect(demo=True if args.demo else None)
     # every sync filter has its option (since is passed apart); relative times from the

@@ -16,6 +16,7 @@ sync run and the :class:`~sessionkit.store.Store` facade; it imports none of the
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,12 +62,29 @@ def check_entity(entity: str) -> str:
     return entity
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def local_path(path: str | os.PathLike[str] | None) -> Path:
+    """``path`` (default :data:`DEFAULT_PATH`) as an absolute local path. A URL
+    (``s3://bucket/x``, ``gs://...``, ``file://...``) raises :class:`InvalidArgumentError`:
+    it would otherwise become a local folder named ``s3:`` and the sync would "succeed"."""
+    text = os.fspath(path) if path is not None else DEFAULT_PATH
+    if isinstance(text, str) and _URL.match(text):
+        raise InvalidArgumentError(
+            f"store {text!r} is a URL; a store is a local directory for now (object storage "
+            "is not supported yet). Give a local path, e.g. ./sessionkit-store, and copy it "
+            "to object storage with your usual tools if the team needs it there."
+        )
+    return Path(text).absolute()
+
+
 class Layout:
     """The paths of one store under ``path`` and its committed manifest (cached by the file's
     modification time and size, so a reader sees what another process committed)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path if path is not None else DEFAULT_PATH).absolute()
+        self.path = local_path(path)
         self._manifest_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ paths

@@ -387,3 +387,18 @@ def test_an_unknown_agent_is_a_refused_value_with_status_2(
     assert main([command, "--demo", "--agent", "nobody-at-all", *where]) == 2
     err = capsys.readouterr().err
     assert "nobody-at-all" in err and "support-triage" in err  # names the agents that exist
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/x", "gs://b/p", "file:///tmp/x"])
+def test_a_store_url_is_refused_not_made_a_local_folder(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["sync", "--demo", "--store", url, "--no-progress"]) == 2
+    assert "is a URL" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    from sessionkit.errors import InvalidArgumentError
+    from sessionkit.store import Store
+
+    with pytest.raises(InvalidArgumentError, match="is a URL"):
+        Store(url)
