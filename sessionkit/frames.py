@@ -338,7 +338,7 @@ def _records_table(
                 if key not in known:
                     extra_names.setdefault(key, None)
         for key in extra_names:
-            arrays[key] = _infer_array([r.get(key) for r in good])
+            arrays[schema.extra_name(key)] = _infer_array([r.get(key) for r in good])
     for source, prefix in (expand or {}).items():
         flat = [_flatten_object(r.get(source), prefix) for r in good]
         keys: dict[str, None] = {}
@@ -496,7 +496,7 @@ def _native_sessions(pages: Sequence[bytes], problems: Problems) -> pa.Table:
         elif pa.types.is_struct(child.type):
             raise _Fallback(name)  # an unknown object field: let the records road keep it as JSON
         else:
-            arrays[name] = child
+            arrays[schema.extra_name(name)] = child
     return pa.table(arrays)
 
 

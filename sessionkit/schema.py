@@ -153,6 +153,18 @@ SESSION_ADDED_COLUMNS: tuple[Column, ...] = (
     _c("agent_id", "added", "category", "", "the stable agent_<40hex> id among agent_ids"),
 )
 
+#: Names sessionkit gives columns of its own in a sessions table: the added columns above and
+#: the store's ``day`` partition column. An unknown API field of one of these names is kept
+#: as ``api.<name>`` (:func:`extra_name`), so it never shadows, or is shadowed by, ours.
+RESERVED_NAMES: frozenset[str] = frozenset({c.name for c in SESSION_ADDED_COLUMNS} | {"day"})
+
+
+def extra_name(field: str) -> str:
+    """The column name of an unknown API session field: itself, or ``api.<field>`` when
+    sessionkit uses that name for a column of its own (:data:`RESERVED_NAMES`)."""
+    return f"api.{field}" if field in RESERVED_NAMES else field
+
+
 EVAL_RUN_COLUMNS: tuple[Column, ...] = (
     _c("session_id", "string", STRING, "", "joins sessions.id"),
     _c("id", "string", STRING, "", "evalrun_ + 32 hex"),

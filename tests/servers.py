@@ -44,6 +44,13 @@ def session(i: int, **fields: object) -> dict[str, Any]:
     return row
 
 
+def detail(row: dict[str, Any], name: str = "alpha") -> dict[str, Any]:
+    """A session detail of ``row`` whose one agent (the stable id among its ``agent_ids``)
+    is called ``name``."""
+    stable = next((a for a in row.get("agent_ids") or [] if str(a).startswith("agent_")), None)
+    return {"session": row, "agents": [{"identifier": stable, "name": name}], "evalRuns": []}
+
+
 @contextmanager
 def list_server(
     sessions: list[dict[str, Any]],
@@ -53,8 +60,11 @@ def list_server(
 ) -> Iterator[str]:
     """Serve ``sessions`` (in the given order) at ``/session`` with limit/offset; yields the
     base URL. ``page_cap(offset)``: the most rows the server returns at that offset (``None``:
-    as asked). ``/session/<id>`` answers ``details[id]`` (404 when absent)."""
+    as asked). ``/session/<id>`` answers ``details[id]`` (404 when absent); by default every
+    session with a text id has a detail naming its agent ``alpha`` (:func:`detail`)."""
     requests: list[str] = []
+    if details is None:
+        details = {r["id"]: detail(r) for r in sessions if isinstance(r.get("id"), str)}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
