@@ -6,7 +6,8 @@ chosen by the filter's ``kind``:
 * ``time`` → ``--since TIME`` (ISO time with a zone, a bare date, or relative ``30d``/``12h``);
 * ``choice`` → ``--trigger NAME``, repeatable;
 * ``text`` and ``agent`` → ``--env VALUE``;
-* ``flag`` → ``--success`` / ``--no-success`` (``--failed`` is also ``--no-success``);
+* ``flag`` → ``--success`` / ``--no-success`` (``success=False`` is failed *and* pending
+  sessions, as the API reads it, so there is no ``--failed`` spelling of it);
 * ``metadata`` → ``--metadata '{"key": "value"}'`` (a JSON object);
 * ``order`` → ``--sort``/``--direction`` with their choices; ``limit`` → ``--limit N``.
 
@@ -35,8 +36,9 @@ TIME_FORMS = (
     "ISO time with a zone ('2026-11-01T00:00Z'), a bare date (that UTC day, '2026-11-01') "
     "or relative 30d, 12h"
 )
-#: Extra spellings of a flag's negative option (``--failed`` reads better than ``--no-success``).
-_NEGATIVE_ALIASES = {"success": ("--failed",)}
+#: Extra spellings of a flag's negative option (none: ``--failed`` for ``--no-success`` would
+#: say "failed" of pending sessions too).
+_NEGATIVE_ALIASES: dict[str, tuple[str, ...]] = {}
 
 
 def option_of(name: str) -> str:

@@ -39,7 +39,7 @@ def test_options_read_back_as_the_loaders_keywords(command: object) -> None:
         [
             "--since", "2026-11-01", "--until", "2026-11-20T00:00Z",
             "--trigger", "cron", "--trigger", "api", "--env", "production",
-            "--failed", "--no-devmode", "--org-id", "org_1", "--project-id", "proj_1",
+            "--no-success", "--no-devmode", "--org-id", "org_1", "--project-id", "proj_1",
             "--deployment-id", "deploy_1", "--thread-id", "thrd_1", "--agent", "support",
             "--metadata", '{"plan": "pro", "tier": 2}',
         ]
@@ -88,7 +88,7 @@ def test_metadata_must_be_a_json_object(text: str) -> None:
 
 def test_success_and_failed_exclude_each_other() -> None:
     with pytest.raises(argparse.ArgumentError, match="not allowed with"):
-        _parser(sync).parse_args(["--success", "--failed"])
+        _parser(sync).parse_args(["--success", "--no-success"])
 
 
 def test_a_filter_added_to_the_table_gets_its_option_without_a_cli_edit() -> None:

@@ -16,10 +16,10 @@ EXPECTED = {
                  "--latency", "--fault-rate", "--rate-429", "--page-cap", "--multi-region",
                  "--json-ready"},
     "report": {"--since", "--until", "--trigger", "--env", "--agent", "--out", "--format",
-               "--csv", "--details", "--demo", "--success", "--failed", "--devmode",
+               "--csv", "--details", "--demo", "--success", "--no-success", "--devmode",
                "--thread-id", "--deployment-id", "--metadata"},
     "sync": {"--store", "--since", "--until", "--details", "--logs", "--trigger", "--env",
-             "--success", "--failed", "--devmode", "--agent", "--demo", "--no-progress",
+             "--success", "--no-success", "--devmode", "--agent", "--demo", "--no-progress",
              "--thread-id", "--deployment-id", "--metadata"},
 }  # fmt: skip
 
