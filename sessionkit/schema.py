@@ -188,7 +188,7 @@ LOG_COLUMNS: tuple[Column, ...] = (
         "string",
         SEVERITY_DTYPE,
         "",
-        "ordered TRACE < DEBUG < INFO < WARN < ERROR < FATAL",
+        "ordered " + " < ".join(SEVERITIES) + "; other spellings kept as extra categories",
     ),
     _c("body", "string", STRING, "", ""),
     _c("severity_raw", "string", STRING, "", "severity exactly as sent"),
