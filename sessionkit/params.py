@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal, TypeAlias, TypedDict, Unpack
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -441,12 +443,34 @@ def _metadata(metadata: object) -> dict[str, Any] | None:
         raise InvalidArgumentError(
             f"metadata must be a dict of key → value, not {type(metadata).__name__}"
         )
+    bad = _non_finite(metadata)
+    if bad is not None:  # orjson would send it as null: a filter for another value
+        raise InvalidArgumentError(
+            f"metadata {bad} is not a finite number; JSON has no NaN or infinity (it would "
+            "be sent as null, matching something else)"
+        )
     try:  # what is sent must round-trip: a key the API cannot receive is refused here
-        return dict(orjson.loads(orjson.dumps(metadata)))
+        # numpy scalars (a value taken from a frame: np.int64, np.bool_) are sent as numbers
+        return dict(orjson.loads(orjson.dumps(metadata, option=orjson.OPT_SERIALIZE_NUMPY)))
     except TypeError as exc:
         raise InvalidArgumentError(
             f"metadata cannot be sent as JSON ({exc}); use str, int, float, bool, None, lists and dicts"
         ) from exc
+
+
+def _non_finite(value: object, where: str = "") -> str | None:
+    """Where in ``value`` (a metadata filter) a NaN or infinite number is (``key=nan``), or
+    ``None``; walks nested dicts and lists without recursion."""
+    stack: list[tuple[str, object]] = [(where, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in item.items())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(item))
+        elif isinstance(item, (float, np.floating)) and not math.isfinite(float(item)):
+            return f"{path}={float(item)!r}"
+    return None
 
 
 def _limit(limit: object) -> int | None:

@@ -285,3 +285,17 @@ def test_a_list_filter_added_to_the_table_reaches_walks_scans_and_messages(
     assert ds.dataset(rows).to_table(filter=expression)["route_id"].to_pylist() == ["r1", "r2"]
     with pytest.raises(InvalidArgumentError, match="route_id"):
         params.session_filters(route_id=[""])  # type: ignore[call-arg]
+
+
+def test_metadata_filters_refuse_nan_and_take_numpy_scalars() -> None:
+    """metadata={"a": NaN} was sent as null (a filter for another value); a value taken from
+    a frame (np.int64, np.bool_) was refused."""
+    import numpy as np
+
+    with pytest.raises(InvalidArgumentError, match=r"x\.y\[1\]=nan is not a finite number"):
+        session_filters(metadata={"x": {"y": [1, float("nan")]}})
+    with pytest.raises(InvalidArgumentError, match="inf"):
+        session_filters(metadata={"a": np.float64("inf")})
+    taken = session_filters(metadata={"a": np.int64(2), "b": np.bool_(True)})
+    assert taken.metadata == {"a": 2, "b": True}
+    assert taken.params["metadata"] == '{"a":2,"b":true}'
