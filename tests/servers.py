@@ -12,6 +12,52 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+Respond = Callable[[BaseHTTPRequestHandler], None]
+
+
+def send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Answer the request ``handler`` holds: ``status``, ``headers`` (default a JSON content
+    type), a content length and ``body``."""
+    handler.send_response(status)
+    for name, value in (headers or {"content-type": "application/json"}).items():
+        handler.send_header(name, value)
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, value: object) -> None:
+    """:func:`send` of ``value`` as JSON."""
+    send(handler, status, json.dumps(value).encode())
+
+
+@contextmanager
+def http_server(respond: Respond) -> Iterator[str]:
+    """A threading HTTP server on 127.0.0.1 whose GET (and CONNECT, for a proxy) requests
+    ``respond(handler)`` answers; yields its base URL, shuts it down after."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            respond(self)
+
+        do_CONNECT = do_GET
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
 
 def session(i: int, **fields: object) -> dict[str, Any]:
     """A well-formed session object number ``i`` (distinct id and times), ``fields`` over it."""
@@ -66,35 +112,20 @@ def list_server(
     if details is None:
         details = {r["id"]: detail(r) for r in sessions if isinstance(r.get("id"), str)}
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(handler.path)
+        requests.append(handler.path)
+        query = parse_qs(url.query)
+        if url.path == "/session":
+            offset = int(query.get("offset", ["0"])[0])
+            limit = int(query.get("limit", ["10"])[0])
+            cap = page_cap(offset)
+            rows = sessions[offset : offset + (limit if cap is None else min(cap, limit))]
+            send_json(handler, 200, {"success": True, "data": rows})
+        elif url.path.startswith("/session/") and details and url.path[9:] in details:
+            send_json(handler, 200, {"success": True, "data": details[url.path[9:]]})
+        else:
+            send_json(handler, 404, {"success": False, "message": "not found"})
 
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            requests.append(self.path)
-            query = parse_qs(url.query)
-            if url.path == "/session":
-                offset = int(query.get("offset", ["0"])[0])
-                limit = int(query.get("limit", ["10"])[0])
-                cap = page_cap(offset)
-                rows = sessions[offset : offset + (limit if cap is None else min(cap, limit))]
-                status, body = 200, {"success": True, "data": rows}
-            elif url.path.startswith("/session/") and details and url.path[9:] in details:
-                status, body = 200, {"success": True, "data": details[url.path[9:]]}
-            else:
-                status, body = 404, {"success": False, "message": "not found"}
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(respond) as url:
+        yield url

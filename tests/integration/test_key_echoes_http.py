@@ -6,15 +6,15 @@ from __future__ import annotations
 import html
 import json
 import logging
-import threading
 import traceback
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 import sessionkit as sk
 from tests.conftest import CANARY_KEY
+from tests.servers import http_server, send
 
 Answer = Callable[[], tuple[int, dict[str, str], bytes]]
 
@@ -47,26 +47,12 @@ ANSWERS: dict[str, Answer] = {
 def echo_server() -> Iterator[tuple[str, dict[str, Answer]]]:
     current: dict[str, Answer] = {}
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        status, headers, body = current["answer"]()
+        send(handler, status, body, headers)
 
-        def do_GET(self) -> None:
-            status, headers, body = current["answer"]()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", current
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(respond) as url:
+        yield url, current
 
 
 def _pieces_shown(text: str) -> list[str]:

@@ -3,15 +3,15 @@ a local server) go direct, over real loopback HTTP (#15 item 20)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 import sessionkit as sk
 from sessionkit.emulator import Emulator
 from tests.conftest import make_client
+from tests.servers import http_server, send
 
 
 @pytest.fixture
@@ -20,25 +20,13 @@ def recording_proxy() -> Iterator[tuple[str, list[str]]]:
     answers 502 (a proxy that forwarded nothing)."""
     seen: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        auth = handler.headers.get("Authorization")
+        seen.append(f"{handler.command} {handler.path} auth={auth}")
+        send(handler, 502, b"")
 
-        def _record(self) -> None:
-            seen.append(f"{self.command} {self.path} auth={self.headers.get('Authorization')}")
-            self.send_response(502)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        do_GET = do_CONNECT = _record
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(respond) as url:
+        yield url, seen
 
 
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 import sessionkit as sk
-from tests.servers import session
+from tests.servers import http_server, send, session
 
 Body = Callable[[bytes], tuple[bytes, str]]
 
@@ -30,27 +29,13 @@ def _deflate_raw(data: bytes) -> bytes:
 def encoded() -> Iterator[tuple[str, dict[str, Body]]]:
     state: dict[str, Body] = {}
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        page = json.dumps({"success": True, "data": [session(i) for i in range(3)]}).encode()
+        body, coding = state["encode"](page)
+        send(handler, 200, body, {"content-type": "application/json", "content-encoding": coding})
 
-        def do_GET(self) -> None:
-            page = json.dumps({"success": True, "data": [session(i) for i in range(3)]}).encode()
-            body, coding = state["encode"](page)
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-encoding", coding)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(respond) as url:
+        yield url, state
 
 
 def _client(url: str, **options: object) -> sk.Client:

@@ -4,17 +4,15 @@ under .localhost) refused at Client()."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 import sessionkit as sk
 from sessionkit.client import RetryPolicy
 from sessionkit.client.retry import retryable_status
-from tests.servers import session
+from tests.servers import http_server, send_json, session
 
 
 def test_the_retry_rule() -> None:
@@ -23,35 +21,19 @@ def test_the_retry_rule() -> None:
 
 
 @pytest.fixture
-def flaky() -> Iterator[tuple[str, dict[str, object]]]:
+def flaky() -> Iterator[tuple[str, dict[str, int]]]:
     """Answers ``state['status']`` to the first ``state['fail']`` requests, then a page."""
-    state: dict[str, object] = {"calls": 0}
+    state = {"calls": 0, "fail": 0, "status": 500}
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        state["calls"] += 1
+        if state["calls"] <= state["fail"]:
+            send_json(handler, state["status"], {"success": False, "message": "trouble"})
+        else:
+            send_json(handler, 200, {"success": True, "data": [session(0)]})
 
-        def do_GET(self) -> None:
-            calls = int(state["calls"])  # type: ignore[call-overload]
-            state["calls"] = calls + 1
-            if calls < int(state["fail"]):  # type: ignore[call-overload]
-                status, body = int(state["status"]), {"success": False, "message": "trouble"}  # type: ignore[call-overload]
-            else:
-                status, body = 200, {"success": True, "data": [session(0)]}
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(respond) as url:
+        yield url, state
 
 
 def _client(url: str) -> sk.Client:
@@ -60,7 +42,7 @@ def _client(url: str) -> sk.Client:
 
 
 @pytest.mark.parametrize("status", [507, 520, 522, 529])
-def test_cdn_and_storage_5xx_are_retried(flaky: tuple[str, dict[str, object]], status: int) -> None:
+def test_cdn_and_storage_5xx_are_retried(flaky: tuple[str, dict[str, int]], status: int) -> None:
     url, state = flaky
     state.update(status=status, fail=2)
     assert _client(url).list_sessions_page().rows == 1
@@ -69,7 +51,7 @@ def test_cdn_and_storage_5xx_are_retried(flaky: tuple[str, dict[str, object]], s
 
 @pytest.mark.parametrize("status", [501, 505])
 def test_a_final_5xx_is_not_retried_and_says_so(
-    flaky: tuple[str, dict[str, object]], status: int
+    flaky: tuple[str, dict[str, int]], status: int
 ) -> None:
     url, state = flaky
     state.update(status=status, fail=5)
