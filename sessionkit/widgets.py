@@ -273,9 +273,12 @@ class FilterPanel:
             else None
         )
         full_cost = (c["cost"].min, c["cost"].max)
+        options = c["days"].options
+        # the whole range selected is no time filter: sessions without a start_time stay
+        full_days = (start, end) == (options[0][1], options[-1][1])
         return {
-            "start": start,
-            "end": end + pd.Timedelta(days=1),
+            "start": None if full_days else start,
+            "end": None if full_days else end + pd.Timedelta(days=1),
             "agents": c["agents"].value or None,
             "triggers": c["triggers"].value or None,
             "envs": c["envs"].value or None,

@@ -147,3 +147,18 @@ def test_an_agent_name_selects_what_load_sessions_agent_selects(
         panel.controls["agents"].value = (str(name),)
         assert len(panel.filtered) == len(loaded)
     assert nested > 0  # the demo has nested calls, so the test tells the two meanings apart
+
+
+def test_the_untouched_panel_keeps_sessions_without_a_start_time(sessions: pd.DataFrame) -> None:
+    """The first view said "10 of 13": the full day range still filtered on start_time, and
+    sessions without one were dropped (#15 item 12). Narrowing the days does filter them."""
+    odd = sessions.head(13).copy()
+    odd.loc[odd.index[:3], "start_time"] = pd.NaT
+    panel = FilterPanel(odd, debounce=0, plot="(none)")
+    assert len(panel.filtered) == 13
+    assert "<b>13</b> of 13 sessions" in panel.summary_html.value
+    days = panel.controls["days"].options
+    panel.controls["days"].value = (
+        (days[0][1], days[-2][1]) if len(days) > 2 else (days[0][1], days[0][1])
+    )
+    assert panel.filtered["start_time"].notna().all()
