@@ -373,9 +373,9 @@ class Reader:
         if any(not scope.whole_project for scope in scopes):
             hints.append(f"it was synced for {describe_scopes(scopes, manifest['agent_names'])}")
         errors_warn(
-            f"No sessions in {self.layout.path} match these filters "
-            f"({len(set(filters.params) - {'sort', 'direction'})} given), "
-            f"although the store has {table.num_rows:,}"
+            f"No sessions in {self.layout.path} match "
+            + ", ".join(f"{k}={v!r}" for k, v in filters.described().items())
+            + f", although the store has {table.num_rows:,}"
             + ("; " + "; ".join(hints) if hints else "")
             + ".",
             SessionKitWarning,

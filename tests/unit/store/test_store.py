@@ -64,6 +64,7 @@ def test_a_load_matching_nothing_warns_at_the_callers_line_naming_the_scope(tmp_
     with pytest.warns(SessionKitWarning, match="No sessions in") as rec:
         assert store.load_sessions(env="dev").empty
     text = str(rec[0].message)
+    assert f"No sessions in {store.path} match env='dev', although" in text  # names the filter
     assert "env values in the store: ['prod']" in text
     assert "it was synced for agent='triage', trigger=cron" in text
     assert [w.filename for w in rec] == [__file__]
