@@ -116,6 +116,8 @@ class SyncResult:
     older there, ``unchanged`` were there as read (re-read pages count nothing twice).
     ``matched`` counts the rows the sync's filters selected (page rows, overlaps included;
     pending sessions refreshed by id are not a match): 0 means the filters matched nothing.
+    ``without_id`` counts rows read without a usable id, which the store cannot key and did
+    not store (a warning says so).
     """
 
     new: int = 0
@@ -128,6 +130,7 @@ class SyncResult:
     agent_lookups: int = 0
     seconds: float = 0.0
     matched: int = 0
+    without_id: int = 0
 
     def __str__(self) -> str:
         text = (
@@ -341,6 +344,8 @@ class _Run:
         self.done_logs: set[str] = set(self.manifest["logs"])
         self.pending_before = self._pending_ids()
         self.seen_pending: set[str] = set()
+        #: the rows read without a usable id, as JSON (``result.without_id`` counts them)
+        self.without_id: set[bytes] = set()
         #: the store's other APIs when this client reads a new one: the first sessions read
         #: must then belong to a stored project (:func:`check_same_projects`)
         self.foreign = other_sources(self.manifest, client)
@@ -367,6 +372,14 @@ class _Run:
     def ingest(self, table: pa.Table, *, count: bool = True) -> None:
         if table.num_rows == 0:
             return
+        no_id = pc.is_null(table["id"])
+        if pc.any(no_id).as_py():  # the store keys every row by its id: these cannot be kept
+            for row in table.filter(no_id).to_pylist():  # counted once, however often read
+                self.without_id.add(orjson.dumps(row, default=str, option=orjson.OPT_SORT_KEYS))
+            self.result.without_id = len(self.without_id)
+            table = table.filter(pc.invert(no_id))
+            if table.num_rows == 0:
+                return
         if self.foreign:  # before anything of this API is written
             check_same_projects(self.layout, self.reader, self.foreign, self.client, table)
             self.foreign = []
@@ -608,6 +621,16 @@ class _Run:
             self.unnamed_before.clear()  # named, or answered without a name: not failed now
         self.commit()
 
+    def warn_without_id(self) -> None:
+        if self.result.without_id:
+            errors_warn(
+                f"sessions.id: {self.result.without_id:,} session row(s) read without a usable "
+                "id (null, or not a string) were not stored: the store keeps one row per id. "
+                "sk.load_sessions() (without store=) returns them, each as its own row.",
+                SchemaWarning,
+                stacklevel=4,
+            )
+
     def warn_unnamed(self) -> None:
         missing = sorted(self.unnamed - set(self.names.names))
         if not missing or not self.lookup_errors:
@@ -768,6 +791,7 @@ def sync(
         finally:
             run.bar.close()
         run.warn_unnamed()
+        run.warn_without_id()
         run.problems.warn()
     run.tally()
     run.result.seconds = time.perf_counter() - started
