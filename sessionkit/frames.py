@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from . import jsonparse, schema
-from .errors import SchemaError, SchemaWarning
+from .errors import BadResponseError, SchemaError, SchemaWarning
 from .errors import warn as errors_warn
 from .schema import Column
 
@@ -557,11 +557,28 @@ def drop_repeated(table: pa.Table, pages: Sequence[_WalkPage]) -> pa.Table:
     Dropping them per batch, before the frame is built, keeps a walk's peak memory near the
     frame's size (no de-duplicating copy of the whole frame at the end).
     """
+    listed = sum(len(page.ids) for page in pages)
+    if listed != table.num_rows:
+        # the walk read the ids with one parser, the rows were built with another: a body
+        # with a key twice ("data" or "id") reads differently to each; nothing is guessed
+        raise BadResponseError(
+            f"GET /session: {table.num_rows:,} rows were parsed from pages whose envelopes "
+            f"list {listed:,}; a body that repeats a key ('data' or 'id' twice) reads "
+            "differently to different JSON parsers, so these pages are refused."
+        )
+    if table.num_rows and "id" in table.column_names:  # the same rows, in the same order?
+        expected = pa.array([i for page in pages for i in page.ids], pa.string())
+        keyed = pc.invert(pc.starts_with(expected, "\0"))  # rows with a usable id
+        differ = pc.and_(keyed, pc.fill_null(pc.not_equal(expected, table["id"]), True))
+        if pc.any(differ).as_py():
+            raise BadResponseError(
+                "GET /session: the ids parsed from the page bodies differ from the ids their "
+                "envelopes were checked with (e.g. a row with 'id' twice reads differently to "
+                "different JSON parsers), so these pages are refused."
+            )
     if not any(page.repeated for page in pages):
         return table
     keep = [sid not in page.repeated for page in pages for sid in page.ids]
-    if len(keep) != table.num_rows:  # cannot happen with the API's envelope; keep everything
-        return table
     return table.filter(pa.array(keep, pa.bool_()))
 
 

@@ -44,6 +44,7 @@ PAGE_MAX = 100  # the spec: the official CLI never asks more than 100 per page
 
 WALK_REQUESTS_SLACK = 20  # idle pages a walk may read beyond twice its productive ones
 WALK_STALE_PAGES = 3  # this many pages in a row repeating an earlier page: offset ignored
+CAP_FLOOR = 5  # a later page cap below this is taken for arrivals (a first page's is kept)
 PAGING_HINT = (
     "The server at this base URL does not follow the paging contract of GET /session "
     "(limit/offset: the page at offset N starts at the N-th session). Check that base_url points "
@@ -217,6 +218,7 @@ class OffsetWalk:
         reach = [query.start]  # the offset past the furthest row handed on
         first = self._pages_from(fetch, query, query.start, size, max_rows, concurrency)
         short = yield from _counted(first, seen, reach)
+        previous_full = len(seen) > (short.rows if short is not None else 0)
         while short is not None:  # a short page: the end, or a server capping pages
             probe = fetch(query.params, reach[0], size)
             if not set(probe.ids) - seen:
@@ -231,8 +233,11 @@ class OffsetWalk:
             seen.update(probe.ids)
             reach[0] = probe.offset + probe.rows
             yield probe
-            if probe.rows < short.rows:
-                return  # no cap: the end, and what arrived meanwhile (an ascending walk)
+            if probe.rows < short.rows or (short.rows < CAP_FLOOR and previous_full):
+                # no cap: the end, and what arrived meanwhile (an ascending walk); a few rows
+                # after full pages are arrivals too (no server caps pages at 1-4 rows later
+                # on), and adapting to them would chase a live project at 1 row a page
+                return
             logger.info("the server caps pages at %d rows (asked %d); adapting", short.rows, size)
             size = short.rows
             remaining = None if max_rows is None else max_rows - len(seen)
