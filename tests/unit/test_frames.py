@@ -264,7 +264,13 @@ def test_drop_repeated_removes_each_pages_overlap_with_the_page_before() -> None
     kept = frames.drop_repeated(table, pages)
     assert kept["id"].to_pylist() == ["a", "b", "c", "d", "e", "f"]
     assert kept["n"].to_pylist() == [0, 1, 2, 4, 5, 7]
-    assert frames.drop_repeated(table, pages[:1]) is table  # nothing repeated: no copy
+    first = table.slice(0, 3)
+    assert frames.drop_repeated(first, pages[:1]) is first  # nothing repeated: no copy
+    with pytest.raises(sk.BadResponseError, match="rows were parsed from pages whose envelopes"):
+        frames.drop_repeated(table, pages[:1])  # 8 rows parsed, 3 listed: refused
+    renamed = first.set_column(0, "id", pa.array(["a", "x", "c"]))
+    with pytest.raises(sk.BadResponseError, match="ids parsed from the page bodies differ"):
+        frames.drop_repeated(renamed, pages[:1])
 
 
 def test_an_empty_deployment_id_is_missing_on_both_roads() -> None:
