@@ -31,8 +31,7 @@ import pyarrow.compute as pc
 
 from .errors import InvalidArgumentError, SchemaWarning, scrub
 from .errors import warn as errors_warn
-from .params import SessionFilters
-from .params import session_id as valid_session_id
+from .params import SessionFilters, askable_session_id
 from .schema import STRING
 
 __all__ = [
@@ -246,7 +245,7 @@ class AgentNames:
         for agent_id, row in zip(flat, parents, strict=True):
             # a session whose id cannot be asked for (null, numeric, holding a space or '#')
             # names nobody: another session of the agent is looked up instead
-            if agent_id in wanted_set and _askable(session_ids[row]):
+            if agent_id in wanted_set and askable_session_id(session_ids[row]) is not None:
                 sessions_of.setdefault(agent_id, []).append(session_ids[row])
             elif agent_id in wanted_set:
                 sessions_of.setdefault(agent_id, [])
@@ -343,15 +342,6 @@ class AgentNames:
                 ids=ids,
             )
         return ids[0] if ids else None
-
-
-def _askable(session_id: object) -> bool:
-    """Whether ``session_id`` can be requested (:func:`sessionkit.params.session_id`)."""
-    try:
-        valid_session_id(session_id)
-    except InvalidArgumentError:
-        return False
-    return True
 
 
 def _as_list(value: object) -> list[Any]:

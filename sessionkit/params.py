@@ -521,3 +521,13 @@ def session_id(value: object) -> str:
             "nothing was requested)"
         )
     return text
+
+
+def askable_session_id(value: object) -> str | None:
+    """``value`` as a session id a request can ask for (:func:`session_id`), or ``None`` when
+    it is none (null, not text, holding a space, ``/``, ``?``, ``#`` or ``%``): rows the API
+    sent with such ids are kept, but never fetched by id."""
+    try:
+        return session_id(value)
+    except InvalidArgumentError:
+        return None

@@ -65,11 +65,11 @@ from ..params import (
     ScopeArgs,
     SessionFilters,
     TimeLike,
+    askable_session_id,
     format_time,
     session_filters,
     unknown_filters,
 )
-from ..params import session_id as valid_session_id
 from ..progress import progress_bar
 from . import _arrow
 from ._layout import DETAIL_ENTITIES, Layout
@@ -215,12 +215,7 @@ def _askable(ids: list[str], value: Selection, what: str) -> list[str]:
     listed are kept (a bad one is refused by name when it is asked for)."""
     if not (isinstance(value, str) or callable(value)):
         return ids
-    kept = []
-    for session_id in ids:
-        try:
-            kept.append(valid_session_id(session_id))
-        except InvalidArgumentError:
-            continue
+    kept = [i for i in map(askable_session_id, ids) if i is not None]
     if len(kept) < len(ids):
         errors_warn(
             f"{what}: {len(ids) - len(kept):,} selected session(s) have an id no request can "
