@@ -48,9 +48,8 @@ def warn_no_match(client: Client, filters: SessionFilters, *, stacklevel: int = 
                 f"the demo dataset spans {client.demo_span[0]} to {client.demo_span[1]}; "
                 "relative times such as since='7d' count back from the demo's now"
             )
-    shown = ", ".join(f"{k}={v!r}" for k, v in asked.items())
     errors_warn(
-        f"No sessions match {shown}, although the project has sessions"
+        f"No sessions match {filters.described_text()}, although the project has sessions"
         + ("; " + "; ".join(hints) if hints else "")
         + ".",
         SessionKitWarning,

@@ -313,6 +313,10 @@ class SessionFilters:
             for k, v in self.given().items()
         }
 
+    def described_text(self) -> str:
+        """:meth:`described` as message text: ``env='prod', since='2026-11-27 11:54:35 UTC'``."""
+        return ", ".join(f"{k}={v!r}" for k, v in self.described().items())
+
     def in_window(self, start_times: pd.Series) -> pd.Series:
         """Boolean mask: ``start <= start_time < end`` (missing start times are outside when a
         bound is set)."""

@@ -313,7 +313,7 @@ class Reader:
         frame = _arrow.table_to_frame(table, "sessions")
         if columns is not None:
             frame = frame[[c for c in columns if c in frame.columns]]
-        if frame.empty and (set(filters.params) - {"sort", "direction"} or filters.lists):
+        if frame.empty and filters.selective:
             self._warn_no_match(filters)
         else:
             self._warn_partial(filters)
@@ -373,9 +373,8 @@ class Reader:
         if any(not scope.whole_project for scope in scopes):
             hints.append(f"it was synced for {describe_scopes(scopes, manifest['agent_names'])}")
         errors_warn(
-            f"No sessions in {self.layout.path} match "
-            + ", ".join(f"{k}={v!r}" for k, v in filters.described().items())
-            + f", although the store has {table.num_rows:,}"
+            f"No sessions in {self.layout.path} match {filters.described_text()}, "
+            f"although the store has {table.num_rows:,}"
             + ("; " + "; ".join(hints) if hints else "")
             + ".",
             SessionKitWarning,

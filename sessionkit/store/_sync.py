@@ -791,7 +791,7 @@ def sync(
     run.tally()
     run.result.seconds = time.perf_counter() - started
     done = run.result
-    if not run.result.matched and (set(scope.params) - {"sort", "direction"} or scope.lists):
+    if not run.result.matched and scope.selective:
         # (pending sessions refreshed by id are no match of these filters)
         warn_no_match(client, scope)  # the loaders' words for a filter matching nothing
     return run.result  # not printed: its repr is the summary (a notebook shows it once)
