@@ -14,29 +14,16 @@ from typing import Any
 
 import orjson
 
-from ..durable import (
-    DIR_MODE,
-    FILE_MODE,
-    TMP_SUFFIX,
-    ensure_dir,
-    fsync_dir,
-    remove_stale_tmp,
-    tmp_path,
-    write_atomic,
-)
+from ..durable import FILE_MODE, ensure_dir, remove_stale_tmp, write_atomic
 from ..errors import SessionKitError
 
+# the store's layers reach durable's writes through this module (one place to intercept them)
 __all__ = [
-    "DIR_MODE",
-    "FILE_MODE",
-    "TMP_SUFFIX",
     "StoreLockedError",
     "ensure_dir",
     "exclusive_lock",
-    "fsync_dir",
     "read_json",
     "remove_stale_tmp",
-    "tmp_path",
     "write_atomic",
     "write_json",
 ]
