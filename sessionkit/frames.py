@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
@@ -915,3 +916,28 @@ def concat(frames: Iterable[pd.DataFrame], *, ignore_index: bool = True) -> pd.D
     ]
     out = pd.concat(aligned, ignore_index=ignore_index)
     return out.astype({k: v for k, v in merged.items() if out[k].dtype != v}) if merged else out
+
+
+def sorted_table(table: pa.Table, key: str, direction: str) -> pa.Table:
+    """``table`` (session rows) sorted by ``key`` then ``id`` (both in ``direction``), nulls
+    last: the order of every sessions frame, from the API or a store.
+
+    Rows already in that order (a store's scan is in created_at, id descending; a time walk
+    is in start_time order) are checked (one vectorised comparison) instead of sorted, and
+    their reverse is a reversal, not a sort.
+    """
+    n = table.num_rows
+    if n < 2:
+        return table
+    if key in table.column_names and table[key].null_count == 0 and "id" in table.column_names:
+        stamps = table[key]
+        ids = table["id"]
+        head, tail = stamps.slice(0, n - 1), stamps.slice(1)
+        later = pc.greater(head, tail)
+        tied = pc.and_(pc.equal(head, tail), pc.greater(ids.slice(0, n - 1), ids.slice(1)))
+        if pc.all(pc.or_(later, tied)).as_py():
+            if direction == "desc":
+                return table
+            return table.take(pa.array(np.arange(n - 1, -1, -1)))
+    order = "ascending" if direction == "asc" else "descending"
+    return table.sort_by([(key, order), ("id", order)])

@@ -84,9 +84,10 @@ def load_sessions(
     :class:`~sessionkit.agents.UnknownAgentError` listing the known names. Filters that match
     nothing on a project that has sessions give an empty frame and a
     :class:`~sessionkit.errors.SessionKitWarning` naming the values that exist. ``limit`` caps
-    the rows returned, in sort order. Sessions created during the walk may appear; every
-    session that existed when the walk started appears exactly once (repeats caused by shifting offsets are dropped by id,
-    keeping the most recently updated version).
+    the rows returned, in sort order. Every session that existed when the walk started and
+    still exists when it ends appears exactly once, whatever is created or deleted meanwhile
+    (the walk is keyed by ``start_time``: :mod:`sessionkit.client.time_walk`); sessions that
+    start during the walk do not appear. Rows come sorted by ``sort`` then ``id``.
 
     With ``agent_names=True`` an ``agent`` column (category) names each session's agent: the
     list endpoint only sends ids, so one session detail per distinct agent id is fetched
@@ -245,8 +246,11 @@ def _walk_sessions(
     finally:
         bar.close()
     problems.warn()
-    held = [frames.concat_tables(tables, schema.SESSION_COLUMNS)]
+    table = frames.concat_tables(tables, schema.SESSION_COLUMNS)
     del tables
+    # a time walk reads in start_time order whatever the sort asked: the sort is applied here
+    held = [frames.sorted_table(table, SORT_COLUMNS[filters.sort], filters.direction)]
+    del table
     rows = held[0].num_rows
     unique = rows == 0 or pc.count_distinct(held[0]["id"]).as_py() == rows
     # to_pandas gets the only reference and frees each Arrow column once converted
@@ -264,7 +268,7 @@ def _finish_sessions(
     frame: pd.DataFrame, filters: SessionFilters, *, unique: bool = False
 ) -> pd.DataFrame:
     """Drop repeated ids (keep the latest ``updated_at``; ``unique=True``: known to have none),
-    trim to the exact time window, restore sort order, apply ``limit``."""
+    trim to the exact time window, apply ``limit`` (the rows come sorted)."""
     no_id = frame["id"].isna()
     if no_id.any():  # never de-duplicated: "no id" is not one session
         errors_warn(
@@ -283,11 +287,6 @@ def _finish_sessions(
         frame = frame.loc[keep]
     if filters.windowed:
         frame = frame.loc[filters.in_window(frame["start_time"])]
-    if filters.merged:
-        key = SORT_COLUMNS[filters.sort]
-        frame = frame.sort_values(
-            [key, "id"], ascending=filters.direction == "asc", kind="stable", na_position="last"
-        )
     if filters.limit is not None:
         frame = frame.iloc[: filters.limit]
     return frame.reset_index(drop=True)

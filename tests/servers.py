@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sessionkit import timestamps
+
 Respond = Callable[[BaseHTTPRequestHandler], None]
 
 
@@ -97,6 +99,38 @@ def detail(row: dict[str, Any], name: str = "alpha") -> dict[str, Any]:
     return {"session": row, "agents": [{"identifier": stable, "name": name}], "evalRuns": []}
 
 
+_SORT_FIELDS = {"startTime": "start_time", "created": "created_at", "updated": "updated_at"}
+
+
+def _instant(value: object) -> int | None:
+    text = value if isinstance(value, str) else None
+    return None if text is None else timestamps.parse_one(text)
+
+
+def listing(sessions: list[dict[str, Any]], query: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The rows of ``GET /session`` for ``query`` (without limit/offset): ``startAfter`` <
+    ``start_time`` < ``startBefore`` (a row without a readable start time only when neither is
+    given), ordered by ``sort`` (default ``created``) in ``direction`` (default ``desc``), rows
+    without the sort value last, then in the order given."""
+    after, before = _instant(query.get("startAfter")), _instant(query.get("startBefore"))
+    rows = []
+    for row in sessions:
+        start = _instant(row.get("start_time")) if isinstance(row, dict) else None
+        if (after is not None or before is not None) and start is None:
+            continue
+        if after is not None and start is not None and start <= after:
+            continue
+        if before is not None and start is not None and start >= before:
+            continue
+        rows.append(row)
+    field = _SORT_FIELDS.get(query.get("sort", "created"), "created_at")
+    desc = query.get("direction", "desc") == "desc"
+    keyed = [(_instant(r.get(field)) if isinstance(r, dict) else None, i) for i, r in enumerate(rows)]
+    dated = sorted((k for k in keyed if k[0] is not None), key=lambda k: k[0], reverse=desc)  # type: ignore[arg-type, return-value]
+    undated = [k for k in keyed if k[0] is None]
+    return [rows[i] for _, i in dated + undated]
+
+
 @contextmanager
 def list_server(
     sessions: list[dict[str, Any]],
@@ -104,8 +138,8 @@ def list_server(
     page_cap: Callable[[int], int | None] = lambda offset: None,
     details: Mapping[str, dict[str, Any]] | None = None,
 ) -> Iterator[str]:
-    """Serve ``sessions`` (in the given order) at ``/session`` with limit/offset; yields the
-    base URL. ``page_cap(offset)``: the most rows the server returns at that offset (``None``:
+    """Serve ``sessions`` at ``/session`` as the API does (:func:`listing`: the time bounds
+    and the sort, then limit/offset); yields the base URL. ``page_cap(offset)``: the most rows the server returns at that offset (``None``:
     as asked). ``/session/<id>`` answers ``details[id]`` (404 when absent); by default every
     session with a text id has a detail naming its agent ``alpha`` (:func:`detail`)."""
     requests: list[str] = []
@@ -120,7 +154,8 @@ def list_server(
             offset = int(query.get("offset", ["0"])[0])
             limit = int(query.get("limit", ["10"])[0])
             cap = page_cap(offset)
-            rows = sessions[offset : offset + (limit if cap is None else min(cap, limit))]
+            listed = listing(sessions, {k: v[-1] for k, v in query.items()})
+            rows = listed[offset : offset + (limit if cap is None else min(cap, limit))]
             send_json(handler, 200, {"success": True, "data": rows})
         elif url.path.startswith("/session/") and details and url.path[9:] in details:
             send_json(handler, 200, {"success": True, "data": details[url.path[9:]]})

@@ -29,10 +29,10 @@ __all__ = ["envelope_data", "page_ids"]
 _SIMD = threading.local()
 
 
-def _fast_page_ids(body: bytes) -> tuple[str, ...] | None:
-    """The ids of a valid ``{"success": true, "data": [...]}`` page whose rows all have a
-    string id, in order; ``None`` when the body is anything else (then the caller parses it
-    fully). Raises whatever simdjson raises on a document it refuses."""
+def _fast_page_ids(body: bytes) -> tuple[tuple[str, ...], tuple[str | None, ...]] | None:
+    """The ids and ``start_time`` texts of a valid ``{"success": true, "data": [...]}`` page
+    whose rows all have a string id, in order; ``None`` when the body is anything else (then
+    the caller parses it fully). Raises whatever simdjson raises on a document it refuses."""
     parser = getattr(_SIMD, "parser", None)
     if parser is None:
         parser = _SIMD.parser = simdjson.Parser()
@@ -43,12 +43,17 @@ def _fast_page_ids(body: bytes) -> tuple[str, ...] | None:
     if not isinstance(data, simdjson.Array):
         return None
     ids = []
+    starts: list[str | None] = []
     for item in data:
-        session_id = item.get("id") if isinstance(item, simdjson.Object) else None
+        if not isinstance(item, simdjson.Object):
+            return None
+        session_id = item.get("id")
         if not isinstance(session_id, str):
             return None
         ids.append(session_id)
-    return tuple(ids)
+        start = item.get("start_time")
+        starts.append(start if isinstance(start, str) else None)
+    return tuple(ids), tuple(starts)
 
 
 def _row_key(item: object) -> str:
@@ -108,9 +113,10 @@ def envelope_data(
 
 def page_ids(
     body: bytes, *, url: str, content_type: str, redact: Callable[[str], str]
-) -> tuple[bytes, tuple[str, ...]]:
-    """``(body, ids)`` of a list page: the rows' keys in order (:func:`_row_key`), checked
-    without building the rows in Python when the page is plain.
+) -> tuple[bytes, tuple[str, ...], tuple[str | None, ...]]:
+    """``(body, ids, starts)`` of a list page: the rows' keys in order (:func:`_row_key`) and
+    their ``start_time`` texts (``None`` where a row has none), checked without building the
+    rows in Python when the page is plain.
 
     simdjson validates the whole document (structure, UTF-8, numbers) about 3x faster than a
     full parse; only ``success`` and the ids are read. Anything it does not accept as a plain,
@@ -123,7 +129,7 @@ def page_ids(
         ids = None
         _SIMD.parser = None  # the traceback may keep proxies of the last document alive
     if ids is not None:
-        return body, ids
+        return body, *ids
     body, data = envelope_data(body, url=url, content_type=content_type, redact=redact)
     if not isinstance(data, list):
         raise BadResponseError(
@@ -132,7 +138,7 @@ def page_ids(
             url=url,
         )
     try:
-        return body, tuple(_row_key(item) for item in data)
+        keys = tuple(_row_key(item) for item in data)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise BadResponseError(
             f"GET /session returned a row that is no session: {exc} (a list nested "
@@ -140,3 +146,8 @@ def page_ids(
             method="GET",
             url=url,
         ) from None
+    starts = tuple(
+        item.get("start_time") if isinstance(item, dict) and isinstance(item.get("start_time"), str) else None
+        for item in data
+    )
+    return body, keys, starts

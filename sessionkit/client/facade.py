@@ -29,12 +29,12 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from html import escape
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 import pandas as pd
 
-from .. import config
+from .. import config, timestamps
 from ..config import Secret
 from ..errors import BadResponseError, InsecureWarning, NotFoundError, WrongRegionError
 from ..errors import warn as errors_warn
@@ -42,7 +42,9 @@ from ..params import session_id as valid_session_id
 from .attempt import Attempt
 from .envelope import envelope_data, page_ids
 from .fanout import fan_out
-from .paging import PAGE_MAX, OffsetWalk, Page, Walk, WalkQuery, read_ahead
+from .offset_walk import OffsetWalk
+from .paging import PAGE_MAX, Page, WalkQuery, read_ahead
+from .time_walk import TimeWalk
 from .retry import RetryPolicy, call_with_retries
 
 __all__ = ["Client"]
@@ -183,8 +185,9 @@ class Client:
             timeout=self.timeout,
             max_response_bytes=self.max_response_bytes,
         )
-        #: The walk strategy of :meth:`iter_session_pages`.
-        self.walk: Walk = OffsetWalk(on_refetch=lambda: self._count("refetches"))
+        #: The walk strategies of :meth:`iter_session_pages`.
+        self.time_walk = TimeWalk(on_refetch=lambda: self._count("refetches"))
+        self.offset_walk = OffsetWalk(on_refetch=lambda: self._count("refetches"))
         self.tls_verified = verify is not False and not _unverified(transport)
         if not self.tls_verified:
             errors_warn(
@@ -282,10 +285,13 @@ class Client:
 
         return self._retried(url, answer)
 
-    def _get_page(self, url: str, params: Mapping[str, str]) -> tuple[bytes, tuple[str, ...]]:
-        """GET ``url`` (a list page) with retries; ``(body, ids in order)``."""
+    def _get_page(
+        self, url: str, params: Mapping[str, str]
+    ) -> tuple[bytes, tuple[str, ...], tuple[str | None, ...]]:
+        """GET ``url`` (a list page) with retries; ``(body, ids, start_time texts)``, in
+        order."""
 
-        def answer() -> tuple[bytes, tuple[str, ...]]:
+        def answer() -> tuple[bytes, tuple[str, ...], tuple[str | None, ...]]:
             got = self._attempt.get(url, params)
             return page_ids(
                 got.body, url=got.url, content_type=got.content_type, redact=self._attempt.redact
@@ -298,12 +304,13 @@ class Client:
     def list_sessions_page(
         self, params: Mapping[str, str] | None = None, *, offset: int = 0, limit: int = PAGE_MAX
     ) -> Page:
-        """One page of ``GET /session``: ``limit`` (<= 100) sessions from ``offset``."""
+        """One page of ``GET /session``: ``limit`` (<= 100) sessions from ``offset``, with each
+        row's ``start_time`` read (:attr:`Page.starts`, nanoseconds)."""
         if not 1 <= limit <= PAGE_MAX:
             raise ValueError(f"limit must be between 1 and {PAGE_MAX}")
         query = {**(params or {}), "limit": str(limit), "offset": str(offset)}
         url = f"{self.base_url}/session"
-        body, ids = self._get_page(url, query)
+        body, ids, starts = self._get_page(url, query)
         if len(ids) > limit:
             raise BadResponseError(
                 f"GET /session answered {len(ids):,} sessions to a request for at most {limit}; "
@@ -311,7 +318,7 @@ class Client:
                 method="GET",
                 url=url,
             )
-        return Page(offset, body, ids)
+        return Page(offset, body, ids, starts=tuple(timestamps.parse_many(starts)))
 
     def get_session(self, session_id: str) -> dict[str, Any]:
         """``GET /session/{id}``: ``{"session", "agents", "eval_runs", "route"}``.
@@ -387,33 +394,46 @@ class Client:
         page_size: int = PAGE_MAX,
         on_page: Callable[[Page], None] | None = None,
         ramp: bool = False,
+        walk: Literal["auto", "time", "offset"] = "auto",
     ) -> Iterator[Page]:
-        """Walk ``GET /session`` from offset ``start`` with ``concurrency`` page requests in
-        flight; yields pages in order (``on_page`` is called with each before it is yielded).
+        """Walk ``GET /session`` with ``concurrency`` page requests in flight; yields pages in
+        walk order (``on_page`` is called with each before it is yielded), each with
+        :attr:`Page.repeated` (ids yielded before: drop them to count each session once).
 
-        The walk is :attr:`walk` (:class:`~sessionkit.client.paging.OffsetWalk`): there is no
-        total, pages are fetched ahead speculatively and the walk stops at the first page
-        shorter than the page size; a server capping pages below ``limit`` is detected and
-        followed. Consecutive pages overlap by a few rows; each page's ``repeated`` names the
-        ids it shares with the previous one (:func:`sessionkit.frames.drop_repeated` drops
-        them). ``ramp=True`` grows the look-ahead 1, 2, 4, ... up to ``concurrency``, so a
-        caller that stops after a page or two (an incremental sync) pays for a page or two.
+        Two walks (:mod:`sessionkit.client.paging` says more):
 
-        Bounded: a walk never loops on a server that ignores ``offset`` or ``limit``. It raises
-        :class:`~sessionkit.errors.BadResponseError` when 3 pages in a row at new offsets repeat
-        an earlier page exactly ("ignored offset=N"), or when the pages of which less than a
-        tenth is new outnumber twice the others plus ``20 + concurrency`` ("made no
-        progress"); an honest walk, even of a project where sessions arrive all the time, reads
-        mostly pages with new sessions.
+        * ``walk="time"`` (:class:`~sessionkit.client.time_walk.TimeWalk`): keyset paging on
+          ``start_time`` in concurrent time slices, newest first (oldest first for
+          ``sort=startTime, direction=asc``), whatever ``params`` asks for ``sort``: the caller
+          orders the rows. Sessions deleted or created during the walk and ties in any order
+          lose nothing; sessions that started after the walk's first page are not in it.
+          Pages carry :attr:`Page.covered`.
+        * ``walk="offset"`` (:class:`~sessionkit.client.offset_walk.OffsetWalk`): limit/offset in
+          the server's order ``params`` asks for, from offset ``start``; it survives deletions
+          and insertions (pages overlap and must connect; the walk steps back when they do
+          not) and refuses a server seen reordering rows.
+        * ``"auto"`` (default): the time walk, except for ``max_rows`` in another order than
+          ``startTime`` or a ``start`` offset.
+
+        ``max_rows`` bounds the rows; ``ramp=True`` grows the look-ahead 1, 2, 4, ... up to
+        ``concurrency``, so a caller that stops after a page or two pays for a page or two.
+        A server capping pages below ``limit`` is detected and followed.
+
+        Bounded: a walk never loops on a server that ignores its query. It raises
+        :class:`~sessionkit.errors.BadResponseError` naming the problem when rows come back
+        outside the time bounds asked or out of order, when pages repeat what the walk has
+        (offset ignored), or when idle pages outnumber productive ones (see
+        :class:`~sessionkit.client.offset_walk.WalkGuard`).
         """
+        params = dict(params or {})
+        if walk == "auto":
+            ordered = params.get("sort", "created") != "startTime" and max_rows is not None
+            walk = "offset" if ordered or start else "time"
         query = WalkQuery(
-            dict(params or {}),
-            start=start,
-            max_rows=max_rows,
-            ramp=ramp,
-            url=f"{self.base_url}/session",
+            params, start=start, max_rows=max_rows, ramp=ramp, url=f"{self.base_url}/session"
         )
-        pages = self.walk(self._fetch_page, query, page_size, self.concurrency)
+        strategy = self.time_walk if walk == "time" else self.offset_walk
+        pages = strategy(self._fetch_page, query, page_size, self.concurrency)
         if not ramp:  # a whole walk: fetch on while the caller parses
             pages = read_ahead(pages, _READ_AHEAD)
         for page in pages:

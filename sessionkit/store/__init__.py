@@ -38,9 +38,8 @@ from ._layout import ENTITIES as ENTITIES
 from ._store import Store
 from ._sync import Selection as Selection
 from ._sync import StoreSourceError, SyncResult
-from ._sync import walk_pages as walk_pages
 
 #: The public API: what the README and the notebooks use, and the converter
-#: :meth:`Store.duckdb` points to. DEFAULT_PATH, ENTITIES, Selection and walk_pages stay
+#: :meth:`Store.duckdb` points to. DEFAULT_PATH, ENTITIES and Selection stay
 #: importable from here as before but are not promised.
 __all__ = ["Store", "StoreLockedError", "StoreSourceError", "SyncResult", "restore_dtypes"]

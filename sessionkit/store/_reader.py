@@ -4,7 +4,7 @@ the warnings a read gives (nothing matched, maybe partial, details never synced)
 A sessions load opens only the day partitions whose sessions can start in the filters' time
 range (each day's ``start_time`` range is in the manifest: :func:`days_for`), filters rows
 while scanning (:func:`row_filter`), then applies what Parquet cannot (:func:`post_filter`:
-agent, metadata) and sorts (:func:`sorted_table`). The functions that turn a
+agent, metadata) and sorts (:func:`sessionkit.frames.sorted_table`). The functions that turn a
 :class:`~sessionkit.params.SessionFilters` into scan expressions and day sets are plain
 module-level functions, each taking the filters.
 
@@ -133,29 +133,6 @@ def json_equal(a: object, b: object) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     return bool(a == b)
-
-
-def sorted_table(table: pa.Table, key: str, direction: str) -> pa.Table:
-    """``table`` sorted by ``key`` then ``id`` (both in ``direction``), nulls last.
-
-    A scan is already in the stored order (created_at, id descending); that case is checked
-    (one vectorised comparison) instead of sorted, and its ascending twin is a reversal.
-    """
-    n = table.num_rows
-    if n < 2:
-        return table
-    if key == "created_at" and table["created_at"].null_count == 0 and "id" in table.column_names:
-        stamps = table["created_at"]
-        ids = table["id"]
-        head, tail = stamps.slice(0, n - 1), stamps.slice(1)
-        later = pc.greater(head, tail)
-        tied = pc.and_(pc.equal(head, tail), pc.greater(ids.slice(0, n - 1), ids.slice(1)))
-        if pc.all(pc.or_(later, tied)).as_py():
-            if direction == "desc":
-                return table
-            return table.take(pa.array(np.arange(n - 1, -1, -1)))
-    order = "ascending" if direction == "asc" else "descending"
-    return table.sort_by([(key, order), ("id", order)])
 
 
 # --------------------------------------------------------------------------- the reader
@@ -297,7 +274,7 @@ class Reader:
         agents = self.agent_ids_for(filters.agent) if filters.agent is not None else None
         table = self.scan("sessions", self.days_for(filters), where, need)
         table = post_filter(table, metadata, agents)
-        table = sorted_table(table, SORT_COLUMNS[filters.sort], filters.direction)
+        table = frames.sorted_table(table, SORT_COLUMNS[filters.sort], filters.direction)
         if filters.limit is not None:
             table = table.slice(0, filters.limit)
         return table

@@ -54,7 +54,7 @@ import pyarrow.compute as pc
 
 from .. import frames, schema, status
 from ..agents import AGENT_ID, AgentNames, resolve_agent, stable_agent_ids
-from ..client import PAGE_MAX, Client, Page, chunks
+from ..client import Client, Page, chunks
 from ..connect import default_client
 from ..details import details_frames
 from ..errors import APIError, InvalidArgumentError, NotFoundError, SchemaWarning
@@ -62,6 +62,7 @@ from ..errors import warn as errors_warn
 from ..nomatch import warn_no_match
 from ..params import (
     SCOPE_NAMES,
+    WINDOW_MARGIN,
     ScopeArgs,
     SessionFilters,
     TimeLike,
@@ -149,26 +150,6 @@ class SyncResult:
     def as_dict(self) -> dict[str, float]:
         """The counts as a plain dict."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-# --------------------------------------------------------------------------- paging
-
-
-def walk_pages(
-    client: Client, params: Mapping[str, str], start: int = 0, *, page_size: int = PAGE_MAX
-) -> Iterator[tuple[Page, frozenset[str]]]:
-    """Pages of ``GET /session`` from offset ``start``, in order, as ``(page, repeated)`` —
-    ``repeated`` holds the ids the page shares with the previous one (drop them).
-
-    The walk is :meth:`~sessionkit.client.Client.iter_session_pages` with a growing look-ahead
-    (``ramp=True``: an incremental sync that stops after a page or two costs a page or two).
-    It cannot leave gaps while sessions arrive: consecutive pages overlap and a page that does
-    not contain its predecessor's last id is fetched again. With the sort ``updated desc``
-    rows only move down over time (a changed session jumps to the front, where the next walk
-    finds it), so the same guard covers sessions updated during the walk.
-    """
-    for page in client.iter_session_pages(params, start=start, page_size=page_size, ramp=True):
-        yield page, page.repeated
 
 
 # --------------------------------------------------------------------------- selection
@@ -288,12 +269,13 @@ def _scope_key(client: Client, params: Mapping[str, str]) -> tuple[str, dict[str
     return key, scope
 
 
-def _max_updated(table: pa.Table) -> pd.Timestamp | None:
-    if table.num_rows == 0:
+def _max_time(table: pa.Table, column: str) -> pd.Timestamp | None:
+    """The latest value of a timestamp column, or ``None``."""
+    if table.num_rows == 0 or column not in table.column_names:
         return None
     # the integer, not .as_py(): that imports a time-zone module lazily, and a Ctrl-C landing
     # in that import surfaces as an ArrowInvalid instead of a KeyboardInterrupt
-    top = pc.max(table["updated_at"])
+    top = pc.max(table[column])
     if not top.is_valid:
         return None
     return pd.Timestamp(top.value, unit=top.type.unit, tz="UTC")
@@ -409,19 +391,22 @@ class _Run:
         scopes: dict[str, Any] = self.manifest["scopes"]
         state: dict[str, Any] | None = scopes.get(key)
         since = params.get("startAfter")
+        if state is not None and "newest" not in state:
+            state = None  # a scope recorded by an offset walk (before 0.2): walk it again
         if (
             state is not None
             and state["since"] is not None
             and (since is None or since < state["since"])
         ):
             state = None  # a longer history is asked for: walk it (stored rows are kept)
-        walk = {**params, "sort": "updated", "direction": "desc"}
+        walk = dict(params)
         if state is None:
             state = {
                 "params": scope,
                 "since": since,
                 "phase": "history",
-                "offset": 0,
+                "floor": None,
+                "newest": None,
                 "top": None,
                 "watermark": None,
                 "synced_at": None,
@@ -434,59 +419,117 @@ class _Run:
             self.history(key, state, walk)
         self.incremental(key, state, walk)
 
-    def history(self, key: str, state: dict[str, Any], walk: Mapping[str, str]) -> None:
-        batch: list[tuple[Page, frozenset[str]]] = []
-        start = max(0, int(state["offset"]) - PAGE_MAX)  # re-read a page: offsets may have moved
-        end = start
+    def _save(self, key: str, state: dict[str, Any]) -> None:
+        self.manifest["scopes"][key] = state
+        self.commit()
+
+    def _read(self, pages: Iterator[Page], on_batch: Callable[[Page], None] | None = None) -> pd.Timestamp | None:
+        """Ingest ``pages`` (a walk) in durable batches of ``batch_pages``; after each batch,
+        ``on_batch(last page of it)``. Returns the newest ``start_time`` read."""
+        batch: list[Page] = []
+        newest: pd.Timestamp | None = None
 
         def flush() -> None:
+            nonlocal newest
             table = frames.sessions_table_from_pages(
-                [page.body for page, _ in batch], problems=self.problems
+                [page.body for page in batch], problems=self.problems
             )
-            self.ingest(frames.drop_repeated(table, [page for page, _ in batch]))
+            table = frames.drop_repeated(table, batch)
+            top = _max_time(table, "start_time")
+            if top is not None and (newest is None or top > newest):
+                newest = top
+            self.ingest(table)
+            if on_batch is not None:
+                on_batch(batch[-1])
             batch.clear()
-            state["offset"] = end
-            self.manifest["scopes"][key] = state
-            self.commit()
 
-        for page, repeated in walk_pages(self.client, walk, start):
+        for page in pages:
             self.result.pages += 1
-            self.bar.update(page.rows - len(repeated))
+            self.bar.update(page.rows - len(page.repeated))
             if not page.rows:
                 continue
             self.result.matched += page.rows
-            if page.offset == 0 and state["top"] is None:
-                top = _max_updated(
-                    frames.sessions_table_from_pages([page.body], problems=self.problems)
-                )
-                state["top"] = _text(top)
-            batch.append((page, repeated))
-            end = page.offset + page.rows
+            batch.append(page)
             if len(batch) >= self.settings.batch_pages:
                 flush()
         if batch:
             flush()
-        state.update(phase="incremental", watermark=state["top"], offset=0)
-        self.manifest["scopes"][key] = state
-        self.commit()
+        return newest
+
+    def history(self, key: str, state: dict[str, Any], walk: Mapping[str, str]) -> None:
+        """The scope's first walk: every session that started since ``since``, newest first,
+        by keyset on ``start_time`` (deletes and inserts during it lose nothing). After each
+        durable batch the manifest records ``floor``: every session that started at or after
+        it (up to the walk's top) is stored, so a killed history resumes below it."""
+        if state["top"] is None:  # the change feed starts from here once the history is done
+            first = self.client.list_sessions_page(
+                {**walk, "sort": "updated", "direction": "desc"}, limit=1
+            )
+            self.result.pages += 1
+            table = frames.sessions_table_from_pages([first.body], problems=self.problems)
+            state["top"] = _text(_max_time(table, "updated_at"))  # saved with the first batch
+        params = dict(walk)
+        if state["floor"] is not None:  # resume: below what is stored (a second's overlap)
+            before = _stamp(state["floor"]) + pd.Timedelta(1, "s")  # type: ignore[operator]
+            bound = params.get("startBefore")
+            if bound is None or _stamp(bound) > before:  # type: ignore[operator]
+                params["startBefore"] = format_time(before)
+
+        def progress(page: Page) -> None:
+            if page.covered is not None:
+                low, high = page.covered
+                state["floor"] = _text(pd.Timestamp(low, tz="UTC"))
+                if state["newest"] is None:
+                    state["newest"] = _text(pd.Timestamp(high, tz="UTC"))
+                self._save(key, state)
+
+        newest = self._read(self.client.iter_session_pages(params, walk="time"), progress)
+        if newest is not None and (state["newest"] is None or newest > _stamp(state["newest"])):
+            state["newest"] = _text(newest)
+        state.update(phase="incremental", watermark=state["top"], floor=None)
+        self._save(key, state)
 
     def incremental(self, key: str, state: dict[str, Any], walk: Mapping[str, str]) -> None:
+        """Every sync after the history: (1) the sessions that started since the newest one
+        stored, less ``overlap``, by keyset on ``start_time`` (new sessions; exact whatever is
+        created or deleted meanwhile); (2) the change feed of the sessions that started before
+        that: ``sort=updated`` newest first, by offset, until a page entirely older than the
+        watermark less ``overlap`` (completions, deletions; the offset walk survives deletes
+        and refuses a server that reorders rows). Each part commits when it is done."""
+        overlap = self.settings.overlap
+        newest = _stamp(state["newest"])
         watermark = _stamp(state["watermark"])
-        threshold = None if watermark is None else watermark - self.settings.overlap
+        recent = dict(walk)
+        older = {**walk, "sort": "updated", "direction": "desc"}
+        if newest is not None:
+            edge = newest - overlap
+            since = recent.get("startAfter")
+            if since is None or _stamp(since) < edge:  # type: ignore[operator]
+                recent["startAfter"] = format_time(edge)
+            until = older.get("startBefore")
+            if until is None or _stamp(until) > edge + WINDOW_MARGIN:  # type: ignore[operator]
+                older["startBefore"] = format_time(edge + WINDOW_MARGIN)
+        read = self._read(self.client.iter_session_pages(recent, walk="time"))
+        if read is not None and (newest is None or read > newest):
+            state["newest"] = _text(read)
+        self._save(key, state)
+        if newest is None:
+            return  # nothing stored before: (1) read everything there is
+        threshold = None if watermark is None else watermark - overlap
         top: pd.Timestamp | None = None
         tables: list[pa.Table] = []
-        for page, repeated in walk_pages(self.client, walk, 0):
+        for page in self.client.iter_session_pages(older, walk="offset", ramp=True):
             self.result.pages += 1
             if not page.rows:
                 continue
             self.result.matched += page.rows
             table = frames.sessions_table_from_pages([page.body], problems=self.problems)
-            newest = _max_updated(table)
+            latest = _max_time(table, "updated_at")
             if top is None:
-                top = newest
-            if threshold is not None and newest is not None and newest < threshold:
+                top = latest
+            if threshold is not None and latest is not None and latest < threshold:
                 break  # the page is entirely older than the watermark: nothing new below
-            self.bar.update(page.rows - len(repeated))
+            self.bar.update(page.rows - len(page.repeated))
             tables.append(frames.drop_repeated(table, [page]))
             if len(tables) >= self.settings.batch_pages:
                 self.ingest(frames.concat_tables(tables, schema.SESSION_COLUMNS))
@@ -496,8 +539,7 @@ class _Run:
         if top is not None and (watermark is None or top > watermark):
             state["watermark"] = _text(top)
         state["synced_at"] = _text(pd.Timestamp.now(tz="UTC"))
-        self.manifest["scopes"][key] = state
-        self.commit()
+        self._save(key, state)
 
     def _pending_ids(self) -> set[str]:
         table = self.reader.scan("sessions", None, pc.field("pending") == True, ["id"])  # noqa: E712

@@ -28,7 +28,6 @@ NOT_EXPORTED: dict[tuple[str, str], str] = {
     ("sessionkit.store", "DEFAULT_PATH"): "a helper kept importable; not the documented API",
     ("sessionkit.store", "ENTITIES"): "a helper kept importable; not the documented API",
     ("sessionkit.store", "Selection"): "a helper kept importable; not the documented API",
-    ("sessionkit.store", "walk_pages"): "a helper kept importable; not the documented API",
     ("sessionkit.cli", "Parser"): "imported for build_parser; the command is the API",
     ("sessionkit.cli", "add_command"): "imported for build_parser; the command is the API",
     ("sessionkit.cli", "run_command"): "imported for main; the command is the API",

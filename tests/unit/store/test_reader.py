@@ -12,7 +12,6 @@ from sessionkit.store._reader import (
     json_equal,
     post_filter,
     row_filter,
-    sorted_table,
     time_bounds,
 )
 
@@ -106,14 +105,3 @@ def test_post_filter_by_agent_ids_and_metadata() -> None:
 def test_json_equal_tells_booleans_from_numbers() -> None:
     assert json_equal(1, 1.0) and json_equal(True, True)
     assert not json_equal(True, 1) and not json_equal(0, False)
-
-
-def test_sorted_table_orders_by_key_then_id_and_keeps_a_stored_order_scan() -> None:
-    stamps = pa.array([3, 2, 2, 1], pa.timestamp("ns", tz="UTC"))
-    stored = pa.table({"id": ["d", "c", "b", "a"], "created_at": stamps})
-    assert sorted_table(stored, "created_at", "desc") is stored
-    assert sorted_table(stored, "created_at", "asc")["id"].to_pylist() == ["a", "b", "c", "d"]
-    shuffled = stored.take([2, 0, 3, 1])
-    assert sorted_table(shuffled, "created_at", "desc")["id"].to_pylist() == ["d", "c", "b", "a"]
-    durations = pa.table({"id": ["a", "b", "c"], "duration": [5, None, 7]})
-    assert sorted_table(durations, "duration", "asc")["id"].to_pylist() == ["a", "c", "b"]

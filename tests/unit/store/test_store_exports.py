@@ -28,12 +28,11 @@ def test_the_top_level_package_exports_the_same_objects() -> None:
 
 def test_helpers_stay_importable_from_their_modules() -> None:
     from sessionkit.store._layout import DEFAULT_PATH, ENTITIES
-    from sessionkit.store._sync import Selection, walk_pages
+    from sessionkit.store._sync import Selection
 
-    assert callable(walk_pages)
-    assert store.walk_pages is walk_pages and store.Selection is Selection
+    assert store.Selection is Selection
     assert store.DEFAULT_PATH == DEFAULT_PATH and store.ENTITIES == ENTITIES
-    for name in ("walk_pages", "DEFAULT_PATH", "ENTITIES", "Selection"):
+    for name in ("DEFAULT_PATH", "ENTITIES", "Selection"):
         assert name not in store.__all__
 
 
