@@ -51,6 +51,7 @@ from .envelope import envelope_data, page_ids
 from .fanout import fan_out
 from .paging import PAGE_MAX, OffsetWalk, Page, Walk, WalkQuery, read_ahead
 from .retry import RetryPolicy, call_with_retries
+from .workers import current_stop
 
 __all__ = ["Client"]
 
@@ -287,7 +288,11 @@ class Client:
         answer: Callable[[threading.Event | None], T],
         stop: threading.Event | None,
     ) -> T:
-        """``answer(stop)`` (one attempt at GET ``url``, parsed) under the retry policy."""
+        """``answer(stop)`` (one attempt at GET ``url``, parsed) under the retry policy.
+        ``stop`` defaults to the stop event of the fan-out or walk worker running this
+        (:func:`~sessionkit.client.workers.current_stop`)."""
+        if stop is None:
+            stop = current_stop()
         return call_with_retries(
             lambda: answer(stop),
             self.retry,
@@ -343,7 +348,7 @@ class Client:
     ) -> Page:
         """One page of ``GET /session``: ``limit`` (<= 100) sessions from ``offset``.
 
-        ``stop`` (a walk's worker pool's event): once it is
+        ``stop`` (a walk's worker pool's event, default the running worker's): once it is
         set no attempt starts, a retry wait or a read under way ends, and
         :class:`~sessionkit.client.retry.Stopped` is raised."""
         if not 1 <= limit <= PAGE_MAX:
@@ -489,6 +494,10 @@ class Client:
         On the first failure the remaining work is cancelled and the error is raised with a
         note of how much had been fetched (``error.fetched``); see
         :func:`~sessionkit.client.fanout.fan_out`.
+
+        Ctrl-C (``KeyboardInterrupt``, Jupyter's stop button) propagates within about 0.1 s
+        and stops the workers with it: no request is sent after it, retry waits end, reads
+        under way are cut and their connections closed. The client stays usable.
         """
         return fan_out(
             fn, items, concurrency=self.concurrency, on_done=on_done, what=what, progress=progress
