@@ -936,6 +936,15 @@ def cast_or_text(
     return column.cast(target)
 
 
+def values_of(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """The Python values of ``column``: a :data:`JSON` column's texts read back
+    (``"1"`` → ``1``, ``'"1"'`` → ``"1"``), so values compare as the JSON values sent."""
+    values = column.to_pylist()
+    if not _is_json(column.type):
+        return values
+    return [None if v is None else jsonparse.loads(v.encode()) for v in values]
+
+
 def mark_json(table: pa.Table, names: Iterable[str]) -> pa.Table:
     """``table`` with its text columns ``names`` typed :data:`JSON` again (a frame lists them
     in ``frame.attrs[JSON_COLUMNS]``; Arrow tables from pandas have lost the type)."""
