@@ -925,7 +925,8 @@ def cast_or_text(
 ) -> pa.Array | pa.ChunkedArray:
     """``column`` as ``target``: :func:`as_json` when ``target`` is :data:`JSON` (with a
     :class:`~sessionkit.errors.SchemaWarning` naming column ``name``, when given, if values
-    of another type became JSON text), else a plain cast (raising what the cast raises)."""
+    of another type became JSON text), else a plain cast (raising what the cast raises; a
+    :class:`~sessionkit.errors.SchemaError` for integers that a float64 cannot hold exactly)."""
     if column.type == target:
         return column
     if _is_json(target):
@@ -933,7 +934,17 @@ def cast_or_text(
             kinds = {_type_kind(column.type): len(column) - column.null_count}
             errors_warn(widened_text(name, kinds), SchemaWarning, stacklevel=2)
         return as_json(column)
-    return column.cast(target)
+    try:
+        return column.cast(target)
+    except pa.ArrowInvalid as exc:
+        if not (pa.types.is_integer(column.type) and pa.types.is_floating(target)):
+            raise
+        # only a store written before integers past 2**53 became JSON text holds such a column
+        raise SchemaError(
+            f"{name or 'a column'}: stored integers past ±2**53 cannot join a float64 column "
+            "exactly (an earlier sessionkit stored them as int64); sync into a new store, "
+            f"which keeps such a column as JSON text ({exc})"
+        ) from exc
 
 
 def values_of(column: pa.Array | pa.ChunkedArray) -> list[Any]:

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from sessionkit import frames, schema
-from sessionkit.errors import SchemaWarning
+from sessionkit.errors import SchemaError, SchemaWarning
 from sessionkit.frames import unify_schemas
 from sessionkit.store._arrow import conform
 
@@ -64,3 +64,13 @@ def test_batches_and_stored_files_settle_a_clash_by_the_same_rule() -> None:
         == conformed.to_pydict()
         == {"id": ["a", "b"], "m": ['{"k":1}', '"plain"']}
     )
+
+
+def test_stored_integers_a_float_cannot_hold_are_refused_by_name_not_rounded() -> None:
+    """A store written before integers past 2**53 became JSON text may hold them as int64; a
+    float64 batch then asks for a cast that would round them: a SchemaError names the column
+    (before: a raw ArrowInvalid from deep in a sync)."""
+    stored = pa.table({"id": ["a"], "metadata.n": pa.array([2**53 + 1], pa.int64())})
+    target = unify_schemas([stored.schema, pa.schema([("metadata.n", pa.float64())])])
+    with pytest.raises(SchemaError, match=r"metadata\.n: stored integers past ±2\*\*53"):
+        conform(stored, target)
