@@ -97,7 +97,8 @@ def _said(caught: list[warnings.WarningMessage]) -> str:
 def _load(base: str) -> tuple[pd.DataFrame, str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = sk.load_sessions(_client(base), progress=False)
+        with _client(base) as client:
+            frame = sk.load_sessions(client, progress=False)
     return frame, _said(caught)
 
 
@@ -150,12 +151,14 @@ def test_a_store_synced_twice_loads_what_the_api_gives(tmp_path: Path) -> None:
     with serving(rows) as base:
         with warnings.catch_warnings(record=True) as first:
             warnings.simplefilter("always")
-            store.sync(_client(base), progress=False)
+            with _client(base) as client:
+                store.sync(client, progress=False)
         assert "metadata.mix" not in _said(first)
         rows += [_row(i) for i in range(60, 120)]  # newer: the incremental sync gets them
         with warnings.catch_warnings(record=True) as second:
             warnings.simplefilter("always")
-            store.sync(_client(base), progress=False)
+            with _client(base) as client:
+                store.sync(client, progress=False)
         api, _ = _load(base)
     assert "metadata.mix: " in _said(second) and "became JSON text" in _said(second)
     stored = store.load_sessions()
