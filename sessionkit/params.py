@@ -25,6 +25,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from . import timestamps
 from .display import format_timestamp
 from .errors import InvalidArgumentError
 from .schema import DIRECTIONS, SORTS, TRIGGERS
@@ -126,10 +127,7 @@ def _parse_time(value: object, name: str, now: pd.Timestamp | None) -> pd.Timest
 
 def format_time(stamp: pd.Timestamp) -> str:
     """RFC 3339 in UTC with nanoseconds: ``2026-11-01T00:00:00.000000000Z``."""
-    stamp = stamp.tz_convert("UTC")
-    return (
-        stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond * 1000 + stamp.nanosecond:09d}Z"
-    )
+    return timestamps.format_ns(pd.Timestamp(stamp).tz_convert("UTC").as_unit("ns").value)
 
 
 def _choice(value: object, name: str, allowed: Iterable[str]) -> str:

@@ -16,7 +16,9 @@ Conventions
   are pandas' nullable dtypes (``pd.NA`` for missing); costs are plain ``float64`` (NaN).
 * Low-cardinality text is ``category``; ``severity`` is an *ordered* category.
 * Free-form objects (session ``metadata``, eval ``result.metadata``) are expanded into
-  ``metadata.<key>`` columns (nested keys joined with dots) after the fixed columns.
+  ``metadata.<key>`` columns (nested keys joined with dots, a key holding a dot quoted) after
+  the fixed columns; their dtypes follow the values (``sessionkit.frames``: a column no type
+  holds exactly holds each value's JSON text).
 """
 
 from __future__ import annotations
@@ -157,12 +159,20 @@ SESSION_ADDED_COLUMNS: tuple[Column, ...] = (
 #: the store's ``day`` partition column. An unknown API field of one of these names is kept
 #: as ``api.<name>`` (:func:`extra_name`), so it never shadows, or is shadowed by, ours.
 RESERVED_NAMES: frozenset[str] = frozenset({c.name for c in SESSION_ADDED_COLUMNS} | {"day"})
+#: Prefixes of the columns sessionkit names itself: ``metadata.<key>`` (an expanded
+#: ``metadata`` object), ``result.<key>`` (an eval run's result) and ``api.<field>`` (this
+#: rule's own). An unknown field whose name starts with one is kept as ``api.<name>`` too.
+RESERVED_PREFIXES: tuple[str, ...] = ("metadata.", "result.", "api.")
 
 
 def extra_name(field: str) -> str:
-    """The column name of an unknown API session field: itself, or ``api.<field>`` when
-    sessionkit uses that name for a column of its own (:data:`RESERVED_NAMES`)."""
-    return f"api.{field}" if field in RESERVED_NAMES else field
+    """The column name of an unknown API field: itself, or ``api.<field>`` when sessionkit
+    uses that name for a column of its own (:data:`RESERVED_NAMES`) or names columns with
+    its prefix (:data:`RESERVED_PREFIXES`: a field ``metadata.x`` beside metadata key ``x``
+    is ``api.metadata.x``). Distinct fields always get distinct names."""
+    if field in RESERVED_NAMES or field.startswith(RESERVED_PREFIXES):
+        return f"api.{field}"
+    return field
 
 
 EVAL_RUN_COLUMNS: tuple[Column, ...] = (

@@ -58,12 +58,20 @@ class FakeSessions:
             if not self.ignore_bounds:
                 if "startAfter" in params:
                     after = self._bound(params["startAfter"])
-                    rows = [r for r in rows if (r.start >= after if self.inclusive else r.start > after)]
+                    rows = [
+                        r for r in rows if (r.start >= after if self.inclusive else r.start > after)
+                    ]
                 if "startBefore" in params:
                     before = self._bound(params["startBefore"])
-                    rows = [r for r in rows if (r.start <= before if self.inclusive else r.start < before)]
+                    rows = [
+                        r
+                        for r in rows
+                        if (r.start <= before if self.inclusive else r.start < before)
+                    ]
             sort = params.get("sort", "created")
-            key: Callable[[Row], int] = (lambda r: r.start) if sort == "startTime" else (lambda r: r.created)
+            key: Callable[[Row], int] = (
+                (lambda r: r.start) if sort == "startTime" else (lambda r: r.created)
+            )
             tie = {r.id: (self.rng.random() if self.shuffle_ties else 0.0) for r in rows}
             rows.sort(key=lambda r: (key(r), tie[r.id], r.id))
             if params.get("direction", "desc") == "desc":
@@ -85,7 +93,9 @@ class FakeSessions:
         return value - value % self.precision
 
 
-def spread(n: int, *, start: int = 1_700_000_000 * NS, gap: int = 37 * NS, ties: int = 1) -> list[Row]:
+def spread(
+    n: int, *, start: int = 1_700_000_000 * NS, gap: int = 37 * NS, ties: int = 1
+) -> list[Row]:
     """``n`` rows, ``ties`` of them sharing each start time, ``gap`` ns apart, oldest first."""
     return [
         Row(f"s{i:06d}", start + (i // ties) * gap, created=start + (i // ties) * gap + i % 7)

@@ -125,7 +125,9 @@ def listing(sessions: list[dict[str, Any]], query: Mapping[str, str]) -> list[di
         rows.append(row)
     field = _SORT_FIELDS.get(query.get("sort", "created"), "created_at")
     desc = query.get("direction", "desc") == "desc"
-    keyed = [(_instant(r.get(field)) if isinstance(r, dict) else None, i) for i, r in enumerate(rows)]
+    keyed = [
+        (_instant(r.get(field)) if isinstance(r, dict) else None, i) for i, r in enumerate(rows)
+    ]
     dated = sorted((k for k in keyed if k[0] is not None), key=lambda k: k[0], reverse=desc)  # type: ignore[arg-type, return-value]
     undated = [k for k in keyed if k[0] is None]
     return [rows[i] for _, i in dated + undated]

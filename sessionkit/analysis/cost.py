@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 from ..display import ReadableFrame
+from ..errors import SessionKitWarning
+from ..errors import warn as errors_warn
 from ..status import done, failed, succeeded
 from ._common import (
     KEY_DTYPE,
@@ -60,27 +62,34 @@ def cost_by(sessions: pd.DataFrame, by: By = None, *, freq: str | None = None) -
     cost, e.g. of a pending session, counts 0), ``cost_per_session`` (USD: ``total_cost`` /
     ``sessions``), ``cost_per_success`` (USD: ``total_cost`` / ``successful`` — what a useful
     answer really costs once failures are paid for; NaN without successes), ``prompt_tokens``,
-    ``completion_tokens`` and ``cost_per_1k_tokens`` (USD of ``llm_cost`` per 1000 tokens).
+    ``completion_tokens`` (sums, exact: ``float64`` with a warning when a sum is past int64)
+    and ``cost_per_1k_tokens`` (USD of ``llm_cost`` per 1000 tokens).
     Sorted by ``total_cost``, largest first (by ``bucket`` first when ``freq``).
     """
+    tokens_in = {
+        name: sessions[column].fillna(0).to_numpy(dtype="int64")
+        for name, column in _TOKEN_COLUMNS.items()
+    }
     values = pd.DataFrame(
         {
             "sessions": np.ones(len(sessions), dtype="int64"),
             "successful": succeeded(sessions).to_numpy(dtype="int64"),
             "total_cost": sessions["total_cost"].astype("float64").fillna(0.0).to_numpy(),
             "llm_cost": sessions["llm_cost"].astype("float64").fillna(0.0).to_numpy(),
-            "prompt_tokens": sessions["llm_prompt_token_count"].fillna(0).to_numpy(dtype="int64"),
-            "completion_tokens": sessions["llm_completion_token_count"]
-            .fillna(0)
-            .to_numpy(dtype="int64"),
+            **tokens_in,
+            **{f"{name}.float": v.astype("float64") for name, v in tokens_in.items()},
         },
         index=sessions.index,
     )
     keys = group_keys(sessions, by, freq)
     table = grouped_sum(values, keys, by, freq)
+    for name in _TOKEN_COLUMNS:  # int64 sums wrap around past 2**63: check them against floats
+        approx = table.pop(f"{name}.float")
+        if len(table) and approx.abs().max() >= 2.0**62:
+            table[name] = _exact_sums(values[name], keys, by, freq, name)
     sessions_n = table["sessions"].where(table["sessions"] > 0).astype("float64")
     successful_n = table["successful"].where(table["successful"] > 0).astype("float64")
-    tokens = (table["prompt_tokens"] + table["completion_tokens"]).astype("float64")
+    tokens = table["prompt_tokens"].astype("float64") + table["completion_tokens"].astype("float64")
     table["cost_per_session"] = table["total_cost"] / sessions_n
     table["cost_per_success"] = table["total_cost"] / successful_n
     table["cost_per_1k_tokens"] = table["llm_cost"] / (tokens.where(tokens > 0) / 1000)
@@ -92,6 +101,32 @@ def cost_by(sessions: pd.DataFrame, by: By = None, *, freq: str | None = None) -
     return table.sort_values(
         order, ascending=[True] * bool(freq) + [False], kind="stable", ignore_index=True
     )
+
+
+_TOKEN_COLUMNS = {
+    "prompt_tokens": "llm_prompt_token_count",
+    "completion_tokens": "llm_completion_token_count",
+}
+
+
+def _exact_sums(
+    values: pd.Series, keys: list[pd.Series], by: By, freq: str | None, name: str
+) -> pd.Series:
+    """Per-group sums of ``values`` (token counts) added as Python integers (exact): ``int64``
+    when every sum fits, else ``float64`` (the nearest double) with a
+    :class:`~sessionkit.errors.SessionKitWarning` naming the column — never a sum wrapped
+    around to a negative number."""
+    exact = grouped_sum(values.astype(object).to_frame(name), keys, by, freq)[name]
+    fits = exact.map(lambda v: -(2**63) <= int(v) < 2**63)
+    if fits.all():
+        return exact.astype("int64")
+    errors_warn(
+        f"cost_by: {int((~fits).sum()):,} group total(s) of {name} are past what int64 holds "
+        "(2**63 tokens); the column is float64 (each total the nearest double).",
+        SessionKitWarning,
+        stacklevel=3,
+    )
+    return exact.map(float).astype("float64")
 
 
 def top_sessions(sessions: pd.DataFrame, n: int = 10, *, by: str = "total_cost") -> pd.DataFrame:

@@ -2,8 +2,10 @@
 
 One module per layer (each imports only those above it in this list)::
 
-    retry.py     RetryPolicy, the retry loop, Retry-After parsing        (pure)
+    retry.py     RetryPolicy, the retry loop, Retry-After parsing, Stopped (pure)
+    workers.py   worker threads sharing a stop event (Ctrl-C stops them) (no HTTP)
     envelope.py  the {success, data} envelope and a page's ids, from bytes (pure)
+    deadline.py  an attempt's deadline and stop, enforced at the socket (httpcore backend)
     attempt.py   one GET: streamed body, size limit, deadline, status -> exception
     paging.py    Page, the walk strategy (OffsetWalk) and its guard      (no HTTP)
     fanout.py    bounded concurrent map over ids, with progress; chunks

@@ -1,16 +1,22 @@
 """One attempt at one GET: the body read as a stream under a size limit and a whole-response
 deadline, and an HTTP error status turned into its exception (with the server's message).
 
+The deadline covers connect, headers and body: the attempt runs inside
+:func:`.deadline.bounded`, so every socket operation of a pool instrumented by
+:func:`.deadline.instrument` ends by it (and on the ``stop`` event); for a transport that is
+not instrumented, the body is checked against the deadline between chunks.
+
 An attempt worth repeating (timeout, dropped connection, 409/429/5xx) raises
 :class:`~sessionkit.client.retry.Retryable`; the retry loop is not here
 (:mod:`sessionkit.client.retry`), nor is the envelope (:mod:`sessionkit.client.envelope`).
 
 Imports: httpx, :mod:`sessionkit.config`, :mod:`sessionkit.errors`, :mod:`sessionkit.jsonparse`,
-:mod:`.retry`.
+:mod:`.deadline`, :mod:`.retry`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import zlib
 from collections.abc import Mapping
@@ -33,7 +39,8 @@ from ..errors import (
     redact,
     status_error_class,
 )
-from .retry import Retryable, retry_after_seconds, retryable_status
+from .deadline import bounded
+from .retry import Retryable, Stopped, retry_after_seconds, retryable_status
 
 __all__ = ["Answer", "Attempt"]
 
@@ -64,20 +71,34 @@ class Attempt:
         """``text`` with the key (and fragments of it) scrubbed."""
         return redact(text, [self.key.get()])
 
-    def get(self, url: str, params: Mapping[str, str] | None = None) -> Answer:
-        """GET ``url`` once; the 2xx :class:`Answer`. Raises :class:`Retryable` for a timeout
-        (of any read or of the whole answer), a transport failure or a retryable status, the
-        status's :class:`~sessionkit.errors.APIStatusError` for others, and
-        :class:`~sessionkit.errors.ResponseTooLargeError` for a body over the limit."""
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        stop: threading.Event | None = None,
+    ) -> Answer:
+        """GET ``url`` once; the 2xx :class:`Answer`, complete within ``timeout`` seconds of
+        the call (connect, headers and body). Raises :class:`Retryable` for a timeout (no
+        complete answer by then), a transport failure or a retryable status, the status's
+        :class:`~sessionkit.errors.APIStatusError` for others, and
+        :class:`~sessionkit.errors.ResponseTooLargeError` for a body over the limit.
+
+        ``stop``: when it is set the attempt does not start, and a read under way ends within
+        :data:`~.retry.STOP_POLL_S` (the connection is closed); both raise
+        :class:`~.retry.Stopped`."""
+        if stop is not None and stop.is_set():
+            raise Stopped("stopped: a request was not sent")
         request = self.http.build_request("GET", url, params=params)
         shown = self.redact(str(request.url))
         deadline = time.monotonic() + self.timeout
         try:
-            response = self.http.send(request, stream=True)
-            try:
-                body = self._read_limited(response, shown, deadline)
-            finally:
-                response.close()
+            with bounded(deadline, stop):
+                response = self.http.send(request, stream=True)
+                try:
+                    body = self._read_limited(response, shown, deadline)
+                finally:
+                    response.close()
         except httpx.TimeoutException as exc:
             raise Retryable(
                 APITimeoutError(f"No answer within {self.timeout:g} s", method="GET", url=shown)
@@ -105,19 +126,15 @@ class Attempt:
         # as sent: decoded below, under the same limit (a response made in memory, by a
         # test transport, holds its content already)
         raw = [response.content] if response.is_stream_consumed else response.iter_raw()
-        for chunk in raw:
-            chunks += chunk
-            if time.monotonic() > deadline:  # each read was in time, the whole was not
-                raise Retryable(
-                    APITimeoutError(
-                        f"The answer did not complete within {self.timeout:g} s (the server "
-                        f"sent {len(chunks):,} bytes, slowly)",
-                        method="GET",
-                        url=shown,
-                    )
-                )
-            if len(chunks) > self.max_response_bytes:
-                raise self._too_large(shown, "sent")
+        try:
+            for chunk in raw:
+                chunks += chunk
+                if time.monotonic() > deadline:  # a transport the deadline is not installed in
+                    raise self._incomplete(shown, len(chunks))
+                if len(chunks) > self.max_response_bytes:
+                    raise self._too_large(shown, "sent")
+        except httpx.TimeoutException as exc:
+            raise self._incomplete(shown, len(chunks)) from exc
         encodings = [
             e.strip().lower()
             for e in response.headers.get("content-encoding", "").split(",")
@@ -127,6 +144,18 @@ class Attempt:
         for encoding in reversed(encodings):  # applied in order, undone last first
             body = self._decoded(body, encoding, shown)
         return body
+
+    def _incomplete(self, shown: str, received: int) -> Retryable:
+        """The retryable timeout of an answer whose headers came but whose body did not
+        complete within ``timeout`` (``received`` bytes of it had)."""
+        return Retryable(
+            APITimeoutError(
+                f"The answer did not complete within {self.timeout:g} s (the server sent "
+                f"{received:,} bytes of its body, slowly)",
+                method="GET",
+                url=shown,
+            )
+        )
 
     def _too_large(self, shown: str, how: str) -> ResponseTooLargeError:
         return ResponseTooLargeError(

@@ -147,7 +147,9 @@ def page_ids(
             url=url,
         ) from None
     starts = tuple(
-        item.get("start_time") if isinstance(item, dict) and isinstance(item.get("start_time"), str) else None
+        item.get("start_time")
+        if isinstance(item, dict) and isinstance(item.get("start_time"), str)
+        else None
         for item in data
     )
     return body, keys, starts

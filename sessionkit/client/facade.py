@@ -36,16 +36,24 @@ import pandas as pd
 
 from .. import config, timestamps
 from ..config import Secret
-from ..errors import BadResponseError, InsecureWarning, NotFoundError, WrongRegionError
+from ..errors import (
+    BadResponseError,
+    InsecureWarning,
+    NotFoundError,
+    SessionKitWarning,
+    WrongRegionError,
+)
 from ..errors import warn as errors_warn
 from ..params import session_id as valid_session_id
 from .attempt import Attempt
+from .deadline import instrument
 from .envelope import envelope_data, page_ids
 from .fanout import fan_out
 from .offset_walk import OffsetWalk
 from .paging import PAGE_MAX, Page, WalkQuery, read_ahead
-from .time_walk import TimeWalk
 from .retry import RetryPolicy, call_with_retries
+from .time_walk import TimeWalk
+from .workers import current_stop
 
 __all__ = ["Client"]
 
@@ -84,9 +92,9 @@ class Client:
         (``usw=URL,use=URL``), else ``https://catalyst-{R}.agentuity.cloud`` — but when
         ``base_url`` is a loopback host only configured region URLs are followed.
     timeout:
-        Seconds to wait for a response: connect, each read and write, and the whole answer
-        (a server dripping bytes slowly is cut off at ``timeout`` too; then retried like any
-        timeout, within ``retry_budget``).
+        Seconds one attempt may take, all of it: connect, headers and body (a server dripping
+        its headers or body a byte at a time is cut off at ``timeout``, its connection closed,
+        and retried like any timeout, within ``retry_budget``).
     retry:
         The :class:`~sessionkit.client.retry.RetryPolicy` of every request (default
         ``RetryPolicy()``: 8 retries within 120 s, backoff from 0.2 s capped at 8 s).
@@ -94,11 +102,15 @@ class Client:
         Shorthand: retries per request after the first attempt (overrides ``retry``'s).
     retry_budget:
         Shorthand: seconds one request may spend retrying in total, waits included
-        (overrides ``retry``'s).
+        (overrides ``retry``'s). No attempt starts after it, so a request ends within
+        ``retry_budget + timeout`` seconds.
     concurrency:
         Requests in flight at once for paging and per-session fan-out.
     transport:
-        An ``httpx.BaseTransport`` used as given (tests, proxies, custom TLS).
+        An ``httpx.BaseTransport`` used as given (tests, proxies, custom TLS). An
+        ``httpx.HTTPTransport`` gets the per-attempt deadline installed in its connection
+        pool (:mod:`sessionkit.client.deadline`; inert for other users of the transport);
+        another kind bounds only the body, between chunks.
     verify:
         TLS certificate verification: ``True`` (default), a CA bundle path or an
         ``ssl.SSLContext``. ``False`` turns it off, never silently: a
@@ -179,6 +191,16 @@ class Client:
             follow_redirects=False,
             verify=verify,
         )
+        # timeout bounds an attempt as a whole, stop ends it: at the socket, in every pool
+        left_alone = instrument(self._http)
+        if left_alone and transport is None:  # an httpx whose internals sessionkit misreads
+            errors_warn(
+                "sessionkit could not install its per-attempt deadline in httpx's connection "
+                f"pools (httpx {httpx.__version__}): a server dripping its headers can hold a "
+                "request past timeout=. Please report this with your httpx version.",
+                SessionKitWarning,
+                stacklevel=2,
+            )
         self._attempt = Attempt(
             self._http,
             key=self._key,
@@ -263,54 +285,83 @@ class Client:
 
     # ------------------------------------------------------------------ one request
 
-    def _retried(self, url: str, answer: Callable[[], T]) -> T:
-        """``answer()`` (one attempt at GET ``url``, parsed) under the retry policy."""
+    def _retried(
+        self,
+        url: str,
+        answer: Callable[[threading.Event | None], T],
+        stop: threading.Event | None,
+    ) -> T:
+        """``answer(stop)`` (one attempt at GET ``url``, parsed) under the retry policy.
+        ``stop`` defaults to the stop event of the fan-out or walk worker running this
+        (:func:`~sessionkit.client.workers.current_stop`)."""
+        if stop is None:
+            stop = current_stop()
         return call_with_retries(
-            answer,
+            lambda: answer(stop),
             self.retry,
             what=f"GET {url}",
             on_attempt=lambda: self._count("requests"),
             on_retry=lambda: self._count("retries"),
+            stop=stop,
         )
 
-    def _get_data(self, url: str, params: Mapping[str, str] | None = None) -> Any:
-        """GET ``url`` with retries; the envelope's ``data``."""
+    def _get_data(
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        stop: threading.Event | None = None,
+    ) -> Any:
+        """GET ``url`` with retries; the envelope's ``data``. ``stop``: see
+        :func:`~sessionkit.client.retry.call_with_retries` (raises
+        :class:`~sessionkit.client.retry.Stopped` once it is set)."""
 
-        def answer() -> Any:
-            got = self._attempt.get(url, params)
+        def answer(stop: threading.Event | None) -> Any:
+            got = self._attempt.get(url, params, stop=stop)
             _, data = envelope_data(
                 got.body, url=got.url, content_type=got.content_type, redact=self._attempt.redact
             )
             return data
 
-        return self._retried(url, answer)
+        return self._retried(url, answer, stop)
 
     def _get_page(
-        self, url: str, params: Mapping[str, str]
+        self, url: str, params: Mapping[str, str], *, stop: threading.Event | None = None
     ) -> tuple[bytes, tuple[str, ...], tuple[str | None, ...]]:
         """GET ``url`` (a list page) with retries; ``(body, ids, start_time texts)``, in
-        order."""
+        order. ``stop`` as in :meth:`_get_data`."""
 
-        def answer() -> tuple[bytes, tuple[str, ...], tuple[str | None, ...]]:
-            got = self._attempt.get(url, params)
+        def answer(
+            stop: threading.Event | None,
+        ) -> tuple[bytes, tuple[str, ...], tuple[str | None, ...]]:
+            got = self._attempt.get(url, params, stop=stop)
             return page_ids(
                 got.body, url=got.url, content_type=got.content_type, redact=self._attempt.redact
             )
 
-        return self._retried(url, answer)
+        return self._retried(url, answer, stop)
 
     # ------------------------------------------------------------------ endpoints
 
     def list_sessions_page(
-        self, params: Mapping[str, str] | None = None, *, offset: int = 0, limit: int = PAGE_MAX
+        self,
+        params: Mapping[str, str] | None = None,
+        *,
+        offset: int = 0,
+        limit: int = PAGE_MAX,
+        stop: threading.Event | None = None,
     ) -> Page:
         """One page of ``GET /session``: ``limit`` (<= 100) sessions from ``offset``, with each
-        row's ``start_time`` read (:attr:`Page.starts`, nanoseconds)."""
+        row's ``start_time`` read (:attr:`Page.starts`, nanoseconds).
+
+        ``stop`` (a walk's worker pool's event, default the running worker's): once it is
+        set no attempt starts, a retry wait or a read under way ends, and
+        :class:`~sessionkit.client.retry.Stopped` is raised."""
         if not 1 <= limit <= PAGE_MAX:
             raise ValueError(f"limit must be between 1 and {PAGE_MAX}")
         query = {**(params or {}), "limit": str(limit), "offset": str(offset)}
         url = f"{self.base_url}/session"
-        body, ids, starts = self._get_page(url, query)
+        body, ids, starts = self._get_page(url, query, stop=stop)
         if len(ids) > limit:
             raise BadResponseError(
                 f"GET /session answered {len(ids):,} sessions to a request for at most {limit}; "
@@ -433,13 +484,20 @@ class Client:
             params, start=start, max_rows=max_rows, ramp=ramp, url=f"{self.base_url}/session"
         )
         strategy = self.time_walk if walk == "time" else self.offset_walk
-        pages = strategy(self._fetch_page, query, page_size, self.concurrency)
+        stop = threading.Event()
+        pages = strategy(self._fetch_page, query, page_size, self.concurrency, stop)
         if not ramp:  # a whole walk: fetch on while the caller parses
-            pages = read_ahead(pages, _READ_AHEAD)
-        for page in pages:
-            if on_page:
-                on_page(page)
-            yield page
+            pages = read_ahead(pages, _READ_AHEAD, stop)
+        try:
+            for page in pages:
+                if on_page:
+                    on_page(page)
+                yield page
+        finally:  # the caller stopped, or Ctrl-C: no request is sent after this
+            stop.set()
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
 
     def _fetch_page(self, params: Mapping[str, str], offset: int, limit: int) -> Page:
         """:meth:`list_sessions_page` as a walk's ``fetch``."""
@@ -462,6 +520,10 @@ class Client:
         On the first failure the remaining work is cancelled and the error is raised with a
         note of how much had been fetched (``error.fetched``); see
         :func:`~sessionkit.client.fanout.fan_out`.
+
+        Ctrl-C (``KeyboardInterrupt``, Jupyter's stop button) propagates within about 0.1 s
+        and stops the workers with it: no request is sent after it, retry waits end, reads
+        under way are cut and their connections closed. The client stays usable.
         """
         return fan_out(
             fn, items, concurrency=self.concurrency, on_done=on_done, what=what, progress=progress

@@ -4,17 +4,20 @@ progress bar; and :func:`chunks`, which batches ids.
 The one home of "fetch this for every id, concurrently, and say how far it got": the loaders
 and the store's sync both call :func:`fan_out` (through :meth:`sessionkit.Client.map`).
 
-Imports: :mod:`sessionkit.errors`, :mod:`sessionkit.progress`.
+Imports: :mod:`sessionkit.errors`, :mod:`sessionkit.progress`, :mod:`.retry`, :mod:`.workers`.
 """
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from ..errors import APIError
 from ..progress import progress_bar
+from .retry import STOP_POLL_S
+from .workers import Workers
 
 __all__ = ["chunks", "fan_out"]
 
@@ -36,37 +39,45 @@ def fan_out(
 
     ``on_done(1)`` is called as each item completes. ``progress`` shows a bar named ``what``
     (``None``: only once the work has lasted 1.5 s; ``False``, the default: none). On the first
-    failure the remaining work is cancelled and the error is raised; an
+    failure the remaining work is stopped and the error is raised; an
     :class:`~sessionkit.errors.APIError` carries how much had been fetched
     (``error.fetched``: ``"N of M <what> had been fetched"``).
+
+    Stopping (:class:`~sessionkit.client.workers.Workers`): when this returns or raises —
+    the first failure, or ``KeyboardInterrupt`` (Ctrl-C, Jupyter's stop) — the calls not
+    started are cancelled and the running ones are stopped: their Client requests see the
+    pool's stop event, end their retry waits at once, cut a read within
+    :data:`~sessionkit.client.retry.STOP_POLL_S` and start no new request. The interrupt
+    itself propagates within about that long (this thread waits in slices of it), without
+    waiting for the workers.
     """
     results: list[Any] = [None] * len(items)
     if not items:
         return results
     bar = progress_bar(len(items), what, " sessions", progress) if progress is not False else None
     done = 0
+    finished: queue.SimpleQueue[Future[R]] = queue.SimpleQueue()
     try:
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sessionkit") as pool:
-            index = {pool.submit(fn, item): i for i, item in enumerate(items)}
-            remaining = set(index)
+        with Workers(concurrency, name="sessionkit") as workers:
+            index: dict[Future[R], int] = {}
+            for i, item in enumerate(items):
+                future = workers.submit(fn, item)
+                index[future] = i
+                future.add_done_callback(finished.put)
             try:
-                while remaining:
-                    finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        results[index[future]] = future.result()
-                        done += 1
-                        if on_done:
-                            on_done(1)
-                        if bar is not None:
-                            bar.update(1)
+                while done < len(items):
+                    try:  # in slices, so that Ctrl-C gets through whichever thread it hits
+                        future = finished.get(timeout=STOP_POLL_S)
+                    except queue.Empty:
+                        continue
+                    results[index.pop(future)] = future.result()
+                    done += 1
+                    if on_done:
+                        on_done(1)
+                    if bar is not None:
+                        bar.update(1)
             except APIError as exc:
-                for future in remaining:
-                    future.cancel()
                 exc.fetched = f"{done} of {len(items)} {what} had been fetched"
-                raise
-            except BaseException:
-                for future in remaining:
-                    future.cancel()
                 raise
     finally:
         if bar is not None:

@@ -23,12 +23,16 @@ Imports: :mod:`sessionkit.errors`, :mod:`.paging`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
 from ..errors import BadResponseError
 from .paging import PAGE_MAX, PAGING_HINT, Fetch, Page, WalkQuery, paging_error
+from .retry import STOP_POLL_S
+from .workers import Workers
 
 __all__ = ["OffsetWalk", "WalkGuard", "ignored_offset"]
 
@@ -111,6 +115,18 @@ def ignored_offset(url: str, offset: int, previous: int, run: str = "") -> BadRe
     )
 
 
+def _result(future: Future[Page], stop: threading.Event | None) -> Page | None:
+    """``future``'s page, waited for in slices so ``stop`` (and Ctrl-C) gets through; ``None``
+    once ``stop`` is set."""
+    while True:
+        if stop is not None and stop.is_set():
+            return None
+        try:
+            return future.result(timeout=STOP_POLL_S)
+        except FutureTimeout:
+            continue
+
+
 class OffsetWalk:
     """The limit/offset walk, ``concurrency`` page requests in flight; a
     :class:`~sessionkit.client.paging.Walk`.
@@ -127,11 +143,18 @@ class OffsetWalk:
         self.on_refetch = on_refetch
 
     def __call__(
-        self, fetch: Fetch, query: WalkQuery, limit: int, concurrency: int
+        self,
+        fetch: Fetch,
+        query: WalkQuery,
+        limit: int,
+        concurrency: int,
+        stop: threading.Event | None = None,
     ) -> Iterator[Page]:
-        """The pages of ``query``, in order, guarded, with ``repeated`` set."""
+        """The pages of ``query``, in order, guarded, with ``repeated`` set. Setting ``stop``
+        (or closing the iterator) ends the walk: its workers send no further request."""
         guard = WalkGuard(query.url, concurrency)
-        return self._guarded(self._walk(fetch, query, limit, concurrency, guard), guard)
+        walk = self._walk(fetch, query, limit, concurrency, guard, stop)
+        return self._guarded(walk, guard)
 
     @staticmethod
     def _guarded(pages: Iterator[Page], guard: WalkGuard) -> Iterator[Page]:
@@ -143,7 +166,13 @@ class OffsetWalk:
             previous = page
 
     def _walk(
-        self, fetch: Fetch, query: WalkQuery, limit: int, concurrency: int, guard: WalkGuard
+        self,
+        fetch: Fetch,
+        query: WalkQuery,
+        limit: int,
+        concurrency: int,
+        guard: WalkGuard,
+        stop: threading.Event | None,
     ) -> Iterator[Page]:
         """The walk's pages without the ``repeated`` sets.
 
@@ -154,7 +183,7 @@ class OffsetWalk:
         merely rows pushed down by sessions arriving meanwhile) the walk continues with the
         server's page size (it can only shrink, so this happens at most ``limit`` times)."""
         size = min(limit, PAGE_MAX, query.max_rows or PAGE_MAX)
-        first = self._pages_from(fetch, query, query.start, size, concurrency, guard, None)
+        first = self._pages_from(fetch, query, query.start, size, concurrency, guard, None, stop)
         short = yield from first
         previous_full = len(guard.seen) > (short.rows if short is not None else 0)
         while short is not None:  # a short page: the end, or a server capping pages
@@ -181,7 +210,7 @@ class OffsetWalk:
                 short = probe  # shorter still: probe past it too
                 continue
             rest = self._pages_from(
-                fetch, query, probe.offset + size, size, concurrency, guard, probe
+                fetch, query, probe.offset + size, size, concurrency, guard, probe, stop
             )
             short = yield from rest
 
@@ -194,6 +223,7 @@ class OffsetWalk:
         concurrency: int,
         guard: WalkGuard,
         previous: Page | None,
+        stop: threading.Event | None,
     ) -> Generator[Page, None, Page | None]:
         """Pages from ``offset`` on (after ``previous``, the last page handed on, if any),
         ``concurrency`` requests in flight, yielded in order; the walk's ids are
@@ -208,7 +238,7 @@ class OffsetWalk:
         step = size - overlap
         if previous is not None:
             offset -= overlap
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sessionkit-page")
+        pool = Workers(concurrency, name="sessionkit-page")
         pending: dict[int, Future[Page]] = {}
         expect = offset  # where the next page to hand on starts
         window = 1 if query.ramp else concurrency
@@ -224,7 +254,9 @@ class OffsetWalk:
                 if not pending:
                     return None
                 head = min(pending)
-                page = pending.pop(head).result()
+                page = _result(pending.pop(head), stop)
+                if page is None:
+                    return None  # the caller stopped the walk
                 if previous is not None and previous.rows >= size:
                     page = self._connected(fetch, query, page, previous, size, step, guard)
                     if page.offset != head:  # stepped back: the offsets after it moved
@@ -241,10 +273,7 @@ class OffsetWalk:
                 if page.rows < size:
                     return page if page.rows else None
         finally:
-            for future in pending.values():
-                future.cancel()
-            # requests already on the wire finish in the background; their pages are not needed
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.close()  # queued requests cancelled; running ones stop (Workers)
 
     def _refetch(self, fetch: Fetch, query: WalkQuery, offset: int, size: int) -> Page:
         """The page at ``offset`` asked again (counted through ``on_refetch``)."""

@@ -21,7 +21,7 @@ Two strategies:
   the top ``limit`` rows in another order (``created``, ``updated``, ``duration``) and the
   store's change feed (``updated``, newest first, until a watermark).
 
-Imports: :mod:`sessionkit.errors` only.
+Imports: :mod:`sessionkit.errors`, :mod:`.retry`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import BadResponseError
+from .retry import STOP_POLL_S
 
 __all__ = [
     "PAGE_MAX",
@@ -101,31 +102,39 @@ class WalkQuery:
 
 
 class Walk(Protocol):
-    """A walk strategy: the pages of ``query``, in order, each with ``repeated`` set."""
+    """A walk strategy: the pages of ``query``, in order, each with ``repeated`` set; setting
+    ``stop`` ends it (no request is sent after it)."""
 
     def __call__(
-        self, fetch: Fetch, query: WalkQuery, limit: int, concurrency: int
+        self,
+        fetch: Fetch,
+        query: WalkQuery,
+        limit: int,
+        concurrency: int,
+        stop: threading.Event | None = None,
     ) -> Iterator[Page]: ...
 
 
 def paging_error(message: str, url: str) -> BadResponseError:
     """The error of a server that does not page as the contract says (:data:`PAGING_HINT`)."""
-    return BadResponseError(
-        f"GET /session: {message}", method="GET", url=url, hint=PAGING_HINT
-    )
+    return BadResponseError(f"GET /session: {message}", method="GET", url=url, hint=PAGING_HINT)
 
 
-def read_ahead(pages: Iterator[Page], depth: int) -> Iterator[Page]:
+def read_ahead(
+    pages: Iterator[Page], depth: int, stop: threading.Event | None = None
+) -> Iterator[Page]:
     """``pages``, advanced by a background thread up to ``depth`` pages ahead of the caller.
 
     A walk's generator only runs while it is being iterated; a caller that spends time on each
     batch of pages (parsing them into Arrow) would leave the walk idle meanwhile. Here the walk
     runs on, so fetching overlaps the caller's work. The walk's exception, if any, is raised
     to the caller when it reaches that point; stopping the iteration early stops the walk at
-    its next page (at most ``depth`` pages were wasted).
+    its next page (at most ``depth`` pages were wasted). ``stop``, the walk's own stop event,
+    is set when the caller stops (the walk then ends at once, not at its next page).
+    The caller waits in slices of :data:`~.retry.STOP_POLL_S`, so Ctrl-C gets through.
     """
     buffer: queue.Queue[tuple[Page | None, BaseException | None]] = queue.Queue(depth)
-    stop = threading.Event()
+    stop = stop or threading.Event()
 
     def put(item: tuple[Page | None, BaseException | None]) -> bool:
         while not stop.is_set():
@@ -153,7 +162,10 @@ def read_ahead(pages: Iterator[Page], depth: int) -> Iterator[Page]:
     thread.start()
     try:
         while True:
-            page, error = buffer.get()
+            try:
+                page, error = buffer.get(timeout=STOP_POLL_S)
+            except queue.Empty:
+                continue
             if error is not None:
                 raise error
             if page is None:

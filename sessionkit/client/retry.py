@@ -5,6 +5,12 @@ Pure: no HTTP here. An attempt that failed in a way worth retrying raises :class
 when it gave one); :func:`call_with_retries` runs attempts under a :class:`RetryPolicy` and
 raises the last error once the policy says stop.
 
+Stopping: a call may carry a ``stop`` :class:`threading.Event` (a fan-out or a walk sets it
+when it ends early: Ctrl-C, the first failure). Its waits are ``stop.wait(delay)``, so a set
+event ends them at once, and a stopped call raises :class:`Stopped` instead of starting another
+attempt. :data:`STOP_POLL_S` is how often anything blocked (a read, the fan-out's wait) looks at
+its stop event: the bound of a stop is a few of it.
+
 Imports: :mod:`sessionkit.errors` only.
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,8 +28,10 @@ from typing import TypeVar
 from ..errors import APIError
 
 __all__ = [
+    "STOP_POLL_S",
     "RetryPolicy",
     "Retryable",
+    "Stopped",
     "call_with_retries",
     "retry_after_seconds",
     "retryable_status",
@@ -31,6 +40,23 @@ __all__ = [
 logger = logging.getLogger("sessionkit")
 
 T = TypeVar("T")
+
+
+#: Seconds between two looks at a stop event by whatever waits or reads (a socket read is cut
+#: into slices this long when a stop event can end it; the fan-out's wait wakes this often to
+#: let Ctrl-C through). A stop takes effect within about this long.
+STOP_POLL_S = 0.1
+
+
+class Stopped(BaseException):
+    """The call was stopped: its ``stop`` event was set (the fan-out or walk it belongs to
+    ended early: Ctrl-C, another request's failure) before or while it ran.
+
+    Not a :class:`~sessionkit.errors.SessionKitError`, and a :class:`BaseException` like
+    ``asyncio.CancelledError``: it ends the worker's task and is not caught by ``except
+    Exception`` on the way (a loader's or a user's function). The caller that set the event
+    raises its own reason (``KeyboardInterrupt``, the first error); nobody reports this one.
+    """
 
 
 #: 5xx statuses that say a retry cannot help: the server does not implement the request,
@@ -96,14 +122,26 @@ def call_with_retries(
     on_retry: Callable[[], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    stop: threading.Event | None = None,
 ) -> T:
     """``attempt()``'s result, retrying it while it raises :class:`Retryable` and ``policy``
     allows; ``what`` names the request in log lines. ``on_attempt`` is called before every
     attempt, ``on_retry`` before every retry's wait. When the policy says stop, the last
-    attempt's error is raised with "(gave up after N attempt(s))" appended to its message."""
+    attempt's error is raised with "(gave up after N attempt(s))" appended to its message.
+
+    No attempt starts once ``policy.budget`` seconds have passed (nor a wait that would end
+    past it), so the whole call lasts at most the budget plus one attempt (an attempt bounds
+    itself: :class:`~sessionkit.client.attempt.Attempt`, ``timeout``).
+
+    ``stop``: waits are ``stop.wait(delay)`` instead of ``sleep(delay)``, and :class:`Stopped`
+    is raised, without another attempt, as soon as the event is set (checked before each
+    attempt and ended waits at once). ``attempt`` itself may raise :class:`Stopped` too (an
+    attempt refusing to start, or cut off mid-read); it passes unchanged."""
     deadline = clock() + policy.budget
     tries = 0
     while True:
+        if stop is not None and stop.is_set():
+            raise Stopped(f"{what}: stopped before attempt {tries + 1}")
         if on_attempt:
             on_attempt()
         try:
@@ -125,7 +163,10 @@ def call_with_retries(
                 tries,
                 policy.max_retries,
             )
-            sleep(delay)
+            if stop is None:
+                sleep(delay)
+            elif stop.wait(delay):
+                raise Stopped(f"{what}: stopped while waiting to retry") from None
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:

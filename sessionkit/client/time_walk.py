@@ -55,16 +55,20 @@ Imports: :mod:`sessionkit.timestamps`, :mod:`.paging`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from .. import timestamps
 from .paging import PAGE_MAX, Fetch, Page, WalkQuery, paging_error
+from .retry import STOP_POLL_S, Stopped
+from .workers import Workers
 
 __all__ = ["MARGIN_NS", "TimeWalk"]
 
@@ -87,7 +91,9 @@ class _Axis:
 
     def __init__(self, desc: bool) -> None:
         self.desc = desc
-        self.near, self.far = ("startBefore", "startAfter") if desc else ("startAfter", "startBefore")
+        self.near, self.far = (
+            ("startBefore", "startAfter") if desc else ("startAfter", "startBefore")
+        )
         self.direction = "desc" if desc else "asc"
 
     def x(self, t: int) -> int:
@@ -135,20 +141,34 @@ class TimeWalk:
             self.stats[name] = self.stats.get(name, 0) + n
 
     def __call__(
-        self, fetch: Fetch, query: WalkQuery, limit: int, concurrency: int
+        self,
+        fetch: Fetch,
+        query: WalkQuery,
+        limit: int,
+        concurrency: int,
+        stop: threading.Event | None = None,
     ) -> Iterator[Page]:
-        """The pages of ``query`` in walk order, each with ``repeated`` and ``covered`` set."""
+        """The pages of ``query`` in walk order, each with ``repeated`` and ``covered`` set.
+        Setting ``stop`` (or closing the iterator, or an exception in it) ends the walk: its
+        workers send no further request (:class:`~sessionkit.client.workers.Workers`)."""
         self.count("walks")
-        return _Run(self, fetch, query, limit, concurrency).pages()
+        return _Run(self, fetch, query, limit, concurrency, stop).pages()
 
 
 class _Run:
     """One walk: its slices, the shared state the workers and the reader meet in."""
 
     def __init__(
-        self, owner: TimeWalk, fetch: Fetch, query: WalkQuery, limit: int, concurrency: int
+        self,
+        owner: TimeWalk,
+        fetch: Fetch,
+        query: WalkQuery,
+        limit: int,
+        concurrency: int,
+        cancel: threading.Event | None,
     ) -> None:
         self.owner, self.fetch, self.query = owner, fetch, query
+        self.cancel = cancel  # the caller's stop
         self.concurrency = concurrency
         self.size = min(limit, PAGE_MAX, query.max_rows or PAGE_MAX)
         self.full_rows = self.size  # rows that make a page full (lower when the server caps)
@@ -164,8 +184,8 @@ class _Run:
         self.params: dict[str, str] = params
         self.margin = MARGIN_NS
         self.lock = threading.Condition()
-        self.stop = threading.Event()
-        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sessionkit-slice")
+        self.pool = Workers(concurrency, name="sessionkit-slice")
+        self.stop = self.pool.stop  # set when the walk ends: its workers send nothing more
         self.slices: list[_Slice] = [_Slice(top=self.near_x, bottom=-_INF, last=True)]
         self.far_end: float | None = None  # x of the far end (the probe's answer)
         self.far_known = False
@@ -185,11 +205,13 @@ class _Run:
 
     # ------------------------------------------------------------------ requests
 
-    def _request(self, near_x: float, *, far_x: float | None = None, offset: int = 0) -> tuple[Page, list[int | None]]:
+    def _request(
+        self, near_x: float, *, far_x: float | None = None, offset: int = 0
+    ) -> tuple[Page, list[int | None]]:
         """One page: rows with ``x < near_x`` (and ``x > far_x``), checked: inside the bounds
         asked (give or take 1 s of rounding) and in ``start_time`` order."""
         if self.stop.is_set():
-            raise _Stopped
+            raise Stopped("the walk has ended")
         params = dict(self.params)
         near = min(near_x, self.near_x)
         if near < _INF:
@@ -216,13 +238,17 @@ class _Run:
             raise paging_error(
                 f"asked for sessions that started {'before' if self.axis.desc else 'after'} "
                 f"{timestamps.format_ns(self.axis.t(near))}"
-                + ("" if low == -_INF else f" and {'after' if self.axis.desc else 'before'} "
-                   f"{timestamps.format_ns(self.axis.t(low))}")
+                + (
+                    ""
+                    if low == -_INF
+                    else f" and {'after' if self.axis.desc else 'before'} "
+                    f"{timestamps.format_ns(self.axis.t(low))}"
+                )
                 + ", the server answered sessions outside that window: it ignores "
                 f"{self.axis.near}/{self.axis.far}, so no walk over it can be exact.",
                 self.query.url,
             )
-        if any(b > a for a, b in zip(dated, dated[1:], strict=False)):
+        if any(b > a for a, b in itertools.pairwise(dated)):
             raise paging_error(
                 f"asked for sort=startTime&direction={self.axis.direction}, the server "
                 "answered sessions in another order: it ignores sort, so no walk over it can "
@@ -242,12 +268,12 @@ class _Run:
         sl.started = True
         self.running += 1
         future = self.pool.submit(self._walk_slice, sl)
-        future.add_done_callback(lambda f, sl=sl: self._finished(sl, f))
+        future.add_done_callback(partial(self._finished, sl))
 
     def _finished(self, sl: _Slice, future: Future[None]) -> None:
         with self.lock:
             error = None if future.cancelled() else future.exception()
-            if error is not None and not isinstance(error, _Stopped):
+            if error is not None and not isinstance(error, Stopped):
                 sl.error = error
             sl.done = True
             self.running -= 1
@@ -306,7 +332,7 @@ class _Run:
                 passed = self._dense(sl, cursor)
                 if passed is None:
                     return  # the rows ended within it
-                frontier = passed
+                frontier = int(passed)
                 with self.lock:
                     bottom = sl.bottom
                 if frontier < bottom - COARSE_MARGIN_NS:
@@ -507,13 +533,15 @@ class _Run:
                         sl = self.slices[head]
                         if sl.pages or sl.done:
                             break
+                        if self.cancel is not None and self.cancel.is_set():
+                            return
                         self._schedule(probe)
-                        self.lock.wait(0.05)
+                        self.lock.wait(STOP_POLL_S)
                     if sl.error is not None and not sl.pages:
                         raise sl.error
                     if probe is not None and probe.done() and not probe.cancelled():
                         error = probe.exception()
-                        if error is not None and not isinstance(error, _Stopped):
+                        if error is not None and not isinstance(error, Stopped):
                             raise error
                     item = sl.pages.popleft() if sl.pages else None
                 if item is None:  # the slice is done and read
@@ -525,10 +553,9 @@ class _Run:
                 with self.lock:
                     self._schedule(probe)
         finally:
-            self.stop.set()
+            self.pool.close()  # sets self.stop
             with self.lock:
                 self.lock.notify_all()
-            self.pool.shutdown(wait=False, cancel_futures=True)
 
     def _emit(self, page: Page, xs: list[int | None]) -> Iterator[Page]:
         """``page`` as yielded: ``repeated`` (ids yielded before) and ``covered`` set."""
@@ -574,7 +601,11 @@ class _Run:
         density = self._density()
         if density is None:
             return
-        cap = self.concurrency if not self.query.ramp else min(self.concurrency, 1 + self.yielded_pages)
+        cap = (
+            self.concurrency
+            if not self.query.ramp
+            else min(self.concurrency, 1 + self.yielded_pages)
+        )
         if probe is not None and not probe.done():
             cap -= 1
         if self.slice_pages is None:  # the walk's first split: cut it in `concurrency` parts
@@ -619,9 +650,12 @@ class _Run:
             if held >= READ_AHEAD_PAGES and best is not None:
                 break  # only the first running slice may be cut while pages pile up
             middle = (sl.cursor + low) / 2
-            if left > 2 * self.full_rows and low < middle < sl.cursor:
-                if best is None or left > best[0]:
-                    best = (left, index, middle)
+            if (
+                left > 2 * self.full_rows
+                and low < middle < sl.cursor
+                and (best is None or left > best[0])
+            ):
+                best = (left, index, middle)
         if best is None:
             return None
         return best[1], best[2]
@@ -636,7 +670,3 @@ def _trailing_tie(xs: list[int | None]) -> int | None:
     while i > 0 and xs[i - 1] == last:
         i -= 1
     return i
-
-
-class _Stopped(Exception):
-    """The walk was stopped (its caller went away); a worker ends quietly."""

@@ -114,8 +114,10 @@ def check_contract(table: pa.Table, entity: str) -> pa.Table:
 
 
 def frame_to_table(frame: pd.DataFrame) -> pa.Table:
-    """A sessionkit frame → the plain Arrow table the store writes (the index is dropped)."""
-    return plain_table(pa.Table.from_pandas(frame, preserve_index=False))
+    """A sessionkit frame → the plain Arrow table the store writes (the index is dropped); its
+    JSON-text columns (``frame.attrs[frames.JSON_COLUMNS]``) typed :data:`frames.JSON` again."""
+    table = plain_table(pa.Table.from_pandas(frame, preserve_index=False))
+    return frames.mark_json(table, frame.attrs.get(frames.JSON_COLUMNS, ()))
 
 
 def day_strings(created_at: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -338,14 +340,15 @@ def restore_dtypes(table: pa.Table) -> pd.DataFrame:
 
 def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
     """``table`` with exactly the fields of ``target``, in its order: a missing column is all
-    nulls, a column of another type is cast to the target's type (text by
-    :func:`sessionkit.frames.cast_or_text` when no cast exists)."""
+    nulls, a column of another type is cast to the target's type
+    (:func:`sessionkit.frames.cast_or_text`: JSON text, with a warning naming the column,
+    when the column became JSON text)."""
     n = table.num_rows
     arrays = []
     for field in target:
         if field.name in table.column_names:
             column = table[field.name]
-            arrays.append(frames.cast_or_text(column, field.type))
+            arrays.append(frames.cast_or_text(column, field.type, name=field.name))
         else:
             arrays.append(pa.nulls(n, field.type))
     return pa.Table.from_arrays(arrays, schema=target)

@@ -123,7 +123,7 @@ def post_filter(
         if column not in table.column_names:
             mask[:] = False
             break
-        values = table[column].to_pylist()
+        values = frames.values_of(table[column])  # a JSON-text column's texts read back
         mask &= np.fromiter((json_equal(v, value) for v in values), dtype=bool, count=n)
     return table if mask.all() else table.filter(pa.array(mask))
 

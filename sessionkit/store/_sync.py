@@ -423,7 +423,9 @@ class _Run:
         self.manifest["scopes"][key] = state
         self.commit()
 
-    def _read(self, pages: Iterator[Page], on_batch: Callable[[Page], None] | None = None) -> pd.Timestamp | None:
+    def _read(
+        self, pages: Iterator[Page], on_batch: Callable[[Page], None] | None = None
+    ) -> pd.Timestamp | None:
         """Ingest ``pages`` (a walk) in durable batches of ``batch_pages``; after each batch,
         ``on_batch(last page of it)``. Returns the newest ``start_time`` read."""
         batch: list[Page] = []
@@ -470,9 +472,9 @@ class _Run:
             state["top"] = _text(_max_time(table, "updated_at"))  # saved with the first batch
         params = dict(walk)
         if state["floor"] is not None:  # resume: below what is stored (a second's overlap)
-            before = _stamp(state["floor"]) + pd.Timedelta(1, "s")  # type: ignore[operator]
+            before = pd.Timestamp(state["floor"]) + pd.Timedelta(1, "s")
             bound = params.get("startBefore")
-            if bound is None or _stamp(bound) > before:  # type: ignore[operator]
+            if bound is None or pd.Timestamp(bound) > before:
                 params["startBefore"] = format_time(before)
 
         def progress(page: Page) -> None:
@@ -504,10 +506,10 @@ class _Run:
         if newest is not None:
             edge = newest - overlap
             since = recent.get("startAfter")
-            if since is None or _stamp(since) < edge:  # type: ignore[operator]
+            if since is None or pd.Timestamp(since) < edge:
                 recent["startAfter"] = format_time(edge)
             until = older.get("startBefore")
-            if until is None or _stamp(until) > edge + WINDOW_MARGIN:  # type: ignore[operator]
+            if until is None or pd.Timestamp(until) > edge + WINDOW_MARGIN:
                 older["startBefore"] = format_time(edge + WINDOW_MARGIN)
         read = self._read(self.client.iter_session_pages(recent, walk="time"))
         if read is not None and (newest is None or read > newest):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import orjson
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 import sessionkit as sk
-from sessionkit import frames, schema
+from sessionkit import frames, jsonparse, schema
 
 SID = "sess_" + "a" * 32
 SID2 = "sess_" + "b" * 32
@@ -158,12 +159,17 @@ def test_timestamp_forms_normalise_to_utc_exactly(text: str, expected: str) -> N
     assert df.loc[0, "created_at"] == pd.Timestamp(expected, tz="UTC")
 
 
-def test_metadata_type_clash_across_batches_keeps_text() -> None:
+def test_metadata_type_clash_across_batches_keeps_json_text_and_says_so() -> None:
     a = frames.sessions_table_from_records([_session(metadata={"k": 1})])
     b = frames.sessions_table_from_records([_session(id=SID2, metadata={"k": "one"})])
-    table = frames.concat_tables([a, b], schema.SESSION_COLUMNS)
+    with pytest.warns(
+        sk.SchemaWarning, match=r"sessions\.metadata\.k: 2 value\(s\) \(1 integer, 1 string\)"
+    ):
+        table = frames.concat_tables([a, b], schema.SESSION_COLUMNS)
     df = frames.to_pandas(table, schema.SESSION_COLUMNS)
-    assert df["metadata.k"].tolist() == ["1", "one"]
+    assert df["metadata.k"].tolist() == ["1", '"one"']
+    assert str(df["metadata.k"].dtype) == "string"
+    assert df.attrs[frames.JSON_COLUMNS] == ["metadata.k"]
 
 
 def test_eval_runs_result_object_or_string() -> None:
@@ -299,3 +305,160 @@ def test_concat_keeps_categories_and_the_severity_order() -> None:
     assert pd.concat(logs)["severity"].dtype == order  # the same order already stacks in pandas
     with pytest.raises(ValueError, match="at least one frame"):
         sk.concat([])
+
+
+# --------------------------------------------------------------------------- free-form values
+
+
+def _both_roads(records: list[dict[str, object]]) -> tuple[pd.DataFrame, list[str]]:
+    """The frame of ``records`` from raw pages (one per record: several pages in one batch)
+    and from the records themselves — asserted equal — and the SchemaWarnings of the pages."""
+    pages = [json.dumps({"success": True, "data": [r]}).encode() for r in records]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paged = frames.sessions_frame_from_pages(pages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = sk.sessions_frame(records)
+    pd.testing.assert_frame_equal(paged, whole)
+    assert paged.attrs == whole.attrs
+    return paged, [str(w.message) for w in caught if issubclass(w.category, sk.SchemaWarning)]
+
+
+def test_a_nested_path_and_a_dotted_key_get_their_own_columns_on_both_roads() -> None:
+    """Before: both were `metadata.x.y` and the page road set one value to NA."""
+    df, said = _both_roads(
+        [_session(metadata={"x": {"y": 1}}), _session(id=SID2, metadata={"x.y": 2, "": 3})]
+    )
+    assert df["metadata.x.y"].tolist() == [1, pd.NA]
+    assert df['metadata."x.y"'].tolist() == [pd.NA, 2]
+    assert df['metadata.""'].tolist() == [pd.NA, 3]
+    assert str(df["metadata.x.y"].dtype) == str(df['metadata."x.y"'].dtype) == "Int64"
+    assert said == []
+
+
+def test_a_field_named_like_a_metadata_column_is_kept_apart() -> None:
+    """Before: a field `metadata.x` and metadata key `x` shared a column; one value was lost."""
+    df, _ = _both_roads(
+        [
+            _session(metadata={"x": 1}, **{"metadata.x": "field", "api.agent": True}),
+            _session(id=SID2, metadata={"x": 2}, agent="theirs"),
+        ]
+    )
+    assert df["metadata.x"].tolist() == [1, 2]
+    assert df["api.metadata.x"].tolist() == ["field", pd.NA]
+    assert df["api.api.agent"].tolist() == [True, pd.NA]
+    assert df["api.agent"].tolist() == [pd.NA, "theirs"]
+
+
+@pytest.mark.parametrize(
+    ("values", "texts", "kinds"),
+    [
+        ([2**53 + 1, 1.5], ["9007199254740993", "1.5"], "1 integer past ±2**53, 1 number"),
+        ([2**64, 1], ["18446744073709551616", "1"], "1 integer, 1 integer past ±2**53"),
+        ([-(2**63) - 1, None], ["-9223372036854775809", None], "1 integer past ±2**53"),
+        ([1, "1"], ["1", '"1"'], "1 integer, 1 string"),
+        ([True, 1.0], ["true", "1"], "1 boolean, 1 number"),
+        ([[1, "a"], [{"o": 1.0}]], ['[1,"a"]', '[{"o":1}]'], "2 list"),
+    ],
+)
+def test_values_no_column_type_holds_exactly_are_kept_as_json_text_and_said(
+    values: list[object], texts: list[str | None], kinds: str
+) -> None:
+    """Before: 2**53+1 read as 2**53 on the page road, 2**64 as a float, 1 and "1" as "1"."""
+    records = [_session(id=f"sess_{i}", metadata={"k": v}) for i, v in enumerate(values)]
+    df, said = _both_roads(records)
+    assert [None if v is pd.NA else v for v in df["metadata.k"]] == texts
+    assert str(df["metadata.k"].dtype) == "string"
+    assert df.attrs[frames.JSON_COLUMNS] == ["metadata.k"]
+    assert [m for m in said if "metadata.k" in m] == [
+        frames.widened_text("sessions.metadata.k", _kinds(kinds), "sess_0")
+    ]
+    decoded = [None if t is pd.NA else jsonparse.loads(str(t).encode()) for t in df["metadata.k"]]
+    assert decoded == values
+
+
+def _kinds(text: str) -> dict[str, int]:
+    return {kind: int(n) for n, kind in (part.split(" ", 1) for part in text.split(", "))}
+
+
+def test_integers_and_fractions_in_one_key_are_exact_floats_without_a_word() -> None:
+    df, said = _both_roads(
+        [_session(metadata={"k": 2**53}), _session(id=SID2, metadata={"k": 0.5})]
+    )
+    assert df["metadata.k"].tolist() == [2.0**53, 0.5] and str(df["metadata.k"].dtype) == "float64"
+    assert said == [] and frames.JSON_COLUMNS not in df.attrs
+
+
+def test_text_that_looks_like_a_time_stays_text_on_the_page_road() -> None:
+    """Before: Arrow read it as a timestamp[s] (the +02:00 dropped) on the page road only."""
+    when = "2026-01-01T10:00:00+02:00"
+    df, _ = _both_roads([_session(metadata={"when": when, "days": ["2026-01-01"]})])
+    assert df["metadata.when"].tolist() == [when] and str(df["metadata.when"].dtype) == "string"
+    assert df["metadata.days"].tolist() == [["2026-01-01"]]
+
+
+def test_metadata_that_is_no_object_is_reported_not_dropped_silently() -> None:
+    df, said = _both_roads([_session(metadata="gold"), _session(id=SID2, metadata=[None, None])])
+    assert len(df) == 2 and not [c for c in df.columns if c.startswith("metadata.")]
+    assert any(
+        m.startswith("sessions.metadata: 2 value(s) could not be read as a JSON object")
+        for m in said
+    )
+
+
+def test_a_number_past_a_double_is_said_wherever_it_lands() -> None:
+    body = orjson.dumps(
+        {
+            "success": True,
+            "data": [
+                _session(metadata={"f": "@INF@", "l": ["@INF@"], "mix": "@INF@"}),
+                _session(id=SID2, metadata={"mix": "text"}),
+            ],
+        }
+    ).replace(b'"@INF@"', b"1e400")
+    with pytest.warns(sk.SchemaWarning) as caught:
+        df = frames.sessions_frame_from_pages([body])
+    said = " ".join(str(w.message) for w in caught)
+    assert df["metadata.f"].iloc[0] == float("inf") and pd.isna(df["metadata.f"].iloc[1])
+    assert df["metadata.l"].iloc[0] == [float("inf")]
+    assert df["metadata.mix"].tolist() == ["Infinity", '"text"']
+    assert "sessions.metadata.f: 1 value(s) are infinite" in said
+    assert "sessions.metadata.l: 1 value(s) are infinite" in said
+    assert (
+        "sessions.metadata.mix: 2 value(s) (1 infinite number, 1 string) became JSON text" in said
+    )
+
+
+def test_eval_run_fields_never_collide_with_the_columns_of_their_result() -> None:
+    """Before: a run field `metadata.x` or `result.k`, or a dotted result.metadata key, shared
+    a column with (and was overwritten by) the result's own."""
+    run = {
+        "id": "evalrun_1",
+        "metadata.x": "field",
+        "result.k": "field",
+        "metadata": "a field of the run",
+        "result": {"k": {"deep": 1}, "metadata": {"x": 1, "a": {"b": 2}, "a.b": 3}},
+    }
+    df = sk.eval_runs_frame([(SID, run)])
+    row = df.iloc[0]
+    assert row["metadata.x"] == 1 and row["api.metadata.x"] == "field"
+    assert row["metadata.a.b"] == 2 and row['metadata."a.b"'] == 3
+    assert row["result.k"] == '{"deep":1}' and row["api.result.k"] == "field"
+    assert row["metadata"] == "a field of the run"
+
+
+def test_json_text_columns_survive_a_round_trip_through_pandas_into_the_store_form() -> None:
+    from sessionkit.store._arrow import frame_to_table
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = sk.sessions_frame(
+            [_session(metadata={"k": 1}), _session(id=SID2, metadata={"k": "1"})]
+        )
+    table = frame_to_table(df)
+    assert table.schema.field("metadata.k").type == frames.JSON
+    assert table["metadata.k"].to_pylist() == ["1", '"1"']
+    picked = frame_to_table(df[df["id"] == SID2])  # a selection keeps the frame's attrs
+    assert picked.schema.field("metadata.k").type == frames.JSON
+    assert picked["metadata.k"].to_pylist() == ['"1"']

@@ -3,6 +3,9 @@ orjson allows, malformed ones refused by name, and the fast page check against t
 
 from __future__ import annotations
 
+import json
+import math
+
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -32,7 +35,71 @@ def test_iterative_parser_and_writer_agree_with_orjson(value: object) -> None:
     for _ in range(1_100):
         (wrapped,) = wrapped
     assert wrapped == orjson.loads(text)
-    assert jsonparse.dumps_text(value) == text.decode()
+    written = jsonparse.dumps_text(value)
+    assert jsonparse.loads(written.encode()) == value  # reads back to the same value
+    if "." not in text.decode() and "e" not in text.decode().lower():  # no fraction: as orjson
+        assert written == text.decode()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"18446744073709551616",  # 2**64: orjson reads it as a float
+        b'{"a": [1, -9223372036854775809]}',  # below -2**63
+        b'{"a":1e400,"b":123456789012345678901234567890}',  # with a number orjson refuses
+        b'[{"x": "sess_0000000000000000000000000000001"}, 98765432109876543210]',
+    ],
+)
+def test_integers_past_64_bits_are_read_exactly(text: bytes) -> None:
+    """Before: orjson turned 2**64 (and anything past -2**63 .. 2**64-1) into a float."""
+    assert jsonparse.loads(text) == json.loads(text)
+    if b"1e400" in text:
+        return  # past orjson's depth, a number past a double is refused (ijson), not changed
+    deep = b"[" * 1_100 + text + b"]" * 1_100  # the iterative path too
+    value = jsonparse.loads(deep)
+    for _ in range(1_100):
+        (value,) = value
+    assert value == json.loads(text)
+
+
+def test_long_digit_runs_in_strings_keep_the_fast_path() -> None:
+    body = b'{"id": "sess_00000000000000000000000000000001", "n": 12345678901234567}'
+    assert not jsonparse._may_hold_big_int(body)
+    assert jsonparse._may_hold_big_int(b'{"n": 1234567890123456789}')
+    assert jsonparse._may_hold_big_int(b"[ -1234567890123456789]")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (2**64, "18446744073709551616"),  # before: '"18446744073709551616"', a string
+        (-(2**63) - 1, "-9223372036854775809"),
+        (
+            [1.0, 0.5, -0.0, 2.0**53, 2.0**54],
+            "[1,0.5,-0.0,9007199254740992,1.8014398509481984e+16]",
+        ),
+        (float("inf"), "Infinity"),  # before: null
+        ({"a": [float("-inf"), float("nan")]}, '{"a":[-Infinity,NaN]}'),
+        ("1", '"1"'),
+        (True, "true"),
+    ],
+)
+def test_dumps_text_writes_each_value_so_it_reads_back_the_same(value: object, text: str) -> None:
+    assert jsonparse.dumps_text(value) == text
+    assert _same(jsonparse.loads(text.encode()), value)
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal as JSON values: 1 == 1.0, NaN == NaN, -0.0 keeps its sign, a bool is no number."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        return math.isnan(b)
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    return a == b and math.copysign(1, a) == math.copysign(1, b) if a == 0 else a == b  # type: ignore[arg-type]
 
 
 def _nested(depth: int, leaf: str = "1") -> bytes:
@@ -94,17 +161,20 @@ def test_the_fast_page_check_agrees_with_the_full_parse_or_defers_to_it(payload:
     from sessionkit.client.envelope import _fast_page_ids
 
     body = orjson.dumps(payload)
-    ids = _fast_page_ids(body)
-    if ids is not None:  # accepted: exactly what the full parse sees
+    fast = _fast_page_ids(body)
+    if fast is not None:  # accepted: exactly what the full parse sees
+        ids, starts = fast
         assert isinstance(payload, dict) and payload["success"] is True
         assert ids == tuple(item["id"] for item in payload["data"])
+        texts = [item.get("start_time") for item in payload["data"]]
+        assert starts == tuple(t if isinstance(t, str) else None for t in texts)
 
 
 def test_the_fast_page_check_defers_on_everything_it_does_not_vouch_for() -> None:
     from sessionkit.client.envelope import _fast_page_ids
 
     good = orjson.dumps({"success": True, "data": [{"id": "a"}, {"id": "b"}]})
-    assert _fast_page_ids(good) == ("a", "b")
+    assert _fast_page_ids(good) == (("a", "b"), (None, None))
     assert _fast_page_ids(b'{"success": false, "data": []}') is None
     assert _fast_page_ids(b'{"success": true, "data": {}}') is None
     assert _fast_page_ids(b'{"success": true, "data": [{"id": 5}]}') is None

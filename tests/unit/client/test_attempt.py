@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from sessionkit.client.attempt import Attempt
-from sessionkit.client.retry import Retryable
+from sessionkit.client.retry import Retryable, Stopped
 from sessionkit.config import Secret
 from sessionkit.errors import (
     APIConnectionError,
@@ -126,3 +127,36 @@ def test_transport_failures_are_retryable() -> None:
     with pytest.raises(Retryable) as info:
         _attempt(slow).get("http://h/x")
     assert isinstance(info.value.error, APITimeoutError)
+
+
+def test_a_stopped_attempt_sends_nothing() -> None:
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, content=b"{}")
+
+    stop = threading.Event()
+    attempt = _attempt(record)
+    assert attempt.get("http://h/x", stop=stop).body == b"{}"  # not set: sent
+    stop.set()
+    with pytest.raises(Stopped):
+        attempt.get("http://h/x", stop=stop)
+    assert len(sent) == 1
+
+
+def test_a_body_that_times_out_between_chunks_says_how_much_came() -> None:
+    """A transport the deadline is not installed in (here in memory) still times out per
+    read; the message tells headers-but-incomplete-body apart from no answer."""
+
+    class SlowBody(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"x" * 123
+            raise httpx.ReadTimeout("slow")
+
+    with pytest.raises(Retryable) as info:
+        _attempt(lambda r: httpx.Response(200, stream=SlowBody())).get("http://h/x")
+    assert isinstance(info.value.error, APITimeoutError)
+    assert "did not complete within 5 s (the server sent 123 bytes of its body" in str(
+        info.value.error
+    )

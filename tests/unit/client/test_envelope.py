@@ -48,17 +48,24 @@ def test_bytes_that_are_not_utf8_are_replaced_with_a_warning() -> None:
     assert data == [{"id": "s1", "x": "a\ufffdb"}] and repaired != body
 
 
-def test_page_ids_of_a_plain_page_come_in_order() -> None:
-    body = orjson.dumps({"success": True, "data": [{"id": "b"}, {"id": "a"}, {"id": "c"}]})
-    assert page_ids(body, **ARGS) == (body, ("b", "a", "c"))
-    assert _fast_page_ids(body) == ("b", "a", "c")
+def test_page_ids_of_a_plain_page_come_in_order_with_their_start_times() -> None:
+    rows = [
+        {"id": "b", "start_time": "2026-11-01T00:00:00Z"},
+        {"id": "a"},
+        {"id": "c", "start_time": 7},
+    ]
+    body = orjson.dumps({"success": True, "data": rows})
+    starts = ("2026-11-01T00:00:00Z", None, None)  # text only: a number is no time
+    assert page_ids(body, **ARGS) == (body, ("b", "a", "c"), starts)
+    assert _fast_page_ids(body) == (("b", "a", "c"), starts)
 
 
 def test_rows_without_a_usable_id_are_keyed_by_a_digest() -> None:
     rows = [{"id": "s1"}, {"id": None, "x": 1}, {"id": 7}, {"x": 1, "id": None}]
     body = orjson.dumps({"success": True, "data": rows})
     assert _fast_page_ids(body) is None  # not plain: the full path decides
-    _, ids = page_ids(body, **ARGS)
+    _, ids, starts = page_ids(body, **ARGS)
+    assert starts == (None,) * 4
     assert ids[0] == "s1" and all(i.startswith("\0") for i in ids[1:])
     assert ids[1] != ids[2] and ids[1] == ids[3]  # the same row, whatever its key order
     assert _row_key({"id": "s9"}) == "s9"

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from sessionkit.client.fanout import chunks, fan_out
+from sessionkit.client.workers import current_stop
 from sessionkit.errors import NotFoundError
 
 
@@ -86,3 +87,51 @@ def test_nothing_to_do_is_an_empty_list() -> None:
 def test_chunks() -> None:
     assert list(chunks(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
     assert list(chunks([], 3)) == []
+
+
+def test_the_first_failure_stops_the_running_calls_without_waiting_for_them() -> None:
+    """A running call that waits on its pool's stop event (as a retry wait does) ends when
+    another call fails; the caller gets the failure at once, not when the wait runs out."""
+    ended: list[float] = []
+
+    def work(i: int) -> int:
+        if i == 0:
+            time.sleep(0.2)
+            raise NotFoundError("gone", status_code=404, method="GET", url="u")
+        stop = current_stop()
+        assert stop is not None
+        stop.wait(30)
+        ended.append(time.monotonic())
+        return i
+
+    began = time.monotonic()
+    with pytest.raises(NotFoundError):
+        fan_out(work, list(range(4)), concurrency=4)
+    assert time.monotonic() - began < 2.0
+    deadline = time.monotonic() + 2
+    while len(ended) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(ended) == 3 and max(ended) - began < 2.0
+
+
+def test_keyboard_interrupt_in_a_callback_stops_the_fan_out_at_once() -> None:
+    """Ctrl-C lands in the thread that waits (here: raised by its ``on_done``)."""
+    started: list[int] = []
+
+    def work(i: int) -> int:
+        started.append(i)
+        if i:
+            stop = current_stop()
+            assert stop is not None
+            stop.wait(30)
+        return i
+
+    def interrupt(_: int) -> None:
+        raise KeyboardInterrupt
+
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        fan_out(work, list(range(100)), concurrency=2, on_done=interrupt)
+    assert time.monotonic() - began < 2.0
+    time.sleep(0.3)
+    assert len(started) <= 3  # the queued calls were cancelled, not run

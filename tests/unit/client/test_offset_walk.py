@@ -308,7 +308,9 @@ def test_deletes_between_requests_lose_no_surviving_row(concurrency: int) -> Non
 def test_a_limited_walk_under_deletes_keeps_the_top_rows() -> None:
     rows = spread(2000)
     fake = FakeSessions(list(rows), before_request=_delete_some(5, 8))  # type: ignore[arg-type]
-    pages = list(OffsetWalk()(fake.fetch, WalkQuery({"sort": "created"}, max_rows=450), PAGE_MAX, 4))
+    pages = list(
+        OffsetWalk()(fake.fetch, WalkQuery({"sort": "created"}, max_rows=450), PAGE_MAX, 4)
+    )
     got = set(distinct(pages))
     alive = fake.alive()
     newest = [r.id for r in sorted(rows, key=lambda r: -r.created) if r.id in alive]

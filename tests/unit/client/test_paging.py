@@ -50,5 +50,3 @@ def test_stopping_a_read_ahead_stops_the_walk() -> None:
     next(pages)
     pages.close()  # type: ignore[attr-defined]
     assert closed.wait(5)
-
-

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import email.utils
 import random
+import threading
+import time
 
 import httpx
 import pytest
 
-from sessionkit.client.retry import Retryable, RetryPolicy, call_with_retries, retry_after_seconds
+from sessionkit.client.retry import (
+    Retryable,
+    RetryPolicy,
+    Stopped,
+    call_with_retries,
+    retry_after_seconds,
+)
 from sessionkit.errors import APITimeoutError, BadResponseError
 
 
@@ -84,6 +92,33 @@ def test_the_budget_bounds_the_time_waits_included() -> None:
             clock=lambda: now[0],
         )
     assert len(calls) == 3  # waits at 4 and 8 s; a third would end at 12 s > 10 s
+
+
+def test_a_set_stop_event_starts_no_attempt() -> None:
+    calls, attempt = _failing(0)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Stopped, match="stopped before attempt 1"):
+        call_with_retries(attempt, RetryPolicy(), what="GET u", stop=stop)  # type: ignore[arg-type]
+    assert calls == []
+
+
+def test_setting_the_stop_event_ends_a_retry_wait_at_once_and_no_attempt_follows() -> None:
+    """The server asked for 30 s; the stop event, set 0.2 s into the wait, ends it."""
+    calls, attempt = _failing(10, hint=30.0)
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    began = time.monotonic()
+    with pytest.raises(Stopped, match="stopped while waiting to retry"):
+        call_with_retries(attempt, RetryPolicy(), what="GET u", stop=stop)  # type: ignore[arg-type]
+    assert time.monotonic() - began < 1.0
+    assert len(calls) == 1
+
+
+def test_stopped_is_no_exception_a_user_function_catches() -> None:
+    """Like asyncio.CancelledError: ``except Exception`` in a loader's or a user's function
+    on the way does not swallow it."""
+    assert issubclass(Stopped, BaseException) and not issubclass(Stopped, Exception)
 
 
 def test_errors_that_are_not_retryable_pass_at_once() -> None:

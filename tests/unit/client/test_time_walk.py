@@ -20,7 +20,11 @@ from tests.fake_api import NS, FakeSessions, Row, distinct, spread
 
 
 def _walk(
-    fake: FakeSessions, *, concurrency: int = 8, limit: int = 100, walk: TimeWalk | None = None,
+    fake: FakeSessions,
+    *,
+    concurrency: int = 8,
+    limit: int = 100,
+    walk: TimeWalk | None = None,
     **query: object,
 ) -> list[Page]:
     strategy = walk or TimeWalk()
@@ -100,7 +104,11 @@ class _Deleter:
         for _ in range(self.rng.randint(1, 8)):
             if not server.rows:
                 return
-            at = max(range(len(server.rows)), key=lambda i: server.rows[i].start) if self.newest else self.rng.randrange(len(server.rows))
+            at = (
+                max(range(len(server.rows)), key=lambda i: server.rows[i].start)
+                if self.newest
+                else self.rng.randrange(len(server.rows))
+            )
             server.rows.pop(at)
             self.deleted += 1
 
@@ -169,13 +177,17 @@ def test_bounds_read_inclusively_lose_nothing() -> None:
 @pytest.mark.parametrize("cap", [30, 50, 99])
 @pytest.mark.parametrize("later", [False, True])
 def test_a_server_capping_pages_loses_nothing(cap: int, later: bool) -> None:
-    fake = FakeSessions(spread(1000), cap=lambda calls, params: None if later and calls <= 2 else cap)
+    fake = FakeSessions(
+        spread(1000), cap=lambda calls, params: None if later and calls <= 2 else cap
+    )
     assert distinct(_walk(fake)) == _newest_first(fake.rows)
 
 
 def test_a_server_ignoring_the_time_bounds_is_refused_by_name() -> None:
     fake = FakeSessions(spread(3000), ignore_bounds=True)
-    with pytest.raises(BadResponseError, match=r"outside that window: it ignores startBefore") as info:
+    with pytest.raises(
+        BadResponseError, match=r"outside that window: it ignores startBefore"
+    ) as info:
         _walk(fake)
     assert "paging contract" in (info.value.hint or "")
     assert len(fake.calls) < 20
@@ -263,8 +275,17 @@ def test_a_workers_error_reaches_the_reader() -> None:
     seed=st.integers(0, 1000),
 )
 def test_property_every_survivor_exactly_once(
-    n: int, ties: int, gap: int, deletes: int, shuffle: bool, inclusive: bool, precision: int,
-    cap: int | None, desc: bool, concurrency: int, seed: int,
+    n: int,
+    ties: int,
+    gap: int,
+    deletes: int,
+    shuffle: bool,
+    inclusive: bool,
+    precision: int,
+    cap: int | None,
+    desc: bool,
+    concurrency: int,
+    seed: int,
 ) -> None:
     rows = spread(n, ties=ties, gap=gap)
     rng = random.Random(seed)
@@ -275,8 +296,13 @@ def test_property_every_survivor_exactly_once(
                 server.rows.pop(rng.randrange(len(server.rows)))
 
     fake = FakeSessions(
-        list(rows), shuffle_ties=shuffle, inclusive=inclusive, precision=precision,
-        cap=lambda calls, params: cap, before_request=delete, seed=seed,
+        list(rows),
+        shuffle_ties=shuffle,
+        inclusive=inclusive,
+        precision=precision,
+        cap=lambda calls, params: cap,
+        before_request=delete,
+        seed=seed,
     )
     params = {} if desc else {"sort": "startTime", "direction": "asc"}
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
+from sessionkit import frames
 from sessionkit.params import session_filters
 from sessionkit.store._reader import (
     days_for,
@@ -97,6 +98,16 @@ def test_post_filter_by_agent_ids_and_metadata() -> None:
     assert post_filter(table, {"paid": 1}).num_rows == 0  # true is not 1
     assert post_filter(table, {"tier": 1, "paid": True}, {"y"})["id"].to_pylist() == ["a"]
     assert post_filter(table, {"nope": 1}).num_rows == 0
+
+
+def test_post_filter_compares_a_json_text_column_by_the_values_sent() -> None:
+    """A column of mixed kinds holds JSON text (1 is '1', "1" is '"1"'); the filter compares
+    the values they read back to, as the API compares the values sent."""
+    texts = pa.array(["1", '"1"', "2.5", None]).cast(frames.JSON)
+    table = pa.table({"id": ["a", "b", "c", "d"], "agent_ids": [[]] * 4, "metadata.k": texts})
+    assert post_filter(table, {"k": 1})["id"].to_pylist() == ["a"]
+    assert post_filter(table, {"k": "1"})["id"].to_pylist() == ["b"]
+    assert post_filter(table, {"k": 2.5})["id"].to_pylist() == ["c"]
     # the metadata= filter as the loaders take it, flattened to the columns' a.b names
     assert flat_metadata({"a": {"b": 1}, "c": "x"}) == {"a.b": 1, "c": "x"}
     assert flat_metadata(None) == {}
