@@ -257,7 +257,8 @@ class OffsetWalk:
                 page = _result(pending.pop(head), stop)
                 if page is None:
                     return None  # the caller stopped the walk
-                if previous is not None and previous.rows >= size:
+                if previous is not None and previous.rows >= size and overlap:
+                    # (1-row pages cannot overlap: nothing to check them by, a known limit)
                     page = self._connected(fetch, query, page, previous, size, step, guard)
                     if page.offset != head:  # stepped back: the offsets after it moved
                         for future in pending.values():

@@ -62,6 +62,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -80,7 +81,6 @@ SLICE_PAGES = (2, 64)  # pages a new slice is cut for: at least, at most
 READ_AHEAD_PAGES = 256  # pages held for slices ahead of the one being read: no new slice past
 DENSE_PASSES = 4  # readings of a dense window before an unstable one is refused
 STEP_BACKS = 64  # pages a dense reading may step back in a row (rows deleted under it)
-CAP_FLOOR = 5  # a later page cap below this is not followed (the first page's always is)
 _INF = math.inf
 
 
@@ -188,6 +188,7 @@ class _Run:
         self.stop = self.pool.stop  # set when the walk ends: its workers send nothing more
         self.slices: list[_Slice] = [_Slice(top=self.near_x, bottom=-_INF, last=True)]
         self.far_end: float | None = None  # x of the far end (the probe's answer)
+        self.far_probe: Future[None] | None = None
         self.far_known = False
         self.densities: deque[tuple[int, float]] = deque(maxlen=16)  # (rows, x span) of pages
         self.yielded_pages = 0
@@ -308,15 +309,10 @@ class _Run:
                 page, xs = self._gap(sl, anchor, page, xs)
             self._push(sl, page, xs)
             dated = [x for x in xs if x is not None]
-            if page.rows < self.full_rows:
-                if not page.rows or not self._past_short(sl, page, dated):
-                    return  # nothing before the bound, or nothing past the page
-                if page.rows < self.full_rows:
-                    raise paging_error(  # a cap below CAP_FLOOR after full pages
-                        f"the server answered {page.rows} of {self.size} sessions asked and "
-                        "more exist past them: it caps pages too low to page through.",
-                        self.query.url,
-                    )
+            if page.rows < self.full_rows and (
+                not page.rows or not self._past_short(sl, page, dated)
+            ):
+                return  # nothing before the bound, or nothing past the page
             if not dated:
                 raise paging_error(
                     f"a full page of {page.rows} sessions had no readable start_time; "
@@ -381,9 +377,10 @@ class _Run:
 
         Asks for the rows from the page's lowest row on (its ``x`` plus the margin): an honest
         end answers only rows the walk has; a server that caps answers rows past the cap.
-        When that answer is as long as the page and holds only rows the walk has (a tie at
-        the lowest row as wide as the cap), the same question at the offset past them tells.
-        Keyset first, so rows deleted meanwhile shift nothing that is asked."""
+        When that answer holds only rows at the lowest one (a cap as tight as the rows there),
+        it asks for the rows strictly below it, and, when the rows there were as many as the
+        page (a tie as wide as the cap), the same question at the offset past them. Keyset
+        first, so rows deleted meanwhile shift nothing that is asked."""
         if not dated:
             return False  # rows without a time: nothing to page past
         low = min(dated)
@@ -392,13 +389,35 @@ class _Run:
         if not self._connects(probe_xs, low):
             probe, probe_xs = self._gap(sl, low, probe, probe_xs)
         more = self._new_below(sl, probe, probe_xs, low)
-        if not more and probe.rows and probe.rows >= page.rows:
-            self._refetched()
-            beyond, beyond_xs = self._request(low + self.margin, offset=probe.rows)
-            more = self._new_below(sl, beyond, beyond_xs, low)
-        if more:
+        self._await_far_end()
+        with self.lock:
+            oldest = self.far_end is not None and low <= self.far_end  # nothing is below it
+        if not more and probe.rows and all(x is None or x >= low for x in probe_xs):
+            # only rows at or above the lowest one came back: a cap that tight hides what is
+            # below them (ask for that alone, unless it is the oldest row there is) or the
+            # rest of a tie as wide as the cap (ask past it by offset)
+            if not oldest:
+                self._refetched()
+                below, below_xs = self._request(low)
+                more = self._new_below(sl, below, below_xs, low)
+            if not more and probe.rows >= page.rows:
+                self._refetched()
+                beyond, beyond_xs = self._request(low + self.margin, offset=probe.rows)
+                more = self._new_below(sl, beyond, beyond_xs, low)
+        if more and probe.rows >= page.rows:
+            # (a shorter answer is no cap: rows that appeared below meanwhile, read on)
             self._adopt_cap(page.rows)
         return more
+
+    def _await_far_end(self) -> None:
+        """Wait for the far-end probe when one is on its way (it was sent with the first
+        page: it saves asking past a short page whether anything is older)."""
+        probe = self.far_probe
+        while probe is not None and not probe.done() and not self.stop.is_set():
+            try:
+                probe.exception(timeout=STOP_POLL_S)
+            except FutureTimeout:
+                continue
 
     def _past_short_offset(self, sl: _Slice, page: Page, near: float, offset: int) -> bool:
         """Within a dense window read by offset: whether rows follow the short ``page`` at
@@ -420,7 +439,9 @@ class _Run:
         )
 
     def _adopt_cap(self, rows: int) -> None:
-        if rows < self.full_rows and (rows >= CAP_FLOOR or self.yielded_pages == 0):
+        """Take ``rows`` as the server's page size (it answered that many when more exist):
+        a page of that many rows is full from now on."""
+        if rows < self.full_rows:
             logger.info("the server caps pages at %d rows (asked %d); adapting", rows, self.size)
             self.full_rows = rows
 
@@ -451,7 +472,8 @@ class _Run:
                 page, xs = self._request(near, offset=offset)
                 full = self.full_rows  # (a page cap found meanwhile lowers it)
                 step = max(1, full - max(1, full // 4))
-                if previous is not None and not (set(page.ids) & set(previous.ids)):
+                if full > 1 and previous is not None and not (set(page.ids) & set(previous.ids)):
+                    # (1-row pages cannot overlap: nothing to check them by, a known limit)
                     backs += 1  # rows deleted meanwhile moved the rest up: step back
                     if backs > STEP_BACKS:
                         raise paging_error(
@@ -525,7 +547,7 @@ class _Run:
             if self.far_x > -_INF:  # the walk's own bound is its far end
                 self.far_end, self.far_known = self.far_x, True
             elif max_rows is None or max_rows > self.size:
-                probe = self.pool.submit(self._probe_far_end)
+                probe = self.far_probe = self.pool.submit(self._probe_far_end)
             head = 0
             while head < len(self.slices):
                 with self.lock:

@@ -25,6 +25,7 @@ import sessionkit as sk
 from sessionkit import frames
 from sessionkit.emulator import Emulator
 from tests.conftest import CANARY_KEY, make_client
+from tests.servers import listing
 
 # --------------------------------------------------------------------------- over HTTP
 
@@ -189,8 +190,9 @@ _Window = Callable[[int, int, int], tuple[int, int]]
 
 
 class _PagingServer:
-    """A loopback ``GET /session`` that serves slices of ``records``: ``window(request_number,
-    offset, limit)`` gives the ``(start, stop)`` served. After ``cutoff`` requests every answer
+    """A loopback ``GET /session`` that serves slices of ``records`` (with ``honour_query``,
+    of the rows the query's time bounds and sort select, as the API does; else of ``records``
+    as they are): ``window(request_number, offset, limit)`` gives the ``(start, stop)`` served. After ``cutoff`` requests every answer
     is a 500, so a client that never gives up fails (``max_retries=0``) instead of hanging.
     The first ``grow`` records appear one at a time at the front (newest first), one every
     ``every`` requests: a live project whose sessions arrive during the walk."""
@@ -203,8 +205,10 @@ class _PagingServer:
         cutoff: int = 3_000,
         grow: int = 0,
         every: int = 1,
+        honour_query: bool = True,
     ) -> None:
         self.records, self.window, self.cutoff = records, window, cutoff
+        self.honour_query = honour_query
         self.grow, self.every = grow, every
         self.requests = 0
         self.lock = threading.Lock()
@@ -221,6 +225,8 @@ class _PagingServer:
                     server.requests += 1
                     number = server.requests
                     visible = server.records[max(0, server.grow - number // server.every) :]
+                if server.honour_query:  # the time bounds and the sort, as the API does
+                    visible = listing(visible, {k: v[-1] for k, v in query.items()})
                 if number > server.cutoff:
                     status, body = 500, b'{"success":false,"message":"cut off"}'
                 else:
@@ -278,26 +284,71 @@ def records(small_emu: Emulator) -> list[dict[str, object]]:
 
 
 class TestServersThatIgnoreOffset:
-    """A server that ignores ``offset`` (and maybe ``limit``) must not make the walk loop: it
-    stops long before the server's cut-off with a BadResponseError naming the problem."""
+    """A server that ignores ``offset`` (and maybe ``limit``) but answers the time bounds and
+    the sort: every walk without a limit is keyed by ``start_time`` and reads it all; a walk
+    by offset (a limit in another order than ``startTime``, the store's change feed) must not
+    loop: it stops long before the server's cut-off with a BadResponseError naming the
+    problem. A server that ignores the whole query string is refused by any walk."""
 
     HOSTILE: ClassVar[dict[str, _Window]] = {
         "full-pages": lambda n, offset, limit: (0, limit),
         "one-row-pages": lambda n, offset, limit: (0, 1),
-        "same-page-varying-sizes": lambda n, offset, limit: (0, min(limit, (1, 7, 3)[(n - 1) % 3])),
+        # (sizes by offset, not by request: what a walk sees does not depend on its timing)
+        "same-page-varying-sizes": lambda n, offset, limit: (
+            0,
+            min(limit, (1, 7, 3)[offset // 7 % 3]),
+        ),
         "same-page-shifted": lambda n, offset, limit: (n % 3, n % 3 + limit),
     }
 
+    @pytest.mark.parametrize("concurrency", [1, 8])
+    def test_a_time_walk_reads_everything_whatever_the_offsets(
+        self, records: list[dict[str, object]], concurrency: int
+    ) -> None:
+        server = _PagingServer(records, self.HOSTILE["full-pages"], cutoff=3_000)
+        try:
+            with server.client(concurrency=concurrency) as client:
+                frame = _guarded(
+                    lambda: sk.load_sessions(client=client, progress=False, agent_names=False)
+                )
+        finally:
+            server.close()
+        assert isinstance(frame, pd.DataFrame)
+        assert sorted(frame["id"]) == sorted(str(r["id"]) for r in records)
+        assert server.requests < len(records) // 50 + 20
+
+    @pytest.mark.parametrize("concurrency", [1, 8])
+    def test_one_row_pages_that_ignore_offset_are_refused_by_a_time_walk(
+        self, records: list[dict[str, object]], concurrency: int
+    ) -> None:
+        """A page of one row cannot step past the rows at the cursor by time alone (the
+        cursor's rows are asked again, on purpose: ties); offsets would, and this server
+        ignores them: a clear error, not a truncated frame."""
+        server = _PagingServer(records, self.HOSTILE["one-row-pages"], cutoff=3_000)
+        try:
+            refused = pytest.raises(sk.BadResponseError, match=r"the server ignores offset")
+            with server.client(concurrency=concurrency) as client, refused:
+                _guarded(lambda: sk.load_sessions(client=client, progress=False))
+        finally:
+            server.close()
+        assert server.requests < 40
+
     @pytest.mark.parametrize("name", list(HOSTILE))
     @pytest.mark.parametrize("concurrency", [1, 8])
-    def test_the_walk_gives_up_with_a_clear_error(
+    def test_an_offset_walk_gives_up_with_a_clear_error(
         self, records: list[dict[str, object]], name: str, concurrency: int
     ) -> None:
         server = _PagingServer(records, self.HOSTILE[name], cutoff=3_000)
         try:
-            refused = pytest.raises(sk.BadResponseError, match=r"ignored offset=\d+")
+            refused = pytest.raises(
+                sk.BadResponseError, match=r"ignored offset=\d+|another order than before"
+            )
             with server.client(concurrency=concurrency) as client, refused as caught:
-                _guarded(lambda: sk.load_sessions(client=client, progress=False))
+                _guarded(
+                    lambda: sk.load_sessions(
+                        client=client, progress=False, sort="created", limit=1_000
+                    )
+                )
         finally:
             server.close()
         error = caught.value
@@ -305,7 +356,23 @@ class TestServersThatIgnoreOffset:
         assert "offset" in error.hint and CANARY_KEY not in str(error)
         assert server.requests < 200  # gave up long before the cut-off
 
-    def test_every_walk_is_bounded_by_its_progress(self, records: list[dict[str, object]]) -> None:
+    @pytest.mark.parametrize("concurrency", [1, 8])
+    def test_a_server_ignoring_the_whole_query_is_refused_by_name(
+        self, records: list[dict[str, object]], concurrency: int
+    ) -> None:
+        server = _PagingServer(records, self.HOSTILE["full-pages"], honour_query=False)
+        try:
+            refused = pytest.raises(sk.BadResponseError, match=r"it ignores (startBefore|sort)")
+            with server.client(concurrency=concurrency) as client, refused as caught:
+                _guarded(lambda: sk.load_sessions(client=client, progress=False))
+        finally:
+            server.close()
+        assert "paging contract" in caught.value.hint and CANARY_KEY not in str(caught.value)
+        assert server.requests < 40
+
+    def test_every_offset_walk_is_bounded_by_its_progress(
+        self, records: list[dict[str, object]]
+    ) -> None:
         """A server that keeps sending a few new rows per page, never reaching a short page,
         still ends: pages of which less than a tenth is new may not outnumber twice the others
         plus 20 and the look-ahead."""
@@ -314,7 +381,7 @@ class TestServersThatIgnoreOffset:
         try:
             refused = pytest.raises(sk.BadResponseError, match="made no progress")
             with server.client(concurrency=1) as client, refused as caught:
-                _guarded(lambda: list(client.iter_session_pages({})))
+                _guarded(lambda: list(client.iter_session_pages({}, walk="offset")))
         finally:
             server.close()
         assert "offset" in caught.value.hint
@@ -324,14 +391,17 @@ class TestServersThatIgnoreOffset:
         ("cap", "grow", "every"),
         [(1, 0, 1), (10, 0, 1), (100, 0, 1), (1, 40, 3), (10, 100, 1), (100, 100, 1)],
     )
+    @pytest.mark.parametrize("walk", ["time", "offset"])
     def test_an_honest_server_still_walks_to_the_end(
-        self, records: list[dict[str, object]], cap: int, grow: int, every: int
+        self, records: list[dict[str, object]], cap: int, grow: int, every: int, walk: str
     ) -> None:
-        # 1-row pages have no overlap to detect a page fetched ahead of its predecessor: while
-        # sessions arrive, only a walk without look-ahead reads every one (a known limit)
-        concurrency = 1 if cap == 1 and grow else 8
         """Caps far below ``limit`` and sessions arriving during the walk (already-seen ids at
         new offsets) are legitimate: every session there at the start is read, no error."""
+        # 1-row pages have no overlap to detect a page fetched ahead of its predecessor: while
+        # sessions arrive, only an offset walk without look-ahead reads every one (a known limit)
+        concurrency = 1 if cap == 1 and grow and walk == "offset" else 8
+        records = sorted(records, key=lambda r: str(r["created_at"]), reverse=True)
+        records = listing(records, {})  # newest first: the first `grow` arrive at the front
         server = _PagingServer(
             records,
             lambda n, offset, limit: (offset, offset + min(limit, cap)),
@@ -340,13 +410,16 @@ class TestServersThatIgnoreOffset:
         )
         try:
             with server.client(concurrency=concurrency) as client:
-                pages = _guarded(lambda: list(client.iter_session_pages({})))
+                pages = _guarded(lambda: list(client.iter_session_pages({}, walk=walk)))  # type: ignore[arg-type]
         finally:
             server.close()
         assert isinstance(pages, list)
         got = {i for page in pages for i in page.ids}
         assert {str(r["id"]) for r in records[grow:]} <= got
-        assert server.requests < 3 * len(records) // cap + 40
+        # a time walk asks the rows at its cursor again (ties): with 1-row pages each row
+        # costs a keyset request and two readings by offset (a known cost of tiny caps)
+        per_row = 6 if walk == "time" and cap == 1 else 3
+        assert server.requests < per_row * len(records) // cap + 40
 
 
 @pytest.mark.parametrize("bad_id", [None, 12345, {"nested": 1}])
