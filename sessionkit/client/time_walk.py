@@ -59,6 +59,7 @@ import itertools
 import logging
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -413,7 +414,14 @@ class _Run:
         """Wait for the far-end probe when one is on its way (it was sent with the first
         page: it saves asking past a short page whether anything is older)."""
         probe = self.far_probe
-        while probe is not None and not probe.done() and not self.stop.is_set():
+        if probe is None:
+            return
+        started = time.monotonic()
+        while not (probe.running() or probe.done()):  # a free worker takes it at once
+            if time.monotonic() - started > STOP_POLL_S or self.stop.is_set():
+                return  # queued behind the walk's own work: go on without it
+            time.sleep(0.001)
+        while not probe.done() and not self.stop.is_set():
             try:
                 probe.exception(timeout=STOP_POLL_S)
             except FutureTimeout:
@@ -542,12 +550,14 @@ class _Run:
         max_rows = self.query.max_rows
         probe: Future[None] | None = None
         try:
-            with self.lock:
-                self._start(self.slices[0])
             if self.far_x > -_INF:  # the walk's own bound is its far end
                 self.far_end, self.far_known = self.far_x, True
-            elif max_rows is None or max_rows > self.size:
+            elif self.concurrency > 1 and (max_rows is None or max_rows > self.size):
+                # (it serves the cutting into slices: one worker walks alone); sent first,
+                # so the first page's worker finds it on its way
                 probe = self.far_probe = self.pool.submit(self._probe_far_end)
+            with self.lock:
+                self._start(self.slices[0])
             head = 0
             while head < len(self.slices):
                 with self.lock:
