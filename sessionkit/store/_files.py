@@ -14,14 +14,16 @@ from typing import Any
 
 import orjson
 
-from ..durable import FILE_MODE, ensure_dir, remove_stale_tmp, write_atomic
+from ..durable import FILE_MODE, ensure_dir, fsync_dir, remove_stale_tmp, write_atomic
 from ..errors import SessionKitError
 
 # the store's layers reach durable's writes through this module (one place to intercept them)
 __all__ = [
+    "StoreCorruptError",
     "StoreLockedError",
     "ensure_dir",
     "exclusive_lock",
+    "fsync_dir",
     "read_json",
     "remove_stale_tmp",
     "write_atomic",
@@ -40,6 +42,26 @@ class StoreLockedError(SessionKitError):
             f"The store is locked: {lock_path} is held by {holder}, which is syncing it. "
             "Wait for that sync to finish (or stop it), then sync again; only one sync may "
             "write a store at a time (reading it meanwhile is fine)."
+        )
+
+
+class StoreCorruptError(SessionKitError):
+    """A file of the store cannot be read (damaged, truncated, not what the store wrote).
+
+    ``path`` is the file, ``store`` the store's directory. The message says how to repair it:
+    :meth:`Store.repair` (``sessionkit store check --repair``) moves what cannot be read aside
+    and rebuilds the manifest, so the next sync fetches the lost sessions again.
+    """
+
+    def __init__(self, path: Path, store: Path, reason: str) -> None:
+        self.path = path
+        self.store = store
+        super().__init__(
+            f"{path} cannot be read: {reason}. The store's file is damaged; nothing was "
+            f"changed. Run `sessionkit store check --repair --store {store}` (or "
+            f"Store({str(store)!r}).repair()): it moves what cannot be read into "
+            f"{store / 'quarantine'} and rebuilds the manifest, and the next sync fetches "
+            "those sessions again."
         )
 
 
@@ -73,15 +95,19 @@ def _read_pid(fd: int) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path``, or ``None`` when the file does not exist."""
+def read_json(path: Path, store: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (a file of the store at ``store``), or ``None`` when the
+    file does not exist; raises :class:`StoreCorruptError` when it is not a JSON object."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
-    value = orjson.loads(data)
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise StoreCorruptError(path, store, f"it is not JSON ({exc})") from None
     if not isinstance(value, dict):
-        raise SessionKitError(f"{path} is not a store manifest (expected a JSON object)")
+        raise StoreCorruptError(path, store, "it is not a JSON object")
     return value
 
 

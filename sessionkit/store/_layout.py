@@ -15,6 +15,7 @@ sync run and the :class:`~sessionkit.store.Store` facade; it imports none of the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -52,7 +53,26 @@ def empty_manifest() -> dict[str, Any]:
         "agent_names": {},
         "unnamed_agents": [],
         "demo_now": None,
+        "moves": {},
     }
+
+
+#: A partition file's identity as the manifest records it: ``[size in bytes, mtime in ns]``.
+FileKey = list[int]
+
+
+def _check_manifest(data: dict[str, Any], path: Path, store: Path) -> dict[str, Any]:
+    """``data`` with every key of :func:`empty_manifest` (missing ones added); a key holding
+    another kind of value than the empty manifest's raises :class:`~._files.StoreCorruptError`."""
+    for name, value in empty_manifest().items():
+        data.setdefault(name, value)
+        got = data[name]
+        kind = type(value) if value is not None else str
+        if not (isinstance(got, kind) or (value is None and got is None)):
+            raise _files.StoreCorruptError(
+                path, store, f"its {name!r} is {type(got).__name__}, not {kind.__name__}"
+            )
+    return data
 
 
 def check_entity(entity: str) -> str:
@@ -97,6 +117,25 @@ class Layout:
         """The one Parquet file of ``entity``'s partition ``day`` (``YYYY-MM-DD``), present or not."""
         return self.dataset_path(entity) / f"{DAY}={day}" / PART
 
+    def file_key(self, entity: str, day: str) -> FileKey | None:
+        """``[size, mtime_ns]`` of a partition's file (``None`` when it has none): what the
+        manifest records with a day's statistics, to tell later whether they still describe
+        the file (a restored manifest, a file changed behind the store's back)."""
+        try:
+            st = os.stat(self.file(entity, day))
+        except FileNotFoundError:
+            return None
+        return [st.st_size, st.st_mtime_ns]
+
+    def remove_partition(self, entity: str, day: str) -> None:
+        """Delete a partition's file and then its directory (when empty); a partition whose
+        rows all moved elsewhere (:meth:`Writer.write_sessions`) is removed so."""
+        path = self.file(entity, day)
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
+        _files.fsync_dir(self.dataset_path(entity))
+
     def days(self, entity: str = "sessions") -> list[str]:
         """The day partitions (``YYYY-MM-DD``) of a dataset that hold a file, oldest first."""
         base = self.dataset_path(entity)
@@ -123,10 +162,8 @@ class Layout:
             return empty_manifest()
         key = (st.st_mtime_ns, st.st_size)
         if self._manifest_cache is None or self._manifest_cache[0] != key:
-            data = _files.read_json(path) or empty_manifest()
-            for name, value in empty_manifest().items():
-                data.setdefault(name, value)
-            self._manifest_cache = (key, data)
+            data = _files.read_json(path, self.path) or empty_manifest()
+            self._manifest_cache = (key, _check_manifest(data, path, self.path))
         return self._manifest_cache[1]
 
     def manifest_copy(self) -> dict[str, Any]:

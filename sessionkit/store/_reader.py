@@ -15,6 +15,7 @@ May import: :mod:`._layout`, :mod:`._scope`, :mod:`._arrow`, and sessionkit's ``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from .. import frames
 from ..agents import AgentNames, agent_kind, sessions_with_any, unknown_agent
@@ -32,11 +34,12 @@ from ..errors import warn as errors_warn
 from ..params import FILTER_QUERY, SORT_COLUMNS, SessionFilters, session_ids
 from . import _arrow
 from ._arrow import DAY
+from ._files import StoreCorruptError
 from ._layout import Layout
 from ._scope import AGENT_PARAM, describe_scopes, synced_scopes
 
+_UNREADABLE = (pa.ArrowException, OSError)
 _HIVE = ds.partitioning(pa.schema([(DAY, pa.string())]), flavor="hive")
-_FORMAT = ds.ParquetFileFormat()
 #: How many frames up a read's warning points (``errors.warn`` counts from its caller), so
 #: that it names the user's line: past the warning method, the reader method and the facade's
 #: ``load_filtered`` and ``load_sessions`` (sessions) or its ``load_<detail>`` (details).
@@ -98,6 +101,73 @@ def days_for(
             continue
         keep.add(day)
     return keep
+
+
+def _footer_range(path: Path) -> dict[str, int | None] | None:
+    """``{"min_start", "max_start"}`` (ns) of a sessions file from its Parquet footer's
+    ``start_time`` statistics (``None`` values: no start in the file); ``None`` when a row
+    group has no statistics (or the footer cannot be read: the scan then says what is wrong)."""
+    try:
+        meta = pq.read_metadata(path)
+    except _UNREADABLE:
+        return None
+    paths = [meta.schema.column(i).path for i in range(meta.num_columns)]
+    if "start_time" not in paths:
+        return None
+    column = paths.index("start_time")
+    low: int | None = None
+    high: int | None = None
+    for i in range(meta.num_row_groups):
+        chunk = meta.row_group(i).column(column)
+        stats = chunk.statistics
+        if stats is None:
+            return None
+        if stats.null_count == chunk.num_values:
+            continue  # no start in this row group
+        if not stats.has_min_max:
+            return None
+        lo, hi = int(stats.min_raw), int(stats.max_raw)
+        low = lo if low is None else min(low, lo)
+        high = hi if high is None else max(high, hi)
+    return {"min_start": low, "max_start": high}
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """A dataset opened for a scan: the dataset, its fragments and their footer schemas (in
+    scan order), whether their column types agree (:func:`_agree`) and, per file, the columns
+    worth reading (:func:`._arrow.read_columns`; ``None``: all)."""
+
+    dataset: ds.FileSystemDataset
+    fragments: list[ds.ParquetFileFragment]
+    footers: list[pa.Schema]
+    agree: bool
+    own: list[list[str] | None]
+
+    def file_schema(self, i: int) -> pa.Schema:
+        """The schema file ``i`` is scanned with alone: its own columns and types, and ``day``."""
+        return self.footers[i].remove_metadata().append(pa.field(DAY, pa.string()))
+
+    def sparse(self, columns: list[str] | None, wanted: list[list[str] | None]) -> bool:
+        """Whether reading each file's own columns (``wanted``) reads far fewer column chunks
+        than one scan of ``columns`` in every file (a wide dataset whose files each hold a
+        value in few of its columns): then each file is read alone."""
+        if columns is None or any(w is None for w in wanted):
+            return False
+        together = len(columns) * len(wanted)
+        apart = sum(len(w or ()) for w in wanted)
+        return together > 2 * apart and together - apart > 10_000
+
+
+def _agree(footers: Sequence[pa.Schema], unified: pa.Schema) -> bool:
+    """Whether every file's columns have the types of the union of the files' schemas (a file
+    may lack columns: the scan reads them as nulls), so one scan reads them all as they are."""
+    types = dict(zip(unified.names, unified.types, strict=True))
+    for footer in footers:
+        for name, t in zip(footer.names, footer.types, strict=True):
+            if types[name] != t:
+                return False
+    return True
 
 
 def flat_metadata(metadata: Mapping[str, object] | None) -> dict[str, object]:
@@ -175,8 +245,14 @@ class Reader:
         """The dataset over the files of ``days`` (all when ``None``); ``None`` when no file.
 
         Only the chosen files are opened; the schema is the union of their footers' schemas
-        (a column missing from a file reads as nulls; a type clash reads as text).
+        (a column missing from a file reads as nulls; a type clash reads as text). A file
+        whose footer cannot be read raises :class:`~._files.StoreCorruptError` naming it.
         """
+        opened = self._open(entity, days)
+        return None if opened is None else opened.dataset
+
+    def _open(self, entity: str, days: Iterable[str] | None) -> _Opened | None:
+        """:meth:`open_dataset`, with what :meth:`scan` needs to know of its files."""
         chosen = self.layout.days(entity)
         if days is not None:
             wanted = set(days)
@@ -186,34 +262,31 @@ class Reader:
         # newest day first: rows are stored newest first too, so a scan comes out in the
         # default order of sk.load_sessions (created_at descending) without a sort
         files = [str(self.layout.file(entity, d)) for d in reversed(chosen)]
+        # category columns are read dictionary-encoded: no string per row is materialised and
+        # the frame's categoricals are built from the codes (a 1M-session load: -40%)
+        options = ds.ParquetReadOptions(dictionary_columns=_arrow.category_columns(entity))
+        fmt = ds.ParquetFileFormat(read_options=options)
         factory = ds.dataset(
             files,
-            format=_FORMAT,
+            format=fmt,
             partitioning=_HIVE,
             partition_base_dir=str(self.layout.dataset_path(entity)),
             filesystem=self.filesystem,
         )
         fragments = list(factory.get_fragments())
-        unified = frames.unify_schemas([f.physical_schema for f in fragments])
-        # category columns are read dictionary-encoded: no string per row is materialised and
-        # the frame's categoricals are built from the codes (a 1M-session load: -40%)
-        cats = {
-            f.name
-            for f in unified
-            if f.name in _arrow.category_columns(entity) and pa.types.is_string(f.type)
-        }
-        fmt = _FORMAT
-        if cats:
-            options = ds.ParquetReadOptions(dictionary_columns=sorted(cats))
-            fmt = ds.ParquetFileFormat(read_options=options)
-            fragments = [
-                fmt.make_fragment(f.path, factory.filesystem, f.partition_expression)
-                for f in fragments
-            ]
-            text = pa.dictionary(pa.int32(), pa.string())
-            unified = pa.schema([f.with_type(text) if f.name in cats else f for f in unified])
-        unified = unified.append(pa.field(DAY, pa.string()))
-        return ds.FileSystemDataset(fragments, unified, fmt, factory.filesystem)
+        footers = [self._physical_schema(f) for f in fragments]  # read once, kept by each
+        unified = frames.unify_schemas(footers)
+        agree = all(f.equals(unified) for f in footers) or _agree(footers, unified)
+        own = [_arrow.read_columns(f, entity) for f in footers]
+        unified = unified.remove_metadata().append(pa.field(DAY, pa.string()))
+        dataset = ds.FileSystemDataset(fragments, unified, fmt, factory.filesystem)
+        return _Opened(dataset, fragments, footers, agree, own)
+
+    def _physical_schema(self, fragment: ds.ParquetFileFragment) -> pa.Schema:
+        try:
+            return fragment.physical_schema
+        except _UNREADABLE as exc:
+            raise StoreCorruptError(Path(fragment.path), self.layout.path, str(exc)) from None
 
     def dataset(self, entity: str = "sessions") -> ds.Dataset:
         """One dataset as a ``pyarrow.dataset.Dataset`` with its ``day`` column (an empty one
@@ -229,19 +302,87 @@ class Reader:
         columns: Sequence[str] | None = None,
     ) -> pa.Table:
         """The rows of ``entity`` in ``days`` (all when ``None``) matching ``where``, with
-        ``columns`` (those that exist; all when ``None``), newest day first."""
-        dataset = self.open_dataset(entity, days)
-        if dataset is None:
+        ``columns`` (those that exist; when ``None``, all but the free-form columns that hold
+        no value in the chosen files, which a load drops anyway), newest day first.
+
+        One scan reads all chosen files, except when their column types disagree (a sync
+        interrupted while it widened a column: each file is then read alone and conformed,
+        :func:`._arrow.conform`, never read as another type) or when most columns are empty
+        in most files (a wide dataset of thousands of metadata keys: each file is read alone,
+        only its columns holding a value). A file that cannot be read raises
+        :class:`~._files.StoreCorruptError` naming it."""
+        opened = self._open(entity, days)
+        if opened is None:
             table = _arrow.empty_table(entity)
             return (
                 table.select([c for c in columns if c in table.column_names]) if columns else table
             )
-        names = dataset.schema.names
+        names = opened.dataset.schema.names
+        wanted: list[list[str] | None]
         if columns is not None:
             columns = [c for c in dict.fromkeys(columns) if c in names]
-        # the system allocator: Arrow's default (mimalloc) makes the first large scan of a
-        # process about twice as slow (1.8 s vs 0.7 s for 1M sessions, measured)
-        return dataset.to_table(columns=columns, filter=where, memory_pool=pa.system_memory_pool())
+            wanted = [list(columns)] * len(opened.fragments)
+        else:
+            wanted = list(opened.own)
+            if all(w is not None for w in wanted):  # no file lists nothing: skip empty columns
+                keep = {c for w in wanted for c in w or ()}
+                columns = [c for c in names if c in keep or c == DAY]
+        if not opened.agree or opened.sparse(columns, wanted):
+            return self._scan_apart(opened, where, columns, wanted)
+        try:
+            # the system allocator: Arrow's default (mimalloc) makes the first large scan of a
+            # process about twice as slow (1.8 s vs 0.7 s for 1M sessions, measured)
+            return opened.dataset.to_table(
+                columns=columns, filter=where, memory_pool=pa.system_memory_pool()
+            )
+        except _UNREADABLE as exc:
+            raise self._unreadable(opened.fragments, exc) from None
+
+    def _scan_apart(
+        self,
+        opened: _Opened,
+        where: ds.Expression | None,
+        columns: list[str] | None,
+        wanted: list[list[str] | None],
+    ) -> pa.Table:
+        """:meth:`scan` one file at a time (``wanted[i]``: the columns of file ``i``, all when
+        ``None``); files whose types disagree are conformed to their settled schema."""
+        parts = []
+        for i, (fragment, own) in enumerate(zip(opened.fragments, wanted, strict=True)):
+            schema_ = opened.file_schema(i)  # a column the file lacks is filled in below
+            names = set(schema_.names)
+            single = ds.FileSystemDataset(
+                [fragment], schema_, opened.dataset.format, opened.dataset.filesystem
+            )
+            read = None if own is None else [c for c in own if c in names]
+            if read is not None and DAY not in read and (columns is None or DAY in columns):
+                read.append(DAY)
+            try:
+                parts.append(
+                    single.to_table(columns=read, filter=where, memory_pool=pa.system_memory_pool())
+                )
+            except _UNREADABLE as exc:
+                raise StoreCorruptError(Path(fragment.path), self.layout.path, str(exc)) from None
+        if opened.agree:
+            table = pa.concat_tables(parts, promote_options="permissive")
+        else:
+            plain = [_arrow.plain_table(p) for p in parts]
+            table = pa.concat_tables(
+                [_arrow.conform(p, _arrow.settled_schema(plain)) for p in plain]
+            )
+        order = columns if columns is not None else opened.dataset.schema.names
+        present = set(table.column_names)
+        return table.select([c for c in order if c in present])
+
+    def _unreadable(self, fragments: list[ds.ParquetFileFragment], exc: Exception) -> Exception:
+        """The :class:`~._files.StoreCorruptError` of the first of ``fragments`` that cannot
+        be read whole (a scan failed with ``exc``), else ``exc`` itself."""
+        for fragment in fragments:
+            try:
+                pq.read_table(fragment.path, filesystem=self.filesystem)
+            except _UNREADABLE as bad:
+                return StoreCorruptError(Path(fragment.path), self.layout.path, str(bad))
+        return exc
 
     def session_days(self, ids: Sequence[str]) -> dict[str, str]:
         """Stored session id → its day partition (``YYYY-MM-DD``), for those of ``ids`` that
@@ -251,9 +392,32 @@ class Reader:
         return dict(zip(table["id"].to_pylist(), days, strict=True))
 
     def days_for(self, filters: SessionFilters) -> set[str] | None:
-        """:func:`days_for` over this store's session days and manifest statistics."""
+        """:func:`days_for` over this store's session days and their verified statistics
+        (:meth:`verified_stats`)."""
+        if time_bounds(filters) == (None, None):
+            return None
+        days = self.layout.days("sessions")
+        return days_for(filters, days, self.verified_stats(days))
+
+    def verified_stats(self, days: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        """Per day of ``days``, the ``start_time`` range (``min_start``/``max_start`` in ns)
+        its file holds: the manifest's statistics when the file is still the one they were
+        recorded for (same size and modification time), else the file's own Parquet
+        statistics — a manifest restored from a backup, or a file changed behind the store's
+        back, never makes pruning skip rows a file holds. A day with neither is absent (never
+        pruned)."""
         stats = self.layout.manifest()["stats"].get("sessions", {})
-        return days_for(filters, self.layout.days("sessions"), stats)
+        out: dict[str, Mapping[str, Any]] = {}
+        for day in days:
+            recorded = stats.get(day)
+            key = self.layout.file_key("sessions", day)
+            if isinstance(recorded, Mapping) and key is not None and recorded.get("file") == key:
+                out[day] = recorded
+                continue
+            found = _footer_range(self.layout.file("sessions", day))
+            if found is not None:
+                out[day] = found
+        return out
 
     def files(self, entity: str, filters: SessionFilters | None) -> list[Path]:
         """The partition files a sessions load with ``filters`` opens (``entity`` = sessions),

@@ -278,5 +278,6 @@ class Store:
                     )
                 self._writer.replace_details(entity, table, days)
                 counts = (0, len(ids), 0)
+            self._writer.settle(manifest)  # every file at the dataset's one schema
             self._layout.save_manifest(manifest)
         return counts

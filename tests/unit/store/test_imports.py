@@ -16,7 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "_arrow": set(),
     "_scope": set(),
     "_layout": {"_files", "_arrow"},
-    "_reader": {"_arrow", "_layout", "_scope"},
+    "_reader": {"_arrow", "_files", "_layout", "_scope"},
     "_writer": {"_arrow", "_files", "_layout"},
     "_sql": {"_arrow", "_layout"},
     "_sync": {"_arrow", "_layout", "_reader", "_writer"},
