@@ -4,7 +4,8 @@ the warnings a read gives (nothing matched, maybe partial, details never synced)
 A sessions load opens only the day partitions whose sessions can start in the filters' time
 range (each day's ``start_time`` range is in the manifest: :func:`days_for`), filters rows
 while scanning (:func:`row_filter`), then applies what Parquet cannot (:func:`post_filter`:
-agent, metadata) and sorts (:func:`sorted_table`). The functions that turn a
+agent, and metadata by the API's JSON value equality, :func:`metadata_mask`) and sorts
+(:func:`sorted_table`). The functions that turn a
 :class:`~sessionkit.params.SessionFilters` into scan expressions and day sets are plain
 module-level functions, each taking the filters.
 
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from .. import frames
+from .. import frames, jsonparse
 from ..agents import AgentNames, agent_kind, sessions_with_any, unknown_agent
 from ..display import format_timestamp
 from ..errors import InvalidArgumentError, SessionKitWarning
@@ -170,39 +171,172 @@ def _agree(footers: Sequence[pa.Schema], unified: pa.Schema) -> bool:
     return True
 
 
-def flat_metadata(metadata: Mapping[str, object] | None) -> dict[str, object]:
-    """The ``metadata=`` filter as flat ``a.b`` keys → values, as the frames' ``metadata.*``
-    columns are named (``{}`` when not given)."""
-    return frames._flatten_object(metadata, "") if metadata is not None else {}
+def metadata_column(key: str) -> str:
+    """The column a top-level metadata ``key``'s value is in (as the frames name it)."""
+    return next(iter(frames._flatten_object({key: 0}, "metadata.")))
+
+
+def check_metadata_filter(metadata: Mapping[str, object] | None) -> None:
+    """Raise :class:`~sessionkit.errors.InvalidArgumentError` for a ``metadata=`` filter the
+    store cannot answer as the API does: a ``null`` value, or an empty object, at the top or
+    inside an object. The frames (and so the store) hold a key whose value is ``null`` and a
+    key that is absent alike — both a missing value — and an empty object leaves no column,
+    so the store cannot tell the sessions the API would match."""
+    stack: list[tuple[str, object]] = [(f"metadata[{k!r}]", v) for k, v in (metadata or {}).items()]
+    while stack:
+        where, value = stack.pop()
+        if value is None or (isinstance(value, Mapping) and not value):
+            shown = "null" if value is None else "{}"
+            raise InvalidArgumentError(
+                f"{where} = {shown}: a store cannot filter on a null value or an empty object "
+                "(it keeps a key holding null, an empty object and an absent key alike, as a "
+                "missing value). Load with store=None to let the API filter, or filter the "
+                "frame yourself (e.g. frame['metadata.<key>'].isna())."
+            )
+        if isinstance(value, Mapping):
+            stack.extend((f"{where}[{k!r}]", v) for k, v in value.items())
 
 
 def post_filter(
     table: pa.Table, metadata: Mapping[str, object], agent_ids: set[str] | None = None
 ) -> pa.Table:
     """The rows of ``table`` that pass the filters a scan cannot push down: ``agent``
-    (sessions whose ``agent_ids`` hold any of ``agent_ids``) and ``metadata`` (flattened
-    key = value, :func:`flat_metadata`)."""
+    (sessions whose ``agent_ids`` hold any of ``agent_ids``) and ``metadata`` (each top-level
+    key's value equal to the given one as JSON values: :func:`metadata_mask`)."""
     n = table.num_rows
     if not n:
         return table
     mask = np.ones(n, dtype=bool)
     if agent_ids is not None:
         mask &= sessions_with_any(table["agent_ids"], agent_ids)
-    for key, value in metadata.items():
-        column = f"metadata.{key}"
-        if column not in table.column_names:
-            mask[:] = False
-            break
-        values = table[column].to_pylist()
-        mask &= np.fromiter((json_equal(v, value) for v in values), dtype=bool, count=n)
+    if metadata:
+        mask &= metadata_mask(table, metadata)
     return table if mask.all() else table.filter(pa.array(mask))
 
 
+def metadata_mask(table: pa.Table, metadata: Mapping[str, object]) -> np.ndarray:
+    """Which rows of a sessions table hold, at each top-level key of ``metadata``, a value
+    equal to the given one by :func:`json_equal` — the API's ``metadata`` filter (the
+    emulator's ``QueryEngine``). An object value matches a row whose object at that key has
+    exactly the given keys (at every level) with equal values: each of its leaves' columns
+    (``metadata.k.a``) equal, every other column under the key missing. A missing value is an
+    absent key (:func:`check_metadata_filter` refuses filters that would need to tell)."""
+    n = table.num_rows
+    names = table.column_names
+    present = set(names)
+    mask = np.ones(n, dtype=bool)
+    for key, value in metadata.items():
+        column = metadata_column(key)
+        if not isinstance(value, Mapping):
+            mask &= _equal_mask(table, column, value, present)
+            continue
+        leaves = frames._flatten_object({key: value}, "metadata.")
+        for name, leaf in leaves.items():
+            mask &= _equal_mask(table, name, leaf, present)
+        under = column + "."
+        for name in names:
+            if (name == column or name.startswith(under)) and name not in leaves:
+                mask &= table[name].is_null().to_numpy(zero_copy_only=False)
+    return mask
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _equal_mask(table: pa.Table, name: str, value: object, present: set[str]) -> np.ndarray:
+    """Rows whose column ``name`` holds a value :func:`json_equal` to ``value`` (never a
+    missing value); vectorised for number, boolean and text columns."""
+    n = table.num_rows
+    none = np.zeros(n, dtype=bool)
+    if name not in present:
+        return none
+    column = table[name]
+    t = column.type
+    scalar: object = None
+    if isinstance(value, bool):
+        if not pa.types.is_boolean(t):
+            return none if _typed(t) else _each(column, value)
+        scalar = value
+    elif isinstance(value, int | float):
+        if pa.types.is_integer(t):
+            whole = isinstance(value, int) or (value == value and float(value).is_integer())
+            if not whole or not _INT64[0] <= value <= _INT64[1]:
+                return none
+            scalar = int(value)
+        elif pa.types.is_floating(t):
+            if isinstance(value, int) and float(value) != value:
+                return none  # an integer no double holds exactly equals no double
+            scalar = float(value)
+        else:
+            return none if _typed(t) else _each(column, value)
+    elif isinstance(value, str):
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+            if pa.types.is_timestamp(t):
+                return _same_instant(column, value)
+            return none if _typed(t) else _each(column, value)
+        scalar = value
+    else:
+        return none if _typed(t) else _each(column, value)
+    try:
+        equal = pc.fill_null(pc.equal(column, pa.scalar(scalar, t)), False)
+    except (pa.ArrowException, OverflowError):  # e.g. a negative value and an unsigned column
+        return _each(column, value)
+    return np.asarray(equal.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _typed(t: pa.DataType) -> bool:
+    """Whether every value of a column of type ``t`` is of one JSON kind the vectorised
+    comparisons know (number, boolean, text): another kind of value never equals them."""
+    return bool(
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_null(t)
+        or pa.types.is_timestamp(t)
+    )
+
+
+def _each(column: pa.ChunkedArray, value: object) -> np.ndarray:
+    """:func:`json_equal` row by row: lists, and a column of each value's JSON text (the
+    frames' type for a column whose values are of several kinds) read back as JSON."""
+    if isinstance(column.type, pa.BaseExtensionType):
+        texts = column.cast(column.type.storage_type).to_pylist()
+        values = [None if v is None else jsonparse.loads(v) for v in texts]
+    else:
+        values = column.to_pylist()
+    return np.fromiter(
+        (v is not None and json_equal(v, value) for v in values), dtype=bool, count=len(values)
+    )
+
+
+def _same_instant(column: pa.ChunkedArray, value: str) -> np.ndarray:
+    """A text filter on a column the page road read as timestamps (metadata text that looked
+    like one): rows at the instant ``value`` names (the original text is not kept)."""
+    try:
+        instant = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return np.zeros(len(column), dtype=bool)
+    if instant.tzinfo is not None:
+        instant = instant.tz_convert("UTC")
+    stamps = pd.to_datetime(pd.Series(column.to_pandas()), utc=True)
+    want = instant if instant.tzinfo is not None else instant.tz_localize("UTC")
+    return np.asarray((stamps == want).fillna(False), dtype=bool)
+
+
 def json_equal(a: object, b: object) -> bool:
-    """JSON equality: ``1 == 1.0`` but ``True != 1``."""
+    """JSON value equality: numbers by value (``1 == 1.0``; an integer exactly), a boolean
+    only with a boolean (``True != 1``), lists item by item, objects key by key."""
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
-    return bool(a == b)
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
 
 
 def sorted_table(table: pa.Table, key: str, direction: str) -> pa.Table:
@@ -451,13 +585,15 @@ class Reader:
         """The stored sessions matching ``filters``, sorted and limited as they ask, as Arrow
         (``columns`` plus what the sort and post-filters need; all columns when ``None``)."""
         where = row_filter(filters)
-        metadata = flat_metadata(filters.metadata)
+        metadata = dict(filters.metadata or {})
+        check_metadata_filter(metadata)
         need: list[str] | None = None
-        if columns is not None:
+        if columns is not None and not any(isinstance(v, Mapping) for v in metadata.values()):
+            # (an object value needs every column under its key: all are read then)
             need = [*columns, SORT_COLUMNS[filters.sort], "id"]
             if filters.agent is not None:
                 need.append("agent_ids")
-            need += [f"metadata.{k}" for k in metadata]
+            need += [metadata_column(k) for k in metadata]
         agents = self.agent_ids_for(filters.agent) if filters.agent is not None else None
         table = self.scan("sessions", self.days_for(filters), where, need)
         table = post_filter(table, metadata, agents)
