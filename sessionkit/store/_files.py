@@ -8,22 +8,25 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..durable import FILE_MODE, ensure_dir, fsync_dir, remove_stale_tmp, write_atomic
+from ..durable import FILE_MODE, TMP_NAME, ensure_dir, fsync_dir, remove_stale_tmp, write_atomic
 from ..errors import SessionKitError
 
 # the store's layers reach durable's writes through this module (one place to intercept them)
 __all__ = [
     "StoreCorruptError",
     "StoreLockedError",
+    "damage",
     "ensure_dir",
     "exclusive_lock",
     "fsync_dir",
+    "is_tmp",
     "read_json",
     "remove_stale_tmp",
     "write_atomic",
@@ -56,6 +59,7 @@ class StoreCorruptError(SessionKitError):
     def __init__(self, path: Path, store: Path, reason: str) -> None:
         self.path = path
         self.store = store
+        self.reason = reason = damage(reason)
         super().__init__(
             f"{path} cannot be read: {reason}. The store's file is damaged; nothing was "
             f"changed. Run `sessionkit store check --repair --store {store}` (or "
@@ -63,6 +67,16 @@ class StoreCorruptError(SessionKitError):
             f"{store / 'quarantine'} and rebuilds the manifest, and the next sync fetches "
             "those sessions again."
         )
+
+
+_SOURCE = re.compile(r"Could not open Parquet input source '[^']*': ")
+
+
+def damage(reason: str) -> str:
+    """What is wrong with a file, from a reader's error text: one line, without the file's
+    path (the messages name it once) and without a closing period."""
+    text = " ".join(_SOURCE.sub("", reason).split())
+    return text.rstrip(". ")
 
 
 @contextlib.contextmanager
@@ -93,6 +107,11 @@ def exclusive_lock(lock_path: Path) -> Iterator[None]:
 def _read_pid(fd: int) -> int | None:
     text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     return int(text) if text.isdigit() else None
+
+
+def is_tmp(name: str) -> bool:
+    """Whether a file name is that of a temporary file of :func:`write_atomic`."""
+    return bool(TMP_NAME.match(name))
 
 
 def read_json(path: Path, store: Path) -> dict[str, Any] | None:

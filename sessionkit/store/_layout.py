@@ -61,7 +61,7 @@ def empty_manifest() -> dict[str, Any]:
 FileKey = list[int]
 
 
-def _check_manifest(data: dict[str, Any], path: Path, store: Path) -> dict[str, Any]:
+def check_manifest(data: dict[str, Any], path: Path, store: Path) -> dict[str, Any]:
     """``data`` with every key of :func:`empty_manifest` (missing ones added); a key holding
     another kind of value than the empty manifest's raises :class:`~._files.StoreCorruptError`."""
     for name, value in empty_manifest().items():
@@ -163,7 +163,7 @@ class Layout:
         key = (st.st_mtime_ns, st.st_size)
         if self._manifest_cache is None or self._manifest_cache[0] != key:
             data = _files.read_json(path, self.path) or empty_manifest()
-            self._manifest_cache = (key, _check_manifest(data, path, self.path))
+            self._manifest_cache = (key, check_manifest(data, path, self.path))
         return self._manifest_cache[1]
 
     def manifest_copy(self) -> dict[str, Any]:

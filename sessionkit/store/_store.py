@@ -25,7 +25,8 @@ import pyarrow.dataset as ds
 from ..client import Client
 from ..errors import InvalidArgumentError
 from ..params import FilterArgs, ScopeArgs, SessionFilters, TimeLike, session_filters
-from . import _arrow
+from . import _arrow, _check
+from ._check import StoreCheck
 from ._layout import DEFAULT_PATH, ENTITIES, Layout, check_entity
 from ._reader import Reader
 from ._scope import synced_scopes
@@ -250,6 +251,26 @@ class Store:
             progress=progress,
             **filters,
         )
+
+    # ------------------------------------------------------------------ health
+
+    def check(self) -> StoreCheck:
+        """What is wrong with the store's files, read whole (nothing is changed): files that
+        cannot be read, a manifest that cannot be read or whose statistics no longer describe
+        the files, files it does not know, files whose column types disagree, a session
+        stored twice, an interrupted move. ``str(result)`` is the report; ``result.ok`` is
+        ``True`` when nothing is wrong. ``sessionkit store check`` prints it."""
+        return _check.check(self._layout)
+
+    def repair(self) -> StoreCheck:
+        """Put right what :meth:`check` finds, holding the store's lock: what cannot be read
+        is moved into ``<path>/quarantine/<UTC time>/`` (never deleted); the manifest is
+        rebuilt from the files that remain; a session stored twice keeps its newest row;
+        every file of a dataset gets one schema. When sessions were moved aside (or the
+        manifest was lost) the sync watermarks are forgotten, so the next sync fetches the
+        history again. Returns what was done and a check after it (:class:`StoreCheck`).
+        ``sessionkit store check --repair`` runs it."""
+        return _check.repair(self._layout, self._writer)
 
     def upsert(self, entity: str, data: pd.DataFrame | pa.Table) -> tuple[int, int, int]:
         """Write rows into a dataset: sessions by ``id`` (the latest ``updated_at`` wins), detail

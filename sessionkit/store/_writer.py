@@ -10,7 +10,9 @@ detail rows follow it, and its old row is removed, so it is never stored twice (
 recorded in the manifest first, and :meth:`Writer.finish_moves` completes a move a crash
 interrupted).
 
-Every write goes through :func:`._files.write_atomic`. A dataset that gains a column (or whose
+Every write goes through :func:`._files.write_atomic`, with a CRC of every Parquet page (the
+writer's own reads and :func:`._check.check` verify them: a flipped bit is an error, never a
+changed value). A dataset that gains a column (or whose
 column type drifts) gets one schema for all its files, so readers that take the first file's
 schema (Polars, Dask, Spark without mergeSchema) see every column: the widest type that keeps
 every value (Arrow's promotion where it is exact, else text — :func:`._arrow.settled_schema`),
@@ -34,7 +36,7 @@ import pyarrow.parquet as pq
 
 from .. import frames
 from . import _arrow, _files
-from ._layout import DETAIL_ENTITIES, STORED_ORDER, Layout
+from ._layout import DETAIL_ENTITIES, ENTITIES, STORED_ORDER, Layout
 
 #: Per stored day: ``(ids, updated_at as int64 ns)`` of its sessions (a sync's cache).
 Versions: TypeAlias = dict[str, tuple[pa.Array, pa.Array]]
@@ -98,12 +100,13 @@ class Writer:
     ) -> pa.Table | None:
         """The whole file of one partition (``columns`` only, if given) with plain Arrow types;
         ``None`` when the partition has no file. Columns the file holds no value in are not
-        read (a write conforms the table to the dataset's schema again). A file that cannot
+        read (a write conforms the table to the dataset's schema again). Page checksums are
+        verified (a damaged page is never rewritten into a new file). A file that cannot
         be read raises
         :class:`~._files.StoreCorruptError` naming it (nothing is written over it)."""
         path = self.layout.file(entity, day)
         try:
-            file = pq.ParquetFile(path)
+            file = pq.ParquetFile(path, page_checksum_verification=True)
             wanted = _arrow.read_columns(file.schema_arrow, entity)  # skip columns empty here
             if columns:
                 wanted = list(columns) if wanted is None else [c for c in columns if c in wanted]
@@ -135,7 +138,9 @@ class Writer:
         _files.ensure_dir(self.layout.dataset_path(entity))
         _files.write_atomic(
             self.layout.file(entity, day),
-            lambda fh: pq.write_table(_arrow.with_valued(table), fh, compression="snappy"),
+            lambda fh: pq.write_table(
+                _arrow.with_valued(table), fh, compression="snappy", write_page_checksum=True
+            ),
         )
 
     def _target_schema(self, entity: str) -> pa.Schema | None:
@@ -152,12 +157,13 @@ class Writer:
             self._schemas[entity] = target
         return self._schemas[entity]
 
-    def settle(self, manifest: dict[str, Any] | None = None) -> list[str]:
+    def settle(self, manifest: dict[str, Any] | None = None) -> list[tuple[str, str]]:
         """Bring every file of the datasets whose schema changed in this locked section to
         their one schema, widened where a file's values need it (an integer beyond 2**53 in
-        a column that became float makes it text). Returns the sessions days rewritten; their
-        file keys in ``manifest``'s statistics are updated when it is given."""
-        rewritten: list[str] = []
+        a column that became float makes it text). Returns the files rewritten (entity,
+        day); the file keys of rewritten sessions days in ``manifest``'s statistics are
+        updated when it is given."""
+        rewritten: list[tuple[str, str]] = []
         for entity in sorted(self._unsettled):
             target = self._schemas[entity]
             footers = {d: self._footer(entity, d) for d in self.layout.days(entity)}
@@ -176,16 +182,26 @@ class Writer:
                         continue
                     self._write_file(entity, day, _arrow.conform(table, target))
                     footers[day] = target
-                    if entity == "sessions":
-                        rewritten.append(day)
+                    rewritten.append((entity, day))
             self._schemas[entity] = target
         self._unsettled.clear()
         if manifest is not None:
             stats = manifest["stats"].get("sessions", {})
-            for day in rewritten:
-                if day in stats:
+            for entity, day in rewritten:
+                if entity == "sessions" and day in stats:
                     stats[day] = {**stats[day], "file": self.layout.file_key("sessions", day)}
         return rewritten
+
+    def settle_all(self, manifest: dict[str, Any]) -> list[tuple[str, str]]:
+        """:meth:`settle` every dataset whose files' schemas disagree now (a repair, with the
+        store's lock held by the caller); returns the files rewritten."""
+        self._schemas = {}
+        for entity in (*ENTITIES,):
+            self._target_schema(entity)
+        try:
+            return self.settle(manifest)
+        finally:
+            self._schemas = {}
 
     # ------------------------------------------------------------------ sessions
 
@@ -375,12 +391,17 @@ class Writer:
                 rows = old.filter(leaving)
                 present = set(rows["session_id"].to_pylist())
                 for new_day in sorted({to[s] for s in present}):
-                    going = [s for s in ids if s in present and to[s] == new_day]
-                    self.replace_details(
-                        entity,
-                        rows.filter(pc.is_in(rows["session_id"], value_set=_ids(going))),
-                        dict.fromkeys(going, new_day),
-                    )
+                    held = self.read_partition(entity, new_day, ["session_id"])
+                    there = set() if held is None else set(held["session_id"].to_pylist())
+                    # a session with rows in the new day already keeps them (copied there by
+                    # an interrupted move, or its newer details)
+                    going = [s for s in ids if s in present and to[s] == new_day and s not in there]
+                    if going:
+                        self.replace_details(
+                            entity,
+                            rows.filter(pc.is_in(rows["session_id"], value_set=_ids(going))),
+                            dict.fromkeys(going, new_day),
+                        )
                 rest = old.filter(pc.invert(leaving))
                 if rest.num_rows:
                     self._write_partition(entity, old_day, rest)
