@@ -412,6 +412,16 @@ def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=target)
 
 
+#: The type :func:`sessionkit.frames.unify_schemas` gives a column whose values are of kinds no
+#: one type holds (a boolean and a list): text, each value's JSON text. Asked of the frames'
+#: rule rather than written here, so the store widens to what the frames widen to.
+TEXT: pa.DataType = (
+    frames.unify_schemas([pa.schema([("x", pa.bool_())]), pa.schema([("x", pa.list_(pa.bool_()))])])
+    .field("x")
+    .type
+)
+
+
 def _exact_cast(column: pa.ChunkedArray, target: pa.DataType) -> bool:
     """Whether ``column`` casts to ``target`` keeping every value (Arrow's safe cast: an
     integer beyond 2**53 does not become a double, a double with a fraction not an integer)."""
@@ -424,9 +434,9 @@ def _exact_cast(column: pa.ChunkedArray, target: pa.DataType) -> bool:
 
 def widen_lossy(target: pa.Schema, tables: Iterable[pa.Table]) -> pa.Schema:
     """``target`` with every field that some table's column cannot be cast to without changing
-    a value made text (``string``: :func:`sessionkit.frames.cast_or_text` then writes each value
-    as its JSON text) — the store's last resort. Only columns whose type differs from the
-    target's are checked (a type drift between syncs), so a settled table costs one pass
+    a value made text (:data:`TEXT`: :func:`sessionkit.frames.cast_or_text` then writes each
+    value as its JSON text) — the store's last resort. Only columns whose type differs from
+    the target's are checked (a type drift between syncs), so a settled table costs one pass
     over its schema."""
     types = dict(zip(target.names, target.types, strict=True))
     text: set[str] = set()
@@ -435,13 +445,13 @@ def widen_lossy(target: pa.Schema, tables: Iterable[pa.Table]) -> pa.Schema:
             table.column_names, table.schema.types, table.columns, strict=True
         ):
             want = types.get(name)
-            if want is None or want == t or name in text or pa.types.is_string(want):
+            if want is None or want in (t, TEXT) or name in text:
                 continue
             if not _exact_cast(column, want):
                 text.add(name)
     if not text:
         return target
-    return pa.schema([f.with_type(pa.string()) if f.name in text else f for f in target])
+    return pa.schema([f.with_type(TEXT) if f.name in text else f for f in target])
 
 
 def settled_schema(tables: Sequence[pa.Table], base: pa.Schema | None = None) -> pa.Schema:

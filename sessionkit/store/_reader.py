@@ -306,7 +306,7 @@ def _each(column: pa.ChunkedArray, value: object) -> np.ndarray:
     frames' type for a column whose values are of several kinds) read back as JSON."""
     if isinstance(column.type, pa.BaseExtensionType):
         texts = column.cast(column.type.storage_type).to_pylist()
-        values = [None if v is None else jsonparse.loads(v) for v in texts]
+        values = [None if v is None else jsonparse.loads(v.encode()) for v in texts]
     else:
         values = column.to_pylist()
     return np.fromiter(
