@@ -297,8 +297,9 @@ def _problems(layout: Layout, found: _Scan) -> list[Problem]:
         problems.append(
             Problem(
                 "duplicate",
-                f"sessions ({days})",
-                f"session {sid} is stored under {len(where)} days (a repair keeps the newest)",
+                None,
+                f"session {sid} is stored under {len(where)} days ({days}; a repair keeps the "
+                "newest)",
             )
         )
     return problems

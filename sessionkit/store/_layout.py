@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..errors import InvalidArgumentError
 from . import _files
@@ -126,6 +128,34 @@ class Layout:
         except FileNotFoundError:
             return None
         return [st.st_size, st.st_mtime_ns]
+
+    def footer_stats(self, day: str) -> dict[str, int | None] | None:
+        """``{"rows", "min_start", "max_start"}`` (``start_time`` in ns; ``None``: no start in
+        the file) of a sessions day, from its file's Parquet footer alone; ``None`` when the
+        file is missing, its footer cannot be read or a row group has no statistics."""
+        try:
+            meta = pq.read_metadata(self.file("sessions", day))
+        except (pa.ArrowException, OSError):
+            return None
+        paths = [meta.schema.column(i).path for i in range(meta.num_columns)]
+        if "start_time" not in paths:
+            return None
+        column = paths.index("start_time")
+        low: int | None = None
+        high: int | None = None
+        for i in range(meta.num_row_groups):
+            chunk = meta.row_group(i).column(column)
+            stats = chunk.statistics
+            if stats is None:
+                return None
+            if stats.null_count == chunk.num_values:
+                continue  # no start in this row group
+            if not stats.has_min_max:
+                return None
+            lo, hi = int(stats.min_raw), int(stats.max_raw)
+            low = lo if low is None else min(low, lo)
+            high = hi if high is None else max(high, hi)
+        return {"rows": meta.num_rows, "min_start": low, "max_start": high}
 
     def remove_partition(self, entity: str, day: str) -> None:
         """Delete a partition's file and then its directory (when empty); a partition whose

@@ -107,35 +107,6 @@ def days_for(
     return keep
 
 
-def _footer_range(path: Path) -> dict[str, int | None] | None:
-    """``{"min_start", "max_start"}`` (ns) of a sessions file from its Parquet footer's
-    ``start_time`` statistics (``None`` values: no start in the file); ``None`` when a row
-    group has no statistics (or the footer cannot be read: the scan then says what is wrong)."""
-    try:
-        meta = pq.read_metadata(path)
-    except _UNREADABLE:
-        return None
-    paths = [meta.schema.column(i).path for i in range(meta.num_columns)]
-    if "start_time" not in paths:
-        return None
-    column = paths.index("start_time")
-    low: int | None = None
-    high: int | None = None
-    for i in range(meta.num_row_groups):
-        chunk = meta.row_group(i).column(column)
-        stats = chunk.statistics
-        if stats is None:
-            return None
-        if stats.null_count == chunk.num_values:
-            continue  # no start in this row group
-        if not stats.has_min_max:
-            return None
-        lo, hi = int(stats.min_raw), int(stats.max_raw)
-        low = lo if low is None else min(low, lo)
-        high = hi if high is None else max(high, hi)
-    return {"min_start": low, "max_start": high}
-
-
 @dataclass(frozen=True)
 class _Opened:
     """A dataset opened for a scan: the dataset, its fragments and their footer schemas (in
@@ -553,7 +524,7 @@ class Reader:
             if isinstance(recorded, Mapping) and key is not None and recorded.get("file") == key:
                 out[day] = recorded
                 continue
-            found = _footer_range(self.layout.file("sessions", day))
+            found = self.layout.footer_stats(day)
             if found is not None:
                 out[day] = found
         return out

@@ -50,8 +50,9 @@ class Store:
         sessions/day=YYYY-MM-DD/part-0.parquet
         eval_runs/ spans/ agents/ logs/    same days: the day of the session's created_at
 
-    A session's ``created_at`` never changes, so a session (and its eval runs, spans, agents
-    and logs) always lives in one day partition. Columns are stored with plain Arrow types and
+    A session (and its eval runs, spans, agents and logs) lives in the day partition of its
+    ``created_at``, once: a session whose ``created_at`` moves to another day between syncs is
+    moved there, details included. Columns are stored with plain Arrow types and
     read back through :func:`sessionkit.frames.to_pandas`: ``store.load_sessions()`` has the
     dtypes of ``sk.load_sessions()``, ``agent`` and ``metadata.*`` columns included.
 
@@ -273,10 +274,13 @@ class Store:
         return _check.repair(self._layout, self._writer)
 
     def upsert(self, entity: str, data: pd.DataFrame | pa.Table) -> tuple[int, int, int]:
-        """Write rows into a dataset: sessions by ``id`` (the latest ``updated_at`` wins), detail
-        rows by ``session_id`` (every row of a session present in ``data`` replaces that
-        session's rows; their sessions must be in the store). Returns ``(new, updated,
-        unchanged)`` counted in rows (sessions) or sessions (details)."""
+        """Write rows into a dataset: sessions by ``id`` (the latest ``updated_at`` wins; a newer
+        version whose ``created_at`` is on another day moves the session there), detail rows by
+        ``session_id`` (every row of a session present in ``data`` replaces that session's
+        rows; their sessions must be in the store). Returns ``(new, updated, unchanged)``
+        counted in rows (sessions) or sessions (details). Reads the ids of every stored day
+        once per call when some rows are new to their day (to find a session stored under
+        another day)."""
         check_entity(entity)
         table = (
             _arrow.frame_to_table(data)

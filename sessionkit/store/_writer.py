@@ -190,7 +190,19 @@ class Writer:
             for entity, day in rewritten:
                 if entity == "sessions" and day in stats:
                     stats[day] = {**stats[day], "file": self.layout.file_key("sessions", day)}
+            self._adopt_file_keys(stats)
         return rewritten
+
+    def _adopt_file_keys(self, stats: dict[str, Any]) -> None:
+        """Give the day statistics recorded without their file's key (by a sessionkit before
+        the keys) the key of their file, where the file's footer agrees with them; loads then
+        trust them without reading the footer (see :meth:`Reader.verified_stats`)."""
+        for day, recorded in stats.items():
+            if not isinstance(recorded, dict) or "file" in recorded:
+                continue
+            found = self.layout.footer_stats(day)
+            if found is not None and all(recorded.get(k) == v for k, v in found.items()):
+                recorded["file"] = self.layout.file_key("sessions", day)
 
     def settle_all(self, manifest: dict[str, Any]) -> list[tuple[str, str]]:
         """:meth:`settle` every dataset whose files' schemas disagree now (a repair, with the

@@ -235,3 +235,30 @@ def test_a_moved_session_older_than_the_stored_one_stays_where_it_is(tmp_path: P
         stale = _sessions([("a", "2026-11-09", "2026-11-02")])  # an older version, elsewhere
         assert writer.upsert_sessions(manifest, stale) == (0, 0, 1)
     assert layout.days() == ["2026-11-01"]
+
+
+def test_statistics_recorded_without_a_file_key_adopt_it_where_the_footer_agrees(
+    tmp_path: Path,
+) -> None:
+    """Stores written before the keys: a sync records them (loads then skip the footers)."""
+    layout, writer = _writer(tmp_path)
+    manifest = layout.manifest_copy()
+    with writer.locked():
+        writer.upsert_sessions(
+            manifest,
+            _sessions(
+                [("a", "2026-11-01T01:00", "2026-11-01T01:00"), ("b", "2026-11-02", "2026-11-02")]
+            ),
+        )
+        stats = manifest["stats"]["sessions"]
+        for day in stats:
+            del stats[day]["file"]
+        stats["2026-11-02"]["rows"] = 5  # these do not describe their file: left as they are
+        writer.settle(manifest)
+    assert stats["2026-11-01"]["file"] == layout.file_key("sessions", "2026-11-01")
+    assert "file" not in stats["2026-11-02"]
+    assert layout.footer_stats("2026-11-01") == {
+        "rows": 1,
+        "min_start": _ns("2026-11-01T01:00"),
+        "max_start": _ns("2026-11-01T01:00"),
+    }
