@@ -40,7 +40,6 @@ from ._layout import ENTITIES, MANIFEST, PART, Layout, check_manifest, empty_man
 from ._writer import Writer, start_range
 
 QUARANTINE = "quarantine"
-_UNREADABLE = (pa.ArrowException, OSError)
 
 
 @dataclass(frozen=True)
@@ -171,7 +170,7 @@ def _scan(layout: Layout) -> _Scan:
                     continue
                 try:
                     table = pq.read_table(file, page_checksum_verification=True)
-                except _UNREADABLE as exc:
+                except _files.UNREADABLE as exc:
                     found.unreadable.append(file)
                     found.problems.append(
                         Problem(

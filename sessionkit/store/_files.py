@@ -1,6 +1,6 @@
 """The store's files: its lock and its JSON manifest, on top of :mod:`sessionkit.durable`
 (atomic, private writes; re-exported here so the store's layers reach every file operation in
-one place). No pandas; nothing is pickled.
+one place), and the error of a file that cannot be read. No pandas; nothing is pickled.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from ..durable import FILE_MODE, TMP_NAME, ensure_dir, fsync_dir, remove_stale_tmp, write_atomic
 from ..errors import SessionKitError
 
 # the store's layers reach durable's writes through this module (one place to intercept them)
 __all__ = [
+    "UNREADABLE",
     "StoreCorruptError",
     "StoreLockedError",
     "damage",
@@ -68,6 +70,10 @@ class StoreCorruptError(SessionKitError):
             "those sessions again."
         )
 
+
+#: What reading a damaged Parquet file raises (Arrow's errors, or an OSError such as "Couldn't
+#: deserialize thrift" or a failed page CRC); :class:`StoreCorruptError` is raised in its place.
+UNREADABLE: tuple[type[Exception], ...] = (pa.ArrowException, OSError)
 
 _SOURCE = re.compile(r"Could not open Parquet input source '[^']*': ")
 

@@ -25,7 +25,6 @@ from typing import Any
 
 import orjson
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InvalidArgumentError
@@ -135,7 +134,7 @@ class Layout:
         file is missing, its footer cannot be read or a row group has no statistics."""
         try:
             meta = pq.read_metadata(self.file("sessions", day))
-        except (pa.ArrowException, OSError):
+        except _files.UNREADABLE:
             return None
         paths = [meta.schema.column(i).path for i in range(meta.num_columns)]
         if "start_time" not in paths:

@@ -33,13 +33,12 @@ from ..display import format_timestamp
 from ..errors import InvalidArgumentError, SessionKitWarning
 from ..errors import warn as errors_warn
 from ..params import FILTER_QUERY, SORT_COLUMNS, SessionFilters, session_ids
-from . import _arrow
+from . import _arrow, _files
 from ._arrow import DAY
 from ._files import StoreCorruptError
 from ._layout import Layout
 from ._scope import AGENT_PARAM, describe_scopes, synced_scopes
 
-_UNREADABLE = (pa.ArrowException, OSError)
 #: Every read verifies the CRC the writer records for each page: a flipped bit is an error
 #: naming the file, never a changed value.
 _VERIFY = ds.ParquetFragmentScanOptions(page_checksum_verification=True)
@@ -393,7 +392,7 @@ class Reader:
     def _physical_schema(self, fragment: ds.ParquetFileFragment) -> pa.Schema:
         try:
             return fragment.physical_schema
-        except _UNREADABLE as exc:
+        except _files.UNREADABLE as exc:
             raise StoreCorruptError(Path(fragment.path), self.layout.path, str(exc)) from None
 
     def dataset(self, entity: str = "sessions") -> ds.Dataset:
@@ -443,7 +442,7 @@ class Reader:
             return opened.dataset.to_table(
                 columns=columns, filter=where, memory_pool=pa.system_memory_pool()
             )
-        except _UNREADABLE as exc:
+        except _files.UNREADABLE as exc:
             raise self._unreadable(opened.fragments, exc) from None
 
     def _scan_apart(
@@ -469,7 +468,7 @@ class Reader:
                 parts.append(
                     single.to_table(columns=read, filter=where, memory_pool=pa.system_memory_pool())
                 )
-            except _UNREADABLE as exc:
+            except _files.UNREADABLE as exc:
                 raise StoreCorruptError(Path(fragment.path), self.layout.path, str(exc)) from None
         if opened.agree:
             table = pa.concat_tables(parts, promote_options="permissive")
@@ -490,7 +489,7 @@ class Reader:
                 pq.read_table(
                     fragment.path, filesystem=self.filesystem, page_checksum_verification=True
                 )
-            except _UNREADABLE as bad:
+            except _files.UNREADABLE as bad:
                 return StoreCorruptError(Path(fragment.path), self.layout.path, str(bad))
         return exc
 

@@ -94,6 +94,6 @@ class SQL:
                 path = self.layout.file(entity, day)
                 try:
                     pq.read_metadata(path)
-                except (pa.ArrowException, OSError) as exc:
+                except _files.UNREADABLE as exc:
                     return _files.StoreCorruptError(path, self.layout.path, str(exc))
         return None

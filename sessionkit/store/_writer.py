@@ -11,13 +11,13 @@ recorded in the manifest first, and :meth:`Writer.finish_moves` completes a move
 interrupted).
 
 Every write goes through :func:`._files.write_atomic`, with a CRC of every Parquet page (the
-writer's own reads and :func:`._check.check` verify them: a flipped bit is an error, never a
-changed value). A dataset that gains a column (or whose
-column type drifts) gets one schema for all its files, so readers that take the first file's
-schema (Polars, Dask, Spark without mergeSchema) see every column: the widest type that keeps
-every value (Arrow's promotion where it is exact, else text — :func:`._arrow.settled_schema`),
-brought to every file once per locked section (:meth:`Writer.settle`), not once per batch,
-so a sync adding columns in every batch stays linear in the columns.
+store's reads verify them: a flipped bit is an error, never a changed value). A dataset that
+gains a column (or whose column type drifts) gets one schema for all its files, so readers
+that take the first file's schema (Polars, Dask, Spark without mergeSchema) see every column:
+the widest type that keeps every value (Arrow's promotion where it is exact, else text —
+:func:`._arrow.settled_schema`), brought to every file once per locked section
+(:meth:`Writer.settle`), not once per batch, so a sync adding columns in every batch stays
+linear in the columns.
 
 May import: :mod:`._layout`, :mod:`._files`, :mod:`._arrow`, sessionkit's ``frames`` and
 ``schema``. Never the reader, the SQL views or the sync (the sync and the facade call it).
@@ -40,8 +40,6 @@ from ._layout import DETAIL_ENTITIES, ENTITIES, STORED_ORDER, Layout
 
 #: Per stored day: ``(ids, updated_at as int64 ns)`` of its sessions (a sync's cache).
 Versions: TypeAlias = dict[str, tuple[pa.Array, pa.Array]]
-
-_UNREADABLE = (pa.ArrowException, OSError)
 
 
 def versions(table: pa.Table) -> tuple[pa.Array, pa.Array]:
@@ -113,7 +111,7 @@ class Writer:
             table = file.read(columns=wanted)
         except FileNotFoundError:
             return None
-        except _UNREADABLE as exc:
+        except _files.UNREADABLE as exc:
             raise _files.StoreCorruptError(path, self.layout.path, str(exc)) from None
         return _arrow.plain_table(table)
 
@@ -121,7 +119,7 @@ class Writer:
         path = self.layout.file(entity, day)
         try:
             return pq.read_schema(path)
-        except _UNREADABLE as exc:
+        except _files.UNREADABLE as exc:
             raise _files.StoreCorruptError(path, self.layout.path, str(exc)) from None
 
     def _write_partition(self, entity: str, day: str, table: pa.Table) -> None:
