@@ -229,6 +229,16 @@ def _problems(layout: Layout, found: _Scan) -> list[Problem]:
     problems = list(found.problems)
     manifest = found.manifest
     session_days = sorted(d for (e, d) in found.tables if e == "sessions")
+    if manifest is None and not found.manifest_unreadable and (found.tables or found.unreadable):
+        problems.insert(
+            0,
+            Problem(
+                "manifest",
+                MANIFEST,
+                "missing: the partition files have no manifest (loads work; a repair rebuilds "
+                "it, and the next sync fetches the history again)",
+            ),
+        )
     if manifest is not None:
         stats: dict[str, Any] = manifest["stats"].get("sessions", {})
         for day in sorted(stats):
@@ -391,7 +401,7 @@ def repair(layout: Layout, writer: Writer) -> StoreCheck:
             manifest["details"] = sorted(_ids_in(found, ("eval_runs", "spans", "agents")))
             manifest["logs"] = sorted(_ids_in(found, ("logs",)))
             manifest["agent_names"] = _agent_names(found)
-            if found.manifest_unreadable:
+            if found.tables:
                 actions.append(
                     "rebuilt the manifest from the partition files (sessions whose details or "
                     "logs have rows count as synced; agent names from the stored sessions)"
@@ -425,7 +435,7 @@ def repair(layout: Layout, writer: Writer) -> StoreCheck:
                 "forgot the sync watermarks: the next sync fetches the history again and "
                 "stores what was lost (give it the since= of your first sync)"
             )
-        elif found.manifest_unreadable:
+        elif rebuilt and found.tables:
             actions.append("the next sync fetches the history again (no watermark is left)")
         layout.save_manifest(manifest)
         # moves, duplicates and schemas, with the writer's own rules

@@ -252,3 +252,17 @@ def test_the_report_lists_each_problem_on_its_line_and_the_fix(tmp_path: Path) -
         f"Repair with `sessionkit store check --repair --store {store.path}`"
     )
     assert f"moved into {store.path / 'quarantine'}, never deleted" in lines[3]
+
+
+def test_a_store_whose_manifest_is_gone_gets_one_rebuilt(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    (store.path / "manifest.json").unlink()
+    assert [str(p) for p in store.check().problems] == [
+        "manifest: manifest.json: missing: the partition files have no manifest (loads work; a "
+        "repair rebuilds it, and the next sync fetches the history again)"
+    ]
+    report = store.repair()
+    assert report.ok
+    assert "rebuilt the manifest from the partition files" in str(report)
+    assert len(store.manifest()["stats"]["sessions"]) == 12
+    assert len(store.manifest()["details"]) == 12
