@@ -12,6 +12,9 @@ Semantics a client author must know (the spec leaves them open):
   further to emulate a server that returns fewer rows than asked.
 * ``startAfter`` / ``startBefore`` compare with ``start_time`` and are exclusive (``>``, ``<``).
 * Deleted sessions are listed, flagged ``deleted: true``.
+* ``metadata`` matches a session when each of its top-level keys is present with an equal
+  value by JSON value equality (:func:`json_equal`: ``2 == 2.0``, ``true != 1``,
+  ``"2" != 2``, objects with the same keys, lists item by item).
 * Pending sessions have ``success: false``; ``success=true`` therefore never lists them, and
   ``success=false`` lists failures *and* pending sessions, as the flag says.
 * Sorting is total: ties are broken by id; sessions without a duration (pending) sort as the
@@ -158,7 +161,7 @@ class QueryEngine:
             keep = np.zeros(n, dtype=bool)
             for i, found in zip(candidates.tolist(), self.ds.metadata_of(candidates), strict=True):
                 meta = found or {}
-                keep[i] = all(k in meta and meta[k] == v for k, v in wanted_meta.items())
+                keep[i] = all(k in meta and json_equal(meta[k], v) for k, v in wanted_meta.items())
             mask &= keep
         rows = np.flatnonzero(mask)
         sort = q.get("sort", "created")
@@ -174,6 +177,23 @@ class QueryEngine:
         if q.get("direction", "desc") == "desc":
             order = order[::-1]
         return rows[order]
+
+
+def json_equal(a: object, b: object) -> bool:
+    """JSON value equality, what the ``metadata`` filter compares a session's top-level values
+    with: numbers by value (``2 == 2.0``, an integer exactly: ``2**53 + 1 != 2.0**53``), a
+    boolean only with a boolean (``true != 1``, unlike Python's ``True == 1``), strings by
+    their characters, ``null`` only with ``null``, arrays item by item in order, objects key
+    by key (the same keys, each value equal; key order does not matter)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
 
 
 def validate_list_query(

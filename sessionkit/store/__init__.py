@@ -21,6 +21,7 @@ Module map (each imports only the modules listed before it, never one after):
   functions), sort, post-filters, detail reads, and a read's warnings.
 * :mod:`._writer` — session merges, detail replacement, partition writes at one schema.
 * :mod:`._sql` — the DuckDB views and ``sql()``.
+* :mod:`._check` — what is wrong with a store's files (:class:`StoreCheck`) and the repair.
 * :mod:`._sync` — the sync run (:class:`SyncResult`), over the layout, reader and writer.
 * :mod:`._store` — :class:`Store`, the facade composing all of the above.
 
@@ -32,7 +33,8 @@ their modules.
 """
 
 from ._arrow import restore_dtypes
-from ._files import StoreLockedError
+from ._check import StoreCheck
+from ._files import StoreCorruptError, StoreLockedError
 from ._layout import DEFAULT_PATH as DEFAULT_PATH
 from ._layout import ENTITIES as ENTITIES
 from ._store import Store
@@ -42,4 +44,12 @@ from ._sync import StoreSourceError, SyncResult
 #: The public API: what the README and the notebooks use, and the converter
 #: :meth:`Store.duckdb` points to. DEFAULT_PATH, ENTITIES and Selection stay
 #: importable from here as before but are not promised.
-__all__ = ["Store", "StoreLockedError", "StoreSourceError", "SyncResult", "restore_dtypes"]
+__all__ = [
+    "Store",
+    "StoreCheck",
+    "StoreCorruptError",
+    "StoreLockedError",
+    "StoreSourceError",
+    "SyncResult",
+    "restore_dtypes",
+]

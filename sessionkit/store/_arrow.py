@@ -18,9 +18,11 @@ Imports no other store module.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -68,21 +70,35 @@ CONTRACT: dict[str, Column] = _contract_by_name()
 # --------------------------------------------------------------------------- frame → Arrow
 
 
-def _plain_type(t: pa.DataType) -> pa.DataType:
+def plain_type(t: pa.DataType) -> pa.DataType:
+    """``t`` as the store writes it: dictionaries decoded, large strings and lists plain."""
     if pa.types.is_dictionary(t):
-        return _plain_type(t.value_type)
+        return plain_type(t.value_type)
     if pa.types.is_large_string(t):
         return pa.string()
     if pa.types.is_large_list(t) or pa.types.is_list(t):
-        return pa.list_(_plain_type(t.value_type))
+        return pa.list_(plain_type(t.value_type))
     return t
+
+
+def _nested(t: pa.DataType) -> bool:
+    """Whether ``t`` may differ from its plain form (a primitive type never does)."""
+    return bool(
+        pa.types.is_dictionary(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+    )
 
 
 def plain_table(table: pa.Table) -> pa.Table:
     """``table`` with dictionaries decoded, large types made plain, schema metadata dropped."""
     arrays = []
     for field, column in zip(table.schema, table.columns, strict=True):
-        target = _plain_type(field.type)
+        if not _nested(field.type):  # most columns: no type text built (10k columns: 0.1 s)
+            arrays.append(column)
+            continue
+        target = plain_type(field.type)
         # compared as text: list<element: string> (as Parquet gives it back) == list<item:
         # string> for Arrow, but not for sets of types (frames.concat_tables) nor for Polars
         arrays.append(column if str(target) == str(field.type) else column.cast(target))
@@ -194,6 +210,48 @@ def _special(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+#: The key of a partition file's schema metadata that lists the columns holding a value in it
+#: (JSON). Every file carries every column of its dataset; most free-form columns of a wide
+#: dataset (thousands of metadata keys) are empty in any one file, and a read skips them.
+VALUED = b"sessionkit.valued_columns"
+
+
+def with_valued(table: pa.Table) -> pa.Table:
+    """``table`` with its schema metadata naming the columns that hold a value (:data:`VALUED`)."""
+    n = table.num_rows
+    names = [
+        name
+        for name, column in zip(table.column_names, table.columns, strict=True)
+        if column.null_count < n
+    ]
+    return table.replace_schema_metadata({VALUED: orjson.dumps(names)})
+
+
+def read_columns(footer: pa.Schema, entity: str) -> list[str] | None:
+    """The columns of a partition file (its ``footer`` schema) worth reading: those holding a
+    value (:data:`VALUED`), the contract columns, and columns of Arrow type ``null`` (kept as
+    the loaders keep them); ``None`` (read all) when the file does not list its valued columns
+    (written by another tool or an older sessionkit)."""
+    listed = (footer.metadata or {}).get(VALUED)
+    if listed is None:
+        return None
+    try:
+        valued = set(orjson.loads(listed))
+    except orjson.JSONDecodeError:
+        return None
+    fixed = _fixed(entity)
+    return [
+        name
+        for name, t in zip(footer.names, footer.types, strict=True)
+        if name in valued or name in fixed or pa.types.is_null(t)
+    ]
+
+
+def _fixed(entity: str) -> set[str]:
+    """The columns of ``entity`` that every load has (contract, derived, ``day``)."""
+    return {c.name for c in schema.columns(entity)} | {c.name for c in DERIVED} | {DAY}
+
+
 def drop_empty_extras(table: pa.Table, entity: str) -> pa.Table:
     """Drop free-form columns (``metadata.*``, unknown fields) with no value in ``table``.
 
@@ -201,7 +259,7 @@ def drop_empty_extras(table: pa.Table, entity: str) -> pa.Table:
     API only has the keys its rows carry, and so does a frame loaded from the store. Columns
     whose values were all sent as null (Arrow type ``null``) are kept, as the loaders keep them.
     """
-    fixed = {c.name for c in schema.columns(entity)} | {c.name for c in DERIVED} | {DAY}
+    fixed = _fixed(entity)
     n = table.num_rows
     empty = [
         name
@@ -250,7 +308,8 @@ def table_to_frame(table: pa.Table, entity: str) -> pd.DataFrame:
         derived = [c.name for c in DERIVED if c.name in texts]
         at = names.index("agent_ids") + 1
         names[at:at] = derived
-    extras = [c for c in frame.columns if c not in set(names)]
+    known = set(names)
+    extras = [c for c in frame.columns if c not in known]
     frame = frame[names + extras]
     if entity == "logs":
         severity = frame.pop("severity") if "severity" in frame.columns else None
@@ -275,7 +334,7 @@ def _restore_array(array: pa.ChunkedArray, col: Column | None) -> pa.ChunkedArra
             array = array.cast(pa.float64())
     elif pa.types.is_timestamp(t) and t.tz is not None:
         array = array.cast(pa.timestamp("ns", tz="UTC"))
-    plain = _plain_type(array.type)
+    plain = plain_type(array.type)
     if plain != array.type:
         array = array.cast(plain)
     if col is None or array.type == arrow_type(col) or not _same_kind(array.type, col):
@@ -342,13 +401,76 @@ def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
     """``table`` with exactly the fields of ``target``, in its order: a missing column is all
     nulls, a column of another type is cast to the target's type
     (:func:`sessionkit.frames.cast_or_text`: JSON text, with a warning naming the column,
-    when the column became JSON text)."""
+    when the column became JSON text). Give it a target from :func:`settled_schema` (or
+    :func:`widen_lossy`): a cast that would change a value raises."""
     n = table.num_rows
+    have = dict(zip(table.column_names, table.columns, strict=True))  # one list, not one a field
     arrays = []
     for field in target:
-        if field.name in table.column_names:
-            column = table[field.name]
+        column = have.get(field.name)
+        if column is not None:
             arrays.append(frames.cast_or_text(column, field.type, name=field.name))
         else:
             arrays.append(pa.nulls(n, field.type))
     return pa.Table.from_arrays(arrays, schema=target)
+
+
+#: The type :func:`sessionkit.frames.unify_schemas` gives a column whose values are of kinds no
+#: one type holds (a boolean and a list): text, each value's JSON text. Asked of the frames'
+#: rule rather than written here, so the store widens to what the frames widen to.
+TEXT: pa.DataType = (
+    frames.unify_schemas([pa.schema([("x", pa.bool_())]), pa.schema([("x", pa.list_(pa.bool_()))])])
+    .field("x")
+    .type
+)
+
+
+def _exact_cast(column: pa.ChunkedArray, target: pa.DataType) -> bool:
+    """Whether ``column`` casts to ``target`` keeping every value (Arrow's safe cast: an
+    integer beyond 2**53 does not become a double, a double with a fraction not an integer)."""
+    try:
+        column.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        return False
+    return True
+
+
+def widen_lossy(target: pa.Schema, tables: Iterable[pa.Table]) -> pa.Schema:
+    """``target`` with every field that some table's column cannot be cast to without changing
+    a value made text (:data:`TEXT`: :func:`sessionkit.frames.cast_or_text` then writes each
+    value as its JSON text) — the store's last resort. Only columns whose type differs from
+    the target's are checked (a type drift between syncs), so a settled table costs one pass
+    over its schema."""
+    types = dict(zip(target.names, target.types, strict=True))
+    text: set[str] = set()
+    for table in tables:
+        for name, t, column in zip(
+            table.column_names, table.schema.types, table.columns, strict=True
+        ):
+            want = types.get(name)
+            if want is None or want in (t, TEXT) or name in text:
+                continue
+            if not _exact_cast(column, want):
+                text.add(name)
+    if not text:
+        return target
+    return pa.schema([f.with_type(TEXT) if f.name in text else f for f in target])
+
+
+def settled_schema(tables: Sequence[pa.Table], base: pa.Schema | None = None) -> pa.Schema:
+    """The one schema ``tables`` (and a dataset of schema ``base``) can all be conformed to
+    without changing a value of ``tables``: the union of the schemas
+    (:func:`sessionkit.frames.unify_schemas`: Arrow's promotion, text on a clash) with
+    promotions that would change one of their values made text (:func:`widen_lossy`)."""
+    schemas = [t.schema for t in tables] if base is None else [base, *(t.schema for t in tables)]
+    if len(schemas) == 1:
+        return schemas[0]
+    return widen_lossy(frames.unify_schemas(schemas), tables)
+
+
+def stack(tables: Sequence[pa.Table]) -> pa.Table:
+    """``tables`` one under another at their :func:`settled_schema` (no value changed)."""
+    if len(tables) == 1:
+        return tables[0]
+    target = settled_schema(tables)
+    return pa.concat_tables([conform(t, target) for t in tables])

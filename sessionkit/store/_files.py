@@ -1,6 +1,6 @@
 """The store's files: its lock and its JSON manifest, on top of :mod:`sessionkit.durable`
 (atomic, private writes; re-exported here so the store's layers reach every file operation in
-one place). No pandas; nothing is pickled.
+one place), and the error of a file that cannot be read. No pandas; nothing is pickled.
 """
 
 from __future__ import annotations
@@ -8,20 +8,27 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
-from ..durable import FILE_MODE, ensure_dir, remove_stale_tmp, write_atomic
+from ..durable import FILE_MODE, TMP_NAME, ensure_dir, fsync_dir, remove_stale_tmp, write_atomic
 from ..errors import SessionKitError
 
 # the store's layers reach durable's writes through this module (one place to intercept them)
 __all__ = [
+    "UNREADABLE",
+    "StoreCorruptError",
     "StoreLockedError",
+    "damage",
     "ensure_dir",
     "exclusive_lock",
+    "fsync_dir",
+    "is_tmp",
     "read_json",
     "remove_stale_tmp",
     "write_atomic",
@@ -41,6 +48,41 @@ class StoreLockedError(SessionKitError):
             "Wait for that sync to finish (or stop it), then sync again; only one sync may "
             "write a store at a time (reading it meanwhile is fine)."
         )
+
+
+class StoreCorruptError(SessionKitError):
+    """A file of the store cannot be read (damaged, truncated, not what the store wrote).
+
+    ``path`` is the file, ``store`` the store's directory. The message says how to repair it:
+    :meth:`Store.repair` (``sessionkit store check --repair``) moves what cannot be read aside
+    and rebuilds the manifest, so the next sync fetches the lost sessions again.
+    """
+
+    def __init__(self, path: Path, store: Path, reason: str) -> None:
+        self.path = path
+        self.store = store
+        self.reason = reason = damage(reason)
+        super().__init__(
+            f"{path} cannot be read: {reason}. The store's file is damaged; nothing was "
+            f"changed. Run `sessionkit store check --repair --store {store}` (or "
+            f"Store({str(store)!r}).repair()): it moves what cannot be read into "
+            f"{store / 'quarantine'} and rebuilds the manifest, and the next sync fetches "
+            "those sessions again."
+        )
+
+
+#: What reading a damaged Parquet file raises (Arrow's errors, or an OSError such as "Couldn't
+#: deserialize thrift" or a failed page CRC); :class:`StoreCorruptError` is raised in its place.
+UNREADABLE: tuple[type[Exception], ...] = (pa.ArrowException, OSError)
+
+_SOURCE = re.compile(r"Could not open Parquet input source '[^']*': ")
+
+
+def damage(reason: str) -> str:
+    """What is wrong with a file, from a reader's error text: one line, without the file's
+    path (the messages name it once) and without a closing period."""
+    text = " ".join(_SOURCE.sub("", reason).split())
+    return text.rstrip(". ")
 
 
 @contextlib.contextmanager
@@ -73,15 +115,24 @@ def _read_pid(fd: int) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path``, or ``None`` when the file does not exist."""
+def is_tmp(name: str) -> bool:
+    """Whether a file name is that of a temporary file of :func:`write_atomic`."""
+    return bool(TMP_NAME.match(name))
+
+
+def read_json(path: Path, store: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (a file of the store at ``store``), or ``None`` when the
+    file does not exist; raises :class:`StoreCorruptError` when it is not a JSON object."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
-    value = orjson.loads(data)
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise StoreCorruptError(path, store, f"it is not JSON ({exc})") from None
     if not isinstance(value, dict):
-        raise SessionKitError(f"{path} is not a store manifest (expected a JSON object)")
+        raise StoreCorruptError(path, store, "it is not a JSON object")
     return value
 
 

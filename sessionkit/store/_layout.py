@@ -15,6 +15,7 @@ sync run and the :class:`~sessionkit.store.Store` facade; it imports none of the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..errors import InvalidArgumentError
 from . import _files
@@ -52,7 +54,26 @@ def empty_manifest() -> dict[str, Any]:
         "agent_names": {},
         "unnamed_agents": [],
         "demo_now": None,
+        "moves": {},
     }
+
+
+#: A partition file's identity as the manifest records it: ``[size in bytes, mtime in ns]``.
+FileKey = list[int]
+
+
+def check_manifest(data: dict[str, Any], path: Path, store: Path) -> dict[str, Any]:
+    """``data`` with every key of :func:`empty_manifest` (missing ones added); a key holding
+    another kind of value than the empty manifest's raises :class:`~._files.StoreCorruptError`."""
+    for name, value in empty_manifest().items():
+        data.setdefault(name, value)
+        got = data[name]
+        kind = type(value) if value is not None else str
+        if not (isinstance(got, kind) or (value is None and got is None)):
+            raise _files.StoreCorruptError(
+                path, store, f"its {name!r} is {type(got).__name__}, not {kind.__name__}"
+            )
+    return data
 
 
 def check_entity(entity: str) -> str:
@@ -97,6 +118,53 @@ class Layout:
         """The one Parquet file of ``entity``'s partition ``day`` (``YYYY-MM-DD``), present or not."""
         return self.dataset_path(entity) / f"{DAY}={day}" / PART
 
+    def file_key(self, entity: str, day: str) -> FileKey | None:
+        """``[size, mtime_ns]`` of a partition's file (``None`` when it has none): what the
+        manifest records with a day's statistics, to tell later whether they still describe
+        the file (a restored manifest, a file changed behind the store's back)."""
+        try:
+            st = os.stat(self.file(entity, day))
+        except FileNotFoundError:
+            return None
+        return [st.st_size, st.st_mtime_ns]
+
+    def footer_stats(self, day: str) -> dict[str, int | None] | None:
+        """``{"rows", "min_start", "max_start"}`` (``start_time`` in ns; ``None``: no start in
+        the file) of a sessions day, from its file's Parquet footer alone; ``None`` when the
+        file is missing, its footer cannot be read or a row group has no statistics."""
+        try:
+            meta = pq.read_metadata(self.file("sessions", day))
+        except _files.UNREADABLE:
+            return None
+        paths = [meta.schema.column(i).path for i in range(meta.num_columns)]
+        if "start_time" not in paths:
+            return None
+        column = paths.index("start_time")
+        low: int | None = None
+        high: int | None = None
+        for i in range(meta.num_row_groups):
+            chunk = meta.row_group(i).column(column)
+            stats = chunk.statistics
+            if stats is None:
+                return None
+            if stats.null_count == chunk.num_values:
+                continue  # no start in this row group
+            if not stats.has_min_max:
+                return None
+            lo, hi = int(stats.min_raw), int(stats.max_raw)
+            low = lo if low is None else min(low, lo)
+            high = hi if high is None else max(high, hi)
+        return {"rows": meta.num_rows, "min_start": low, "max_start": high}
+
+    def remove_partition(self, entity: str, day: str) -> None:
+        """Delete a partition's file and then its directory (when empty); a partition whose
+        rows all moved elsewhere (:meth:`Writer.write_sessions`) is removed so."""
+        path = self.file(entity, day)
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
+        _files.fsync_dir(self.dataset_path(entity))
+
     def days(self, entity: str = "sessions") -> list[str]:
         """The day partitions (``YYYY-MM-DD``) of a dataset that hold a file, oldest first."""
         base = self.dataset_path(entity)
@@ -123,10 +191,8 @@ class Layout:
             return empty_manifest()
         key = (st.st_mtime_ns, st.st_size)
         if self._manifest_cache is None or self._manifest_cache[0] != key:
-            data = _files.read_json(path) or empty_manifest()
-            for name, value in empty_manifest().items():
-                data.setdefault(name, value)
-            self._manifest_cache = (key, data)
+            data = _files.read_json(path, self.path) or empty_manifest()
+            self._manifest_cache = (key, check_manifest(data, path, self.path))
         return self._manifest_cache[1]
 
     def manifest_copy(self) -> dict[str, Any]:

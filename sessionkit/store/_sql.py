@@ -1,7 +1,7 @@
 """SQL over a store: one in-memory DuckDB connection with a view per dataset, and query
 results brought back to the contract dtypes.
 
-May import: :mod:`._layout`, :mod:`._arrow`. DuckDB itself is imported on first use (it is
+May import: :mod:`._layout`, :mod:`._arrow`, :mod:`._files` (the error of a damaged file). DuckDB itself is imported on first use (it is
 a heavy import a store that is never queried with SQL does not pay for).
 """
 
@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from . import _arrow
+from . import _arrow, _files
 from ._arrow import DAY
 from ._layout import ENTITIES, Layout
 
@@ -67,12 +68,32 @@ class SQL:
         """The result of ``query`` over the views of :meth:`connection`, fetched through Arrow,
         columns named like contract columns with the contract dtypes (an empty frame for a
         statement with no result)."""
-        con = self.connection()
-        with self._lock:
-            relation = con.sql(query, params=params)
-            if relation is None:  # a statement with no result (SET, CREATE, ...)
-                return pd.DataFrame()
-            fetch = getattr(relation, "to_arrow_table", None)  # DuckDB >= 1.4; .arrow() before
-            result = fetch() if fetch is not None else relation.arrow()
-        table = result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+        import duckdb
+
+        try:
+            con = self.connection()  # the views read every file's footer
+            with self._lock:
+                relation = con.sql(query, params=params)
+                if relation is None:  # a statement with no result (SET, CREATE, ...)
+                    return pd.DataFrame()
+                fetch = getattr(relation, "to_arrow_table", None)  # DuckDB >= 1.4; .arrow() before
+                result = fetch() if fetch is not None else relation.arrow()
+            table = result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+        except duckdb.Error as exc:
+            damaged = self._damaged()
+            if damaged is None:
+                raise  # the query's own error (a typo, a missing column): DuckDB says it best
+            raise damaged from exc
         return _arrow.restore_dtypes(table)
+
+    def _damaged(self) -> _files.StoreCorruptError | None:
+        """The error naming the first partition file whose footer cannot be read (DuckDB's
+        error names neither the file nor the fix), or ``None`` when every footer reads."""
+        for entity in ENTITIES:
+            for day in self.layout.days(entity):
+                path = self.layout.file(entity, day)
+                try:
+                    pq.read_metadata(path)
+                except _files.UNREADABLE as exc:
+                    return _files.StoreCorruptError(path, self.layout.path, str(exc))
+        return None

@@ -25,7 +25,8 @@ import pyarrow.dataset as ds
 from ..client import Client
 from ..errors import InvalidArgumentError
 from ..params import FilterArgs, ScopeArgs, SessionFilters, TimeLike, session_filters
-from . import _arrow
+from . import _arrow, _check
+from ._check import StoreCheck
 from ._layout import DEFAULT_PATH, ENTITIES, Layout, check_entity
 from ._reader import Reader
 from ._scope import synced_scopes
@@ -49,8 +50,9 @@ class Store:
         sessions/day=YYYY-MM-DD/part-0.parquet
         eval_runs/ spans/ agents/ logs/    same days: the day of the session's created_at
 
-    A session's ``created_at`` never changes, so a session (and its eval runs, spans, agents
-    and logs) always lives in one day partition. Columns are stored with plain Arrow types and
+    A session (and its eval runs, spans, agents and logs) lives in the day partition of its
+    ``created_at``, once: a session whose ``created_at`` moves to another day between syncs is
+    moved there, details included. Columns are stored with plain Arrow types and
     read back through :func:`sessionkit.frames.to_pandas`: ``store.load_sessions()`` has the
     dtypes of ``sk.load_sessions()``, ``agent`` and ``metadata.*`` columns included.
 
@@ -251,11 +253,34 @@ class Store:
             **filters,
         )
 
+    # ------------------------------------------------------------------ health
+
+    def check(self) -> StoreCheck:
+        """What is wrong with the store's files, read whole (nothing is changed): files that
+        cannot be read, a manifest that cannot be read or whose statistics no longer describe
+        the files, files it does not know, files whose column types disagree, a session
+        stored twice, an interrupted move. ``str(result)`` is the report; ``result.ok`` is
+        ``True`` when nothing is wrong. ``sessionkit store check`` prints it."""
+        return _check.check(self._layout)
+
+    def repair(self) -> StoreCheck:
+        """Put right what :meth:`check` finds, holding the store's lock: what cannot be read
+        is moved into ``<path>/quarantine/<UTC time>/`` (never deleted); the manifest is
+        rebuilt from the files that remain; a session stored twice keeps its newest row;
+        every file of a dataset gets one schema. When sessions were moved aside (or the
+        manifest was lost) the sync watermarks are forgotten, so the next sync fetches the
+        history again. Returns what was done and a check after it (:class:`StoreCheck`).
+        ``sessionkit store check --repair`` runs it."""
+        return _check.repair(self._layout, self._writer)
+
     def upsert(self, entity: str, data: pd.DataFrame | pa.Table) -> tuple[int, int, int]:
-        """Write rows into a dataset: sessions by ``id`` (the latest ``updated_at`` wins), detail
-        rows by ``session_id`` (every row of a session present in ``data`` replaces that
-        session's rows; their sessions must be in the store). Returns ``(new, updated,
-        unchanged)`` counted in rows (sessions) or sessions (details)."""
+        """Write rows into a dataset: sessions by ``id`` (the latest ``updated_at`` wins; a newer
+        version whose ``created_at`` is on another day moves the session there), detail rows by
+        ``session_id`` (every row of a session present in ``data`` replaces that session's
+        rows; their sessions must be in the store). Returns ``(new, updated, unchanged)``
+        counted in rows (sessions) or sessions (details). Reads the ids of every stored day
+        once per call when some rows are new to their day (to find a session stored under
+        another day)."""
         check_entity(entity)
         table = (
             _arrow.frame_to_table(data)
@@ -278,5 +303,6 @@ class Store:
                     )
                 self._writer.replace_details(entity, table, days)
                 counts = (0, len(ids), 0)
+            self._writer.settle(manifest)  # every file at the dataset's one schema
             self._layout.save_manifest(manifest)
         return counts

@@ -818,6 +818,8 @@ def sync(
             run.refresh_pending()
             run.name_stored()
             run.details(scope, details, logs)
+            writer.settle(run.manifest)  # every file at its dataset's one schema, once a sync
+            run.commit()
         except APIError as exc:
             run.tally()
             done = run.result

@@ -18,6 +18,7 @@ EXPECTED = {
     "report": {"--since", "--until", "--trigger", "--env", "--agent", "--out", "--format",
                "--csv", "--details", "--demo", "--success", "--no-success", "--devmode",
                "--thread-id", "--deployment-id", "--metadata"},
+    "store": set(),  # its options are its action's: sessionkit store check --store --repair
     "sync": {"--store", "--since", "--until", "--details", "--logs", "--trigger", "--env",
              "--success", "--no-success", "--devmode", "--agent", "--demo", "--no-progress",
              "--thread-id", "--deployment-id", "--metadata"},

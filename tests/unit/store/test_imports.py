@@ -16,12 +16,13 @@ ALLOWED: dict[str, set[str]] = {
     "_arrow": set(),
     "_scope": set(),
     "_layout": {"_files", "_arrow"},
-    "_reader": {"_arrow", "_layout", "_scope"},
+    "_reader": {"_arrow", "_files", "_layout", "_scope"},
     "_writer": {"_arrow", "_files", "_layout"},
-    "_sql": {"_arrow", "_layout"},
+    "_sql": {"_arrow", "_files", "_layout"},
+    "_check": {"_arrow", "_files", "_layout", "_writer"},
     "_sync": {"_arrow", "_layout", "_reader", "_writer"},
-    "_store": {"_arrow", "_layout", "_reader", "_scope", "_sql", "_sync", "_writer"},
-    "__init__": {"_arrow", "_files", "_layout", "_store", "_sync"},
+    "_store": {"_arrow", "_check", "_layout", "_reader", "_scope", "_sql", "_sync", "_writer"},
+    "__init__": {"_arrow", "_check", "_files", "_layout", "_store", "_sync"},
 }
 
 

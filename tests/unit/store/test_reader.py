@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from sessionkit import frames
+from sessionkit.errors import InvalidArgumentError
 from sessionkit.params import session_filters
 from sessionkit.store._reader import (
+    check_metadata_filter,
     days_for,
-    flat_metadata,
     json_equal,
     post_filter,
     row_filter,
@@ -108,11 +110,82 @@ def test_post_filter_compares_a_json_text_column_by_the_values_sent() -> None:
     assert post_filter(table, {"k": 1})["id"].to_pylist() == ["a"]
     assert post_filter(table, {"k": "1"})["id"].to_pylist() == ["b"]
     assert post_filter(table, {"k": 2.5})["id"].to_pylist() == ["c"]
-    # the metadata= filter as the loaders take it, flattened to the columns' a.b names
-    assert flat_metadata({"a": {"b": 1}, "c": "x"}) == {"a.b": 1, "c": "x"}
-    assert flat_metadata(None) == {}
 
 
 def test_json_equal_tells_booleans_from_numbers() -> None:
     assert json_equal(1, 1.0) and json_equal(True, True)
     assert not json_equal(True, 1) and not json_equal(0, False)
+    assert not json_equal([True], [1]) and not json_equal({"a": True}, {"a": 1})
+    assert json_equal({"a": [1, 2.0]}, {"a": [1.0, 2]}) and not json_equal(
+        {"a": 1}, {"a": 1, "b": 2}
+    )
+    assert not json_equal(2**53 + 1, float(2**53)) and not json_equal("2", 2)
+
+
+def _mixed() -> pa.Table:
+    """Sessions as the frames hold them: one column per kind of value a key had."""
+    return pa.table(
+        {
+            "id": ["int", "float", "big", "str", "bool", "list", "obj", "obj+", "none"],
+            "metadata.n": pa.array([2, None, 2**53 + 1, None, None, None, None, None, None]),
+            "metadata.f": pa.array([None, 2.0, None, None, None, None, None, None, None]),
+            "metadata.s": pa.array([None, None, None, "2", None, None, None, None, None]),
+            "metadata.b": pa.array([None, None, None, None, True, None, None, None, None]),
+            "metadata.l": pa.array([None, None, None, None, None, [2, 3], None, None, None]),
+            "metadata.o.a": pa.array([None, None, None, None, None, None, 2, 2, None]),
+            "metadata.o.b": pa.array([None, None, None, None, None, None, None, "x", None]),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("metadata", "ids"),
+    [
+        ({"n": 2}, ["int"]),
+        ({"n": 2.0}, ["int"]),  # numbers by value
+        ({"n": True}, []),  # a boolean is no number
+        ({"n": "2"}, []),  # nor is text
+        ({"n": 2**53 + 1}, ["big"]),  # exact
+        ({"n": float(2**53)}, []),
+        ({"f": 2}, ["float"]),
+        ({"f": 2**53 + 1}, []),  # no double holds it
+        ({"s": "2"}, ["str"]),
+        ({"s": 2}, []),
+        ({"b": True}, ["bool"]),
+        ({"b": 1}, []),
+        ({"l": [2, 3]}, ["list"]),
+        ({"l": [2.0, 3]}, ["list"]),
+        ({"l": [2]}, []),
+        ({"l": [True, 3]}, []),
+        ({"o": {"a": 2}}, ["obj"]),  # exactly these keys: not obj+, which also has b
+        ({"o": {"a": 2, "b": "x"}}, ["obj+"]),
+        ({"o": {"a": 2.0, "b": "x"}}, ["obj+"]),
+        ({"o": {"a": True}}, []),
+        ({"o": 2}, []),
+        ({"missing": 2}, []),
+        ({"n": 2, "o": {"a": 2}}, []),
+    ],
+)
+def test_metadata_filters_compare_json_values_as_the_api_does(
+    metadata: dict[str, object], ids: list[str]
+) -> None:
+    assert post_filter(_mixed(), metadata)["id"].to_pylist() == ids
+
+
+def test_a_column_of_json_texts_is_compared_value_by_value() -> None:
+    """A key whose values are of several kinds is a column of each value's JSON text (the
+    frames' rule once it is the JSON extension type): read back as JSON, then compared."""
+    texts = pa.array(["2", '"2"', "2.0", "true", "[2]", None])
+    column = pa.ExtensionArray.from_storage(pa.json_(pa.string()), texts)
+    table = pa.table({"id": ["int", "str", "float", "bool", "list", "none"], "metadata.k": column})
+    assert post_filter(table, {"k": 2})["id"].to_pylist() == ["int", "float"]
+    assert post_filter(table, {"k": "2"})["id"].to_pylist() == ["str"]
+    assert post_filter(table, {"k": True})["id"].to_pylist() == ["bool"]
+    assert post_filter(table, {"k": [2.0]})["id"].to_pylist() == ["list"]
+
+
+@pytest.mark.parametrize("metadata", [{"k": None}, {"k": {}}, {"k": {"a": None}}, {"k": {"a": {}}}])
+def test_filters_a_store_cannot_answer_are_refused_by_name(metadata: dict[str, object]) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"metadata\['k'\].* store=None"):
+        check_metadata_filter(metadata)
+    check_metadata_filter({"k": [None], "j": {"a": 1}})  # a null inside a list is a value

@@ -6,7 +6,15 @@ import sessionkit as sk
 import sessionkit.store as store
 
 #: What the README, the notebooks and ``Store.duckdb``'s docstring tell users to import.
-DOCUMENTED = ["Store", "StoreLockedError", "StoreSourceError", "SyncResult", "restore_dtypes"]
+DOCUMENTED = [
+    "Store",
+    "StoreCheck",
+    "StoreCorruptError",
+    "StoreLockedError",
+    "StoreSourceError",
+    "SyncResult",
+    "restore_dtypes",
+]
 
 
 def test_all_is_exactly_the_documented_api() -> None:
