@@ -5,6 +5,7 @@ ways a server can misbehave."""
 from __future__ import annotations
 
 import json
+import random
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -107,11 +108,17 @@ def _instant(value: object) -> int | None:
     return None if text is None else timestamps.parse_one(text)
 
 
-def listing(sessions: list[dict[str, Any]], query: Mapping[str, str]) -> list[dict[str, Any]]:
+def listing(
+    sessions: list[dict[str, Any]],
+    query: Mapping[str, str],
+    *,
+    shuffle: random.Random | None = None,
+) -> list[dict[str, Any]]:
     """The rows of ``GET /session`` for ``query`` (without limit/offset): ``startAfter`` <
     ``start_time`` < ``startBefore`` (a row without a readable start time only when neither is
     given), ordered by ``sort`` (default ``created``) in ``direction`` (default ``desc``), rows
-    without the sort value last, then in the order given."""
+    without the sort value last; rows with equal values in the order given, or in an order
+    ``shuffle`` draws anew (a server whose ties come in any order on each request)."""
     after, before = _instant(query.get("startAfter")), _instant(query.get("startBefore"))
     rows = []
     for row in sessions:
@@ -125,6 +132,8 @@ def listing(sessions: list[dict[str, Any]], query: Mapping[str, str]) -> list[di
         rows.append(row)
     field = _SORT_FIELDS.get(query.get("sort", "created"), "created_at")
     desc = query.get("direction", "desc") == "desc"
+    if shuffle is not None:
+        rows = shuffle.sample(rows, len(rows))
     keyed = [
         (_instant(r.get(field)) if isinstance(r, dict) else None, i) for i, r in enumerate(rows)
     ]
@@ -139,12 +148,15 @@ def list_server(
     *,
     page_cap: Callable[[int], int | None] = lambda offset: None,
     details: Mapping[str, dict[str, Any]] | None = None,
+    shuffle_ties: bool = False,
 ) -> Iterator[str]:
     """Serve ``sessions`` at ``/session`` as the API does (:func:`listing`: the time bounds
     and the sort, then limit/offset); yields the base URL. ``page_cap(offset)``: the most rows the server returns at that offset (``None``:
     as asked). ``/session/<id>`` answers ``details[id]`` (404 when absent); by default every
-    session with a text id has a detail naming its agent ``alpha`` (:func:`detail`)."""
+    session with a text id has a detail naming its agent ``alpha`` (:func:`detail`).
+    ``shuffle_ties``: sessions with equal sort values come in a new order on each request."""
     requests: list[str] = []
+    shuffler = random.Random(7) if shuffle_ties else None
     if details is None:
         details = {r["id"]: detail(r) for r in sessions if isinstance(r.get("id"), str)}
 
@@ -156,7 +168,7 @@ def list_server(
             offset = int(query.get("offset", ["0"])[0])
             limit = int(query.get("limit", ["10"])[0])
             cap = page_cap(offset)
-            listed = listing(sessions, {k: v[-1] for k, v in query.items()})
+            listed = listing(sessions, {k: v[-1] for k, v in query.items()}, shuffle=shuffler)
             rows = listed[offset : offset + (limit if cap is None else min(cap, limit))]
             send_json(handler, 200, {"success": True, "data": rows})
         elif url.path.startswith("/session/") and details and url.path[9:] in details:

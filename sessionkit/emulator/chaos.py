@@ -24,6 +24,18 @@ class Faults:
     stalls (past a client's timeout); ``page_cap`` caps list pages below the asked ``limit``;
     ``retry_after`` is what 429/409 responses advertise (seconds).
 
+    Behaviours of a live or careless server, off by default:
+
+    * ``deletes_per_list``: before answering each list request, hard-delete 1 to this many
+      sessions (gone from lists, 404 by id) — the newest visible ones with ``delete_newest``
+      (a project cleaning up while a walk runs), else anywhere.
+    * ``shuffle_ties``: sessions with equal sort values come in a new random order on each
+      request (instead of by id).
+    * ``ignore_offset``: list requests answer from offset 0 whatever they ask.
+    * ``trickle_bytes_per_s``: every body is sent at this rate (and, with
+      ``trickle_headers``, the status line and headers too): a server that never quite
+      stops answering.
+
     ``multi_region`` turns on region routing: a region server answers ``GET /session/{id}``
     for a session that lives in another region with 421 and ``x-agentuity-region`` (as the
     real service does). Off by default, so a client pointed at any one region URL (the
@@ -45,6 +57,12 @@ class Faults:
     retry_after: float = 1.0
     seed: int = 0
     multi_region: bool = False
+    deletes_per_list: int = 0
+    delete_newest: bool = True
+    shuffle_ties: bool = False
+    ignore_offset: bool = False
+    trickle_bytes_per_s: float = 0.0
+    trickle_headers: bool = False
 
     @classmethod
     def mix(cls, rate: float, *, seed: int = 0, **overrides: float | bool) -> Faults:
@@ -95,6 +113,18 @@ class FaultChooser:
         self.faults = faults
         self._rng = random.Random(faults.seed)
         self._lock = threading.Lock()
+
+    def count(self, most: int) -> int:
+        """A reproducible count from 1 to ``most`` (0 when ``most`` is 0)."""
+        if most <= 0:
+            return 0
+        with self._lock:
+            return self._rng.randint(1, most)
+
+    def random(self) -> float:
+        """A reproducible float in [0, 1)."""
+        with self._lock:
+            return self._rng.random()
 
     def draw(self) -> tuple[str | None, float]:
         """``(kind or None, extra latency seconds)`` for one request."""

@@ -11,7 +11,8 @@ Semantics a client author must know (the spec leaves them open):
 * ``limit`` above 100 is clamped to 100 ("treat 100 as the page maximum"); ``page_cap`` lowers it
   further to emulate a server that returns fewer rows than asked.
 * ``startAfter`` / ``startBefore`` compare with ``start_time`` and are exclusive (``>``, ``<``).
-* Deleted sessions are listed, flagged ``deleted: true``.
+* Deleted sessions are listed, flagged ``deleted: true``; hard-deleted ones
+  (``Faults.deletes_per_list``) are gone: not listed, 404 by id.
 * ``metadata`` matches a session when each of its top-level keys is present with an equal
   value by JSON value equality (:func:`json_equal`: ``2 == 2.0``, ``true != 1``,
   ``"2" != 2``, objects with the same keys, lists item by item).
@@ -102,6 +103,30 @@ class QueryEngine:
         self._lock = threading.Lock()
         self._id_rank: np.ndarray | None = None
         self._id_rank_n = -1
+        #: rows hard-deleted (``Faults.deletes_per_list``): gone from lists and by id
+        self.gone = np.zeros(0, dtype=bool)
+
+    def delete(self, count: int, now_ns: int, *, newest: bool, pick: Callable[[], float]) -> int:
+        """Hard-delete ``count`` visible sessions: the newest, or at random (``pick`` draws
+        in [0, 1)); returns how many were deleted."""
+        visible = int(np.searchsorted(self.ds.columns["created_ns"], now_ns, side="right"))
+        with self._lock:
+            if len(self.gone) < visible:
+                self.gone = np.concatenate([self.gone, np.zeros(visible - len(self.gone), bool)])
+            alive = np.flatnonzero(~self.gone[:visible])
+            if not len(alive):
+                return 0
+            if newest:
+                starts = self.ds.columns["start_ns"][alive]
+                chosen = alive[np.argsort(starts)[-count:]]
+            else:
+                chosen = np.unique([alive[int(pick() * len(alive))] for _ in range(count)])
+            self.gone[chosen] = True
+            return len(chosen)
+
+    def is_gone(self, row: int) -> bool:
+        """Whether session row ``row`` was hard-deleted."""
+        return row < len(self.gone) and bool(self.gone[row])
 
     def _ranks(self, n: int) -> np.ndarray:
         if self._id_rank is None or self._id_rank_n != n:
@@ -111,23 +136,45 @@ class QueryEngine:
             self._id_rank, self._id_rank_n = rank, n
         return self._id_rank
 
-    def rows(self, query: dict[str, str], now_ns: int, *, frozen: bool) -> np.ndarray:
-        """Row indexes matching ``query`` (without limit/offset), in the requested order."""
+    def rows(
+        self,
+        query: dict[str, str],
+        now_ns: int,
+        *,
+        frozen: bool,
+        tie_order: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Row indexes matching ``query`` (without limit/offset), in the requested order, less
+        the hard-deleted ones. ``tie_order`` (random keys, one per row) orders equal sort
+        values instead of the ids (``Faults.shuffle_ties``; never cached)."""
         visible = int(np.searchsorted(self.ds.columns["created_ns"], now_ns, side="right"))
+        if tie_order is not None:
+            return self._alive(self._compute(query, now_ns, visible, tie_order))
         key = (tuple(sorted(query.items())), visible, None if frozen else now_ns)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
-                return hit
+                return self._alive(hit)
         order = self._compute(query, now_ns, visible)
         with self._lock:
             self._cache[key] = order
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return order
+        return self._alive(order)
 
-    def _compute(self, q: dict[str, str], now_ns: int, n: int) -> np.ndarray:
+    def _alive(self, order: np.ndarray) -> np.ndarray:
+        gone = self.gone
+        if not gone.any():
+            return order
+        inside = order < len(gone)
+        keep = np.ones(len(order), dtype=bool)
+        keep[inside] = ~gone[order[inside]]
+        return order[keep]
+
+    def _compute(
+        self, q: dict[str, str], now_ns: int, n: int, tie_order: np.ndarray | None = None
+    ) -> np.ndarray:
         c = self.ds.columns
         mask = np.ones(n, dtype=bool)
         for param, column in (
@@ -173,7 +220,8 @@ class QueryEngine:
             values = self.ds.updated_ns(now_ns)[:n]
         else:
             values = np.where(done, c["duration_ns"][:n], -1)
-        order = np.lexsort((self._ranks(n)[rows], values[rows]))
+        ties = self._ranks(n)[rows] if tie_order is None else tie_order[: len(rows)]
+        order = np.lexsort((ties, values[rows]))
         if q.get("direction", "desc") == "desc":
             order = order[::-1]
         return rows[order]
@@ -330,14 +378,46 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str = "application/json",
         headers: dict[str, str] | None = None,
     ) -> None:
-        self.server.emulator.stats.add(f"status_{status}")
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        emu = self.server.emulator
+        emu.stats.add(f"status_{status}")
+        rate = emu.faults.trickle_bytes_per_s
+        if rate and emu.faults.trickle_headers:
+            self._trickle(self._head(status, content_type, len(body), headers), rate)
+        else:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+        if rate:
+            self._trickle(body, rate)
+        else:
+            self.wfile.write(body)
+
+    def _head(
+        self, status: int, content_type: str, length: int, headers: dict[str, str] | None
+    ) -> bytes:
+        """The status line and headers of an answer, as bytes."""
+        lines = [
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+            f"Server: {self.version_string()}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {length}",
+            *(f"{k}: {v}" for k, v in (headers or {}).items()),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _trickle(self, data: bytes, rate: float) -> None:
+        """Send ``data`` at ``rate`` bytes per second (``Faults.trickle_bytes_per_s``), a
+        byte at a time below 100 bytes/s; stops when the emulator stops or the client goes."""
+        emu = self.server.emulator
+        step = max(1, int(rate // 10))
+        for i in range(0, len(data), step):
+            self.wfile.write(data[i : i + step])
+            self.wfile.flush()
+            if emu._stop.wait(step / rate):
+                return
 
     def _error(
         self,
@@ -472,7 +552,11 @@ class _Handler(BaseHTTPRequestHandler):
                 session_id = match.group(1)
                 row = emu.dataset.position(session_id)
                 now = emu.now()
-                if row is None or int(emu.dataset.columns["created_ns"][row]) > now:
+                if (
+                    row is None
+                    or int(emu.dataset.columns["created_ns"][row]) > now
+                    or emu.queries.is_gone(row)
+                ):
                     return error(404, f"Session {session_id} not found", "NOT_FOUND")
                 home = str(emu.dataset.columns["region"][row])
                 if emu.routes_regions() and home != self.server.region:
@@ -493,7 +577,11 @@ class _Handler(BaseHTTPRequestHandler):
                 session_id = match.group(1)
                 row = emu.dataset.position(session_id)
                 now = emu.now()
-                if row is None or int(emu.dataset.columns["created_ns"][row]) > now:
+                if (
+                    row is None
+                    or int(emu.dataset.columns["created_ns"][row]) > now
+                    or emu.queries.is_gone(row)
+                ):
                     return error(404, f"Session {session_id} not found", "NOT_FOUND")
                 return (
                     200,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
 from ..config import DEMO_KEY
 from .catalog import DEFAULT_SESSIONS, REGIONS
 from .chaos import FaultChooser, Faults
@@ -189,11 +191,24 @@ class Emulator:
         if self.live:
             with self._grow_lock:
                 self.dataset.grow(now)
-        cap = self.faults.page_cap
+        faults, chooser = self.faults, self._chooser
+        deletes = chooser.count(faults.deletes_per_list)
+        if deletes:
+            gone = self.queries.delete(
+                deletes, now, newest=faults.delete_newest, pick=chooser.random
+            )
+            self.stats.add(*["deleted"] * gone)
+        cap = faults.page_cap
         if cap is not None:
             limit = min(limit, cap)
-        rows = self.queries.rows(query, now, frozen=not self.live)[offset : offset + limit]
-        return self.dataset.list_page(rows, now)
+        if faults.ignore_offset:
+            offset = 0
+        ties = None
+        if faults.shuffle_ties:
+            seed = int(chooser.random() * 2**32)
+            ties = np.random.default_rng(seed).random(len(self.dataset))
+        rows = self.queries.rows(query, now, frozen=not self.live, tie_order=ties)
+        return self.dataset.list_page(rows[offset : offset + limit], now)
 
 
 @contextmanager
