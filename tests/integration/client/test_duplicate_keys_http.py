@@ -14,7 +14,7 @@ import pytest
 import sessionkit as sk
 from tests.servers import http_server, send, session
 
-ROWS = [session(i) for i in range(5)]
+ROWS = [session(i) for i in reversed(range(5))]  # newest first, as a time walk asks
 BIG = [session(100 + i) for i in range(2000)]
 
 
@@ -33,8 +33,13 @@ def _dup_data() -> bytes:
 @pytest.mark.parametrize("body", [_dup_id, _dup_data], ids=["id-twice", "data-twice"])
 def test_pages_whose_parsers_disagree_are_refused(body: object) -> None:
     def respond(handler: BaseHTTPRequestHandler) -> None:
-        offset = int(parse_qs(urlsplit(handler.path).query).get("offset", ["0"])[0])
-        send(handler, 200, body() if offset == 0 else b'{"success": true, "data": []}')  # type: ignore[operator]
+        query = parse_qs(urlsplit(handler.path).query)
+        first = (  # the walk's first page; the rest (bounded, the far end: limit=1) empty
+            query.get("offset", ["0"])[0] == "0"
+            and "startBefore" not in query
+            and query.get("limit", ["10"])[0] != "1"
+        )
+        send(handler, 200, body() if first else b'{"success": true, "data": []}')  # type: ignore[operator]
 
     with http_server(respond) as url:
         client = sk.Client("sk_canary_0123456789abcdefghij", base_url=url, max_retries=0)

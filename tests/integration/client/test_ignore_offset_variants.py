@@ -1,6 +1,9 @@
 """Servers that ignore offset in the three ways #15 item 13 names — the same rows shuffled,
 two pages alternating, a head page growing by one — end the walk and the sync with an error
-naming the problem within seconds, over real loopback HTTP (never a loop growing memory)."""
+naming the problem within seconds, over real loopback HTTP (never a loop growing memory).
+These servers ignore the whole query string: a walk keyed by time refuses them for that
+(rows outside the time bounds asked, or out of order), a walk by offset (a limit in
+``created`` order) for the offsets."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ KINDS: dict[str, Pick] = {
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize("what", ["load", "sync"])
+@pytest.mark.parametrize("what", ["load", "sync", "load-limit"])
 def test_the_walk_ends_with_a_clear_error(kind: str, what: str, tmp_path: Path) -> None:
     calls = [0]
 
@@ -39,9 +42,14 @@ def test_the_walk_ends_with_a_clear_error(kind: str, what: str, tmp_path: Path) 
     with http_server(respond) as url:
         client = sk.Client("sk_canary_0123456789abcdefghij", base_url=url, max_retries=0, timeout=5)
         started = time.monotonic()
-        with pytest.raises(sk.BadResponseError, match=r"ignored offset|made no progress"):
+        refused = r"ignored offset|made no progress|another order|it ignores (startBefore|sort)"
+        with pytest.raises(sk.BadResponseError, match=refused):
             if what == "load":
                 sk.load_sessions(client, progress=False, agent_names=False)
+            elif what == "load-limit":
+                sk.load_sessions(
+                    client, progress=False, agent_names=False, sort="created", limit=250
+                )
             else:
                 sk.Store(tmp_path / "s").sync(client, progress=False)
         assert time.monotonic() - started < 30 and calls[0] < 1_000

@@ -28,16 +28,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
 import sessionkit as sk
 from sessionkit.client.retry import Stopped
 from tests.conftest import CANARY_KEY
-from tests.servers import detail, http_server, send, send_json, session
+from tests.servers import detail, http_server, listing, send, send_json, session
 
 GRACE_S = 0.25  # a request already being written when the signal came
 IDS = [f"sess_{i:032x}" for i in range(200)]
+ROWS = [session(i) for i in range(5000)]  # what a walk lists (a month of distinct times)
 
 
 class Busy:
@@ -45,16 +47,28 @@ class Busy:
     ordinary answers (a session detail, an empty log list). ``requests``: arrival times;
     ``hangups``: when a held request's client closed its connection (``time.monotonic()``)."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, good_lists: int = 0) -> None:
         self.mode = mode
         self.healthy = threading.Event()
         self.requests: list[float] = []
         self.hangups: list[float] = []
         self.lock = threading.Lock()
+        #: list requests answered with sessions before the trouble starts (a walk under way)
+        self.good_lists = good_lists
 
     def respond(self, handler: BaseHTTPRequestHandler) -> None:
         with self.lock:
             self.requests.append(time.monotonic())
+            path, _, query = handler.path.partition("?")
+            good = path == "/session" and self.good_lists > 0
+            if good:
+                self.good_lists -= 1
+        if good or (self.healthy.is_set() and path == "/session"):
+            params = {k: v[-1] for k, v in parse_qs(query).items()}
+            offset, limit = int(params.get("offset", 0)), int(params.get("limit", 10))
+            rows = listing(ROWS, params)[offset : offset + limit]
+            send_json(handler, 200, {"success": True, "data": rows})
+            return
         if not self.healthy.is_set():
             if self.mode == "503":
                 body = json.dumps({"success": False, "message": "busy"}).encode()
@@ -97,8 +111,8 @@ class Busy:
 
 
 @contextmanager
-def busy_server(mode: str) -> Iterator[tuple[Busy, str]]:
-    busy = Busy(mode)
+def busy_server(mode: str, good_lists: int = 0) -> Iterator[tuple[Busy, str]]:
+    busy = Busy(mode, good_lists)
     try:
         with http_server(busy.respond) as url:
             yield busy, url
@@ -128,6 +142,10 @@ client = sk.Client(sys.argv[3], base_url=url, logs_base_url=url, timeout=30.0,
 ids = [f"sess_{i:032x}" for i in range(200)]
 if call == "map":
     client.map(client.get_session, ids)
+elif call == "load_sessions":
+    sk.load_sessions(client, progress=False, agent_names=False)
+elif call == "sync":
+    sk.Store(sys.argv[4]).sync(client, progress=False)
 elif call == "load_logs":
     sk.load_logs(ids, client, progress=False)
 else:
@@ -138,19 +156,30 @@ print("finished", flush=True)
 
 @pytest.mark.parametrize(
     ("mode", "call"),
-    [("503", "map"), ("stall", "map"), ("503", "load_details"), ("stall", "load_logs")],
+    [
+        ("503", "map"),
+        ("stall", "map"),
+        ("503", "load_details"),
+        ("stall", "load_logs"),
+        ("503", "load_sessions"),
+        ("stall", "load_sessions"),
+        ("503", "sync"),
+    ],
 )
-def test_sigint_ends_a_script_within_two_seconds(mode: str, call: str) -> None:
-    with busy_server(mode) as (busy, url):
+def test_sigint_ends_a_script_within_two_seconds(mode: str, call: str, tmp_path: Path) -> None:
+    """A walk (``load_sessions``, a sync's) first reads two pages and the far end, then cuts
+    itself into slices whose workers all meet the trouble."""
+    walks = call in ("load_sessions", "sync")
+    with busy_server(mode, good_lists=3 if walks else 0) as (busy, url):
         child = subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, url, call, CANARY_KEY],
+            [sys.executable, "-c", SCRIPT, url, call, CANARY_KEY, str(tmp_path / "store")],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=Path(__file__).resolve().parents[3],
             text=True,
         )
         try:
-            busy.wait_for_requests(16 if mode == "503" else 8)
+            busy.wait_for_requests((16 if mode == "503" else 8) + (3 if walks else 0))
             time.sleep(0.5)  # the workers are in their waits (503) or reads (stall)
             sent = time.monotonic()
             child.send_signal(signal.SIGINT)
@@ -215,6 +244,43 @@ def test_ctrl_c_in_a_kernel_stops_the_workers_and_the_client_works_after(mode: s
     if mode == "stall":  # every held request was hung up, promptly
         assert len(hangups) == held and max(hangups) < 1.0, hangups
     assert again["session"]["id"] == IDS[7]
+
+
+@pytest.mark.parametrize("mode", ["503", "stall"])
+def test_ctrl_c_during_a_walk_in_a_kernel_stops_its_workers(mode: str) -> None:
+    """The same for ``load_sessions``: its walk read three answers, cut itself into slices
+    whose workers then meet the trouble; a SIGINT to this thread reaches the caller within
+    1 s, no request follows, the workers end, and the client then walks to the end."""
+    main = threading.main_thread().ident
+    assert main is not None
+    before = set(threading.enumerate())
+    with busy_server(mode, good_lists=3) as (busy, url), _client(url) as client:
+        sent = [0.0]
+
+        def interrupt() -> None:
+            busy.wait_for_requests(3 + (8 if mode == "503" else 6))
+            time.sleep(0.5)
+            sent[0] = time.monotonic()
+            signal.pthread_kill(main, signal.SIGINT)
+
+        threading.Thread(target=interrupt, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            sk.load_sessions(client, progress=False, agent_names=False)
+        raised = time.monotonic() - sent[0]
+        workers = [
+            t for t in threading.enumerate() if t not in before and t.name.startswith("sessionkit")
+        ]
+        for thread in workers:
+            thread.join(timeout=max(0.0, sent[0] + 1.0 - time.monotonic()))
+        still = [t.name for t in workers if t.is_alive()]
+        time.sleep(max(0.0, sent[0] + 2.0 - time.monotonic()))  # watch the server 2 s
+        late = busy.after(sent[0] + GRACE_S)
+        busy.healthy.set()
+        frame = sk.load_sessions(client, progress=False, agent_names=False)
+    assert raised < 1.0, f"KeyboardInterrupt reached the caller {raised:.2f} s after SIGINT"
+    assert late == [], f"requests {late} s after SIGINT"
+    assert still == [], f"worker threads alive 1 s after SIGINT: {still}"
+    assert len(frame) == len(ROWS)
 
 
 @pytest.mark.parametrize("mode", ["503", "stall"])

@@ -152,6 +152,34 @@ def test_fan_out_under_every_fault_kind_equals_the_fault_free_fan_out(clean: Cle
     ) + before.get("status_503", 0)
 
 
+@pytest.mark.parametrize(
+    "sessions",
+    [
+        pytest.param(10_000, id="10k"),
+        pytest.param(100_000, id="100k", marks=[pytest.mark.soak, pytest.mark.timeout(1800)]),
+    ],
+)
+def test_walk_under_faults_deletes_and_shuffled_ties_keeps_every_survivor(sessions: int) -> None:
+    """The fault mix plus 1-4 hard deletes before every list answer and ties in a new order
+    on each request: every session that survives is in the frame once, as it was."""
+    faults = soak_faults(seed=303)
+    faults.deletes_per_list, faults.shuffle_ties = 4, True
+    with Emulator(sessions=sessions, seed=23, key=CANARY_KEY, multi_region=True) as emu:
+        before = sk.load_sessions(make_client(emu), progress=False, agent_names=False)
+        emu.faults = faults
+        client = faulty_client(emu)
+        got = sk.load_sessions(client, progress=False, agent_names=False)
+        gone = emu.queries.gone
+        ids = emu.dataset.columns["id"][: len(emu.dataset)]
+        survivors = {str(i) for k, i in enumerate(ids) if not (k < len(gone) and gone[k])}
+        deleted = emu.stats["deleted"]
+    assert deleted > 50 and got["id"].is_unique
+    assert survivors <= set(got["id"]), f"{len(survivors - set(got['id']))} survivors missing"
+    kept = before[before["id"].isin(got["id"])]
+    pd.testing.assert_frame_equal(by_id(got[got["id"].isin(kept["id"])]), by_id(kept))
+    _assert_faults_happened(client, 0.08)
+
+
 # ------------------------------------------------------------------ faults outlasting retries
 
 EXHAUSTING = {
