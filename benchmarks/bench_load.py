@@ -1,14 +1,14 @@
 """``sk.load_sessions`` end to end with no network cost, against frame building alone and
 against what users write by hand.
 
-N API-shaped sessions (the emulator's generator) are rendered once into page bodies, served
-by an in-process zero-latency ``httpx.MockTransport`` (bytes looked up by offset and limit,
-no rendering while timed). In the same run, timed:
+N API-shaped sessions (the emulator's generator) are rendered once into JSON bytes, served
+by an in-process zero-latency ``httpx.MockTransport`` (the list query answered by bisection
+over those bytes, no rendering while timed). In the same run, timed:
 
-* **load_sessions**: the public API over that transport (``agent_names=False``), i.e. the walk
-  (concurrent page requests, envelope check, guard) plus frame building;
+* **load_sessions**: the public API over that transport (``agent_names=False``), i.e. the time
+  walk (concurrent slices, envelope and page checks) plus frame building and the final sort;
 * **frames only**: ``frames.sessions_table_from_pages`` in batches of 50 + ``concat_tables`` +
-  ``to_pandas`` on the very bodies the walk was served (what loading cannot go below);
+  ``to_pandas`` on the same sessions in pages of 100 (what loading cannot go below);
 * **hand-written**: ``json.loads`` per page (pages of 100 at offsets 0, 100, ...) +
   ``pd.json_normalize`` + ``pd.to_datetime`` / ``pd.to_timedelta`` (as in bench_frames.py).
 
@@ -26,39 +26,71 @@ import time
 from pathlib import Path
 
 import httpx
-import orjson
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, table
 from bench_frames import hand_written
 
 import sessionkit as sk
-from sessionkit import frames, schema
+from sessionkit import frames, schema, timestamps
 from sessionkit.emulator import generate
 from sessionkit.loaders import _gc_paused
 
 
 class Pages:
-    """Page bodies of ``n`` sessions, rendered on first request and then served as bytes."""
+    """The list endpoint over ``n`` sessions rendered once: each session's JSON bytes are made
+    before timing, in ``start_time`` order, and a request's page is a slice of them joined
+    (the time bounds, the sort and ``limit``/``offset`` applied by bisection), so the server
+    costs microseconds and no rendering is timed."""
 
     def __init__(self, n: int) -> None:
         self.n, self.data = n, generate(n, seed=1)
-        self.bodies: dict[tuple[int, int], bytes] = {}
+        now = self.data.now_ns
+        starts = self.data.columns["start_ns"][:n]
+        order = np.argsort(starts, kind="stable")  # oldest first
+        self.starts = starts[order]
+        self.rows = self.data.render_sessions_json(order, now)
+        self.requests = 0
 
-    def body(self, offset: int, limit: int) -> bytes:
-        """The ``{success, data}`` page at ``offset`` of at most ``limit`` sessions."""
-        key = (offset, limit)
-        if key not in self.bodies:
-            rows = range(offset, min(offset + limit, self.n))
-            records = self.data.render_sessions(rows, self.data.now_ns)
-            self.bodies[key] = orjson.dumps({"success": True, "data": records})
-        return self.bodies[key]
+    def slice(self, params: httpx.QueryParams) -> list[bytes]:
+        """The rows of one request, in its order."""
+        low = 0
+        high = self.n
+        if "startAfter" in params:
+            low = int(np.searchsorted(self.starts, _ns(params["startAfter"]), side="right"))
+        if "startBefore" in params:
+            high = int(np.searchsorted(self.starts, _ns(params["startBefore"]), side="left"))
+        offset, limit = int(params.get("offset", "0")), int(params.get("limit", "10"))
+        if params.get("direction", "desc") == "asc":
+            return self.rows[low + offset : min(high, low + offset + limit)]
+        top = high - offset
+        return self.rows[max(low, top - limit) : max(low, top)][::-1]
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        """The list endpoint, for ``httpx.MockTransport``."""
+        """The list endpoint, for ``httpx.MockTransport`` (``sort=startTime``, as every walk
+        without a limit asks)."""
+        self.requests += 1
         params = request.url.params
-        body = self.body(int(params.get("offset", "0")), int(params.get("limit", "10")))
+        if params.get("sort", "created") != "startTime":
+            return httpx.Response(400, json={"success": False, "message": "startTime only"})
+        body = b'{"success":true,"data":[' + b",".join(self.slice(params)) + b"]}"
         return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    def aligned(self) -> list[bytes]:
+        """The sessions in pages of 100, newest first (the frames-only and hand-written
+        inputs: the same bytes the walk reads)."""
+        newest = self.rows[::-1]
+        return [
+            b'{"success":true,"data":[' + b",".join(newest[i : i + 100]) + b"]}"
+            for i in range(0, self.n, 100)
+        ]
+
+
+def _ns(text: str) -> int:
+    value = timestamps.parse_one(text)
+    assert value is not None, text
+    return value
 
 
 def frames_only(bodies: list[bytes]) -> object:
@@ -101,14 +133,21 @@ def main() -> None:
         assert len(frame) == n
         return frame
 
-    load()  # renders every page the walk asks for (not timed)
-    served = list(pages.bodies.values())
-    aligned = [pages.body(i, 100) for i in range(0, n, 100)]
+    load()  # warm up (imports, the first parse)
+    before = pages.requests
+    load()
+    requests = pages.requests - before
+    aligned = pages.aligned()
     walk = seconds(load, repeat)
-    floor = seconds(lambda: frames_only(served), repeat)
+    floor = seconds(lambda: frames_only(aligned), repeat)
     hand = seconds(lambda: hand_written(aligned), max(1, repeat // 2))
     rows = [
-        (f"load_sessions, {n:,} sessions (in-process transport)", f"{walk:.2f} s", "", ""),
+        (
+            f"load_sessions, {n:,} sessions (in-process transport)",
+            f"{walk:.2f} s",
+            "requests",
+            f"{requests:,} ({requests / (n / 100):.2f}× the pages)",
+        ),
         (
             "frames only, same page bodies",
             f"{floor:.2f} s",

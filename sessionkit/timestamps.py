@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-__all__ = ["TIMESTAMP", "format_ns", "parse", "parse_one"]
+__all__ = ["TIMESTAMP", "format_ns", "parse", "parse_many", "parse_one"]
 
 #: The Arrow type of every sessionkit timestamp.
 TIMESTAMP = pa.timestamp("ns", tz="UTC")
@@ -67,9 +67,15 @@ def parse_one(text: object) -> int | None:
 def parse_many(texts: Sequence[object]) -> list[int | None]:
     """Each of ``texts`` as nanoseconds since the epoch (``None`` where a value is no RFC 3339
     time); one Arrow cast when all are plain."""
-    strings = [t if isinstance(t, str) else None for t in texts]
-    values, _ = parse(pa.array(strings, pa.string()))
-    return values.cast(pa.int64()).to_pylist()
+    try:
+        strings = pa.array(texts, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        strings = pa.array([t if isinstance(t, str) else None for t in texts], pa.string())
+    values, _ = parse(strings)
+    ints = values.cast(pa.int64())
+    if ints.null_count == 0:
+        return ints.to_numpy().tolist()  # (a tenth of to_pylist's time)
+    return ints.to_pylist()
 
 
 def format_ns(ns: int) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,16 +42,39 @@ from ..errors import (
 from .deadline import bounded
 from .retry import Retryable, Stopped, retry_after_seconds, retryable_status
 
-__all__ = ["Answer", "Attempt"]
+__all__ = ["Answer", "Attempt", "Shown"]
+
+
+class Shown:
+    """A request's URL as messages show it (the key redacted), redacted only when a message
+    needs it: redaction scans for every encoding of the key, and most answers need no
+    message. ``str()`` gives the text."""
+
+    __slots__ = ("_raw", "_redact", "_text")
+
+    def __init__(self, raw: str, redact: Callable[[str], str]) -> None:
+        self._raw, self._redact = raw, redact
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = self._redact(self._raw)
+        return self._text
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A 2xx answer: the URL as messages show it (key redacted), the body, its content type."""
+    """A 2xx answer: the URL as messages show it (key redacted, :class:`Shown`), the body,
+    its content type."""
 
-    url: str
+    shown: Shown
     body: bytes
     content_type: str
+
+    @property
+    def url(self) -> str:
+        """The URL as messages show it (the key redacted)."""
+        return str(self.shown)
 
 
 class Attempt:
@@ -90,7 +113,7 @@ class Attempt:
         if stop is not None and stop.is_set():
             raise Stopped("stopped: a request was not sent")
         request = self.http.build_request("GET", url, params=params)
-        shown = self.redact(str(request.url))
+        shown = Shown(str(request.url), self.redact)
         deadline = time.monotonic() + self.timeout
         try:
             with bounded(deadline, stop):
@@ -101,19 +124,21 @@ class Attempt:
                     response.close()
         except httpx.TimeoutException as exc:
             raise Retryable(
-                APITimeoutError(f"No answer within {self.timeout:g} s", method="GET", url=shown)
+                APITimeoutError(
+                    f"No answer within {self.timeout:g} s", method="GET", url=str(shown)
+                )
             ) from exc
         except httpx.TransportError as exc:
             reason = self.redact(str(exc)) or type(exc).__name__
             raise Retryable(
-                APIConnectionError(f"Connection failed: {reason}", method="GET", url=shown)
+                APIConnectionError(f"Connection failed: {reason}", method="GET", url=str(shown))
             ) from exc
         status = response.status_code
         if 200 <= status < 300:
             return Answer(shown, body, response.headers.get("content-type", "unknown content type"))
         raise self.status_error(status, body, response.headers, shown)
 
-    def _read_limited(self, response: httpx.Response, shown: str, deadline: float) -> bytes:
+    def _read_limited(self, response: httpx.Response, shown: Shown, deadline: float) -> bytes:
         """The whole body, refused past ``max_response_bytes`` (announced or sent) and cut off
         (:class:`Retryable` timeout) when it is not complete by ``deadline`` (monotonic s)."""
         declared = response.headers.get("content-length")
@@ -145,7 +170,7 @@ class Attempt:
             body = self._decoded(body, encoding, shown)
         return body
 
-    def _incomplete(self, shown: str, received: int) -> Retryable:
+    def _incomplete(self, shown: Shown, received: int) -> Retryable:
         """The retryable timeout of an answer whose headers came but whose body did not
         complete within ``timeout`` (``received`` bytes of it had)."""
         return Retryable(
@@ -153,17 +178,17 @@ class Attempt:
                 f"The answer did not complete within {self.timeout:g} s (the server sent "
                 f"{received:,} bytes of its body, slowly)",
                 method="GET",
-                url=shown,
+                url=str(shown),
             )
         )
 
-    def _too_large(self, shown: str, how: str) -> ResponseTooLargeError:
+    def _too_large(self, shown: Shown, how: str) -> ResponseTooLargeError:
         return ResponseTooLargeError(
             f"GET {shown} {how} more than max_response_bytes={self.max_response_bytes:,}; "
             "raise it on the Client if this is expected."
         )
 
-    def _decoded(self, data: bytes, encoding: str, shown: str) -> bytes:
+    def _decoded(self, data: bytes, encoding: str, shown: Shown) -> bytes:
         """``data`` with one content coding undone (gzip, deflate), never growing past
         ``max_response_bytes`` (a small compressed bomb is refused as it inflates, before
         the memory is taken); raises :class:`Retryable` for bytes that are not that coding
@@ -174,7 +199,7 @@ class Attempt:
                 f"The answer is encoded as {self.redact(encoding)!r}, which sessionkit did not "
                 "ask for (Accept-Encoding: gzip, deflate)",
                 method="GET",
-                url=shown,
+                url=str(shown),
             )
         limit = self.max_response_bytes
         out = bytearray()
@@ -198,13 +223,13 @@ class Attempt:
                 BadResponseError(
                     f"The body is not valid {encoding} ({exc}; {len(data):,} bytes)",
                     method="GET",
-                    url=shown,
+                    url=str(shown),
                 )
             ) from exc
         return bytes(out)
 
     def status_error(
-        self, status: int, body: bytes, headers: Mapping[str, str], shown: str
+        self, status: int, body: bytes, headers: Mapping[str, str], shown: Shown | str
     ) -> Exception:
         """The exception for a non-2xx ``status``: :class:`Retryable` around a
         :class:`RateLimitError` (409/429, with the server's wait) or a retryable 5xx, else the
@@ -220,7 +245,7 @@ class Attempt:
             "server_message": server_message,
             "code": code,
             "method": "GET",
-            "url": shown,
+            "url": str(shown),
         }
         if cls is RateLimitError:
             wait_s = retry_after_seconds(headers)

@@ -68,7 +68,7 @@ def _row_key(item: object) -> str:
 
 
 def envelope_data(
-    body: bytes, *, url: str, content_type: str, redact: Callable[[str], str]
+    body: bytes, *, url: object, content_type: str, redact: Callable[[str], str]
 ) -> tuple[bytes, Any]:
     """``(body, data)`` of a ``{"success": true, "data": ...}`` body.
 
@@ -76,7 +76,8 @@ def envelope_data(
     row is lost to one bad byte; the returned body is then the repaired one. ``url`` (already
     redacted) and ``content_type`` name the answer in messages; ``redact`` scrubs server text
     before it is quoted. Raises :class:`Retryable` (a ``BadResponseError``) for a body that is
-    not JSON, not the envelope, ``success`` other than ``true``, or without ``data``.
+    not JSON, not the envelope, ``success`` other than ``true``, or without ``data``. ``url``
+    is made text (``str()``) only for a message (:class:`~.attempt.Shown` redacts lazily).
     """
     try:
         try:
@@ -94,25 +95,29 @@ def envelope_data(
         kind = redact(content_type)
         raise Retryable(
             BadResponseError(
-                f"The body is not JSON ({kind}, {len(body)} bytes)", method="GET", url=url
+                f"The body is not JSON ({kind}, {len(body)} bytes)", method="GET", url=str(url)
             )
         ) from exc
     if not isinstance(payload, dict) or "success" not in payload:
         raise Retryable(
-            BadResponseError("The body is not the {success, data} envelope", method="GET", url=url)
+            BadResponseError(
+                "The body is not the {success, data} envelope", method="GET", url=str(url)
+            )
         )
     if payload.get("success") is not True:
         message = redact(str(payload.get("message") or payload.get("error") or "no message"))
         raise Retryable(
-            BadResponseError(f"The API answered success: false: {message}", method="GET", url=url)
+            BadResponseError(
+                f"The API answered success: false: {message}", method="GET", url=str(url)
+            )
         )
     if "data" not in payload:
-        raise Retryable(BadResponseError("The envelope has no data", method="GET", url=url))
+        raise Retryable(BadResponseError("The envelope has no data", method="GET", url=str(url)))
     return body, payload["data"]
 
 
 def page_ids(
-    body: bytes, *, url: str, content_type: str, redact: Callable[[str], str]
+    body: bytes, *, url: object, content_type: str, redact: Callable[[str], str]
 ) -> tuple[bytes, tuple[str, ...], tuple[str | None, ...]]:
     """``(body, ids, starts)`` of a list page: the rows' keys in order (:func:`_row_key`) and
     their ``start_time`` texts (``None`` where a row has none), checked without building the
@@ -135,7 +140,7 @@ def page_ids(
         raise BadResponseError(
             f"GET /session returned {type(data).__name__} data, expected a list",
             method="GET",
-            url=url,
+            url=str(url),
         )
     try:
         keys = tuple(_row_key(item) for item in data)
@@ -144,7 +149,7 @@ def page_ids(
             f"GET /session returned a row that is no session: {exc} (a list nested "
             "deeper than any session object)",
             method="GET",
-            url=url,
+            url=str(url),
         ) from None
     starts = tuple(
         item.get("start_time")

@@ -319,7 +319,7 @@ class Client:
         def answer(stop: threading.Event | None) -> Any:
             got = self._attempt.get(url, params, stop=stop)
             _, data = envelope_data(
-                got.body, url=got.url, content_type=got.content_type, redact=self._attempt.redact
+                got.body, url=got.shown, content_type=got.content_type, redact=self._attempt.redact
             )
             return data
 
@@ -336,7 +336,7 @@ class Client:
         ) -> tuple[bytes, tuple[str, ...], tuple[str | None, ...]]:
             got = self._attempt.get(url, params, stop=stop)
             return page_ids(
-                got.body, url=got.url, content_type=got.content_type, redact=self._attempt.redact
+                got.body, url=got.shown, content_type=got.content_type, redact=self._attempt.redact
             )
 
         return self._retried(url, answer, stop)

@@ -378,10 +378,10 @@ class _Run:
 
         Asks for the rows from the page's lowest row on (its ``x`` plus the margin): an honest
         end answers only rows the walk has; a server that caps answers rows past the cap.
-        When that answer holds only rows at the lowest one (a cap as tight as the rows there),
-        it asks for the rows strictly below it, and, when the rows there were as many as the
-        page (a tie as wide as the cap), the same question at the offset past them. Keyset
-        first, so rows deleted meanwhile shift nothing that is asked."""
+        When that answer is as long as the page and holds only rows at the lowest one (a cap as
+        tight as the rows there), it asks for the rows strictly below it, then (a tie as wide
+        as the cap) the same question at the offset past them. Keyset first, so rows deleted
+        meanwhile shift nothing that is asked."""
         if not dated:
             return False  # rows without a time: nothing to page past
         low = min(dated)
@@ -393,15 +393,16 @@ class _Run:
         self._await_far_end()
         with self.lock:
             oldest = self.far_end is not None and low <= self.far_end  # nothing is below it
-        if not more and probe.rows and all(x is None or x >= low for x in probe_xs):
-            # only rows at or above the lowest one came back: a cap that tight hides what is
-            # below them (ask for that alone, unless it is the oldest row there is) or the
-            # rest of a tie as wide as the cap (ask past it by offset)
+        capped = probe.rows and probe.rows >= page.rows  # as long as the page: maybe a cap
+        if not more and capped and all(x is None or x >= low for x in probe_xs):
+            # only rows at or above the lowest one came back, as many as a page: a cap that
+            # tight hides what is below them (ask for that alone, unless it is the oldest row
+            # there is) or the rest of a tie as wide as the cap (ask past it by offset)
             if not oldest:
                 self._refetched()
                 below, below_xs = self._request(low)
                 more = self._new_below(sl, below, below_xs, low)
-            if not more and probe.rows >= page.rows:
+            if not more:
                 self._refetched()
                 beyond, beyond_xs = self._request(low + self.margin, offset=probe.rows)
                 more = self._new_below(sl, beyond, beyond_xs, low)

@@ -22,7 +22,7 @@ import pytest
 
 import sessionkit as sk
 from sessionkit import frames
-from tests.servers import detail, http_server, send, session
+from tests.servers import detail, http_server, listing, send, session
 
 KEY = "sk_canary_0123456789abcdefghij"
 PAGE = 7  # rows a page: many pages, several batches of the loaders and of the store
@@ -62,13 +62,14 @@ def _row(i: int) -> dict[str, Any]:
 
 @contextmanager
 def serving(rows: list[dict[str, Any]]) -> Iterator[str]:
-    """``/session`` pages of :data:`PAGE` rows of ``rows`` newest first (the list may grow
-    between syncs); ``/session/<id>`` a detail naming the agent."""
+    """``/session`` pages of at most :data:`PAGE` rows of ``rows`` as the API lists them (time
+    bounds, sort; the list may grow between syncs); ``/session/<id>`` a detail naming the
+    agent."""
 
     def respond(handler: BaseHTTPRequestHandler) -> None:
         url = urlsplit(handler.path)
         query = parse_qs(url.query)
-        ordered = sorted(rows, key=lambda r: r["updated_at"], reverse=True)
+        ordered = listing(rows, {k: v[-1] for k, v in query.items()})
         if url.path == "/session":
             offset = int(query.get("offset", ["0"])[0])
             limit = min(int(query.get("limit", ["10"])[0]), PAGE)

@@ -22,7 +22,7 @@ import pytest
 import sessionkit as sk
 from sessionkit.emulator.httpd import json_equal
 from sessionkit.errors import InvalidArgumentError
-from tests.servers import detail, http_server, send_json, session
+from tests.servers import detail, http_server, listing, send_json, session
 
 KEY = "sk_canary_0123456789abcdefghij"
 
@@ -127,7 +127,7 @@ def loopback_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         if url.path == "/session":
             wanted = json.loads(query.get("metadata", "{}"))
-            chosen = [r for r in rows if _matches(r.get("metadata"), wanted)]
+            chosen = listing([r for r in rows if _matches(r.get("metadata"), wanted)], query)
             offset, limit = int(query.get("offset", "0")), int(query.get("limit", "10"))
             send_json(handler, 200, {"success": True, "data": chosen[offset : offset + limit]})
         elif url.path[len("/session/") :] in details:
