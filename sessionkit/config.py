@@ -1,6 +1,6 @@
 """Configuration: where the API lives and which key to send, from arguments and the environment.
 
-Resolution order (first hit wins), following ``shared/agentuity-api.md``:
+Resolution order (first hit wins), as the Agentuity SDK and CLI resolve them:
 
 =================  =======================================================================
 key                ``api_key=`` argument, then ``AGENTUITY_SDK_KEY``

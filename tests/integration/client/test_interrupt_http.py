@@ -200,6 +200,22 @@ def test_sigint_ends_a_script_within_two_seconds(mode: str, call: str, tmp_path:
     assert CANARY_KEY not in err
 
 
+def _after_the_interrupt(
+    busy: Busy, before: set[threading.Thread], sent: float
+) -> tuple[list[str], list[float]]:
+    """``(still, late)``: the sessionkit threads started since ``before`` still alive 1 s after
+    the SIGINT at ``sent``, and the requests the server saw after it (past the grace),
+    watched for 2 s."""
+    workers = [
+        t for t in threading.enumerate() if t not in before and t.name.startswith("sessionkit")
+    ]
+    for thread in workers:
+        thread.join(timeout=max(0.0, sent + 1.0 - time.monotonic()))
+    still = [t.name for t in workers if t.is_alive()]
+    time.sleep(max(0.0, sent + 2.0 - time.monotonic()))  # watch the server 2 s
+    return still, busy.after(sent + GRACE_S)
+
+
 @pytest.mark.parametrize("mode", ["503", "stall"])
 def test_ctrl_c_in_a_kernel_stops_the_workers_and_the_client_works_after(mode: str) -> None:
     """The interrupt is a real SIGINT sent to this (the main) thread while it waits in
@@ -224,14 +240,7 @@ def test_ctrl_c_in_a_kernel_stops_the_workers_and_the_client_works_after(mode: s
         with pytest.raises(KeyboardInterrupt):
             client.map(client.get_session, IDS)
         raised = time.monotonic() - sent[0]
-        workers = [
-            t for t in threading.enumerate() if t not in before and t.name.startswith("sessionkit")
-        ]
-        for thread in workers:
-            thread.join(timeout=max(0.0, sent[0] + 1.0 - time.monotonic()))
-        still = [t.name for t in workers if t.is_alive()]
-        time.sleep(max(0.0, sent[0] + 2.0 - time.monotonic()))  # watch the server 2 s
-        late = busy.after(sent[0] + GRACE_S)
+        still, late = _after_the_interrupt(busy, before, sent[0])
         held = len(busy.requests)
         hangups = [round(t - sent[0], 3) for t in busy.hangups]
         interrupter.join(timeout=10)
@@ -267,14 +276,7 @@ def test_ctrl_c_during_a_walk_in_a_kernel_stops_its_workers(mode: str) -> None:
         with pytest.raises(KeyboardInterrupt):
             sk.load_sessions(client, progress=False, agent_names=False)
         raised = time.monotonic() - sent[0]
-        workers = [
-            t for t in threading.enumerate() if t not in before and t.name.startswith("sessionkit")
-        ]
-        for thread in workers:
-            thread.join(timeout=max(0.0, sent[0] + 1.0 - time.monotonic()))
-        still = [t.name for t in workers if t.is_alive()]
-        time.sleep(max(0.0, sent[0] + 2.0 - time.monotonic()))  # watch the server 2 s
-        late = busy.after(sent[0] + GRACE_S)
+        still, late = _after_the_interrupt(busy, before, sent[0])
         busy.healthy.set()
         frame = sk.load_sessions(client, progress=False, agent_names=False)
     assert raised < 1.0, f"KeyboardInterrupt reached the caller {raised:.2f} s after SIGINT"
