@@ -15,7 +15,8 @@ shape, and :func:`effects` turns a list of them into per-session effects that
   the session's visible metadata), ``model``, ``operation`` (an operation, or a key-value
   store: ``agentuity.keyvalue.get customers``) and ``host`` (an outbound host), optionally
   confined to one agent;
-* **when**: ``deployment`` (a step from the deployment's start, for its sessions), ``step``
+* **when**: ``deployment`` (a step from the deployment's start, for its sessions and those of
+  the agent's later deployments — or, with ``end``, until the next deployment fixed it), ``step``
   (from ``start``, at any time of day), ``transient`` (from ``start`` to ``end``: an outage
   that recovers) and ``drift`` (rising linearly from ``start`` to full strength at ``end``).
 
@@ -95,6 +96,7 @@ class Plan:
     eval_name: str = ""
     code: int = -1  # trigger / env / metadata value / model code of a session-level segment
     key: str = ""  # metadata key
+    later: tuple[int, ...] = ()  # a deployment step: the agent's deployments it persists into
 
 
 @dataclass
@@ -138,8 +140,11 @@ def no_effects(n: int) -> Effects:
 def strength(plan: Plan, starts: np.ndarray, deployment: np.ndarray) -> np.ndarray:
     """How strongly ``plan`` acts on sessions starting at ``starts`` (int64 ns) under
     ``deployment`` (indexes): 0..1 by its time shape (the segment is applied apart)."""
-    if plan.when == "deployment":
-        return (deployment == plan.deployment).astype("float64")
+    if plan.when == "deployment":  # from the deployment on (into later ones), until end_ns
+        covered = np.isin(deployment, (plan.deployment, *plan.later))
+        if plan.end_ns:
+            covered &= starts < plan.end_ns
+        return covered.astype("float64")
     if plan.when == "step":
         return (starts >= plan.start_ns).astype("float64")
     if plan.when == "transient":
@@ -158,8 +163,8 @@ def segment(plan: Plan, columns: dict[str, np.ndarray]) -> np.ndarray:
     mask = ~columns["devmode"] & (columns["env"] != ENVS.index("development"))
     if plan.agent >= 0:
         mask &= agent == plan.agent
-    if plan.where == "deployment":
-        mask &= columns["deployment"] == plan.deployment
+    if plan.where == "deployment":  # the deployment and those it persists into
+        mask &= np.isin(columns["deployment"], (plan.deployment, *plan.later))
     elif plan.where == "trigger":
         mask &= columns["trigger"] == plan.code
     elif plan.where == "env":
@@ -234,6 +239,9 @@ def demo_plans(meta: dict[str, Any]) -> list[Plan]:
             i for i, d in enumerate(meta["deployments"]) if d["agent"] == index and d["index"] == k
         )
 
+    def later(code: int) -> tuple[int, ...]:
+        return later_deployments(meta, code)
+
     def at(fraction: float, hour: float) -> int:
         day = int(round(fraction * days))
         return start - start % DAY_NS + day * DAY_NS + int(hour * 3600) * NS
@@ -242,7 +250,7 @@ def demo_plans(meta: dict[str, Any]) -> list[Plan]:
     triage, extractor = deployment("support-triage", 2), deployment("doc-extractor", 1)
     research = deployment("research-assistant", 2)
     concierge = names.index("sms-concierge")
-    search = TARGETS.index(("host", "search.example.org"))
+    ocr = TARGETS.index(("host", "ocr.partner-1.example.com"))
     return [
         Plan(
             "failure",
@@ -250,6 +258,8 @@ def demo_plans(meta: dict[str, Any]) -> list[Plan]:
             "",
             "deployment",
             int(meta["deployments"][triage]["start_ns"]),
+            # fixed by the agent's next deployment
+            int(meta["deployments"][triage + 1]["start_ns"]),
             size=0.229,  # about 4% -> 26%
             agent=names.index("support-triage"),
             deployment=triage,
@@ -264,6 +274,7 @@ def demo_plans(meta: dict[str, Any]) -> list[Plan]:
             size=3.4,
             agent=names.index("doc-extractor"),
             deployment=extractor,
+            later=later(extractor),
         ),
         Plan(
             "latency",
@@ -285,18 +296,32 @@ def demo_plans(meta: dict[str, Any]) -> list[Plan]:
             agent=names.index("research-assistant"),
             deployment=research,
             eval_name="citation-check",
+            later=later(research),
         ),
         Plan(
             "new_error_family",
             "host",
-            "search.example.org",
+            "ocr.partner-1.example.com",
             "step",
             at(0.8, 5),
-            size=0.12,
-            target=search,
+            size=0.3,
+            target=ocr,
             family=FAMILIES.index("auth_expired"),
         ),
     ]
+
+
+def later_deployments(meta: dict[str, Any], code: int) -> tuple[int, ...]:
+    """The codes of the deployments of ``code``'s agent that came after it."""
+    deployments = meta["deployments"]
+    agent, index = deployments[code]["agent"], deployments[code]["index"]
+    return tuple(i for i, d in enumerate(deployments) if d["agent"] == agent and d["index"] > index)
+
+
+def _next_start(meta: dict[str, Any], code: int) -> int:
+    """When the deployment after ``code`` (of the same agent) started; 0 when none did."""
+    later = later_deployments(meta, code)
+    return int(meta["deployments"][later[0]]["start_ns"]) if later else 0
 
 
 # ---------------------------------------------------------------------------- random ones
@@ -347,6 +372,7 @@ def _draw_plan(
     """One random incident (or None when the draw has no valid place)."""
     start, days = int(meta["start_ns"]), int(meta["days"])
     end = start + days * DAY_NS
+    later: tuple[int, ...] = ()
     kind = KINDS[int(rng.integers(len(KINDS)))]
     places = {
         "failure": PLACES,
@@ -372,7 +398,8 @@ def _draw_plan(
             return None
         deployment = options[int(rng.integers(len(options)))]
         t0 = int(meta["deployments"][deployment]["start_ns"])
-        t1 = 0
+        t1 = _next_start(meta, deployment) if rng.random() < 0.5 else 0  # fixed, or it stays
+        later = later_deployments(meta, deployment)
     else:
         t0 = start + int(rng.uniform(0.2, 0.85) * days * DAY_NS)
         t1 = 0
@@ -412,7 +439,7 @@ def _draw_plan(
         eval_name = names[int(rng.integers(len(names)))]
         size = -float(rng.uniform(0.2, 0.3))
         return Plan(kind, where, value, when, t0, t1, size, agent, deployment, target, -1,
-                    eval_name, code, key)
+                    eval_name, code, key, later)
     family = -1
     if kind == "failure":
         size = float(rng.uniform(0.1, 0.3))
@@ -431,7 +458,7 @@ def _draw_plan(
     else:
         size = float(rng.uniform(1.8, 3.0))
     return Plan(kind, where, value, when, t0, t1, size, agent, deployment, target, family, "",
-                code, key)
+                code, key, later)
 
 
 def _one(columns: dict[str, np.ndarray], agent: int) -> dict[str, np.ndarray]:
@@ -459,7 +486,7 @@ def ground_truth(
             "subject": _subject(plan, names, deployments),
             "when": plan.when,
             "start": iso_ns(plan.start_ns),
-            "end": iso_ns(plan.end_ns) if plan.when in ("transient", "drift") else None,
+            "end": iso_ns(plan.end_ns) if plan.end_ns else None,
             "size": round(plan.size, 4),
             "agent": names[plan.agent] if plan.agent >= 0 else None,
             "agent_identifier": meta["agents"][plan.agent]["identifier"] if plan.agent >= 0 else None,

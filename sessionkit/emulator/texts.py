@@ -311,7 +311,9 @@ def _agent_run(
                 10,
             )
         )
-    if agent.host and agent.host_share < 1 and (facts.calls if depth == 1 else False):
+    outbound = error is not None and facts.family in _OUTBOUND_FAMILIES and facts.target < 0
+    searcher = agent.name in ("research-assistant", "daily-digest")  # they call out in their loop
+    if agent.host and not searcher and ((facts.calls or outbound) if depth == 1 else False):
         tool = _TOOLS[agent_index % len(_TOOLS)].split(".")[1]
         steps.insert(1, ("HTTP GET", _fetch("GET", agent.host, f"/v1/{tool}", _hexs(rng, 6)), 5))
     if agent.name == "doc-extractor":
@@ -349,6 +351,11 @@ def _agent_run(
             child["duration"] = round(child["duration"] * 3, 3)
     run["children"] = children
     return run
+
+
+#: Families whose failing span is an outbound call: a session failing with one calls out
+#: (to its profile's host) even when it would not have otherwise.
+_OUTBOUND_FAMILIES = ("tool_timeout", "upstream", "auth_expired", "schema_drift")
 
 
 def _fetch(method: str, host: str, path: str, query_id: str) -> dict[str, Any]:
