@@ -314,7 +314,7 @@ class Dataset:
             key[failed].tolist(),
             a["family"][idx][failed].tolist(),
             agent[failed].tolist(),
-            a["target"][idx][failed].tolist(),
+            a["fail_at"][idx][failed].tolist(),
             strict=True,
         ):
             errors[j] = orjson.dumps(session_error(self.seed, k, FAMILIES[family], g, t))
@@ -463,6 +463,7 @@ class Dataset:
             store=int(a["store"][i]),
             calls=bool(a["calls"][i]),
             target=int(a["target"][i]),
+            fail_at=int(a["fail_at"][i]),
             slow_ns=int(a["slow_ns"][i]),
             eval_code=int(a["eval_code"][i]),
             eval_shift=float(a["eval_shift"][i]),
@@ -506,7 +507,7 @@ class Dataset:
             int(self._a["key"][i]),
             FAMILIES[int(self._a["family"][i])],
             int(self._a["agent"][i]),
-            int(self._a["target"][i]),
+            int(self._a["fail_at"][i]),
         )
 
     def timeline(self, i: int) -> dict[str, Any]:

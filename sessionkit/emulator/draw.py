@@ -113,7 +113,8 @@ def draw_columns(
             rng.choice(len(names), size=int(mask.sum()), p=p / p.sum())
         ]
     family = np.where(planted, effect.fail_family, family).astype(np.int8)
-    target = np.where(planted | (effect.call > 0), effect.target, -1).astype(np.int16)
+    target = np.where(effect.call > 0, effect.target, -1).astype(np.int16)  # the slowed span
+    fail_at = np.where(planted, effect.target, -1).astype(np.int16)  # the span a planted failure hits
     # durations (heavy tails, a daily rhythm: a little slower at the afternoon peak); failures
     # end earlier or hang until a timeout
     median = np.array([p.duration_s for p in profiles])[agent]
@@ -224,6 +225,7 @@ def draw_columns(
         "store": store,
         "calls": calls,
         "target": target,
+        "fail_at": fail_at,
         "slow_ns": slow_ns,
         "eval_code": effect.eval_code,
         "eval_shift": effect.eval_shift.astype(np.float32),

@@ -522,7 +522,7 @@ def _measure(plan: Plan, arrays: dict[str, np.ndarray], now_ns: int) -> dict[str
     """``metric``, ``before``/``after`` (and their session counts) of ``plan`` on the drawn
     sessions of its segment: the failure rate (0..1), p95 duration of successful sessions (s),
     mean total cost (USD); for an eval, the intended score shift (its pass rate is drawn with
-    the text)."""
+    the text); for a failure, ``first_seen``: the first planted failure's start."""
     metric = _METRICS[plan.kind]
     result: dict[str, Any] = {"metric": metric, "before": None, "after": None}
     if plan.kind == "eval":
@@ -536,6 +536,9 @@ def _measure(plan: Plan, arrays: dict[str, np.ndarray], now_ns: int) -> dict[str
     before = inside & (starts < plan.start_ns)
     if plan.kind in ("failure", "new_error_family"):
         values = (~arrays["success"]).astype("float64")
+        hit = inside & (strength(plan, starts, arrays["deployment"]) > 0) & (arrays["family"] == plan.family)
+        hit &= ~arrays["success"]
+        result["first_seen"] = iso_ns(int(starts[hit].min())) if hit.any() else None
     elif plan.kind == "latency":
         values = arrays["duration_ns"] / 1e9
         before &= arrays["success"]

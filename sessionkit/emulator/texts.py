@@ -50,7 +50,7 @@ class SessionFacts:
     dataset's own "now" (not a request's). ``store`` is the key-value store it reads (an index
     into :data:`~.catalog.STORES`), ``calls`` whether it calls its profile's outbound host;
     ``target`` (an index into :data:`.incidents.TARGETS`, -1 none) is the span a planted
-    incident slowed by ``slow_ns`` or broke; ``eval_code``/``eval_shift`` the eval a planted
+    incident slowed by ``slow_ns``, ``fail_at`` the one a planted failure broke; ``eval_code``/``eval_shift`` the eval a planted
     incident shifted (an index into :data:`.incidents.EVAL_ORDER`, -1 none) and by how much.
     """
 
@@ -76,6 +76,7 @@ class SessionFacts:
     store: int = 0
     calls: bool = False
     target: int = -1
+    fail_at: int = -1
     slow_ns: int = 0
     eval_code: int = -1
     eval_shift: float = 0.0
@@ -150,7 +151,7 @@ def error_message(
         field = _FIELDS[int(rng.integers(len(_FIELDS)))]
         return (
             f"SchemaError: response of tool '{_TOOLS[int(rng.integers(len(_TOOLS)))]}' is missing "
-            f"required field '{field}' (schema v{int(rng.integers(2, 5))}, request req_{_hexs(rng, 16)})"
+            f"required field '{field}' (schema version {int(rng.integers(2, 5))}, request req_{_hexs(rng, 16)})"
         )
     if family == "quota_exceeded":
         return (
@@ -311,7 +312,7 @@ def _agent_run(
                 10,
             )
         )
-    outbound = error is not None and facts.family in _OUTBOUND_FAMILIES and facts.target < 0
+    outbound = error is not None and facts.family in _OUTBOUND_FAMILIES and facts.fail_at < 0
     searcher = agent.name in ("research-assistant", "daily-digest")  # they call out in their loop
     if agent.host and not searcher and ((facts.calls or outbound) if depth == 1 else False):
         tool = _TOOLS[agent_index % len(_TOOLS)].split(".")[1]
@@ -343,7 +344,7 @@ def _agent_run(
         sub = _agent_run(facts, rng, nested, budget_ms * 0.3, None, depth + 1)
         children.insert(len(children) - 1, sub)
     if error is not None:
-        target = _failing_child(children, facts.family, facts.target if depth == 1 else -1)
+        target = _failing_child(children, facts.family, facts.fail_at if depth == 1 else -1)
         target["error"] = error
         run["error"] = error
     if rng.random() < 0.08 and len(children) > 2:  # concurrent calls: children outlast the parent

@@ -34,9 +34,17 @@ from ._assemble import assemble, segment_text
 from ._deployments import deployment_candidates, eval_deployment_candidates
 from ._families import family_candidates
 from ._observe import Table, call_table, development, eval_table, horizon, session_table
-from ._rank import bh_log10, big_enough, bucket_series, contradicted, group, measure, sides
+from ._rank import (
+    bh_log10,
+    big_enough,
+    bucket_series,
+    contradicted,
+    group,
+    measure,
+    segment_mask,
+)
 from ._result import FINDING_COLUMNS, KINDS, Findings, empty_findings, typed
-from ._scan import MIN_SIDE, windows
+from ._scan import MIN_SIDE, split_at, windows
 from ._timescan import Grid, scan_table
 
 __all__ = ["FINDING_COLUMNS", "KINDS", "Findings", "find_incidents"]
@@ -284,25 +292,30 @@ def _sized(c: dict[str, Any], context: dict[str, Any]) -> bool:
     if c["effect"] <= 0:
         return False
     if c["source"] != "deployments" and c["shape"] != "drift" and not c.get("deployment"):
-        c["start_ns"], c["start_low"] = _first_affected(c)
+        c["start_ns"], c["start_low"] = _exact_start(c, context["grid"].width)
     c["examples"] = _examples(c, context)
     return True
 
 
-def _first_affected(c: dict[str, Any]) -> tuple[int, int | None]:
-    """A window's start made finer than its bin: the first observation in the window that is
-    worse than most of the baseline (an event, or a score above the baseline's upper
-    quartile) — the window's start when none is —, and the last observation of the segment
-    before it (None when there is none): the change began between the two."""
+def _exact_start(c: dict[str, Any], width: int) -> tuple[int, int | None]:
+    """A window's start made exact: the observation (within two bins of the window's start)
+    from which the segment changes most (:func:`~._scan.split_at`), and the observation of the
+    segment just before it (None when there is none): the change began between the two. The
+    window's start and None when no split qualifies."""
     table: Table = c["table"]
     metric = c["metric_ref"]
-    rows = c["rows_in"]
-    cut = 0.5 if metric.rate else 0.6745  # an event; above the upper quartile of N(0, 1)
-    bad = rows[metric.score[rows] > cut]
-    start = int(table.t[bad].min()) if len(bad) else int(c["start_ns"])
-    _inside, outside = sides(c, None)
-    before = table.t[outside & (table.t < start)]
-    return start, (int(before.max()) if len(before) else None)
+    plain = [(d, v) for d, v in c["segment"] if d != "deployment_id"]
+    rows = np.flatnonzero(segment_mask(table, plain) & ~np.isnan(metric.score))
+    rows = rows[np.argsort(table.t[rows], kind="stable")]
+    t = table.t[rows]
+    end = c["end_ns"] if c.get("end_ns") is not None else int(t.max()) + 1
+    k = split_at(
+        t, metric.score[rows], c["start_ns"] - 2 * width, c["start_ns"] + 2 * width, end,
+        rate=metric.rate,
+    )
+    if k < 0:
+        return int(c["start_ns"]), None
+    return int(t[k]), (int(t[k - 1]) if k > 0 else None)
 
 
 def _examples(c: dict[str, Any], context: dict[str, Any], count: int = 3) -> list[str]:

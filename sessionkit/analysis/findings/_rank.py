@@ -106,10 +106,9 @@ def sides(c: dict[str, Any], deployment: np.ndarray | None) -> tuple[np.ndarray,
         wanted = dict(c["segment"])["deployment_id"]
         return seg & (dep == wanted), seg & (dep == c["previous"])
     start = c["start_ns"]
-    if c["shape"] == "drift":
-        last = t[seg].max() if seg.any() else start
-        middle = start + (last - start) // 2
-        return seg & (t >= middle), seg & (t < start)
+    if c["shape"] == "drift":  # where it got to (once the ramp is up) against before it
+        full = c.get("full_ns") or start
+        return seg & (t >= full), seg & (t < start)
     end = c["end_ns"] if c["end_ns"] is not None else np.iinfo(np.int64).max
     inside = seg & (t >= start) & (t < end)
     return inside, seg & ~inside

@@ -7,6 +7,9 @@ rest of its segment:
 
 * ``mean`` scores (normal scores of ranks, so heavy tails and single outliers weigh little):
   ``z = (mean_in - mean_out) / (sd * sqrt(1/n_in + 1/n_out))``;
+Each side holds at least :data:`MIN_SIDE` observations, and so does the time before the window
+(a change needs a before: a window at the very start says only that things later improved).
+
 * ``rate`` scores (0/1: failed, slow beyond the baseline p95, eval not passed): the signed
   square root of the binomial likelihood-ratio statistic (inside vs outside), which stays close
   to a standard normal for small counts where the Wald z does not.
@@ -96,7 +99,8 @@ def scan(
     n_in = cn[:, grid.stop] - cn[:, grid.start]
     s_in = cs[:, grid.stop] - cs[:, grid.start]
     n_out, s_out = total_n - n_in, total_s - s_in
-    ok = (n_in >= MIN_SIDE) & (n_out >= MIN_SIDE)
+    before = cn[:, grid.start]  # a change needs a before: observations ahead of the window
+    ok = (n_in >= MIN_SIDE) & (n_out >= MIN_SIDE) & (before >= MIN_SIDE)
     with np.errstate(divide="ignore", invalid="ignore"):
         m_in = s_in / n_in
         m_out = s_out / n_out
@@ -159,22 +163,34 @@ def refine(n: np.ndarray, s: np.ndarray, q: np.ndarray, start: int, stop: int, *
 
 @dataclass(frozen=True)
 class Ramp:
-    """The best ramp of each segment: ``z`` (the trend statistic), ``start`` (bin it rises
-    from), ``log10_p`` (one-sided, Bonferroni over the starts tried)."""
+    """The best ramp of each segment: ``z`` (the trend statistic), ``start`` and ``stop``
+    (bins it rises between, then holds), ``log10_p`` (one-sided, Bonferroni over the ramps
+    tried)."""
 
     z: np.ndarray
     start: np.ndarray
+    stop: np.ndarray
     log10_p: np.ndarray
 
 
+#: How many bins a drift's ramp takes to rise, at least (shorter ones are steps).
+RAMP_LENGTHS = (24, 48, 96, 192, 384)
+
+
 def ramps(n: np.ndarray, s: np.ndarray, q: np.ndarray, *, rate: bool) -> Ramp:
-    """The trend test of every segment against ramps ``max(0, t - t0)`` (``t0`` on a grid of
-    :data:`RAMP_STARTS` bins before the last quarter): a slow drift with no step. Scores as in
-    :func:`scan`; the variance is the segment's (``rate``: p(1-p))."""
+    """The trend test of every segment against ramps that rise linearly from ``t0`` to ``t1``
+    and then hold (``t0`` on a grid of :data:`RAMP_STARTS` bins before the last quarter, rising
+    over :data:`RAMP_LENGTHS` bins): a slow drift with no step. Scores as in :func:`scan`; the
+    variance is the segment's (``rate``: p(1-p))."""
     rows, bins = n.shape
-    starts = np.unique(np.linspace(0, int(bins * 0.75), RAMP_STARTS).astype(int))
-    t = np.arange(bins, dtype="float64")
-    h = np.maximum(0.0, t[None, :] - starts[:, None])  # ramps × bins
+    starts = np.unique(np.linspace(1, int(bins * 0.75), RAMP_STARTS).astype(int))
+    pairs = [(a, a + length) for a in starts for length in RAMP_LENGTHS if a + length < bins]
+    if not pairs:
+        return Ramp(np.full(rows, -np.inf), np.zeros(rows, dtype=int), np.zeros(rows, dtype=int), np.zeros(rows))
+    a = np.array([p[0] for p in pairs])[:, None]
+    b = np.array([p[1] for p in pairs])[:, None]
+    t = np.arange(bins, dtype="float64")[None, :]
+    h = np.clip((t - a) / (b - a), 0.0, 1.0)  # ramps × bins
     total_n = n.sum(axis=1, keepdims=True)
     total_s = s.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -189,10 +205,48 @@ def ramps(n: np.ndarray, s: np.ndarray, q: np.ndarray, *, rate: bool) -> Ramp:
         centred = sum_hs - mean * sum_h  # Σ h (u - mean)
         spread = sum_hh - sum_h**2 / total_n  # Σ n (h - h̄)²
         z = centred / np.sqrt(var * spread)
-    z = np.where(np.isfinite(z) & (total_n >= 2 * MIN_SIDE), z, -np.inf)
+        ahead = n @ (t < a).T.astype("float64")  # observations before the ramp starts
+    z = np.where(np.isfinite(z) & (total_n >= 2 * MIN_SIDE) & (ahead >= MIN_SIDE), z, -np.inf)
     best = np.argmax(z, axis=1)
     z_best = z[np.arange(rows), best]
-    log10_p = np.minimum(log10_sf(z_best) + np.log10(len(starts)), 0.0)
+    log10_p = np.minimum(log10_sf(z_best) + np.log10(len(pairs)), 0.0)
     return Ramp(
-        z=z_best, start=starts[best], log10_p=np.where(np.isfinite(z_best), log10_p, 0.0)
+        z=z_best,
+        start=a[best, 0],
+        stop=b[best, 0],
+        log10_p=np.where(np.isfinite(z_best), log10_p, 0.0),
     )
+
+
+def split_at(t: np.ndarray, u: np.ndarray, lo_ns: int, hi_ns: int, end_ns: int, *, rate: bool) -> int:
+    """The exact start of a change in one segment's observations (times ``t`` sorted, scores
+    ``u``): the index ``k`` of the observation, between times ``lo_ns`` and ``hi_ns``, from
+    which the rest up to ``end_ns`` differs most from the others (the statistic of
+    :func:`scan`); -1 when no split there leaves :data:`MIN_SIDE` observations on each side."""
+    stop = int(np.searchsorted(t, end_ns))
+    first = max(int(np.searchsorted(t, lo_ns)), MIN_SIDE)
+    last = min(int(np.searchsorted(t, hi_ns)), stop - MIN_SIDE)
+    if first > last:
+        return -1
+    ks = np.arange(first, last + 1)
+    cs = np.concatenate([[0.0], np.cumsum(u)])
+    total_n, total_s = float(len(u)), float(cs[-1])
+    n_in = (stop - ks).astype("float64")
+    s_in = cs[stop] - cs[ks]
+    n_out, s_out = total_n - n_in, total_s - s_in
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m_in, m_out = s_in / n_in, s_out / n_out
+        if rate:
+            p = total_s / total_n
+            lr = 2 * (
+                xlogy(s_in, m_in) + xlogy(n_in - s_in, 1 - m_in) + xlogy(s_out, m_out)
+                + xlogy(n_out - s_out, 1 - m_out) - xlogy(total_s, p) - xlogy(total_n - total_s, 1 - p)
+            )
+            z = np.sign(m_in - m_out) * np.sqrt(np.maximum(lr, 0.0))
+        else:
+            var = max(float(np.mean(u * u)) - (total_s / total_n) ** 2, 1e-12)
+            z = (m_in - m_out) / np.sqrt(var * (1 / n_in + 1 / n_out))
+    z = np.where(np.isfinite(z) & (n_out >= MIN_SIDE), z, -np.inf)
+    if not np.isfinite(z).any():
+        return -1
+    return int(ks[int(np.argmax(z))])

@@ -63,12 +63,11 @@ def segment_codes(table: Table, spec: tuple[str, ...]) -> tuple[np.ndarray, list
     return code, labels
 
 
-#: How much weaker (in z) a change starting at one of the agent's deployments may be than the
-#: best window and still be preferred: a deployment is the likelier cause of a change that
-#: the data dates only roughly.
-DEPLOYMENT_MARGIN = 1.5
-#: How far (ns) before or after the best window's start a deployment is considered.
-DEPLOYMENT_REACH = 3 * 86_400 * 10**9
+# A change starting at one of the agent's deployments is preferred to the best window when its
+# likelihood is within the prior odds of the two: a change is taken to be as likely at one of
+# the agent's D deployments as anywhere among the K bins, so a deployment may explain the data
+# up to K / D times less well (LR statistics within 2 ln(K / D)). Sparse data dates a change
+# loosely and a nearby deployment takes it; dense data dates it precisely and one does not.
 
 Deployments = dict[str, list[tuple[int, str]]]  # agent → [(first session ns, deployment id)]
 
@@ -152,10 +151,14 @@ def _pass(
         ramp_z = float(ramp_fit.z[i]) if ramp_fit is not None else -np.inf
         if not np.isfinite(best.z[i]) and not np.isfinite(ramp_z):
             continue
-        drift = bool(ramp_p < best.log10_p[i] - 1.0 and np.isfinite(ramp_z))
+        # a drift when the ramp fits better than the best window outright (its raw statistic,
+        # not only its p-value, which tries fewer shapes)
+        drift = bool(ramp_p < best.log10_p[i] and ramp_z > best.z[i] + 1.0 and np.isfinite(ramp_z))
+        full = grid.bins
         if drift and ramp_fit is not None:
             start, stop, log10_p, z = int(ramp_fit.start[i]), grid.bins, ramp_p, ramp_z
             shape = "drift"
+            full = int(ramp_fit.stop[i])
         else:
             start, stop, log10_p, z = int(best.start[i]), int(best.stop[i]), float(best.log10_p[i]), float(best.z[i])
             shape = "step" if stop >= grid.bins else "transient"
@@ -185,6 +188,7 @@ def _pass(
                     "shape": shape,
                     "start_ns": grid.time_of(start) if deployment is None else deployment[0],
                     "end_ns": grid.time_of(stop) if shape == "transient" else None,
+                    "full_ns": grid.time_of(full) if shape == "drift" else None,
                     "deployment": None if deployment is None else deployment[1],
                     "z": z,
                     "log10_p": log10_p,
@@ -215,16 +219,16 @@ def _at_deployment(
 ) -> tuple[int, tuple[int, str] | None]:
     """The window's start moved to a deployment of its agent (returned with it: its first
     session's time and id) when the window from that deployment explains the change within
-    :data:`DEPLOYMENT_MARGIN` of the best one; else the start unchanged and None."""
-    t0 = grid.time_of(start)
-    near = [(t, d) for t, d in deployments if abs(t - t0) <= DEPLOYMENT_REACH]
-    bins = [int(grid.bin_of(np.array([t]))[0]) for t, _ in near]
+    the prior odds (see above); else the start unchanged and None."""
+    bins = [int(grid.bin_of(np.array([t]))[0]) for t, _ in deployments]
     keep = [k for k, b in enumerate(bins) if 0 < b < stop]
     if not keep:
         return start, None
     tried = Windows(grid.bins, np.array([bins[k] for k in keep]), np.full(len(keep), stop))
     result = scan(n[None, :], s[None, :], q[None, :], tried, rate=rate)
-    if not np.isfinite(result.z[0]) or result.z[0] < z - DEPLOYMENT_MARGIN:
+    odds = 2 * np.log(grid.bins / max(len(deployments), 1))
+    best = float(result.z[0])
+    if not np.isfinite(best) or best <= 0 or z * z - best * best > odds:
         return start, None
     chosen = next(k for k in keep if bins[k] == int(result.start[0]))
-    return bins[chosen], near[chosen]
+    return bins[chosen], deployments[chosen]
