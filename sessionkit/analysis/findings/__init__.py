@@ -292,16 +292,17 @@ def _sized(c: dict[str, Any], context: dict[str, Any]) -> bool:
     if c["effect"] <= 0:
         return False
     if c["source"] != "deployments" and c["shape"] != "drift" and not c.get("deployment"):
-        c["start_ns"], c["start_low"] = _exact_start(c, context["grid"].width)
+        c["start_ns"], c["start_low"], c["start_high"] = _exact_start(c, context["grid"].width)
     c["examples"] = _examples(c, context)
     return True
 
 
-def _exact_start(c: dict[str, Any], width: int) -> tuple[int, int | None]:
-    """A window's start made exact: the observation (within two bins of the window's start)
-    from which the segment changes most (:func:`~._scan.split_at`), and the observation of the
-    segment just before it (None when there is none): the change began between the two. The
-    window's start and None when no split qualifies."""
+def _exact_start(c: dict[str, Any], width: int) -> tuple[int, int | None, int | None]:
+    """A window's start made exact: the observation (within a day of the window's start)
+    from which the segment changes most (:func:`~._scan.split_at`), and the bounds of its
+    confidence set — from the observation before the earliest plausible start to the latest
+    plausible one: the change began between them. The window's start and Nones when no split
+    qualifies."""
     table: Table = c["table"]
     metric = c["metric_ref"]
     plain = [(d, v) for d, v in c["segment"] if d != "deployment_id"]
@@ -309,13 +310,13 @@ def _exact_start(c: dict[str, Any], width: int) -> tuple[int, int | None]:
     rows = rows[np.argsort(table.t[rows], kind="stable")]
     t = table.t[rows]
     end = c["end_ns"] if c.get("end_ns") is not None else int(t.max()) + 1
-    k = split_at(
-        t, metric.score[rows], c["start_ns"] - 2 * width, c["start_ns"] + 2 * width, end,
-        rate=metric.rate,
+    reach = max(2 * width, 24 * _HOUR)
+    k, low, high = split_at(
+        t, metric.score[rows], c["start_ns"] - reach, c["start_ns"] + reach, end, rate=metric.rate
     )
     if k < 0:
-        return int(c["start_ns"]), None
-    return int(t[k]), (int(t[k - 1]) if k > 0 else None)
+        return int(c["start_ns"]), None, None
+    return int(t[k]), (int(t[low - 1]) if low > 0 else None), int(t[high])
 
 
 def _examples(c: dict[str, Any], context: dict[str, Any], count: int = 3) -> list[str]:

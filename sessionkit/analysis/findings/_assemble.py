@@ -76,11 +76,12 @@ def assemble(members: list[dict[str, Any]], context: dict[str, Any]) -> dict[str
     if deployment is not None:
         start_ns = context["deployment_start"].get(deployment, start_ns)
     start = pd.Timestamp(start_ns, tz="UTC")
-    earliest = None  # a sparse segment dates a change only between two observations
+    earliest = latest = None  # sparse data dates a change only between two times
     if deployment is None and head.get("start_low") is not None:
         earliest = pd.Timestamp(head["start_low"], tz="UTC")
-        if start - earliest <= pd.Timedelta(hours=3):
-            earliest = None
+        latest = pd.Timestamp(head.get("start_high") or start_ns, tz="UTC")
+        if latest - earliest <= pd.Timedelta(hours=3):
+            earliest = latest = None
     end = pd.Timestamp(head["end_ns"], tz="UTC") if head.get("end_ns") is not None else None
     fixed_by = None
     if end is not None and len(agents) == 1:  # a recovery that came with the next deployment
@@ -97,7 +98,7 @@ def assemble(members: list[dict[str, Any]], context: dict[str, Any]) -> dict[str
         shape = "deployment"
     sessions = max(int(c.get("sessions", 0)) for c in members)
     q = 10 ** head["log10_q"]
-    when = when_text(shape, start, end, earliest)
+    when = when_text(shape, start, end, earliest, latest)
     if fixed_by is not None:
         when = when.replace("(recovered)", f"(recovered with deployment {fixed_by})")
     with_deploy = f", with deployment {deployment}" if deployment is not None else ""
@@ -163,6 +164,7 @@ def assemble(members: list[dict[str, Any]], context: dict[str, Any]) -> dict[str
         "shape": shape,
         "start": start,
         "start_low": earliest if earliest is not None else start,
+        "start_high": latest if latest is not None else start,
         "end": end,
         "sessions": sessions,
         "examples": list(head.get("examples", [])),

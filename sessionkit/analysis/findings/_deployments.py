@@ -13,7 +13,7 @@ from scipy.special import xlogy
 
 from ..changes import detect_changes
 from ._observe import Table
-from ._scan import MIN_SIDE, log10_sf
+from ._scan import MIN_SIDE, log10_exact, log10_sf
 
 #: detect_changes' metrics → the family of finding they make.
 _FAMILIES = {
@@ -41,6 +41,10 @@ def deployment_candidates(
         for row in changes.itertuples(index=False):
             if row.direction != "worse" or not np.isfinite(row.evidence):
                 continue
+            log10_p = float(log10_sf(np.array([row.evidence]))[0])
+            if row.metric == "failure_rate":  # counts are known: the exact test
+                k1, k2 = row.before * row.n_before, row.after * row.n_after
+                log10_p = log10_exact(k2, row.n_after, k1 + k2, row.n_before + row.n_after)
             out.append(
                 {
                     "source": "deployments",
@@ -52,7 +56,7 @@ def deployment_candidates(
                     "start_ns": int(pd.Timestamp(row.started).value),
                     "end_ns": None,
                     "z": float(row.evidence),
-                    "log10_p": float(log10_sf(np.array([row.evidence]))[0]),
+                    "log10_p": log10_p,
                     "n_in": int(row.n_after),
                     "n_out": int(row.n_before),
                     "previous": str(row.previous),
@@ -106,7 +110,7 @@ def eval_deployment_candidates(
                     "start_ns": int(after["started"]),
                     "end_ns": None,
                     "z": z,
-                    "log10_p": float(log10_sf(np.array([z]))[0]),
+                    "log10_p": log10_exact(after["k"], after["n"], before["k"] + after["k"], before["n"] + after["n"]),
                     "n_in": int(after["n"]),
                     "n_out": int(before["n"]),
                     "previous": str(before["deployment"]),

@@ -289,10 +289,13 @@ def call_table(
 def eval_table(
     eval_runs: pd.DataFrame, sessions: pd.DataFrame, times: np.ndarray, positions: pd.Series
 ) -> Table | None:
-    """Per eval run with a verdict, of the analysed sessions: pass rate (worse down) and score.
-    Segments: each eval (its ``eval_name`` when the runs carry one, else its id), each eval ×
-    agent. ``None`` when no run belongs to the analysed sessions."""
+    """Per eval run with a verdict, of the analysed sessions that succeeded (a failed session's
+    answer is judged badly because it failed: that is the failure rate's story): pass rate
+    (worse down) and score. Segments: each eval (its ``eval_name`` when the runs carry one, else
+    its id), each eval × agent. ``None`` when no run belongs to the analysed sessions."""
     row = eval_runs["session_id"].astype("string").map(positions)
+    ok = succeeded(sessions).to_numpy(dtype=bool)
+    row = row.where(row.isna() | pd.Series(ok[row.fillna(0).astype("int64").to_numpy()], index=row.index), np.nan)
     ran = ~eval_runs["pending"].fillna(False).to_numpy(dtype=bool)
     ran &= eval_runs["success"].fillna(True).to_numpy(dtype=bool)
     if "result_success" in eval_runs.columns:

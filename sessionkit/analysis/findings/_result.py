@@ -37,6 +37,7 @@ FINDING_COLUMNS = [
     "shape",
     "start",
     "start_low",
+    "start_high",
     "end",
     "sessions",
     "examples",
@@ -64,6 +65,7 @@ def empty_findings() -> pd.DataFrame:
             "shape": pd.Series(dtype="string"),
             "start": pd.Series(dtype=TIMESTAMP),
             "start_low": pd.Series(dtype=TIMESTAMP),
+            "start_high": pd.Series(dtype=TIMESTAMP),
             "end": pd.Series(dtype=TIMESTAMP),
             "sessions": pd.Series(dtype="int64"),
             "examples": pd.Series(dtype="object"),
@@ -132,14 +134,18 @@ def evidence_text(q: float) -> str:
 
 
 def when_text(
-    shape: str, start: pd.Timestamp, end: pd.Timestamp | None, earliest: pd.Timestamp | None = None
+    shape: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp | None,
+    earliest: pd.Timestamp | None = None,
+    latest: pd.Timestamp | None = None,
 ) -> str:
     """``since 2026-11-18 13:40 UTC``, ``from … to … (recovered)`` or ``drifting since …``;
-    with ``earliest`` (a sparse segment's last unaffected observation), ``since between … and
-    …``."""
+    with ``earliest``/``latest`` (when sparse data dates the start only that precisely),
+    ``since between … and …``."""
     s = f"{start:%Y-%m-%d %H:%M} UTC"
     if earliest is not None:
-        s = f"between {earliest:%Y-%m-%d %H:%M} and {start:%Y-%m-%d %H:%M} UTC"
+        s = f"between {earliest:%Y-%m-%d %H:%M} and {(latest or start):%Y-%m-%d %H:%M} UTC"
     if shape == "transient" and end is not None and not pd.isna(end):
         return f"from {s} to {end:%Y-%m-%d %H:%M} UTC (recovered)"
     if shape == "drift":
@@ -176,8 +182,8 @@ class Findings:
     adjusted for the windows scanned), ``q_value`` (Benjamini–Hochberg over every candidate
     tested), ``evidence`` (−log10 q); ``score`` (evidence × effect, the rank's key);
     ``shape`` (deployment, step, transient, drift, new) with ``start`` (the first affected
-    observation, or the deployment's first session), ``start_low`` (the earliest it can have
-    begun: the last unaffected observation before it, when the segment is sparse; else
+    observation, or the deployment's first session) within ``start_low``..``start_high`` (the
+    times it can have begun, when sparse data dates it no better than 3 hours; else both
     ``start``) and, for a transient, ``end`` (UTC); ``sessions`` (distinct sessions the finding rests on); ``examples``
     (session ids showing it) and ``sentence``.
 

@@ -171,6 +171,7 @@ class Ramp:
     start: np.ndarray
     stop: np.ndarray
     log10_p: np.ndarray
+    step_z: np.ndarray
 
 
 #: How many bins a drift's ramp takes to rise, at least (shorter ones are steps).
@@ -181,16 +182,22 @@ def ramps(n: np.ndarray, s: np.ndarray, q: np.ndarray, *, rate: bool) -> Ramp:
     """The trend test of every segment against ramps that rise linearly from ``t0`` to ``t1``
     and then hold (``t0`` on a grid of :data:`RAMP_STARTS` bins before the last quarter, rising
     over :data:`RAMP_LENGTHS` bins): a slow drift with no step. Scores as in :func:`scan`; the
-    variance is the segment's (``rate``: p(1-p))."""
+    variance is the segment's (``rate``: p(1-p)). ``step_z``: the same statistic for the best
+    step from the same starts (a ramp of length 0), so a drift is told from a step by one
+    yardstick."""
     rows, bins = n.shape
-    starts = np.unique(np.linspace(1, int(bins * 0.75), RAMP_STARTS).astype(int))
-    pairs = [(a, a + length) for a in starts for length in RAMP_LENGTHS if a + length < bins]
-    if not pairs:
-        return Ramp(np.full(rows, -np.inf), np.zeros(rows, dtype=int), np.zeros(rows, dtype=int), np.zeros(rows))
+    starts = np.unique(np.linspace(1, bins - 1, 4 * RAMP_STARTS).astype(int))
+    pairs = [(a, a) for a in starts]
+    ramp_starts = np.unique(np.linspace(1, int(bins * 0.75), RAMP_STARTS).astype(int))
+    pairs += [(a, a + length) for a in ramp_starts for length in RAMP_LENGTHS if a + length < bins]
+    steps = len(starts)
+    if len(pairs) == steps:
+        none = np.full(rows, -np.inf)
+        return Ramp(none, np.zeros(rows, dtype=int), np.zeros(rows, dtype=int), np.zeros(rows), none)
     a = np.array([p[0] for p in pairs])[:, None]
     b = np.array([p[1] for p in pairs])[:, None]
     t = np.arange(bins, dtype="float64")[None, :]
-    h = np.clip((t - a) / (b - a), 0.0, 1.0)  # ramps × bins
+    h = np.where(b > a, np.clip((t - a) / np.maximum(b - a, 1), 0.0, 1.0), (t >= a).astype("float64"))
     total_n = n.sum(axis=1, keepdims=True)
     total_s = s.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -207,27 +214,39 @@ def ramps(n: np.ndarray, s: np.ndarray, q: np.ndarray, *, rate: bool) -> Ramp:
         z = centred / np.sqrt(var * spread)
         ahead = n @ (t < a).T.astype("float64")  # observations before the ramp starts
     z = np.where(np.isfinite(z) & (total_n >= 2 * MIN_SIDE) & (ahead >= MIN_SIDE), z, -np.inf)
+    step_z = z[:, :steps].max(axis=1)
+    z = z[:, steps:]
     best = np.argmax(z, axis=1)
     z_best = z[np.arange(rows), best]
-    log10_p = np.minimum(log10_sf(z_best) + np.log10(len(pairs)), 0.0)
+    log10_p = np.minimum(log10_sf(z_best) + np.log10(len(pairs) - steps), 0.0)
     return Ramp(
         z=z_best,
-        start=a[best, 0],
-        stop=b[best, 0],
+        start=a[steps:][best, 0],
+        stop=b[steps:][best, 0],
         log10_p=np.where(np.isfinite(z_best), log10_p, 0.0),
+        step_z=step_z,
     )
 
 
-def split_at(t: np.ndarray, u: np.ndarray, lo_ns: int, hi_ns: int, end_ns: int, *, rate: bool) -> int:
+#: A start is in a change's confidence set when its likelihood is within this factor's log
+#: (twice: the statistics are likelihood ratios) of the best start's.
+CONFIDENCE = 2 * float(np.log(10.0))
+
+
+def split_at(
+    t: np.ndarray, u: np.ndarray, lo_ns: int, hi_ns: int, end_ns: int, *, rate: bool
+) -> tuple[int, int, int]:
     """The exact start of a change in one segment's observations (times ``t`` sorted, scores
-    ``u``): the index ``k`` of the observation, between times ``lo_ns`` and ``hi_ns``, from
-    which the rest up to ``end_ns`` differs most from the others (the statistic of
-    :func:`scan`); -1 when no split there leaves :data:`MIN_SIDE` observations on each side."""
+    ``u``): ``(k, low, high)`` — the index of the observation, between times ``lo_ns`` and
+    ``hi_ns``, from which the rest up to ``end_ns`` differs most from the others (the
+    statistic of :func:`scan`), and the first and last index whose squared statistic is within
+    :data:`CONFIDENCE` of the best's (the change began between them); ``(-1, -1, -1)`` when no
+    split there leaves :data:`MIN_SIDE` observations on each side."""
     stop = int(np.searchsorted(t, end_ns))
     first = max(int(np.searchsorted(t, lo_ns)), MIN_SIDE)
     last = min(int(np.searchsorted(t, hi_ns)), stop - MIN_SIDE)
     if first > last:
-        return -1
+        return -1, -1, -1
     ks = np.arange(first, last + 1)
     cs = np.concatenate([[0.0], np.cumsum(u)])
     total_n, total_s = float(len(u)), float(cs[-1])
@@ -248,5 +267,17 @@ def split_at(t: np.ndarray, u: np.ndarray, lo_ns: int, hi_ns: int, end_ns: int, 
             z = (m_in - m_out) / np.sqrt(var * (1 / n_in + 1 / n_out))
     z = np.where(np.isfinite(z) & (n_out >= MIN_SIDE), z, -np.inf)
     if not np.isfinite(z).any():
-        return -1
-    return int(ks[int(np.argmax(z))])
+        return -1, -1, -1
+    best = int(np.argmax(z))
+    near = np.flatnonzero((z > 0) & (z * z >= z[best] ** 2 - CONFIDENCE))
+    return int(ks[best]), int(ks[near.min()]), int(ks[near.max()])
+
+
+def log10_exact(k_in: float, n_in: float, k_total: float, n_total: float) -> float:
+    """log10 of the one-sided exact p-value (Fisher's, the hypergeometric upper tail) of at
+    least ``k_in`` events among ``n_in`` of ``n_total`` observations holding ``k_total``: the
+    rate scores' p-value, honest for small counts where the normal approximation is not."""
+    from scipy.stats import hypergeom  # scipy.stats loads on first use
+
+    value = hypergeom.logsf(int(round(k_in)) - 1, int(n_total), int(round(k_total)), int(n_in))
+    return float(min(value / np.log(10.0), 0.0))

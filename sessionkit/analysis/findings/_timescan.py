@@ -12,7 +12,7 @@ import numpy as np
 
 from .._common import NONE
 from ._observe import Metric, Table
-from ._scan import MIN_SIDE, Windows, ramps, refine, scan
+from ._scan import CONFIDENCE, MIN_SIDE, Windows, log10_exact, ramps, refine, scan
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,10 @@ def segment_codes(table: Table, spec: tuple[str, ...]) -> tuple[np.ndarray, list
     return code, labels
 
 
-# A change starting at one of the agent's deployments is preferred to the best window when its
-# likelihood is within the prior odds of the two: a change is taken to be as likely at one of
-# the agent's D deployments as anywhere among the K bins, so a deployment may explain the data
-# up to K / D times less well (LR statistics within 2 ln(K / D)). Sparse data dates a change
-# loosely and a nearby deployment takes it; dense data dates it precisely and one does not.
+# A change starting at one of the agent's deployments is preferred to the best window when the
+# deployment is in the change point's confidence set: its likelihood within a factor of 10 of
+# the best start's (:data:`~._scan.CONFIDENCE`). Sparse data dates a change loosely and a
+# nearby deployment takes it; dense data dates it precisely and one does not.
 
 Deployments = dict[str, list[tuple[int, str]]]  # agent → [(first session ns, deployment id)]
 
@@ -151,9 +150,10 @@ def _pass(
         ramp_z = float(ramp_fit.z[i]) if ramp_fit is not None else -np.inf
         if not np.isfinite(best.z[i]) and not np.isfinite(ramp_z):
             continue
-        # a drift when the ramp fits better than the best window outright (its raw statistic,
-        # not only its p-value, which tries fewer shapes)
-        drift = bool(ramp_p < best.log10_p[i] and ramp_z > best.z[i] + 1.0 and np.isfinite(ramp_z))
+        # a drift when a ramp fits better than any step, by the same statistic (and its p-value,
+        # over fewer shapes tried, beats the best window's)
+        step_z = float(ramp_fit.step_z[i]) if ramp_fit is not None else np.inf
+        drift = bool(ramp_p < best.log10_p[i] and ramp_z > step_z + 1.0 and np.isfinite(ramp_z))
         full = grid.bins
         if drift and ramp_fit is not None:
             start, stop, log10_p, z = int(ramp_fit.start[i]), grid.bins, ramp_p, ramp_z
@@ -174,6 +174,11 @@ def _pass(
                     n[i], s[i], q[i], start, stop, z, deployments.get(agent, ()), grid, metric.rate
                 )
         inside = n[i, start:stop].sum()
+        if metric.rate and not drift:  # the exact test of the window, Bonferroni as the scan's
+            exact = log10_exact(s[i, start:stop].sum(), inside, s[i].sum(), n[i].sum())
+            log10_p = min(max(log10_p, exact + float(np.log10(max(best.tried[i], 1)))), 0.0)
+            if log10_p > -1.0:
+                continue
         mean_in = s[i, start:stop].sum() / max(inside, 1)
         mean_out = (s[i].sum() - s[i, start:stop].sum()) / max(n[i].sum() - inside, 1)
         out.append(
@@ -226,9 +231,8 @@ def _at_deployment(
         return start, None
     tried = Windows(grid.bins, np.array([bins[k] for k in keep]), np.full(len(keep), stop))
     result = scan(n[None, :], s[None, :], q[None, :], tried, rate=rate)
-    odds = 2 * np.log(grid.bins / max(len(deployments), 1))
     best = float(result.z[0])
-    if not np.isfinite(best) or best <= 0 or z * z - best * best > odds:
+    if not np.isfinite(best) or best <= 0 or z * z - best * best > CONFIDENCE:
         return start, None
     chosen = next(k for k in keep if bins[k] == int(result.start[0]))
     return bins[chosen], deployments[chosen]
