@@ -9,8 +9,8 @@ import numpy as np
 
 import pandas as pd
 
-from ...status import failed
-from ._rank import cause, lead, rank_score, segment_mask
+from ...status import failed, succeeded
+from ._rank import cause, lead, rank_score, segment_mask, summarise
 from ._result import change_text, evidence_text, metric_words, value_text, when_text
 
 
@@ -120,7 +120,7 @@ def assemble(members: list[dict[str, Any]], context: dict[str, Any]) -> dict[str
         agents = sorted(set(agents) | set(why.get("agents") or []))
         head_text = f"{', '.join(agents)}: " if agents else ""
         size = _call_change(why)
-        impact = _impact(members, kind)
+        impact = _impact(members, kind) or _measured_impact(why, agents, context)
         if impact is not None:
             sentence = (
                 f"{head_text}{change_text(impact['metric'], impact['before'], impact['after'])} "
@@ -149,7 +149,13 @@ def assemble(members: list[dict[str, Any]], context: dict[str, Any]) -> dict[str
         "subject": subject,
         "agents": agents,
         "deployment_id": deployment,
-        "cause": segment_text((("call", _dims(why)["call"]),)) if why is not None else None,
+        "cause": (
+            segment_text((("call", _dims(why)["call"]),))
+            if why is not None
+            else ", ".join(head["hosts"])
+            if kind == "new_error_family" and head.get("hosts")
+            else None
+        ),
         "metric": head["metric"],
         "before": before,
         "after": after,
@@ -193,6 +199,25 @@ def _impact(members: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
     return tail[0] if tail else whole[0]
 
 
+def _measured_impact(
+    call: dict[str, Any], agents: list[str], context: dict[str, Any]
+) -> dict[str, Any] | None:
+    """What a call's change did to its agents' whole sessions, measured (not tested apart): the
+    p95 duration (or failure rate) of their sessions before the change and during it."""
+    table = context["tables"][0]
+    name = "p95_duration" if call["family"] == "latency" else "failure_rate"
+    metric = next((m for m in table.metrics if m.name == name), None)
+    if metric is None or not agents:
+        return None
+    mine = np.isin(context["agents"][table.session], agents) & ~np.isnan(metric.value)
+    end = call["end_ns"] if call.get("end_ns") is not None else np.iinfo(np.int64).max
+    inside = mine & (table.t >= call["start_ns"]) & (table.t < end)
+    outside = mine & (table.t < (call.get("start_low") or call["start_ns"]))
+    if not inside.any() or not outside.any():
+        return None
+    return {"metric": name, "before": summarise(metric, outside), "after": summarise(metric, inside)}
+
+
 def _also(members: list[dict[str, Any]], head: dict[str, Any]) -> str:
     """``; also eval tone pass rate 93% -> 70%``: the strongest candidate of another kind."""
     other = [c for c in members if c["family"] not in (head["family"], "new_error_family") and c.get("before") is not None]
@@ -208,15 +233,17 @@ def _also(members: list[dict[str, Any]], head: dict[str, Any]) -> str:
 
 
 def _failure_rates(c: dict[str, Any], context: dict[str, Any]) -> tuple[float, float] | None:
-    """Failure rates of the sessions behind an eval change: before its start and inside it."""
-    table = c["table"]
-    inside = np.unique(table.session[c["rows_in"]])
-    if not len(inside):
+    """Failure rates of the sessions of an eval change's agents (all of them, not only those
+    judged): before its start and during it."""
+    agents = list(c.get("agents") or [])
+    if not agents:
         return None
     is_failed = failed(context["sessions"]).to_numpy(dtype=bool)
-    plain = tuple((d, v) for d, v in c["segment"] if d != "deployment_id")
-    rows = np.unique(table.session[segment_mask(table, plain)])
-    outside = rows[context["times"][rows] < c["start_ns"]]
-    if not len(outside):
+    known = is_failed | succeeded(context["sessions"]).to_numpy(dtype=bool)
+    mine = np.isin(context["agents"], agents) & known
+    t = context["times"]
+    end = c["end_ns"] if c.get("end_ns") is not None else np.iinfo(np.int64).max
+    inside, outside = mine & (t >= c["start_ns"]) & (t < end), mine & (t < c["start_ns"])
+    if not inside.any() or not outside.any():
         return None
     return float(is_failed[outside].mean()), float(is_failed[inside].mean())

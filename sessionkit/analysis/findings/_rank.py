@@ -43,17 +43,19 @@ EVIDENCE_CAP = 30.0
 _LN10 = float(np.log(10.0))
 
 
-def bh_log10(log10_p: np.ndarray) -> np.ndarray:
+def bh_log10(log10_p: np.ndarray, tests: int | None = None) -> np.ndarray:
     """Benjamini–Hochberg q-values of p-values given as log10 (so p < 1e-300 is kept), as log10:
-    ``q_(i) = min_{j >= i} p_(j) * m / j`` over the sorted p-values."""
+    ``q_(i) = min_{j >= i} p_(j) * m / j`` over the sorted p-values. ``tests`` (``m``): how
+    many tests were made, when only the smallest p-values are given (those left out were all
+    larger: exact for every q below the smallest one left out); default their number."""
     p = np.asarray(log10_p, dtype="float64")
-    m = len(p)
-    if not m:
+    if not len(p):
         return p.copy()
+    m = max(len(p), tests or 0)
     order = np.argsort(p, kind="stable")
-    ranked = p[order] + np.log10(m) - np.log10(np.arange(1, m + 1))
+    ranked = p[order] + np.log10(m) - np.log10(np.arange(1, len(p) + 1))
     ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
+    out = np.empty(len(p))
     out[order] = np.minimum(ranked, 0.0)
     return out
 

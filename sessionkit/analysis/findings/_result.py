@@ -188,7 +188,8 @@ class Findings:
     (session ids showing it) and ``sentence``.
 
     ``development``: the same for development/devmode traffic (never a production incident).
-    ``candidates``: every (segment, metric) tested, significant or not. ``series``: per
+    ``candidates``: the (segment, metric) changes with p < 0.1 (``tests``: how many were
+    tested in all — the q-values are over all of them). ``series``: per
     finding (by scope and rank) the metric of its subject per time bucket, for its chart.
     ``sessions_analysed``, ``details_sessions`` (sessions whose spans or eval runs were
     given), ``start``/``end`` (the analysed period; ``end`` stops before sessions still
@@ -203,7 +204,8 @@ class Findings:
     details_sessions: int = 0
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
-    min_evidence: float = 2.0
+    min_evidence: float = 3.0
+    tests: int = 0
 
     def __len__(self) -> int:
         return len(self.table)
@@ -236,8 +238,7 @@ class Findings:
         details = f", {self.details_sessions:,} with details" if self.details_sessions else ""
         return (
             f"{len(self.table)} finding(s) in {self.sessions_analysed:,} sessions{details} "
-            f"({period}; {len(self.candidates):,} candidates tested, q <= "
-            f"{10 ** -self.min_evidence:g})"
+            f"({period}; {self.tests:,} tests, q <= {10 ** -self.min_evidence:g})"
         )
 
     def __repr__(self) -> str:

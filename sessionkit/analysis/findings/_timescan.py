@@ -73,13 +73,14 @@ Deployments = dict[str, list[tuple[int, str]]]  # agent → [(first session ns, 
 
 def scan_table(
     table: Table, grid: Grid, scope: str, deployments: Deployments | None = None
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], int]:
     """The best change of every segment × metric of ``table`` with enough observations (at
     least twice :data:`~._scan.MIN_SIDE`): one candidate dict each (see :mod:`._rank`).
     ``deployments``: each agent's deployments, preferred as the start of a change in a
     segment of that agent when they explain it nearly as well (:data:`DEPLOYMENT_MARGIN`)."""
     bins = grid.bin_of(table.t)
     out: list[dict[str, Any]] = []
+    tested = 0
     for spec in table.segments:
         code, labels = segment_codes(table, spec)
         count = len(labels)
@@ -96,9 +97,10 @@ def scan_table(
             rows = np.flatnonzero(n.sum(axis=1) >= 2 * MIN_SIDE)
             if not len(rows):
                 continue
+            tested += 2 * len(rows)
             out += _candidates(table, metric, spec, [labels[r] for r in rows], n[rows], s[rows],
                                q[rows], grid, scope, deployments or {})
-    return out
+    return out, tested
 
 
 def _candidates(
