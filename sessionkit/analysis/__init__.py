@@ -22,12 +22,22 @@ from .changes import detect_changes
 from .cost import cost_by, movers, summary_by_agent, top_sessions
 from .evals import eval_summary, succeeded_but_failed_eval
 from .failures import error_template, failure_families
-from .findings import Findings, detail_sample, find_incidents
+from .findings import (
+    DEFAULT_EVIDENCE,
+    DETAIL_BUDGET,
+    KINDS,
+    Findings,
+    detail_sample,
+    find_incidents,
+)
 from .latency import latency_percentiles
 from .reliability import reliability, wilson_interval
 from .timelines import failed_vs_successful, operation_hotspots
 
 __all__ = [
+    "DEFAULT_EVIDENCE",
+    "DETAIL_BUDGET",
+    "KINDS",
     "NONE",
     "Findings",
     "bucket_start",

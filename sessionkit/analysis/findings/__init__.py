@@ -26,10 +26,11 @@ day, so rhythm, agent mix and single outliers do not look like change.
 
 from ._engine import DEFAULT_EVIDENCE, find_incidents
 from ._result import FINDING_COLUMNS, KINDS, Findings
-from ._sample import detail_sample
+from ._sample import DETAIL_BUDGET, detail_sample
 
 __all__ = [
     "DEFAULT_EVIDENCE",
+    "DETAIL_BUDGET",
     "FINDING_COLUMNS",
     "KINDS",
     "Findings",

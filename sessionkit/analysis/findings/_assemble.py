@@ -175,7 +175,9 @@ def assemble(members: list[dict[str, Any]], context: dict[str, Any]) -> dict[str
         "sessions": sessions,
         "examples": list(head.get("examples", [])),
         "sentence": sentence,
-        "_series": (why if why is not None and deployment is None else head) if "table" in head else None,
+        "_series": (why if why is not None and deployment is None else head)
+        if "table" in head or "members" in head
+        else None,
     }
 
 

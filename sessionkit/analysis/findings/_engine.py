@@ -142,7 +142,9 @@ def find_incidents(
         for rank, finding in enumerate(found, start=1):
             finding["rank"] = rank
             source = finding.pop("_series")
-            if source is not None:
+            if source is not None and "members" in source:
+                series[(scope, rank)] = family_series(source, context)
+            elif source is not None:
                 series[(scope, rank)] = bucket_series(source, grid.origin, context["end_ns"])
         rows[scope] = found
     return Findings(
@@ -337,6 +339,25 @@ def _examples(c: dict[str, Any], context: dict[str, Any], count: int = 3) -> lis
         if len(picked) == count:
             break
     return picked
+
+
+def family_series(c: dict[str, Any], context: dict[str, Any], buckets: int = 90) -> pd.DataFrame:
+    """The share of the sessions of the agents a new family hits that have it, per time bucket
+    (as :func:`~._rank.bucket_series`)."""
+    times, agents = context["times"], context["agents"]
+    mine = np.isin(agents, c["agents"])
+    origin = context["grid"].origin
+    width = max(1, int(np.ceil((context["end_ns"] - origin) / buckets / _HOUR))) * _HOUR
+    index = (times[mine] - origin) // width
+    has = np.zeros(len(times), dtype=bool)
+    has[c["members"]] = True
+    frame = pd.DataFrame({"b": index, "v": has[mine].astype("float64")})
+    grouped = frame.groupby("b")["v"]
+    values, counts = grouped.mean(), grouped.size()
+    stamps = pd.to_datetime(origin + values.index.to_numpy(dtype=np.int64) * width, utc=True).as_unit("ns")
+    return pd.DataFrame(
+        {"bucket": stamps, "value": values.to_numpy(dtype="float64"), "count": counts.to_numpy(dtype="int64")}
+    )
 
 
 def _candidate_frame(candidates: list[dict[str, Any]]) -> pd.DataFrame:

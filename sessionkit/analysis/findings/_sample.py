@@ -13,6 +13,7 @@ from ...status import done
 PER_DAY = 8
 #: The default number of sessions sampled (more when the strata need more).
 BUDGET = 3000
+DETAIL_BUDGET = BUDGET
 
 
 def detail_sample(
