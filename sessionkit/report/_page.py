@@ -3,6 +3,7 @@ Markdown text. Pure string building; nothing is computed from the sessions here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 
@@ -135,9 +136,9 @@ def findings_markdown(
 
 
 def _md_text(text: str) -> str:
-    """Prose for a Markdown page: HTML-significant characters as entities (a template's
-    ``<num>`` is text, not a tag), brackets escaped."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Prose for a Markdown page: ``&`` and a ``<`` that opens a tag-like word as entities (a
+    template's ``<num>`` is text, not a tag; ``p < 1e-9`` stays), brackets escaped."""
+    text = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text.replace("&", "&amp;"))
     return text.replace("[", "\\[").replace("]", "\\]")
 
 

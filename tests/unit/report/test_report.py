@@ -100,7 +100,8 @@ def test_markdown_report(tmp_path: Path) -> None:
     assert any(" | cost_per_session | $" in line for line in text.splitlines())
     assert "['" not in text  # lists are text, not Python reprs
     assert "&lt;str&gt;" in text and " <str> " not in text  # templates survive Markdown
-    assert "(regression)" in text and "(improvement)" in text
+    assert " | worse | " in text  # deployments compared (regressions first)
+    assert {"worse", "better"} <= set(report.tables["changes"]["direction"])
 
 
 def test_report_of_nothing_still_renders(tmp_path: Path) -> None:
