@@ -11,6 +11,9 @@ from sessionkit.cli import COMMANDS, build_parser, emulator, main, run_standalon
 
 #: Options each subcommand must keep (the README and tests drive them).
 EXPECTED = {
+    "check": {"--since", "--until", "--trigger", "--env", "--agent", "--fail-on",
+              "--min-evidence", "--details", "--store", "--demo", "--success", "--no-success",
+              "--devmode", "--thread-id", "--deployment-id", "--metadata"},
     "demo": {"--out", "--csv"},
     "emulator": {"--port", "--sessions", "--seed", "--agent-names", "--key", "--live",
                  "--latency", "--fault-rate", "--rate-429", "--page-cap", "--multi-region",
