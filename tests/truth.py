@@ -73,6 +73,10 @@ def localised(finding: pd.Series, incident: dict[str, Any]) -> bool:
         return set(finding["agents"] or []) == {incident["agent"]}
     if incident["where"] == "deployment":
         return finding["deployment_id"] == incident["deployment_id"]
-    value = incident["subject"].split("=")[-1] if incident["where"] == "metadata" else incident["subject"]
+    value = (
+        incident["subject"].split("=")[-1]
+        if incident["where"] == "metadata"
+        else incident["subject"]
+    )
     text = " ".join(str(finding[k]) for k in ("subject", "cause") if not pd.isna(finding[k]))
     return value in text

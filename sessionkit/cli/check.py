@@ -86,7 +86,7 @@ def markdown(findings: Findings, selected: tuple[str, ...]) -> str:
     failing = findings.of_kind(selected)
     lines = [
         f"## sessionkit check: {len(findings.table)} finding(s), {len(failing)} failing "
-        f"(q <= {10 ** -findings.min_evidence:g})",
+        f"(q <= {10**-findings.min_evidence:g})",
         "",
     ]
     if findings.start is not None:
@@ -131,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
         if client is not None:
             matching(
                 "check",
-                lambda: load_sessions(client, limit=1, progress=False, agent_names=False, **filters),
+                lambda: load_sessions(
+                    client, limit=1, progress=False, agent_names=False, **filters
+                ),
                 is_empty=lambda probe: probe.empty,
                 fallback="no session matches these filters.",
             )

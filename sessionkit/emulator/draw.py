@@ -114,7 +114,9 @@ def draw_columns(
         ]
     family = np.where(planted, effect.fail_family, family).astype(np.int8)
     target = np.where(effect.call > 0, effect.target, -1).astype(np.int16)  # the slowed span
-    fail_at = np.where(planted, effect.target, -1).astype(np.int16)  # the span a planted failure hits
+    fail_at = np.where(planted, effect.target, -1).astype(
+        np.int16
+    )  # the span a planted failure hits
     # durations (heavy tails, a daily rhythm: a little slower at the afternoon peak); failures
     # end earlier or hang until a timeout
     median = np.array([p.duration_s for p in profiles])[agent]

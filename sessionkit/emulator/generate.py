@@ -104,6 +104,8 @@ def generate(
         first = _draw(rng, n_sessions, now_ns, days, meta, decoys)  # the segments, no incident
         rng.bit_generator.state = state  # drawn again below with the same codes
         meta["plans"] = random_plans(picker, meta, first, first["start_ns"], count)
+    elif isinstance(incidents, bool):
+        raise ValueError("incidents must be 'demo', 'none', 'random', a number or a list of plans")
     else:
         meta["plans"] = list(incidents)
     arrays = _draw(rng, n_sessions, now_ns, days, meta, decoys)

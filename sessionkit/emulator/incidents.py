@@ -243,7 +243,7 @@ def demo_plans(meta: dict[str, Any]) -> list[Plan]:
         return later_deployments(meta, code)
 
     def at(fraction: float, hour: float) -> int:
-        day = int(round(fraction * days))
+        day = round(fraction * days)
         return start - start % DAY_NS + day * DAY_NS + int(hour * 3600) * NS
 
     names = [a.name for a in AGENTS]
@@ -344,8 +344,11 @@ def random_plans(
         plan = _draw_plan(rng, meta, columns)
         if plan is None:
             continue
-        full = strength(replace(plan, when="step") if plan.when == "drift" else plan, starts,
-                        columns["deployment"])
+        full = strength(
+            replace(plan, when="step") if plan.when == "drift" else plan,
+            starts,
+            columns["deployment"],
+        )
         if plan.when == "drift":
             full = (starts >= plan.end_ns).astype("float64")
         if int(((full >= 1) & segment(plan, columns)).sum()) < MIN_AFFECTED:
@@ -392,7 +395,9 @@ def _draw_plan(
         options = [
             i
             for i, d in enumerate(meta["deployments"])
-            if d["agent"] == agent and d["index"] > 0 and start + 3 * DAY_NS < d["start_ns"] < end - 2 * DAY_NS
+            if d["agent"] == agent
+            and d["index"] > 0
+            and start + 3 * DAY_NS < d["start_ns"] < end - 2 * DAY_NS
         ]
         if not options:
             return None
@@ -413,7 +418,9 @@ def _draw_plan(
     if where == "agent" or where == "deployment":
         value = ""
     elif where == "trigger":
-        used = np.unique(columns["trigger"][columns["agent"] == agent] if agent >= 0 else columns["trigger"])
+        used = np.unique(
+            columns["trigger"][columns["agent"] == agent] if agent >= 0 else columns["trigger"]
+        )
         code = int(used[int(rng.integers(len(used)))])
         value = TRIGGERS[code]
     elif where == "env":
@@ -438,8 +445,23 @@ def _draw_plan(
         names = EVALS[AGENTS[agent].name]
         eval_name = names[int(rng.integers(len(names)))]
         size = -float(rng.uniform(0.2, 0.3))
-        return Plan(kind, where, value, when, t0, t1, size, agent, deployment, target, -1,
-                    eval_name, code, key, later)
+        return Plan(
+            kind,
+            where,
+            value,
+            when,
+            t0,
+            t1,
+            size,
+            agent,
+            deployment,
+            target,
+            -1,
+            eval_name,
+            code,
+            key,
+            later,
+        )
     family = -1
     if kind == "failure":
         size = float(rng.uniform(0.1, 0.3))
@@ -457,8 +479,23 @@ def _draw_plan(
         size = float(rng.uniform(5, 12)) if target >= 0 else float(rng.uniform(1.8, 3.0))
     else:
         size = float(rng.uniform(1.8, 3.0))
-    return Plan(kind, where, value, when, t0, t1, size, agent, deployment, target, family, "",
-                code, key, later)
+    return Plan(
+        kind,
+        where,
+        value,
+        when,
+        t0,
+        t1,
+        size,
+        agent,
+        deployment,
+        target,
+        family,
+        "",
+        code,
+        key,
+        later,
+    )
 
 
 def _one(columns: dict[str, np.ndarray], agent: int) -> dict[str, np.ndarray]:
@@ -489,7 +526,9 @@ def ground_truth(
             "end": iso_ns(plan.end_ns) if plan.end_ns else None,
             "size": round(plan.size, 4),
             "agent": names[plan.agent] if plan.agent >= 0 else None,
-            "agent_identifier": meta["agents"][plan.agent]["identifier"] if plan.agent >= 0 else None,
+            "agent_identifier": meta["agents"][plan.agent]["identifier"]
+            if plan.agent >= 0
+            else None,
             "deployment_id": deployments[plan.deployment]["id"] if plan.deployment >= 0 else None,
             "family": FAMILIES[plan.family] if plan.family >= 0 else None,
             "target": TARGETS[plan.target][1] if plan.target >= 0 else None,
@@ -536,7 +575,11 @@ def _measure(plan: Plan, arrays: dict[str, np.ndarray], now_ns: int) -> dict[str
     before = inside & (starts < plan.start_ns)
     if plan.kind in ("failure", "new_error_family"):
         values = (~arrays["success"]).astype("float64")
-        hit = inside & (strength(plan, starts, arrays["deployment"]) > 0) & (arrays["family"] == plan.family)
+        hit = (
+            inside
+            & (strength(plan, starts, arrays["deployment"]) > 0)
+            & (arrays["family"] == plan.family)
+        )
         hit &= ~arrays["success"]
         result["first_seen"] = iso_ns(int(starts[hit].min())) if hit.any() else None
     elif plan.kind == "latency":
@@ -549,6 +592,10 @@ def _measure(plan: Plan, arrays: dict[str, np.ndarray], now_ns: int) -> dict[str
     for name, mask in (("before", before), ("after", after)):
         if mask.any():
             chosen = values[mask]
-            value = float(np.quantile(chosen, 0.95)) if metric == "p95_duration" else float(chosen.mean())
+            value = (
+                float(np.quantile(chosen, 0.95))
+                if metric == "p95_duration"
+                else float(chosen.mean())
+            )
             result[name] = round(value, 6)
     return result

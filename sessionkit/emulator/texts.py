@@ -379,9 +379,10 @@ def _matches(span: dict[str, Any], target: int) -> bool:
     if kind == "model":
         return attributes.get("gen_ai.request.model") == value
     if value.startswith("agentuity.keyvalue.get "):
-        return span["operation"] == "agentuity.keyvalue.get" and attributes.get(
-            "name"
-        ) == value.split(" ", 1)[1]
+        return (
+            span["operation"] == "agentuity.keyvalue.get"
+            and attributes.get("name") == value.split(" ", 1)[1]
+        )
     return bool(span["operation"] == value)
 
 
@@ -396,9 +397,7 @@ def _slow_down(run: dict[str, Any], target: int, slow_ms: float) -> None:
     run["duration"] = round(run["duration"] + slow_ms, 3)
 
 
-def _failing_child(
-    children: list[dict[str, Any]], family: str, target: int = -1
-) -> dict[str, Any]:
+def _failing_child(children: list[dict[str, Any]], family: str, target: int = -1) -> dict[str, Any]:
     if target >= 0:
         for child in children:
             if _matches(child, target):

@@ -17,8 +17,8 @@ from ._style import (
     NEUTRAL,
     SECONDS,
     axes,
-    legend_outside,
     date_numbers,
+    legend_outside,
     money_tick,
     no_data,
     no_data_because,
@@ -84,16 +84,43 @@ def finding_chart(
     low, high = (date_numbers(pd.Series([row[k]]))[0] for k in ("start_low", "start_high"))
     if high > low:  # sparse data dates the start only this precisely
         ax.axvspan(low, high, color=MUTED, alpha=0.15, zorder=1, label="began between")
-    ax.axvline(start, color=FAILED, linewidth=1.2, zorder=2, label=f"change {row['start']:%b %d %H:%M}")
+    ax.axvline(
+        start, color=FAILED, linewidth=1.2, zorder=2, label=f"change {row['start']:%b %d %H:%M}"
+    )
     if has_end:
-        ax.axvline(stop, color=FAILED, linewidth=1.2, linestyle=":", zorder=2, label=f"recovered {row['end']:%b %d %H:%M}")
+        ax.axvline(
+            stop,
+            color=FAILED,
+            linewidth=1.2,
+            linestyle=":",
+            zorder=2,
+            label=f"recovered {row['end']:%b %d %H:%M}",
+        )
     before, after = float(row["before"]), float(row["after"])
     if np.isfinite(before):
-        ax.hlines(before, x.min(), start, colors=MUTED, linestyles="--", linewidth=1.5, zorder=4, label="before")
+        ax.hlines(
+            before,
+            x.min(),
+            start,
+            colors=MUTED,
+            linestyles="--",
+            linewidth=1.5,
+            zorder=4,
+            label="before",
+        )
         if has_end:
             ax.hlines(before, stop, x.max(), colors=MUTED, linestyles="--", linewidth=1.5, zorder=4)
     if np.isfinite(after):
-        ax.hlines(after, start, stop, colors=FAILED, linestyles="-", linewidth=2, zorder=4, label="during" if has_end else "after")
+        ax.hlines(
+            after,
+            start,
+            stop,
+            colors=FAILED,
+            linestyles="-",
+            linewidth=2,
+            zorder=4,
+            label="during" if has_end else "after",
+        )
     if metric in _RATES:
         ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
         ax.set_ylim(bottom=0)
@@ -109,5 +136,8 @@ def finding_chart(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     legend_outside(ax, fontsize=8, frameon=False)
-    note(ax, f"points: the metric per time bucket (size: observations); {int(row['sessions']):,} sessions")
+    note(
+        ax,
+        f"points: the metric per time bucket (size: observations); {int(row['sessions']):,} sessions",
+    )
     return ax

@@ -117,7 +117,9 @@ def findings_from_client(
     """:func:`load_for_findings`, then :func:`~sessionkit.analysis.find_incidents`; returns the
     :class:`~sessionkit.analysis.Findings` (what ``sessionkit check`` prints)."""
     loaded = load_for_findings(client, details=details, store=store, progress=progress, **filters)
-    return find_incidents(loaded.sessions, loaded.spans, loaded.eval_runs, min_evidence=min_evidence)
+    return find_incidents(
+        loaded.sessions, loaded.spans, loaded.eval_runs, min_evidence=min_evidence
+    )
 
 
 def render_from_client(
@@ -146,10 +148,14 @@ def render_from_client(
         i for i in wanted if i not in set(loaded.sampled) and i in set(done["id"].astype(str))
     )
     local = Store(store) if store is not None and not isinstance(store, Store) else store
-    extra, _evals, _stored = _details(missing, client, local, progress) if missing else (None, None, 0)
+    extra, _evals, _stored = (
+        _details(missing, client, local, progress) if missing else (None, None, 0)
+    )
     return render_report(
         sessions,
-        spans=_stack([loaded.spans, extra]) if loaded.spans is not None or extra is not None else None,
+        spans=_stack([loaded.spans, extra])
+        if loaded.spans is not None or extra is not None
+        else None,
         eval_runs=loaded.eval_runs,
         findings=findings,
         fmt=fmt,

@@ -8,7 +8,6 @@ import os
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-
 from typing import Any
 
 import pandas as pd

@@ -128,7 +128,13 @@ def findings_markdown(
         lines += ["", "Development traffic (not production incidents):", ""]
         lines += [f"- {_md_text(s)}" for s in development]
     for f in sections:
-        lines += ["", f'### <a id="finding-{f.rank}"></a>Finding {f.rank}', "", _md_text(f.sentence), ""]
+        lines += [
+            "",
+            f'### <a id="finding-{f.rank}"></a>Finding {f.rank}',
+            "",
+            _md_text(f.sentence),
+            "",
+        ]
         lines += [md_table(f.numbers), ""]
         if f.examples:
             lines.append("Example sessions: " + ", ".join(f"`{i}`" for i in f.examples))
@@ -156,7 +162,9 @@ def findings_html(sections: list[FindingSection], development: list[str], summar
             + "".join(f"<li>{escape(s)}</li>" for s in development)
             + "</ul>"
         )
-    parts = [f"<h2>Findings</h2><p class='note'>{escape(summary)}</p><div class='alert'>{body}</div>{dev}"]
+    parts = [
+        f"<h2>Findings</h2><p class='note'>{escape(summary)}</p><div class='alert'>{body}</div>{dev}"
+    ]
     for f in sections:
         example = (
             f"<h4>Example session <code>{escape(f.example)}</code></h4>{f.timeline}"

@@ -8,13 +8,14 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from .. import analysis, status
 from ..analysis import Findings
-from ..display import format_duration, format_timestamp, readable
+from ..display import format_duration, format_timestamp
 from ._document import FORMATS, Report
 from ._page import FindingSection, findings_html, findings_markdown, html_page, markdown_page
 
@@ -41,7 +42,19 @@ def _figure(draw: Callable[[Any], object], size: tuple[float, float] = (10, 4)) 
 
 
 #: The columns of a finding's numbers in the report (one row per finding).
-_NUMBERS = ["kind", "subject", "metric", "before", "after", "n_before", "n_after", "start", "end", "q_value", "sessions"]
+_NUMBERS = [
+    "kind",
+    "subject",
+    "metric",
+    "before",
+    "after",
+    "n_before",
+    "n_after",
+    "start",
+    "end",
+    "q_value",
+    "sessions",
+]
 
 
 def _numbers(row: pd.Series) -> pd.DataFrame:
@@ -51,7 +64,7 @@ def _numbers(row: pd.Series) -> pd.DataFrame:
     frame = pd.DataFrame([{c: row[c] for c in _NUMBERS}])
     for side in ("before", "after"):
         value = float(row[side])
-        if "duration" in metric or "call" in metric and metric != "call_error_rate":
+        if "duration" in metric or ("call" in metric and metric != "call_error_rate"):
             frame[side] = [format_duration(value)]
         elif "cost" in metric:
             frame[side] = [f"${value:.4f}"]
@@ -62,14 +75,24 @@ def _numbers(row: pd.Series) -> pd.DataFrame:
     return frame
 
 
+def _chart(findings: Findings, rank: int, ax: Any) -> object:
+    from .. import plot  # matplotlib loads when a page's figures are drawn
+
+    return plot.finding_chart(findings, rank=rank, ax=ax)
+
+
+def _timeline(spans: pd.DataFrame, ax: Any) -> object:
+    from .. import plot
+
+    return plot.timeline(spans, ax=ax)
+
+
 def finding_sections(
     findings: Findings, spans: pd.DataFrame | None, *, figures: bool
 ) -> list[FindingSection]:
     """One :class:`FindingSection` per production finding: its numbers and examples, and with
     ``figures`` its chart and the timeline of its first example session whose spans are in
     ``spans``."""
-    from .. import plot  # matplotlib loads when a page's figures are drawn
-
     out = []
     have = set(spans["session_id"].astype(str)) if spans is not None and len(spans) else set()
     for _, row in findings.table.iterrows():
@@ -77,12 +100,12 @@ def finding_sections(
         examples = [str(i) for i in row["examples"]]
         section = FindingSection(rank, str(row["sentence"]), _numbers(row), examples)
         if figures:
-            chart = _figure(lambda ax, r=rank: plot.finding_chart(findings, rank=r, ax=ax), (10, 3.6))
+            chart = _figure(partial(_chart, findings, rank), (10, 3.6))
             shown = next((i for i in examples if i in have), "")
             timeline = ""
             if shown and spans is not None:
                 mine = spans[spans["session_id"].astype(str) == shown]
-                timeline = _figure(lambda ax, m=mine: plot.timeline(m, ax=ax), (10, 3.2))
+                timeline = _figure(partial(_timeline, mine), (10, 3.2))
             section = FindingSection(
                 rank, section.sentence, section.numbers, examples, chart, timeline, shown
             )
@@ -121,7 +144,20 @@ def _tables(
     findings: Findings,
 ) -> dict[str, pd.DataFrame]:
     """Every table the report shows (and writes as CSV), by name, in page order."""
-    columns = ["rank", "kind", "subject", "metric", "before", "after", "ratio", "q_value", "start", "end", "sessions", "sentence"]
+    columns = [
+        "rank",
+        "kind",
+        "subject",
+        "metric",
+        "before",
+        "after",
+        "ratio",
+        "q_value",
+        "start",
+        "end",
+        "sessions",
+        "sentence",
+    ]
     tables: dict[str, pd.DataFrame] = {
         "findings": findings.table[columns].assign(scope="production"),
         "cost_by_agent": analysis.cost_by(sessions, by="agent"),
@@ -244,5 +280,5 @@ def _findings_summary(findings: Findings) -> str:
     return (
         f"{len(findings.table)} finding(s) in {findings.sessions_analysed:,} completed sessions"
         f"{details}; {findings.tests:,} segment × metric tests, false discovery rate controlled "
-        f"at q <= {10 ** -findings.min_evidence:g}; development traffic apart."
+        f"at q <= {10**-findings.min_evidence:g}; development traffic apart."
     )

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 import pandas as pd
 
 from ...status import failed, succeeded
-from ._rank import cause, lead, rank_score, segment_mask, summarise
+from ._rank import cause, lead, rank_score, summarise
 from ._result import change_text, evidence_text, metric_words, value_text, when_text
 
 
@@ -193,7 +192,9 @@ def _call_change(c: dict[str, Any]) -> str:
 def _impact(members: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
     """The strongest session-level candidate of ``kind`` (what the incident did to whole
     sessions), preferring the p95 duration for latency."""
-    mine = [c for c in members if c["family"] == kind and c["source"] in ("sessions", "deployments")]
+    mine = [
+        c for c in members if c["family"] == kind and c["source"] in ("sessions", "deployments")
+    ]
     if not mine:
         return None
     whole = [c for c in mine if set(_dims(c)) <= {"agent", "deployment_id"}] or mine
@@ -217,14 +218,24 @@ def _measured_impact(
     outside = mine & (table.t < (call.get("start_low") or call["start_ns"]))
     if not inside.any() or not outside.any():
         return None
-    return {"metric": name, "before": summarise(metric, outside), "after": summarise(metric, inside)}
+    return {
+        "metric": name,
+        "before": summarise(metric, outside),
+        "after": summarise(metric, inside),
+    }
 
 
 def _also(members: list[dict[str, Any]], head: dict[str, Any]) -> str:
     """``; also eval tone pass rate 93% -> 70%``: the strongest candidate of another kind."""
-    other = [c for c in members if c["family"] not in (head["family"], "new_error_family") and c.get("before") is not None]
+    other = [
+        c
+        for c in members
+        if c["family"] not in (head["family"], "new_error_family") and c.get("before") is not None
+    ]
     if head["family"] == "new_error_family":
-        other = [c for c in members if c["family"] == "failure" and c["source"] == "sessions"] or other
+        other = [
+            c for c in members if c["family"] == "failure" and c["source"] == "sessions"
+        ] or other
     if not other:
         return ""
     c = other[0]

@@ -5,6 +5,7 @@ one test per deployment and metric."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,12 @@ def deployment_candidates(
     if "deployment_id" not in sessions.columns or "agent" not in sessions.columns:
         return []
     parts = [
-        detect_changes(sessions, metrics=("failure_rate", "cost_per_session"), min_sessions=MIN_SIDE),
-        detect_changes(sessions[ok], metrics=("p50_duration", "p95_duration"), min_sessions=MIN_SIDE),
+        detect_changes(
+            sessions, metrics=("failure_rate", "cost_per_session"), min_sessions=MIN_SIDE
+        ),
+        detect_changes(
+            sessions[ok], metrics=("p50_duration", "p95_duration"), min_sessions=MIN_SIDE
+        ),
     ]
     out = []
     for changes in parts:
@@ -50,7 +55,10 @@ def deployment_candidates(
                     "source": "deployments",
                     "family": _FAMILIES[str(row.metric)],
                     "metric": str(row.metric),
-                    "segment": (("agent", str(row.agent)), ("deployment_id", str(row.deployment_id))),
+                    "segment": (
+                        ("agent", str(row.agent)),
+                        ("deployment_id", str(row.deployment_id)),
+                    ),
                     "scope": scope,
                     "shape": "deployment",
                     "start_ns": int(pd.Timestamp(row.started).value),
@@ -73,7 +81,9 @@ def eval_deployment_candidates(
     the binomial likelihood-ratio test of its runs against the previous deployment's."""
     if "deployment_id" not in sessions.columns:
         return []
-    deployment = sessions["deployment_id"].astype("string").fillna("").to_numpy(dtype=object)[evals.session]
+    deployment = (
+        sessions["deployment_id"].astype("string").fillna("").to_numpy(dtype=object)[evals.session]
+    )
     metric = next(m for m in evals.metrics if m.name == "pass_rate")
     frame = pd.DataFrame(
         {
@@ -95,7 +105,7 @@ def eval_deployment_candidates(
     out = []
     for (name, agent), group in stats.groupby(["eval", "agent"], sort=False):
         rows = group.to_dict("records")
-        for before, after in zip(rows, rows[1:], strict=False):
+        for before, after in pairwise(rows):
             z = _signed_lr(before["k"], before["n"], after["k"], after["n"])
             if z <= 0:
                 continue
@@ -104,13 +114,19 @@ def eval_deployment_candidates(
                     "source": "deployments",
                     "family": "eval",
                     "metric": "pass_rate",
-                    "segment": (("eval", str(name)), ("agent", str(agent)), ("deployment_id", str(after["deployment"]))),
+                    "segment": (
+                        ("eval", str(name)),
+                        ("agent", str(agent)),
+                        ("deployment_id", str(after["deployment"])),
+                    ),
                     "scope": scope,
                     "shape": "deployment",
                     "start_ns": int(after["started"]),
                     "end_ns": None,
                     "z": z,
-                    "log10_p": log10_exact(after["k"], after["n"], before["k"] + after["k"], before["n"] + after["n"]),
+                    "log10_p": log10_exact(
+                        after["k"], after["n"], before["k"] + after["k"], before["n"] + after["n"]
+                    ),
                     "n_in": int(after["n"]),
                     "n_out": int(before["n"]),
                     "previous": str(before["deployment"]),
@@ -127,7 +143,11 @@ def _signed_lr(k1: float, n1: float, k2: float, n2: float) -> float:
     is higher."""
     p1, p2, p = k1 / n1, k2 / n2, (k1 + k2) / (n1 + n2)
     lr = 2 * float(
-        xlogy(k1, p1) + xlogy(n1 - k1, 1 - p1) + xlogy(k2, p2) + xlogy(n2 - k2, 1 - p2)
-        - xlogy(k1 + k2, p) - xlogy(n1 + n2 - k1 - k2, 1 - p)
+        xlogy(k1, p1)
+        + xlogy(n1 - k1, 1 - p1)
+        + xlogy(k2, p2)
+        + xlogy(n2 - k2, 1 - p2)
+        - xlogy(k1 + k2, p)
+        - xlogy(n1 + n2 - k1 - k2, 1 - p)
     )
     return float(np.sign(p2 - p1) * np.sqrt(max(lr, 0.0)))

@@ -4,6 +4,7 @@ enough to matter and assembles one finding per incident (see the package docstri
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from ._rank import (
     measure,
     segment_mask,
 )
-from ._result import FINDING_COLUMNS, KINDS, Findings, empty_findings, typed
+from ._result import Findings, empty_findings, typed
 from ._scan import MIN_SIDE, split_at, windows
 from ._timescan import Grid, scan_table
 
@@ -135,9 +136,12 @@ def find_incidents(
         kept = [
             c
             for c in kept
-            if c["source"] != "deployments" or not contradicted(c, scans, tolerance, context["end_ns"])
+            if c["source"] != "deployments"
+            or not contradicted(c, scans, tolerance, context["end_ns"])
         ]
-        found = [assemble(members, context) for members in group(kept, tolerance, context["end_ns"])]
+        found = [
+            assemble(members, context) for members in group(kept, tolerance, context["end_ns"])
+        ]
         found.sort(key=lambda f: -f["score"])
         for rank, finding in enumerate(found, start=1):
             finding["rank"] = rank
@@ -237,7 +241,7 @@ def _deployment_facts(starts: list[tuple[str, str, int]]) -> dict[str, Any]:
     following: dict[str, int] = {}
     for items in by_agent.values():
         items.sort()
-        for (_t, dep), (t_next, _d) in zip(items, items[1:], strict=False):
+        for (_t, dep), (t_next, _d) in pairwise(items):
             following[dep] = t_next
     return {
         "deployments": by_agent,
@@ -354,9 +358,15 @@ def family_series(c: dict[str, Any], context: dict[str, Any], buckets: int = 90)
     frame = pd.DataFrame({"b": index, "v": has[mine].astype("float64")})
     grouped = frame.groupby("b")["v"]
     values, counts = grouped.mean(), grouped.size()
-    stamps = pd.to_datetime(origin + values.index.to_numpy(dtype=np.int64) * width, utc=True).as_unit("ns")
+    stamps = pd.to_datetime(
+        origin + values.index.to_numpy(dtype=np.int64) * width, utc=True
+    ).as_unit("ns")
     return pd.DataFrame(
-        {"bucket": stamps, "value": values.to_numpy(dtype="float64"), "count": counts.to_numpy(dtype="int64")}
+        {
+            "bucket": stamps,
+            "value": values.to_numpy(dtype="float64"),
+            "count": counts.to_numpy(dtype="int64"),
+        }
     )
 
 
@@ -374,7 +384,9 @@ def _candidate_frame(candidates: list[dict[str, Any]]) -> pd.DataFrame:
             "segment": [segment_text(c["segment"]) for c in candidates],
             "shape": [c["shape"] for c in candidates],
             "start": pd.to_datetime([c["start_ns"] for c in candidates], utc=True),
-            "end": pd.to_datetime([c["end_ns"] if c["end_ns"] is not None else pd.NaT for c in candidates], utc=True),
+            "end": pd.to_datetime(
+                [c["end_ns"] if c["end_ns"] is not None else pd.NaT for c in candidates], utc=True
+            ),
             "p_value": [10 ** c["log10_p"] for c in candidates],
             "q_value": [10 ** c["log10_q"] for c in candidates],
             "n_in": [c["n_in"] for c in candidates],

@@ -68,7 +68,13 @@ def family_candidates(
         rate = (take - 1) / max(last_hit - first_hit, take - 1, 1)
         log10_p = float(first_hit * np.log10(max(1 - rate, 1e-300)))
         agents = (
-            sorted(set(sessions["agent"].astype("string").to_numpy(dtype=object, na_value="(none)")[members]))
+            sorted(
+                set(
+                    sessions["agent"]
+                    .astype("string")
+                    .to_numpy(dtype=object, na_value="(none)")[members]
+                )
+            )
             if "agent" in sessions.columns
             else []
         )

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from ...status import done, failed, succeeded
+from ...status import failed, succeeded
 from .._common import NONE, group_key
 
 #: Environments read as development traffic (with devmode sessions): reported apart.
@@ -162,7 +162,9 @@ def session_table(sessions: pd.DataFrame, times: np.ndarray) -> Table:
     (sessions with a cost); segments: each agent, trigger, env and metadata value, and each
     agent × trigger/env/metadata value."""
     n = len(sessions)
-    agent = _categorical(sessions["agent"] if "agent" in sessions.columns else pd.Series([NONE] * n))
+    agent = _categorical(
+        sessions["agent"] if "agent" in sessions.columns else pd.Series([NONE] * n)
+    )
     dims: dict[str, pd.Categorical] = {"agent": agent}
     for name in ("trigger", "env"):
         if name in sessions.columns:
@@ -210,7 +212,11 @@ def call_key(spans: pd.DataFrame) -> pd.Series:
     ``operation <op>``; missing for a root or ``agent.run`` span (their time is their
     children's)."""
     operation = spans["operation"].astype("string")
-    host = spans["http_host"].astype("string") if "http_host" in spans else pd.Series(pd.NA, index=spans.index, dtype="string")
+    host = (
+        spans["http_host"].astype("string")
+        if "http_host" in spans
+        else pd.Series(pd.NA, index=spans.index, dtype="string")
+    )
     if "http_url" in spans:
         from_url = spans["http_url"].astype("string").map(_url_host, na_action="ignore")
         host = host.fillna(from_url.astype("string"))
@@ -251,8 +257,16 @@ def call_table(
     keep = key.notna() & row.notna()
     if not keep.any():
         return None
-    seconds = _seconds(spans["self_duration"]) if "self_duration" in spans else np.full(len(spans), np.nan)
-    broken = spans["error"].notna().to_numpy(dtype=bool) if "error" in spans else np.zeros(len(spans), dtype=bool)
+    seconds = (
+        _seconds(spans["self_duration"])
+        if "self_duration" in spans
+        else np.full(len(spans), np.nan)
+    )
+    broken = (
+        spans["error"].notna().to_numpy(dtype=bool)
+        if "error" in spans
+        else np.zeros(len(spans), dtype=bool)
+    )
     frame = pd.DataFrame(
         {
             "row": row[keep].astype("int64").to_numpy(),
@@ -261,22 +275,36 @@ def call_table(
             "error": broken[keep.to_numpy()],
         }
     )
-    calls = frame.groupby(["row", "key"], sort=True).agg(
-        seconds=("seconds", "sum"), error=("error", "max")
-    ).reset_index()
+    calls = (
+        frame.groupby(["row", "key"], sort=True)
+        .agg(seconds=("seconds", "sum"), error=("error", "max"))
+        .reset_index()
+    )
     rows = calls["row"].to_numpy(dtype=np.int64)
-    agent = _categorical(sessions["agent"].iloc[rows] if "agent" in sessions.columns else pd.Series([NONE] * len(rows)))
+    agent = _categorical(
+        sessions["agent"].iloc[rows]
+        if "agent" in sessions.columns
+        else pd.Series([NONE] * len(rows))
+    )
     target = pd.Categorical(calls["key"].astype(str))
     dims = {"call": target, "agent": agent}
     table = Table("calls", times[rows], rows, dims, [("call",), ("call", "agent")])
-    stratum = strata(target.codes.astype(np.int64) * max(len(agent.categories), 1) + agent.codes, times[rows])
+    stratum = strata(
+        target.codes.astype(np.int64) * max(len(agent.categories), 1) + agent.codes, times[rows]
+    )
     is_failed = failed(sessions).to_numpy(dtype=bool)[rows]
     ok = succeeded(sessions).to_numpy(dtype=bool)[rows]
     completed = is_failed | ok
     errors = calls["error"].to_numpy(dtype=bool).astype("float64")
     table.metrics.append(
-        Metric("call_error_rate", "failure", np.where(completed, errors, np.nan), True,
-               np.where(completed, errors, np.nan), "rate")
+        Metric(
+            "call_error_rate",
+            "failure",
+            np.where(completed, errors, np.nan),
+            True,
+            np.where(completed, errors, np.nan),
+            "rate",
+        )
     )
     spent = calls["seconds"].to_numpy(dtype="float64")
     spent = np.where(ok & (spent > 0), spent, np.nan)
@@ -295,7 +323,10 @@ def eval_table(
     its id), each eval × agent. ``None`` when no run belongs to the analysed sessions."""
     row = eval_runs["session_id"].astype("string").map(positions)
     ok = succeeded(sessions).to_numpy(dtype=bool)
-    row = row.where(row.isna() | pd.Series(ok[row.fillna(0).astype("int64").to_numpy()], index=row.index), np.nan)
+    row = row.where(
+        row.isna() | pd.Series(ok[row.fillna(0).astype("int64").to_numpy()], index=row.index),
+        np.nan,
+    )
     ran = ~eval_runs["pending"].fillna(False).to_numpy(dtype=bool)
     ran &= eval_runs["success"].fillna(True).to_numpy(dtype=bool)
     if "result_success" in eval_runs.columns:
@@ -307,15 +338,37 @@ def eval_table(
     rows = row[ran].astype("int64").to_numpy()
     name = runs["eval_name"] if "eval_name" in runs.columns else runs["eval_id"]
     evals = _categorical(name)
-    agent = _categorical(sessions["agent"].iloc[rows] if "agent" in sessions.columns else pd.Series([NONE] * len(rows)))
-    table = Table("evals", times[rows], rows, {"eval": evals, "agent": agent}, [("eval",), ("eval", "agent")])
+    agent = _categorical(
+        sessions["agent"].iloc[rows]
+        if "agent" in sessions.columns
+        else pd.Series([NONE] * len(rows))
+    )
+    table = Table(
+        "evals", times[rows], rows, {"eval": evals, "agent": agent}, [("eval",), ("eval", "agent")]
+    )
     passed = runs["passed"].astype("boolean").to_numpy(dtype=bool)
     table.metrics.append(
-        Metric("pass_rate", "eval", (~passed).astype("float64"), True, passed.astype("float64"), "rate", worse_up=False)
+        Metric(
+            "pass_rate",
+            "eval",
+            (~passed).astype("float64"),
+            True,
+            passed.astype("float64"),
+            "rate",
+            worse_up=False,
+        )
     )
-    score = pd.to_numeric(runs["score"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan) if "score" in runs.columns else np.full(len(runs), np.nan)
+    score = (
+        pd.to_numeric(runs["score"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        if "score" in runs.columns
+        else np.full(len(runs), np.nan)
+    )
     if not np.isnan(score).all():
-        stratum = strata(evals.codes.astype(np.int64) * max(len(agent.categories), 1) + agent.codes, times[rows])
+        stratum = strata(
+            evals.codes.astype(np.int64) * max(len(agent.categories), 1) + agent.codes, times[rows]
+        )
         scores, _slow = normal_scores(-score, stratum)
-        table.metrics.append(Metric("mean_score", "eval", scores, False, score, "mean", worse_up=False))
+        table.metrics.append(
+            Metric("mean_score", "eval", scores, False, score, "mean", worse_up=False)
+        )
     return table

@@ -127,13 +127,15 @@ def measure(c: dict[str, Any], deployment: np.ndarray | None, agents_of: np.ndar
     before, after = summarise(metric, outside), summarise(metric, inside)
     c["before"], c["after"] = before, after
     c["n_before"], c["n_after"] = int(outside.sum()), int(inside.sum())
-    c["sessions"] = int(len(np.unique(table.session[inside | outside])))
+    c["sessions"] = len(np.unique(table.session[inside | outside]))
     c["agents"] = sorted(set(agents_of[table.session[inside]].tolist()))
     c["rows_in"] = np.flatnonzero(inside)
     c["effect"] = effect_size(metric.summary, before, after, c["n_after"], metric.worse_up)
 
 
-def effect_size(summary: str, before: float, after: float, n_after: int, worse_up: bool = True) -> float:
+def effect_size(
+    summary: str, before: float, after: float, n_after: int, worse_up: bool = True
+) -> float:
     """The size of a change, shrunk toward none for a small ``n_after``: Cohen's h between the
     rates (the new one pulled toward the old by :data:`SHRINK` observations), or the |log| of
     the ratio of positive values times ``n_after / (n_after + SHRINK)``; 0 when it went the
@@ -146,7 +148,9 @@ def effect_size(summary: str, before: float, after: float, n_after: int, worse_u
     weight = n_after / (n_after + SHRINK)
     if summary == "rate":
         shrunk = before + (after - before) * weight
-        h = 2 * np.arcsin(np.sqrt(np.clip(shrunk, 0, 1))) - 2 * np.arcsin(np.sqrt(np.clip(before, 0, 1)))
+        h = 2 * np.arcsin(np.sqrt(np.clip(shrunk, 0, 1))) - 2 * np.arcsin(
+            np.sqrt(np.clip(before, 0, 1))
+        )
         return float(abs(h))
     if before <= 0 or after <= 0:
         return 0.0
@@ -262,12 +266,16 @@ def lead(members: list[dict[str, Any]]) -> dict[str, Any]:
     before a median)."""
     kind = next(k for k in KIND_ORDER if any(c["family"] == k for c in members))
     mine = [c for c in members if c["family"] == kind]
-    source = next(s for s in (*_SOURCES[kind], mine[0]["source"]) if any(c["source"] == s for c in mine))
+    source = next(
+        s for s in (*_SOURCES[kind], mine[0]["source"]) if any(c["source"] == s for c in mine)
+    )
     mine = [c for c in mine if c["source"] == source]
     same = [c for c in mine if _plain(c) == _plain(mine[0])]
 
     def order(c: dict[str, Any]) -> int:
-        return _METRIC_ORDER.index(c["metric"]) if c["metric"] in _METRIC_ORDER else len(_METRIC_ORDER)
+        return (
+            _METRIC_ORDER.index(c["metric"]) if c["metric"] in _METRIC_ORDER else len(_METRIC_ORDER)
+        )
 
     return min(same, key=order)  # min is stable: equal metrics keep the evidence order
 
@@ -287,7 +295,9 @@ def cause(members: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
     return calls[0] if len(targets) == 1 else None
 
 
-def contradicted(c: dict[str, Any], scans: list[dict[str, Any]], tolerance_ns: int, end_ns: int) -> bool:
+def contradicted(
+    c: dict[str, Any], scans: list[dict[str, Any]], tolerance_ns: int, end_ns: int
+) -> bool:
     """Whether a deployment candidate is explained by a later change: a significant scan of a
     segment of the same agent and kind dates the change inside the deployment's life but not at
     its start (so the deployment as a whole looks worse only because of what came later)."""
@@ -309,9 +319,7 @@ def rank_score(log10_q: float, effect: float) -> float:
     return float(min(-log10_q, EVIDENCE_CAP) * effect)
 
 
-def bucket_series(
-    c: dict[str, Any], origin: int, end: int, buckets: int = 90
-) -> pd.DataFrame:
+def bucket_series(c: dict[str, Any], origin: int, end: int, buckets: int = 90) -> pd.DataFrame:
     """The metric of ``c``'s segment per time bucket (about ``buckets`` of them over
     ``origin``..``end``, whole hours): ``bucket`` (start, UTC), ``value`` (its unit),
     ``count`` (observations)."""
@@ -332,7 +340,9 @@ def bucket_series(
     else:
         agg = frame.groupby("b")["v"].mean()
     counts = frame.groupby("b")["v"].size()
-    stamps = pd.to_datetime(origin + agg.index.to_numpy(dtype=np.int64) * width, utc=True).as_unit("ns")
+    stamps = pd.to_datetime(origin + agg.index.to_numpy(dtype=np.int64) * width, utc=True).as_unit(
+        "ns"
+    )
     return pd.DataFrame(
         {
             "bucket": stamps,

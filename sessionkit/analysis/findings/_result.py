@@ -61,7 +61,10 @@ def empty_findings() -> pd.DataFrame:
             **{c: pd.Series(dtype="float64") for c in ("before", "after", "ratio")},
             "n_before": pd.Series(dtype="int64"),
             "n_after": pd.Series(dtype="int64"),
-            **{c: pd.Series(dtype="float64") for c in ("effect", "p_value", "q_value", "evidence", "score")},
+            **{
+                c: pd.Series(dtype="float64")
+                for c in ("effect", "p_value", "q_value", "evidence", "score")
+            },
             "shape": pd.Series(dtype="string"),
             "start": pd.Series(dtype=TIMESTAMP),
             "start_low": pd.Series(dtype=TIMESTAMP),
@@ -226,7 +229,13 @@ class Findings:
         (empty when it has none, e.g. a new error family)."""
         return self.series.get(
             (scope, rank),
-            pd.DataFrame({"bucket": pd.Series(dtype=TIMESTAMP), "value": pd.Series(dtype="float64"), "count": pd.Series(dtype="int64")}),
+            pd.DataFrame(
+                {
+                    "bucket": pd.Series(dtype=TIMESTAMP),
+                    "value": pd.Series(dtype="float64"),
+                    "count": pd.Series(dtype="int64"),
+                }
+            ),
         )
 
     def _summary(self) -> str:
@@ -238,14 +247,18 @@ class Findings:
         details = f", {self.details_sessions:,} with details" if self.details_sessions else ""
         return (
             f"{len(self.table)} finding(s) in {self.sessions_analysed:,} sessions{details} "
-            f"({period}; {self.tests:,} tests, q <= {10 ** -self.min_evidence:g})"
+            f"({period}; {self.tests:,} tests, q <= {10**-self.min_evidence:g})"
         )
 
     def __repr__(self) -> str:
         lines = [f"Findings: {self._summary()}"]
-        lines += [f"{r}. {s}" for r, s in zip(self.table["rank"], self.table["sentence"], strict=True)]
+        lines += [
+            f"{r}. {s}" for r, s in zip(self.table["rank"], self.table["sentence"], strict=True)
+        ]
         if len(self.development):
-            lines.append(f"Development traffic ({len(self.development)}, not production incidents):")
+            lines.append(
+                f"Development traffic ({len(self.development)}, not production incidents):"
+            )
             lines += [f"- {s}" for s in self.development["sentence"]]
         return "\n".join(lines)
 

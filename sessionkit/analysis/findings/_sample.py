@@ -16,9 +16,7 @@ BUDGET = 3000
 DETAIL_BUDGET = BUDGET
 
 
-def detail_sample(
-    sessions: pd.DataFrame, *, budget: int | None = None, seed: int = 0
-) -> pd.Index:
+def detail_sample(sessions: pd.DataFrame, *, budget: int | None = None, seed: int = 0) -> pd.Index:
     """The ids of the completed ``sessions`` whose details the detectors should read: every
     (agent, UTC day of ``start_time``) gets :data:`PER_DAY` of its sessions (all when it has
     fewer), and what is left of ``budget`` (default :data:`BUDGET`, raised to cover the

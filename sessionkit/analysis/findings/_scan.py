@@ -86,9 +86,7 @@ def log10_sf(z: np.ndarray) -> np.ndarray:
     return np.asarray(log_ndtr(-np.asarray(z, dtype="float64")), dtype="float64") / _LN10
 
 
-def scan(
-    n: np.ndarray, s: np.ndarray, q: np.ndarray, grid: Windows, *, rate: bool
-) -> Best:
+def scan(n: np.ndarray, s: np.ndarray, q: np.ndarray, grid: Windows, *, rate: bool) -> Best:
     """The best window of every segment (rows of the per-bin sums ``n``, ``s``, ``q``) among
     ``grid``, worse = higher scores. ``rate``: the scores are 0/1 (``s`` counts events)."""
     rows = n.shape[0]
@@ -139,8 +137,9 @@ def scan(
     )
 
 
-def refine(n: np.ndarray, s: np.ndarray, q: np.ndarray, start: int, stop: int, *, rate: bool,
-           reach: int) -> tuple[int, int]:
+def refine(
+    n: np.ndarray, s: np.ndarray, q: np.ndarray, start: int, stop: int, *, rate: bool, reach: int
+) -> tuple[int, int]:
     """The window of one segment (per-bin sums ``n``, ``s``, ``q``: 1-D) near ``[start, stop)``
     — each end moved by up to ``reach`` bins, a step's end kept at the last bin — whose
     statistic is largest: the grid's window, made exact to the bin."""
@@ -193,11 +192,15 @@ def ramps(n: np.ndarray, s: np.ndarray, q: np.ndarray, *, rate: bool) -> Ramp:
     steps = len(starts)
     if len(pairs) == steps:
         none = np.full(rows, -np.inf)
-        return Ramp(none, np.zeros(rows, dtype=int), np.zeros(rows, dtype=int), np.zeros(rows), none)
+        return Ramp(
+            none, np.zeros(rows, dtype=int), np.zeros(rows, dtype=int), np.zeros(rows), none
+        )
     a = np.array([p[0] for p in pairs])[:, None]
     b = np.array([p[1] for p in pairs])[:, None]
     t = np.arange(bins, dtype="float64")[None, :]
-    h = np.where(b > a, np.clip((t - a) / np.maximum(b - a, 1), 0.0, 1.0), (t >= a).astype("float64"))
+    h = np.where(
+        b > a, np.clip((t - a) / np.maximum(b - a, 1), 0.0, 1.0), (t >= a).astype("float64")
+    )
     total_n = n.sum(axis=1, keepdims=True)
     total_s = s.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -258,8 +261,12 @@ def split_at(
         if rate:
             p = total_s / total_n
             lr = 2 * (
-                xlogy(s_in, m_in) + xlogy(n_in - s_in, 1 - m_in) + xlogy(s_out, m_out)
-                + xlogy(n_out - s_out, 1 - m_out) - xlogy(total_s, p) - xlogy(total_n - total_s, 1 - p)
+                xlogy(s_in, m_in)
+                + xlogy(n_in - s_in, 1 - m_in)
+                + xlogy(s_out, m_out)
+                + xlogy(n_out - s_out, 1 - m_out)
+                - xlogy(total_s, p)
+                - xlogy(total_n - total_s, 1 - p)
             )
             z = np.sign(m_in - m_out) * np.sqrt(np.maximum(lr, 0.0))
         else:
@@ -279,5 +286,5 @@ def log10_exact(k_in: float, n_in: float, k_total: float, n_total: float) -> flo
     rate scores' p-value, honest for small counts where the normal approximation is not."""
     from scipy.stats import hypergeom  # scipy.stats loads on first use
 
-    value = hypergeom.logsf(int(round(k_in)) - 1, int(n_total), int(round(k_total)), int(n_in))
+    value = hypergeom.logsf(round(k_in) - 1, int(n_total), round(k_total), int(n_in))
     return float(min(value / np.log(10.0), 0.0))

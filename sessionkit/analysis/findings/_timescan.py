@@ -34,7 +34,9 @@ class Grid:
         return self.origin + int(b) * self.width
 
 
-def segment_codes(table: Table, spec: tuple[str, ...]) -> tuple[np.ndarray, list[tuple[tuple[str, str], ...]]]:
+def segment_codes(
+    table: Table, spec: tuple[str, ...]
+) -> tuple[np.ndarray, list[tuple[tuple[str, str], ...]]]:
     """Each row's segment code for the dimension set ``spec`` (-1: a missing value) and the
     segments by code, each a tuple of ``(dimension, value)``."""
     n = len(table.t)
@@ -98,8 +100,18 @@ def scan_table(
             if not len(rows):
                 continue
             tested += 2 * len(rows)
-            out += _candidates(table, metric, spec, [labels[r] for r in rows], n[rows], s[rows],
-                               q[rows], grid, scope, deployments or {})
+            out += _candidates(
+                table,
+                metric,
+                spec,
+                [labels[r] for r in rows],
+                n[rows],
+                s[rows],
+                q[rows],
+                grid,
+                scope,
+                deployments or {},
+            )
     return out, tested
 
 
@@ -124,8 +136,18 @@ def _candidates(
             first = out[[j for j, _c in out].index(i)][1]
             a, b = first["_bins"]
             n2[k, a:b], s2[k, a:b], q2[k, a:b] = 0.0, 0.0, 0.0
-        more = _pass(table, metric, [labels[i] for i in again], n2, s2, q2, grid, scope,
-                     deployments, ramp=False)
+        more = _pass(
+            table,
+            metric,
+            [labels[i] for i in again],
+            n2,
+            s2,
+            q2,
+            grid,
+            scope,
+            deployments,
+            ramp=False,
+        )
         out += [(again[k], c) for k, c in more]
     return [c for _i, c in out]
 
@@ -162,7 +184,12 @@ def _pass(
             shape = "drift"
             full = int(ramp_fit.stop[i])
         else:
-            start, stop, log10_p, z = int(best.start[i]), int(best.stop[i]), float(best.log10_p[i]), float(best.z[i])
+            start, stop, log10_p, z = (
+                int(best.start[i]),
+                int(best.stop[i]),
+                float(best.log10_p[i]),
+                float(best.z[i]),
+            )
             shape = "step" if stop >= grid.bins else "transient"
         if log10_p > -1.0:  # nothing there: not even p < 0.1 after the scan
             continue

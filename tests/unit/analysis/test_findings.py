@@ -48,7 +48,9 @@ def test_the_demo_findings_are_its_five_planted_incidents(demo: tuple) -> None:
     following = next(d["id"] for d in ds.meta["deployments"] if d["key"] == "support-triage:3")
     assert row["end"] == _first_session(sessions, following)
     assert row["before"] < 0.06 and row["after"] > 0.2
-    assert "recovered with deployment" in row["sentence"] and "crm.example-shop.com" in row["sentence"]
+    assert (
+        "recovered with deployment" in row["sentence"] and "crm.example-shop.com" in row["sentence"]
+    )
 
     row = by_kind["cost"]
     assert row["deployment_id"] == cost["deployment_id"] and row["agents"] == ["doc-extractor"]
@@ -60,7 +62,9 @@ def test_the_demo_findings_are_its_five_planted_incidents(demo: tuple) -> None:
     assert row["cause"] == "calls to orders.example-shop.com" and row["agents"] == ["sms-concierge"]
     assert row["start_low"] <= pd.Timestamp(latency["start"]) <= row["start_high"]
     assert row["ratio"] > 5  # the calls; the sentence gives the agent's p95
-    assert row["sentence"].startswith("sms-concierge: p95 duration") and "x slower" in row["sentence"]
+    assert (
+        row["sentence"].startswith("sms-concierge: p95 duration") and "x slower" in row["sentence"]
+    )
 
     row = by_kind["eval"]
     assert "citation-check" in row["subject"] and row["deployment_id"] == quality["deployment_id"]
@@ -68,7 +72,9 @@ def test_the_demo_findings_are_its_five_planted_incidents(demo: tuple) -> None:
     assert row["start"] == _first_session(sessions, quality["deployment_id"])
 
     row = by_kind["new_error_family"]
-    assert row["subject"].startswith("error family AuthError") and row["agents"] == ["doc-extractor"]
+    assert row["subject"].startswith("error family AuthError") and row["agents"] == [
+        "doc-extractor"
+    ]
     assert row["start"] == pd.Timestamp(family["first_seen"])
     assert family["subject"] in row["sentence"]  # the host it names
 
@@ -168,7 +174,9 @@ def test_one_whale_session_is_not_a_cost_jump_but_a_shift_is() -> None:
     frame.loc[1200, "total_cost"] = 5.0  # 500 times the usual
     assert find_incidents(frame).table.empty
     later = frame["start_time"] >= T0 + pd.Timedelta(days=14)
-    shifted = frame.assign(total_cost=np.where(later, frame["total_cost"] * 2.5, frame["total_cost"]))
+    shifted = frame.assign(
+        total_cost=np.where(later, frame["total_cost"] * 2.5, frame["total_cost"])
+    )
     table = find_incidents(shifted).table
     assert table["kind"].tolist() == ["cost"], table["sentence"].tolist()
     assert abs(table["start"].iloc[0] - (T0 + pd.Timedelta(days=14))) < pd.Timedelta(hours=2)
@@ -233,7 +241,7 @@ def test_the_findings_read_well() -> None:
 
 def test_bad_input_is_refused_by_name() -> None:
     frame = _sessions(n=100)
-    with pytest.raises(InvalidArgumentError, match="missing column.*success"):
+    with pytest.raises(InvalidArgumentError, match=r"missing column.*success"):
         find_incidents(frame.drop(columns="success"))
     with pytest.raises(InvalidArgumentError, match="min_evidence must be a number >= 0"):
         find_incidents(frame, min_evidence=-1)
@@ -242,7 +250,9 @@ def test_bad_input_is_refused_by_name() -> None:
     with pytest.raises(InvalidArgumentError, match="spans must be the spans frame"):
         find_incidents(frame, spans=pd.DataFrame({"x": [1]}))
     empty = find_incidents(frame.head(0))
-    assert empty.table.empty and list(empty.table.columns) == list(find_incidents(frame).table.columns)
+    assert empty.table.empty and list(empty.table.columns) == list(
+        find_incidents(frame).table.columns
+    )
 
 
 # ---------------------------------------------------------------------------- the statistics
@@ -289,7 +299,9 @@ def test_the_detail_sample_covers_every_agent_and_day() -> None:
     picked = frame[frame["id"].isin(ids)]
     days = frame["start_time"].dt.floor("D")
     strata = frame.groupby([frame["agent"].astype(str), days]).size()
-    covered = picked.groupby([picked["agent"].astype(str), picked["start_time"].dt.floor("D")]).size()
+    covered = picked.groupby(
+        [picked["agent"].astype(str), picked["start_time"].dt.floor("D")]
+    ).size()
     assert covered.index.equals(strata.index)  # every (agent, day)
     assert (covered >= np.minimum(strata, 8)).all() and len(picked) >= 500
     assert list(detail_sample(frame, budget=500)) == list(ids)  # seeded

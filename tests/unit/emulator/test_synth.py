@@ -227,7 +227,9 @@ def test_the_new_planted_incidents_are_visible_in_the_data(demo: Dataset) -> Non
     fail = [1 - demo.columns["success"][side].mean() for side in (before, until_family)]
     assert fail[1] - fail[0] < 0.05
     # the new family: none before its start, at least 8 after, all at the host it names
-    new = ~demo.columns["success"] & (demo._a["family"][: len(demo)] == FAMILIES.index(family["family"]))
+    new = ~demo.columns["success"] & (
+        demo._a["family"][: len(demo)] == FAMILIES.index(family["family"])
+    )
     assert new.sum() >= 8 and (starts[new] >= pd.Timestamp(family["start"]).value).all()
     assert all(family["subject"] in demo.error(int(i)) for i in np.flatnonzero(new))
 

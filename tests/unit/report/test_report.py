@@ -84,7 +84,7 @@ def test_markdown_report(tmp_path: Path) -> None:
     assert "deploy_" in text and "## Failure families" in text
     # the findings come first, each a link to its part (its numbers and example sessions)
     assert text.index("## Findings") < text.index("## Cost by agent")
-    for rank, sentence in enumerate(report.incidents, start=1):
+    for rank in range(1, len(report.incidents) + 1):
         assert f"{rank}. [" in text and f"](#finding-{rank})" in text
         assert f'<a id="finding-{rank}"></a>Finding {rank}' in text
     assert "error family AuthError: &lt;num&gt; Unauthorized" in text  # templates stay text
