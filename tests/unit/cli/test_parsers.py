@@ -20,7 +20,7 @@ EXPECTED = {
                  "--json-ready"},
     "report": {"--since", "--until", "--trigger", "--env", "--agent", "--out", "--format",
                "--csv", "--details", "--demo", "--success", "--no-success", "--devmode",
-               "--thread-id", "--deployment-id", "--metadata"},
+               "--thread-id", "--deployment-id", "--metadata", "--min-evidence", "--store"},
     "sync": {"--store", "--since", "--until", "--details", "--logs", "--trigger", "--env",
              "--success", "--no-success", "--devmode", "--agent", "--demo", "--no-progress",
              "--thread-id", "--deployment-id", "--metadata"},
