@@ -199,6 +199,7 @@ def _context(
         if "agent" in sessions.columns
         else np.full(len(sessions), "(none)", dtype=object)
     )
+    codes, names = pd.factorize(pd.Series(agents, dtype=object))
     deployment = (
         sessions["deployment_id"].astype("string").fillna("").to_numpy(dtype=object)
         if "deployment_id" in sessions.columns
@@ -212,6 +213,8 @@ def _context(
         "evals": evals,
         "details": details,
         "agents": agents,
+        "agent_codes": np.asarray(codes, dtype=np.int64),
+        "agent_names": [str(n) for n in names],
         "deployment": deployment,
         "ids": sessions["id"].astype("string").to_numpy(dtype=object),
         **_deployment_facts(_deployment_starts(sessions, times, agents, deployment)),
@@ -289,7 +292,7 @@ def _sized(c: dict[str, Any], context: dict[str, Any]) -> bool:
         latest = members[np.argsort(-context["times"][members], kind="stable")][:3]
         c["examples"] = [str(context["ids"][i]) for i in latest]
         return True
-    measure(c, context["deployment"], context["agents"])
+    measure(c, context["deployment"], context["agent_codes"], context["agent_names"])
     metric = c["metric_ref"]
     if not big_enough(c["metric"], c["before"], c["after"], metric.worse_up):
         return False

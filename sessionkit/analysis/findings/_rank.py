@@ -116,19 +116,26 @@ def sides(c: dict[str, Any], deployment: np.ndarray | None) -> tuple[np.ndarray,
     return inside, seg & ~inside
 
 
-def measure(c: dict[str, Any], deployment: np.ndarray | None, agents_of: np.ndarray) -> None:
+def measure(
+    c: dict[str, Any],
+    deployment: np.ndarray | None,
+    agent_codes: np.ndarray,
+    agent_names: list[str],
+) -> None:
     """Fill ``before``/``after`` (in the metric's unit), ``n_before``/``n_after``, ``effect``
     (shrunk: Cohen's h for rates, |log ratio| otherwise), ``sessions`` (distinct sessions it
     rests on), ``agents`` (of the sessions inside) and ``rows_in`` (for examples) of a candidate
-    with a table. ``agents_of``: the agent name of each analysed session."""
+    with a table. ``agent_codes``: each analysed session's agent, an index into
+    ``agent_names``."""
     table: Table = c["table"]
     metric: Metric = c["metric_ref"]
     inside, outside = sides(c, deployment)
     before, after = summarise(metric, outside), summarise(metric, inside)
     c["before"], c["after"] = before, after
     c["n_before"], c["n_after"] = int(outside.sum()), int(inside.sum())
-    c["sessions"] = len(np.unique(table.session[inside | outside]))
-    c["agents"] = sorted(set(agents_of[table.session[inside]].tolist()))
+    c["sessions"] = int(np.count_nonzero(np.bincount(table.session[inside | outside], minlength=1)))
+    present = np.bincount(agent_codes[table.session[inside]], minlength=len(agent_names))
+    c["agents"] = sorted(agent_names[k] for k in np.flatnonzero(present))
     c["rows_in"] = np.flatnonzero(inside)
     c["effect"] = effect_size(metric.summary, before, after, c["n_after"], metric.worse_up)
 

@@ -26,6 +26,7 @@ Pure numpy (and scipy.special for the normal tail, on the log scale so p < 1e-30
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import log_ndtr, xlogy
@@ -177,30 +178,45 @@ class Ramp:
 RAMP_LENGTHS = (24, 48, 96, 192, 384)
 
 
+@lru_cache(maxsize=8)
+def _ramp_shapes(bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The steps and ramps :func:`ramps` tries on ``bins`` bins (made once per grid): the
+    steps' starts; the ramps' starts and ends (bins), their shapes (ramps × bins) and the
+    squares of those."""
+    steps = np.unique(np.linspace(1, bins - 1, 4 * RAMP_STARTS).astype(int))
+    starts = np.unique(np.linspace(1, int(bins * 0.75), RAMP_STARTS).astype(int))
+    pairs = [(a, a + length) for a in starts for length in RAMP_LENGTHS if a + length < bins]
+    a = np.array([p[0] for p in pairs], dtype=np.int64).reshape(-1, 1)
+    b = np.array([p[1] for p in pairs], dtype=np.int64).reshape(-1, 1)
+    t = np.arange(bins, dtype="float64")[None, :]
+    h = np.clip((t - a) / np.maximum(b - a, 1), 0.0, 1.0)
+    return steps, a[:, 0], b[:, 0], h, h * h
+
+
+def _trend_z(
+    sum_h: np.ndarray,
+    sum_hh: np.ndarray,
+    sum_hs: np.ndarray,
+    total_n: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+) -> np.ndarray:
+    """The trend statistic of shapes from their sums Σ n h, Σ n h², Σ h u (rows × shapes)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centred = sum_hs - mean * sum_h  # Σ h (u - mean)
+        spread = sum_hh - sum_h**2 / total_n  # Σ n (h - h̄)²
+        return np.asarray(centred / np.sqrt(var * spread))
+
+
 def ramps(n: np.ndarray, s: np.ndarray, q: np.ndarray, *, rate: bool) -> Ramp:
     """The trend test of every segment against ramps that rise linearly from ``t0`` to ``t1``
     and then hold (``t0`` on a grid of :data:`RAMP_STARTS` bins before the last quarter, rising
     over :data:`RAMP_LENGTHS` bins): a slow drift with no step. Scores as in :func:`scan`; the
     variance is the segment's (``rate``: p(1-p)). ``step_z``: the same statistic for the best
-    step from the same starts (a ramp of length 0), so a drift is told from a step by one
-    yardstick."""
+    step (a ramp of length 0, from a finer grid of starts, by cumulative sums), so a drift is
+    told from a step by one yardstick."""
     rows, bins = n.shape
-    starts = np.unique(np.linspace(1, bins - 1, 4 * RAMP_STARTS).astype(int))
-    pairs = [(a, a) for a in starts]
-    ramp_starts = np.unique(np.linspace(1, int(bins * 0.75), RAMP_STARTS).astype(int))
-    pairs += [(a, a + length) for a in ramp_starts for length in RAMP_LENGTHS if a + length < bins]
-    steps = len(starts)
-    if len(pairs) == steps:
-        none = np.full(rows, -np.inf)
-        return Ramp(
-            none, np.zeros(rows, dtype=int), np.zeros(rows, dtype=int), np.zeros(rows), none
-        )
-    a = np.array([p[0] for p in pairs])[:, None]
-    b = np.array([p[1] for p in pairs])[:, None]
-    t = np.arange(bins, dtype="float64")[None, :]
-    h = np.where(
-        b > a, np.clip((t - a) / np.maximum(b - a, 1), 0.0, 1.0), (t >= a).astype("float64")
-    )
+    steps, a, b, h, hh = _ramp_shapes(bins)
     total_n = n.sum(axis=1, keepdims=True)
     total_s = s.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -209,23 +225,28 @@ def ramps(n: np.ndarray, s: np.ndarray, q: np.ndarray, *, rate: bool) -> Ramp:
             var = mean * (1 - mean)
         else:
             var = np.maximum(q.sum(axis=1, keepdims=True) / total_n - mean**2, 1e-12)
-        sum_h = n @ h.T  # rows × ramps: Σ n_b h_b
-        sum_hh = n @ (h**2).T
-        sum_hs = s @ h.T
-        centred = sum_hs - mean * sum_h  # Σ h (u - mean)
-        spread = sum_hh - sum_h**2 / total_n  # Σ n (h - h̄)²
-        z = centred / np.sqrt(var * spread)
-        ahead = n @ (t < a).T.astype("float64")  # observations before the ramp starts
+    zero = np.zeros((rows, 1))
+    cn = np.concatenate([zero, np.cumsum(n, axis=1)], axis=1)
+    cs = np.concatenate([zero, np.cumsum(s, axis=1)], axis=1)
+    after_n = total_n - cn[:, steps]  # a step's h is 1 from its start: Σ n h = Σ n h²
+    step = _trend_z(after_n, after_n, total_s - cs[:, steps], total_n, mean, var)
+    step = np.where(np.isfinite(step) & (cn[:, steps] >= MIN_SIDE), step, -np.inf)
+    step_z = step.max(axis=1) if len(steps) else np.full(rows, -np.inf)
+    if not len(a):
+        none = np.full(rows, -np.inf)
+        return Ramp(
+            none, np.zeros(rows, dtype=int), np.zeros(rows, dtype=int), np.zeros(rows), step_z
+        )
+    z = _trend_z(n @ h.T, n @ hh.T, s @ h.T, total_n, mean, var)  # rows × ramps
+    ahead = cn[:, a]  # observations before each ramp starts
     z = np.where(np.isfinite(z) & (total_n >= 2 * MIN_SIDE) & (ahead >= MIN_SIDE), z, -np.inf)
-    step_z = z[:, :steps].max(axis=1)
-    z = z[:, steps:]
     best = np.argmax(z, axis=1)
     z_best = z[np.arange(rows), best]
-    log10_p = np.minimum(log10_sf(z_best) + np.log10(len(pairs) - steps), 0.0)
+    log10_p = np.minimum(log10_sf(z_best) + np.log10(len(a)), 0.0)
     return Ramp(
         z=z_best,
-        start=a[steps:][best, 0],
-        stop=b[steps:][best, 0],
+        start=a[best],
+        stop=b[best],
         log10_p=np.where(np.isfinite(z_best), log10_p, 0.0),
         step_z=step_z,
     )
