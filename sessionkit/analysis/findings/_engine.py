@@ -35,6 +35,21 @@ DEFAULT_EVIDENCE = 3.0
 MAX_BINS = 1000
 _HOUR = 3600 * 10**9
 _REQUIRED = ("id", "start_time", "pending", "success")
+#: The session columns the detectors read (with the ``metadata.*`` ones).
+_COLUMNS = frozenset(
+    {
+        *_REQUIRED,
+        "agent",
+        "devmode",
+        "env",
+        "trigger",
+        "deployment_id",
+        "duration",
+        "total_cost",
+        "error",
+        "deleted",
+    }
+)
 
 
 def find_incidents(
@@ -81,7 +96,9 @@ def find_incidents(
             raise InvalidArgumentError(
                 f"{name} must be the {name} frame of sk.load_{name} (columns {', '.join(needed)})"
             )
-    data = sessions[done(sessions).to_numpy() & sessions["start_time"].notna().to_numpy()]
+    # the columns the detectors read, then the rows (filtering a wide frame copies every column)
+    columns = [c for c in sessions.columns if c in _COLUMNS or str(c).startswith("metadata.")]
+    data = sessions[columns][done(sessions).to_numpy() & sessions["start_time"].notna().to_numpy()]
     cut = horizon(sessions)
     if cut is not None:
         data = data[(data["start_time"] < cut).to_numpy()]
