@@ -1,10 +1,10 @@
-"""The ``sessionkit`` command: ``sessionkit demo | emulator | report | store | sync``.
+"""The ``sessionkit`` command: ``sessionkit check | demo | emulator | report | store | sync``.
 
 Module map: :mod:`._common` (the convention every subcommand shares: :class:`Command`, exit
 statuses, one-line errors and warnings, argparse types, writable-path checks), then one module
-per subcommand — :mod:`.demo`, :mod:`.emulator`, :mod:`.report`, :mod:`.store`, :mod:`.sync`
-— each a ``configure(parser)``, a ``run(args) -> int`` and their ``COMMAND``. The subcommand modules
-import the library (loaders, report, store, emulator); nothing in the library imports them.
+per subcommand — :mod:`.check`, :mod:`.demo`, :mod:`.emulator`, :mod:`.report`, :mod:`.store`,
+:mod:`.sync` — each a ``configure(parser)``, a ``run(args) -> int`` and their ``COMMAND``. The
+subcommand modules import the library (loaders, report, store, emulator); nothing in the library imports them.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import argparse
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from . import demo, emulator, report, store, sync
+from . import check, demo, emulator, report, store, sync
 from ._common import Command, Parser, add_command, run_command, run_standalone
 
 #: The subcommands, in the order ``sessionkit --help`` lists them.
 COMMANDS: tuple[Command, ...] = (
+    check.COMMAND,
     demo.COMMAND,
     emulator.COMMAND,
     report.COMMAND,

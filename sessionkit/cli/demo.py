@@ -1,4 +1,5 @@
-"""``sessionkit demo``: load the demo data through the emulator, summarise it, write a report.
+"""``sessionkit demo``: load the demo data through the emulator, say what changed (the
+findings first), summarise it, write a report.
 
 Exit status: 0 done, 1 when the report cannot be written, 130 Ctrl-C.
 """
@@ -15,7 +16,7 @@ from ..analysis import summary_by_agent
 from ..connect import connect
 from ..display import format_money, format_rate, format_timestamp, readable
 from ..loaders import load_sessions
-from ..report import report_from_client
+from ..report import render_from_client
 from ._common import Command, nonempty, require_writable_dir, require_writable_file
 
 
@@ -36,8 +37,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the demo sessions through the client, print a short summary, write the report and
-    print where it is; returns 0. Raises a :class:`CommandError` when --out cannot be written."""
+    """Load the demo sessions through the client, print the findings (what changed), a short
+    summary per agent, write the report and print where it is; returns 0. Raises a
+    :class:`CommandError` when --out cannot be written."""
     out = Path(args.out)
     csv_dir = out.with_suffix("") if args.csv else None
     doing = f"cannot write report to {args.out}"
@@ -45,6 +47,13 @@ def run(args: argparse.Namespace) -> int:
     if csv_dir is not None:
         require_writable_dir(csv_dir, doing, "--out")
     client = connect(demo=True)
+    report = render_from_client(client, progress=False)
+    findings = report.findings
+    print("\nFindings (what changed, strongest first):")
+    for rank, sentence in enumerate(report.incidents, start=1):
+        print(f"  {rank}. {sentence}")
+    if not report.incidents:
+        print("  none above the threshold")
     sessions = load_sessions(client, progress=False)
     failed = int(status.failed(sessions).sum())
     completed = failed + int(status.succeeded(sessions).sum())
@@ -62,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
     table = readable(summary_by_agent(sessions))
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         print(table.to_string())
-    report = report_from_client(client, out=out, csv_dir=csv_dir, progress=False)
-    print("\nDetected changes:")
-    for sentence in report.incidents:
-        print(f"  - {sentence}")
-    print(f"\nReport: {out.resolve()}  (open it in a browser; it needs no network)")
+    report = report.write(out, csv_dir=csv_dir)
+    print(
+        f"\nReport: {out.resolve()}  (open it in a browser; it needs no network; the findings "
+        f"rest on {findings.sessions_analysed:,} sessions, {findings.details_sessions:,} with details)"
+    )
     if csv_dir is not None:
         print(f"Tables as CSV: {csv_dir.resolve()}")
     return 0
@@ -74,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
 COMMAND = Command(
     name="demo",
-    help="load the demo data through the emulator, summarise it, write a report",
-    description="Load the demo data through the bundled emulator, print a summary per agent "
-    "and the detected changes, and write a self-contained HTML report.",
+    help="load the demo data through the emulator, say what changed, write a report",
+    description="Load the demo data through the bundled emulator, print what changed (the "
+    "findings) and a summary per agent, and write a self-contained HTML report.",
     interrupted="nothing more was written; run demo again",
     configure=configure,
     run=run,

@@ -3,7 +3,9 @@
 Layers, each importing only the ones before it:
 
 * :mod:`.catalog` — the fixed vocabulary: agent profiles, error families, models, triggers,
-  regions, planted incidents, deterministic ids, RFC 3339 time text;
+  regions, outbound hosts, stores, evals, deterministic ids, RFC 3339 time text;
+* :mod:`.incidents` — planted incidents (what, where, when): the demo's, random ones from a
+  seed, their per-session effects and ground truth;
 * :mod:`.texts` — one session's text: error messages, timelines, eval runs, logs;
 * :mod:`.draw` — the vectorised numeric columns of drawn sessions;
 * :mod:`.records` — list records' wire JSON, encoded a column at a time; the metadata rule;

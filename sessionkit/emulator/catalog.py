@@ -53,6 +53,8 @@ class AgentProfile:
     path: str
     deployments: int
     threads: float  # share of sessions that belong to a thread
+    host: str = ""  # the outbound host its tool calls go to ("" = none)
+    host_share: float = 0.0  # share of its sessions that call ``host``
 
 
 AGENTS: tuple[AgentProfile, ...] = (
@@ -70,6 +72,8 @@ AGENTS: tuple[AgentProfile, ...] = (
         "/api/triage",
         4,
         0.35,
+        "crm.example-shop.com",
+        0.3,
     ),
     AgentProfile(
         "doc-extractor",
@@ -85,6 +89,8 @@ AGENTS: tuple[AgentProfile, ...] = (
         "/api/extract",
         3,
         0.0,
+        "ocr.partner-1.example.com",
+        0.3,
     ),
     AgentProfile(
         "research-assistant",
@@ -100,6 +106,8 @@ AGENTS: tuple[AgentProfile, ...] = (
         "/api/research",
         3,
         0.45,
+        "search.example.org",
+        1.0,
     ),
     AgentProfile(
         "sms-concierge",
@@ -115,6 +123,8 @@ AGENTS: tuple[AgentProfile, ...] = (
         "/api/concierge",
         2,
         0.55,
+        "orders.example-shop.com",
+        0.2,
     ),
     AgentProfile(
         "daily-digest",
@@ -130,6 +140,8 @@ AGENTS: tuple[AgentProfile, ...] = (
         "/cron/digest",
         2,
         0.0,
+        "search.example.org",
+        1.0,
     ),
 )
 #: ``@agentuity/agentDescription`` of each demo agent profile, by profile index.
@@ -139,14 +151,67 @@ AGENT_DESCRIPTIONS = (
     "Researches a question across the web and the knowledge base, with citations",
     "Answers customer questions over SMS and chat",
     "Writes the daily digest of the project's activity",
+    "Relays partner webhooks to the support queue",
 )
+#: A tiny agent, one of the demo's decoys: a handful of sessions, most of them failing — weak
+#: evidence, not an incident. Not a profile of :data:`AGENTS` (no share, never drawn at random);
+#: its sessions are placed by the generator. Its name follows the project's first agent name.
+TINY_AGENT = AgentProfile(
+    "webhook-relay",
+    0.0,
+    {"api": 1.0},
+    1.2,
+    0.5,
+    900,
+    120,
+    "gpt-4o-mini",
+    0.75,
+    {"upstream": 1.0},
+    "/api/webhook",
+    1,
+    0.0,
+    "hooks.partner-3.example.com",
+    1.0,
+)
+#: Every profile a session's agent code indexes: the five of :data:`AGENTS`, then the tiny one.
+PROFILES: tuple[AgentProfile, ...] = (*AGENTS, TINY_AGENT)
 CRON_HOURS = (6, 12, 18)
-FAMILIES = ("rate_limit", "tool_timeout", "validation", "kv_miss", "context", "upstream")
+#: Error families the profiles fail with; the last three (:data:`NEW_FAMILIES`) appear only
+#: through a planted incident (a new error family).
+FAMILIES = (
+    "rate_limit",
+    "tool_timeout",
+    "validation",
+    "kv_miss",
+    "context",
+    "upstream",
+    "auth_expired",
+    "schema_drift",
+    "quota_exceeded",
+)
+NEW_FAMILIES = FAMILIES[6:]
 
-# the planted incidents: (agent, deployment index counted from 0, day it starts)
+# the demo's deployment schedule puts these deployments on these days (agent, deployment index
+# counted from 0, day): the failure and cost incidents of ``incidents.demo_plans``
 FAILURE_INCIDENT = ("support-triage", 2, 18)  # failure rate 4% → 26%, mostly tool timeouts
 COST_INCIDENT = ("doc-extractor", 1, 12)  # cost per session ~×3: whole documents in the prompt
 FAILURE_INCIDENT_RATE = 0.26
+#: The key-value stores an agent reads its profile from (one per session, drawn).
+STORES = ("customers", "sessions-cache", "prompts", "threads")
+#: Operations of the timelines that incidents can be located at (besides hosts, stores, models).
+OPERATIONS = ("agentuity.vector.search", "agentuity.stream.get", "agentuity.keyvalue.set")
+#: Every outbound host a profile calls (by first appearance).
+HOSTS = tuple(dict.fromkeys(p.host for p in PROFILES if p.host))
+#: Eval names each profile's sessions are judged by (by profile name).
+EVALS: dict[str, tuple[str, ...]] = {
+    "support-triage": ("helpfulness", "tone", "pii-leak"),
+    "doc-extractor": ("json-valid", "faithfulness"),
+    "research-assistant": ("faithfulness", "helpfulness", "citation-check"),
+    "sms-concierge": ("tone", "pii-leak"),
+    "daily-digest": ("faithfulness",),
+    "webhook-relay": (),
+}
+EVAL_NAMES = tuple(dict.fromkeys(name for names in EVALS.values() for name in names))
 
 #: The host absolute session ``url`` values and root request spans name.
 AGENTS_HOST = "agents.example-shop.com"
@@ -187,7 +252,15 @@ def deleted_by(seed: int) -> str:
 
 def dev_key(agent_index: int, name: str) -> str:
     """The label devmode ``agentid_`` ids are derived from (the demo's own stays as it was)."""
-    return f"dev{agent_index}" if name == AGENTS[agent_index].name else f"dev:{name}"
+    return f"dev{agent_index}" if name == PROFILES[agent_index].name else f"dev:{name}"
+
+
+def tiny_agent_name(names: tuple[str, ...]) -> str:
+    """The tiny decoy agent's name in a project whose five agents are ``names``: the demo's
+    ``webhook-relay``, else ``<first name>-webhook`` (so no demo name shows elsewhere)."""
+    if names == tuple(a.name for a in AGENTS):
+        return TINY_AGENT.name
+    return f"{names[0]}-webhook"
 
 
 def row_rng(seed: int, key: int, salt: int) -> np.random.Generator:

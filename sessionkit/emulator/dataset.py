@@ -37,6 +37,7 @@ from .catalog import (
     FAMILIES,
     MODELS,
     NS,
+    PROFILES,
     REGIONS,
     TRIGGERS,
     deleted_by,
@@ -116,7 +117,7 @@ class Dataset:
         self._json_cache: dict[int, bytes] = {}
         self._live_rate: float | None = meta.get("live_rate")
         self._live_next = 0
-        self._route_ids = tuple(route_id(seed, k) for k in range(len(AGENTS)))
+        self._route_ids = tuple(route_id(seed, k) for k in range(len(PROFILES)))
         self._deleted_by = deleted_by(seed)
         self._agent_names = tuple(str(a["name"]) for a in meta["agents"])
         self._agent_identifiers = tuple(str(a["identifier"]) for a in meta["agents"])
@@ -308,14 +309,15 @@ class Dataset:
             deleted_by[j] = self._deleted_by_json
         errors = null.copy()
         failed = np.flatnonzero(~pending & ~success)
-        for j, k, family, g in zip(
+        for j, k, family, g, t in zip(
             failed.tolist(),
             key[failed].tolist(),
             a["family"][idx][failed].tolist(),
             agent[failed].tolist(),
+            a["fail_at"][idx][failed].tolist(),
             strict=True,
         ):
-            errors[j] = orjson.dumps(session_error(self.seed, k, FAMILIES[family], g))
+            errors[j] = orjson.dumps(session_error(self.seed, k, FAMILIES[family], g, t))
         agent_ids_json = self._agent_ids_json
         agent_ids = []
         for ids in c["agent_identifiers"][idx].tolist():
@@ -458,6 +460,13 @@ class Dataset:
             agent_names=self._agent_names,
             agent_identifiers=self._agent_identifiers,
             base_now_ns=self.now_ns,
+            store=int(a["store"][i]),
+            calls=bool(a["calls"][i]),
+            target=int(a["target"][i]),
+            fail_at=int(a["fail_at"][i]),
+            slow_ns=int(a["slow_ns"][i]),
+            eval_code=int(a["eval_code"][i]),
+            eval_shift=float(a["eval_shift"][i]),
         )
 
     def _rng(self, i: int, salt: int = 0) -> np.random.Generator:
@@ -488,7 +497,7 @@ class Dataset:
         return {
             "id": self._route_ids[agent],
             "method": "post" if int(self._a["key"][i]) % 3 == 0 else "POST",
-            "path": AGENTS[agent].path,
+            "path": PROFILES[agent].path,
         }
 
     def error(self, i: int) -> str:
@@ -498,6 +507,7 @@ class Dataset:
             int(self._a["key"][i]),
             FAMILIES[int(self._a["family"][i])],
             int(self._a["agent"][i]),
+            int(self._a["fail_at"][i]),
         )
 
     def timeline(self, i: int) -> dict[str, Any]:

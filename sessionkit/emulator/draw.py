@@ -2,10 +2,11 @@
 
 One function, :func:`draw_columns`, turns start times and agent choices into every numeric
 column of those sessions (trigger, environment, deployment, outcome, error family, durations,
-tokens, costs, threads, deletion, print digits, metadata codes) with numpy. Generation draws the
+tokens, costs, threads, deletion, print digits, metadata codes, and what the planted incidents
+do to them) with numpy. Generation draws the
 whole project with it, and a live dataset draws the sessions that arrive after its "now" with it.
 
-Imports: :mod:`.catalog` only (of the emulator) and numpy.
+Imports: :mod:`.catalog` and :mod:`.incidents` (of the emulator) and numpy.
 """
 
 from __future__ import annotations
@@ -15,17 +16,16 @@ from typing import Any
 import numpy as np
 
 from .catalog import (
-    AGENTS,
-    COST_INCIDENT,
-    FAILURE_INCIDENT,
-    FAILURE_INCIDENT_RATE,
     FAMILIES,
     MODEL_PRICES,
     MODELS,
     NS,
+    PROFILES,
+    STORES,
     TRIGGERS,
     field_digits,
 )
+from .incidents import effects
 
 
 def draw_columns(
@@ -38,17 +38,23 @@ def draw_columns(
     key_offset: int = 0,
     recent_from: int = 0,
     recent_to: int = 0,
+    boost: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Every numeric column of the sessions starting at ``starts`` (int64 ns) run by agent
-    profiles ``agent``, drawn from ``rng`` (one array per column, in the order given).
+    profiles ``agent`` (indexes into :data:`~.catalog.PROFILES`), drawn from ``rng`` (one array
+    per column, in the order given).
 
     ``key_offset`` numbers the rows' keys (the seeds of their text); rows ``recent_from`` to
-    ``recent_to`` are the last minutes' sessions, some still running at ``now_ns``. Stored
-    instants are truncated to the digits they are printed with, so text round-trips exactly.
+    ``recent_to`` are the last minutes' sessions, some still running at ``now_ns``. The planted
+    incidents of ``meta["plans"]`` (:mod:`.incidents`) act on the sessions they locate;
+    ``boost`` (a float per row, 1 = none) multiplies a row's tokens and stretches its duration
+    (the demo's whale session). Stored instants are truncated to the digits they are printed
+    with, so text round-trips exactly.
     """
     n = len(starts)
     key = np.arange(key_offset, key_offset + n, dtype=np.int64)
-    profiles = [AGENTS[a] for a in range(len(AGENTS))]
+    profiles = PROFILES
+    # who and where: the codes a segment (and so an incident) is defined by
     trigger = np.zeros(n, dtype=np.int8)
     for a, profile in enumerate(profiles):
         mask = agent == a
@@ -63,22 +69,41 @@ def draw_columns(
     # deployment: the latest deployment of the agent started before the session
     deployments = meta["deployments"]
     deployment = np.full(n, len(deployments), dtype=np.int32)  # len → "" (devmode without deploy)
-    dep_index = np.zeros(n, dtype=np.int32)
     for d, dep in enumerate(deployments):
         mask = (agent == dep["agent"]) & (starts >= dep["start_ns"])
         deployment[mask] = d
-        dep_index[mask] = dep["index"]
     deployment[devmode & (rng.random(n) < 0.6)] = len(deployments)
-    # outcome
-    fail_rate = np.array([p.fail_rate for p in profiles])[agent]
-    f_agent, f_dep, _ = FAILURE_INCIDENT
-    f_mask = (
-        (agent == [p.name for p in profiles].index(f_agent))
-        & (dep_index == f_dep)
-        & (deployment < len(deployments))
-    )
-    fail_rate = np.where(f_mask, FAILURE_INCIDENT_RATE, fail_rate)
-    success = rng.random(n) >= fail_rate
+    model = np.array([MODELS.index(p.model) for p in profiles])[agent]
+    store = rng.integers(0, len(STORES), n).astype(np.int8)
+    calls = rng.random(n) < np.array([p.host_share for p in profiles])[agent]
+    codes = {
+        "meta_kind": rng.choice(4, size=n, p=[0.08, 0.07, 0.7, 0.15]).astype(np.int8),
+        "m_tier": rng.choice(3, size=n, p=[0.55, 0.35, 0.10]).astype(np.int8),
+        "m_channel": rng.integers(0, 3, n).astype(np.int8),
+        "m_user": rng.integers(1, 4000, n).astype(np.int16),
+        "m_lang": rng.integers(0, 6, n).astype(np.int8),
+        "m_pages": rng.integers(1, 80, n).astype(np.int8),
+        "m_src": rng.integers(0, 3, n).astype(np.int8),
+        "m_exp": rng.integers(0, 2, n).astype(np.int8),
+    }
+    where = {
+        "agent": agent,
+        "trigger": trigger,
+        "env": env,
+        "devmode": devmode,
+        "deployment": deployment,
+        "model": model,
+        "store": store,
+        "calls": calls,
+        **codes,
+    }
+    effect = effects(list(meta.get("plans", ())), where, starts)
+    # outcome: a planted failure adds to the profile's rate; its failures are of its family
+    base_rate = np.array([p.fail_rate for p in profiles])[agent]
+    fail_rate = 1 - (1 - base_rate) * (1 - effect.fail_add)
+    draw = rng.random(n)
+    success = draw >= fail_rate
+    planted = ~success & (draw >= base_rate) & (effect.fail_family >= 0)
     family = np.zeros(n, dtype=np.int8)
     for a, profile in enumerate(profiles):
         mask = agent == a
@@ -87,17 +112,31 @@ def draw_columns(
         family[mask] = np.array([FAMILIES.index(f) for f in names])[
             rng.choice(len(names), size=int(mask.sum()), p=p / p.sum())
         ]
-    incident_family = np.where(rng.random(n) < 0.8, FAMILIES.index("tool_timeout"), family)
-    family = np.where(f_mask, incident_family, family).astype(np.int8)
-    # durations (heavy tails); failures end earlier or hang until a timeout
+    family = np.where(planted, effect.fail_family, family).astype(np.int8)
+    target = np.where(effect.call > 0, effect.target, -1).astype(np.int16)  # the slowed span
+    fail_at = np.where(planted, effect.target, -1).astype(
+        np.int16
+    )  # the span a planted failure hits
+    # durations (heavy tails, a daily rhythm: a little slower at the afternoon peak); failures
+    # end earlier or hang until a timeout
     median = np.array([p.duration_s for p in profiles])[agent]
     sigma = np.array([p.sigma for p in profiles])[agent]
-    seconds = median * np.exp(rng.normal(0, sigma, n))
+    hour = (starts // (3600 * NS)) % 24
+    rhythm = 1 + 0.12 * np.exp(-0.5 * ((hour - 15) / 3.0) ** 2)
+    seconds = median * rhythm * np.exp(rng.normal(0, sigma, n)) * effect.slow
+    if boost is not None:  # one whale: the first successful production session boosted
+        eligible = (boost > 1) & success & (env == 0) & ~devmode
+        boost = np.where(np.arange(n) == int(np.argmax(eligible)), boost, 1.0)
+        boost = np.where(eligible.any(), boost, 1.0)
+        seconds = seconds * np.sqrt(boost)
+    extra = seconds * effect.call  # a slowed call's added time (its span takes it)
     timeout = family == FAMILIES.index("tool_timeout")
     seconds = np.where(
         ~success & timeout, 30 + rng.exponential(5, n), np.where(~success, seconds * 0.4, seconds)
     )
-    duration = np.maximum((seconds * 1e9).astype(np.int64), 5_000_000)
+    extra = np.where(success, extra, 0.0)
+    duration = np.maximum(((seconds + extra) * 1e9).astype(np.int64), 5_000_000)
+    slow_ns = np.minimum((extra * 1e9).astype(np.int64), duration)
     if (
         recent_to > recent_from
     ):  # the last-minutes sessions: some end seconds after now, some minutes
@@ -108,22 +147,21 @@ def draw_columns(
             rng.integers(60, 900, len(idx)),
         )
         ends = now_ns + remaining * NS
-        duration[idx] = np.where(rng.random(len(idx)) < 0.6, ends - starts[idx], duration[idx])
+        stretched = rng.random(len(idx)) < 0.6
+        duration[idx] = np.where(stretched, ends - starts[idx], duration[idx])
+        slow_ns[idx] = np.where(stretched, 0, slow_ns[idx])
     cpu = (duration * rng.uniform(0.04, 0.55, n)).astype(np.int64)
-    # tokens and costs
-    cost_agent = [p.name for p in profiles].index(COST_INCIDENT[0])
-    c_mask = (
-        (agent == cost_agent) & (dep_index >= COST_INCIDENT[1]) & (deployment < len(deployments))
-    )
+    # tokens and costs: a planted cost incident puts more in the prompt (and a little more out)
     prompt = np.array([p.prompt_tokens for p in profiles])[agent] * np.exp(rng.normal(0, 0.6, n))
-    prompt = np.where(c_mask, prompt * 3.4, prompt)  # the incident: whole documents in the prompt
+    prompt = prompt * effect.tokens
     completion = np.array([p.completion_tokens for p in profiles])[agent] * np.exp(
         rng.normal(0, 0.5, n)
     )
-    completion = np.where(c_mask, completion * 1.6, completion)
+    completion = completion * (1 + (effect.tokens - 1) / 4)
+    if boost is not None:
+        prompt, completion = prompt * boost, completion * boost
     prompt = np.maximum(prompt.astype(np.int64), 20)
     completion = np.maximum(completion.astype(np.int64), 1)
-    model = np.array([MODELS.index(p.model) for p in profiles])[agent]
     price_in = np.array([MODEL_PRICES[m][0] for m in MODELS])[model]
     price_out = np.array([MODEL_PRICES[m][1] for m in MODELS])[model]
     llm_cost = (prompt * price_in + completion * price_out) / 1e6
@@ -180,20 +218,19 @@ def draw_columns(
         "tz_form": tz_form,
         "project": (rng.random(n) < 0.05).astype(np.int8),
         "region": rng.choice(3, size=n, p=[0.8, 0.12, 0.08]).astype(np.int8),
-        "meta_kind": rng.choice(4, size=n, p=[0.08, 0.07, 0.7, 0.15]).astype(
-            np.int8
-        ),  # absent, null, obj, obj+exp
         "user_data": rng.choice(3, size=n, p=[0.6, 0.2, 0.2]).astype(
             np.int8
         ),  # absent, null, JSON string
         # metadata values, drawn here so rendering needs no per-row RNG
-        "m_tier": rng.choice(3, size=n, p=[0.55, 0.35, 0.10]).astype(np.int8),
-        "m_channel": rng.integers(0, 3, n).astype(np.int8),
-        "m_user": rng.integers(1, 4000, n).astype(np.int16),
-        "m_lang": rng.integers(0, 6, n).astype(np.int8),
-        "m_pages": rng.integers(1, 80, n).astype(np.int8),
-        "m_src": rng.integers(0, 3, n).astype(np.int8),
-        "m_exp": rng.integers(0, 2, n).astype(np.int8),
+        **codes,
+        # what the timeline and eval runs are drawn from
+        "store": store,
+        "calls": calls,
+        "target": target,
+        "fail_at": fail_at,
+        "slow_ns": slow_ns,
+        "eval_code": effect.eval_code,
+        "eval_shift": effect.eval_shift.astype(np.float32),
     }
     # times: truncate every stored instant to the digits it will be printed with (exact round trip)
     starts = truncate_to_digits(starts, field_digits(digits, "start_time"))

@@ -4,14 +4,20 @@ of the planted incidents.
 
 The project (see ``data/README.md``): five agents with distinct profiles over 30 days, a daily
 and weekly rhythm, cron runs at fixed hours, threads, several deployments per agent, failures
-from a handful of realistic families, and two planted incidents — a ``support-triage``
-deployment whose failure rate jumps (tool timeouts) and a ``doc-extractor`` deployment whose
-cost per session triples (a bigger model and longer prompts). ``Dataset.incidents`` records
-them as ground truth.
+from a handful of realistic families, decoys (a tiny agent whose few sessions mostly fail, one
+whale session) and planted incidents (:mod:`.incidents`): the demo's five — a
+``support-triage`` deployment whose failure rate jumps (tool timeouts), a ``doc-extractor``
+deployment whose cost per session triples, an outbound host of ``sms-concierge`` ten times
+slower from mid-afternoon (no deployment), a ``research-assistant`` deployment after which one
+eval's pass rate drops ~40 points, and a new error family (expired credentials at
+``search.example.org``) —, none, or any number drawn at random from the seed.
+``Dataset.incidents`` records them as ground truth.
 
-Timing (2-core machine): ``generate(3000)`` ≈ 0.1 s, ``generate(1_000_000)`` ≈ 6 s.
+Timing (2-core machine): ``generate(3000)`` ≈ 0.1 s, ``generate(1_000_000)`` ≈ 6 s (twice that
+with random incidents, which draw the project twice).
 
-Imports: :mod:`.catalog`, :mod:`.draw`, :mod:`.dataset` (of the emulator) and numpy.
+Imports: :mod:`.catalog`, :mod:`.draw`, :mod:`.incidents`, :mod:`.dataset` (of the emulator)
+and numpy.
 """
 
 from __future__ import annotations
@@ -29,14 +35,23 @@ from .catalog import (
     DEFAULT_SESSIONS,
     DEMO_END,
     FAILURE_INCIDENT,
-    FAILURE_INCIDENT_RATE,
     NS,
-    iso_ns,
+    PROFILES,
     parse_iso,
     stable_hex,
+    tiny_agent_name,
 )
 from .dataset import Dataset
 from .draw import draw_columns
+from .incidents import Plan, demo_plans, ground_truth, random_plans
+
+#: What ``generate(incidents=...)`` takes: ``"demo"``, ``"none"``, ``"random"`` (1 to 4 drawn
+#: from the seed), a number of random ones, or the plans themselves.
+Incidents = str | int | Sequence[Plan]
+#: Where the whale session sits (a fraction of the period) and how much bigger it is.
+WHALE_AT, WHALE_BOOST = 0.2, 150.0
+#: Days (fractions of the period) of the tiny decoy agent's sessions.
+TINY_AT = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 
 def generate(
@@ -47,6 +62,8 @@ def generate(
     days: int = 30,
     live_rate: float | None = None,
     agent_names: Sequence[str] | None = None,
+    incidents: Incidents = "demo",
+    decoys: bool = True,
 ) -> Dataset:
     """A deterministic project of ``n_sessions`` sessions over ``days`` days ending at ``end``.
 
@@ -54,17 +71,45 @@ def generate(
     ``end`` as a live server's clock advances. ``agent_names`` renames the five agents (in the
     order of :data:`AGENTS`: each name takes that profile's behaviour) so the project looks like
     someone else's: every name the wire carries and every id derived from a name change with it.
-    The default (``None``) is the demo's names, byte for byte the same project as before.
+    The default (``None``) is the demo's names.
+
+    ``incidents``: ``"demo"`` (the demo's five planted incidents, its deployment schedule),
+    ``"none"`` (no incident; deployments at random times that change nothing), ``"random"``
+    (1 to 4 incidents of any kind, place and time shape, drawn from ``seed``), a number of
+    random ones, or a list of :class:`~.incidents.Plan`. ``decoys``: the tiny failing agent and
+    the whale session (not incidents). ``Dataset.incidents`` is the ground truth.
     """
     if n_sessions < 0 or days < 1:
         raise ValueError("n_sessions must be >= 0 and days >= 1")
     names = check_agent_names(agent_names)
     now_ns = parse_iso(end)
     rng = np.random.default_rng(seed)
-    meta = _project(seed, now_ns, days, names)
+    demo = isinstance(incidents, str) and incidents == "demo"
+    meta = _project(seed, now_ns, days, names, demo=demo)
     meta["live_rate"] = live_rate
-    arrays = _draw(rng, n_sessions, now_ns, days, meta, seed)
-    _measure_cost_incident(arrays, meta)
+    if demo:
+        meta["plans"] = demo_plans(meta)
+    elif isinstance(incidents, str) and incidents == "none":
+        meta["plans"] = []
+    elif isinstance(incidents, str | int) and not isinstance(incidents, bool):
+        if incidents != "random" and not isinstance(incidents, int):
+            raise ValueError(
+                "incidents must be 'demo', 'none', 'random', a number or a list of plans, "
+                f"not {incidents!r}"
+            )
+        picker = np.random.default_rng([seed, 31337])
+        count = int(picker.integers(1, 5)) if incidents == "random" else int(incidents)
+        meta["plans"] = []
+        state = rng.bit_generator.state
+        first = _draw(rng, n_sessions, now_ns, days, meta, decoys)  # the segments, no incident
+        rng.bit_generator.state = state  # drawn again below with the same codes
+        meta["plans"] = random_plans(picker, meta, first, first["start_ns"], count)
+    elif isinstance(incidents, bool):
+        raise ValueError("incidents must be 'demo', 'none', 'random', a number or a list of plans")
+    else:
+        meta["plans"] = list(incidents)
+    arrays = _draw(rng, n_sessions, now_ns, days, meta, decoys)
+    meta["incidents"] = ground_truth(meta["plans"], meta, arrays, now_ns)
     return Dataset(arrays, seed=seed, now_ns=now_ns, meta=meta)
 
 
@@ -91,81 +136,43 @@ def check_agent_names(agent_names: Sequence[str] | None) -> tuple[str, ...]:
     return names
 
 
-def _measure_cost_incident(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-    """Fill the cost incident's ``before``/``after`` with the mean total cost (USD) per session."""
-    incident = next(i for i in meta["incidents"] if i["kind"] == "cost_per_session")
-    deployments = meta["deployments"]
-    agent_index = [a["name"] for a in meta["agents"]].index(incident["agent"])
-    dep_index = next(k for k, d in enumerate(deployments) if d["id"] == incident["deployment_id"])
-    previous = dep_index - 1
-    mine = arrays["agent"] == agent_index
-    for field_name, dep in (("before", previous), ("after", dep_index)):
-        mask = mine & (arrays["deployment"] == dep)
-        incident[field_name] = (
-            round(float(arrays["total_cost"][mask].mean()), 6) if mask.any() else None
-        )
-
-
 def load_demo() -> Dataset:
     """The default demo dataset (``generate()`` with its defaults; see ``data/README.md``)."""
     return generate()
 
 
-def _project(seed: int, now_ns: int, days: int, names: tuple[str, ...]) -> dict[str, Any]:
-    """Org, projects, agents (named ``names``) and deployments (with their start times)."""
+def _project(
+    seed: int, now_ns: int, days: int, names: tuple[str, ...], *, demo: bool
+) -> dict[str, Any]:
+    """Org, projects, agents (named ``names``, then the tiny agent) and deployments (with their
+    start times: the demo's schedule, else drawn from the seed at any hour)."""
     start_ns = now_ns - days * DAY_NS
+    all_names = (*names, tiny_agent_name(names))
     agents = [
-        {"name": n, "identifier": f"agent_{stable_hex(seed, 'agent:' + n, 40)}"} for n in names
+        {"name": n, "identifier": f"agent_{stable_hex(seed, 'agent:' + n, 40)}"} for n in all_names
     ]
     deployments: list[dict[str, Any]] = []
     incident_days = {FAILURE_INCIDENT[:2]: FAILURE_INCIDENT[2], COST_INCIDENT[:2]: COST_INCIDENT[2]}
-    for index, agent in enumerate(AGENTS):
+    schedule = np.random.default_rng([seed, 4242])
+    for index, agent in enumerate(PROFILES):
         count = agent.deployments
-        name = names[index]
+        name = all_names[index]
         for k in range(count):
-            day = incident_days.get((agent.name, k), round(k * days / count))
-            if k == 0:
-                day = 0
+            if demo:
+                day = 0 if k == 0 else incident_days.get((agent.name, k), round(k * days / count))
+                offset = (9 * 3600 + 17 * 60) * NS * (k > 0)
+            else:
+                day = 0 if k == 0 else int(schedule.uniform(k - 0.4, k + 0.4) * days / count)
+                offset = int(schedule.integers(0, 86_400)) * NS * (k > 0)
             deployments.append(
                 {
                     "id": f"deploy_{stable_hex(seed, f'dep:{name}:{k}', 24)}",
                     "key": f"{name}:{k}",
                     "agent": index,
                     "index": k,
-                    "start_ns": start_ns + day * DAY_NS + (9 * 3600 + 17 * 60) * NS * (k > 0),
+                    "start_ns": start_ns + day * DAY_NS + offset,
                 }
             )
-    incidents = []
-    for kind, (name, k, _day) in (
-        ("failure_rate", FAILURE_INCIDENT),
-        ("cost_per_session", COST_INCIDENT),
-    ):
-        profile = [a.name for a in AGENTS].index(name)
-        dep = next(d for d in deployments if d["key"] == f"{names[profile]}:{k}")
-        agent = AGENTS[dep["agent"]]
-        incident: dict[str, Any] = {
-            "kind": kind,
-            "agent": names[profile],
-            "agent_identifier": agents[dep["agent"]]["identifier"],
-            "deployment_id": dep["id"],
-            "start": iso_ns(dep["start_ns"]),
-        }
-        if kind == "failure_rate":
-            incident.update(
-                metric="failure_rate",
-                family="tool_timeout",
-                before=agent.fail_rate,
-                after=FAILURE_INCIDENT_RATE,
-            )
-        else:
-            incident.update(
-                metric="cost_per_session",
-                family=None,
-                before=None,
-                after=None,
-                cause="prompts carry whole documents (3.4x prompt tokens)",
-            )
-        incidents.append(incident)
     return {
         "org_id": "org_" + stable_hex(seed, "org", 27),
         "projects": [
@@ -174,7 +181,7 @@ def _project(seed: int, now_ns: int, days: int, names: tuple[str, ...]) -> dict[
         ],
         "agents": agents,
         "deployments": deployments,
-        "incidents": incidents,
+        "incidents": [],
         "start_ns": start_ns,
         "days": days,
     }
@@ -194,9 +201,15 @@ def _start_times(rng: np.random.Generator, n: int, start_ns: int, days: int) -> 
 
 
 def _draw(
-    rng: np.random.Generator, n: int, now_ns: int, days: int, meta: dict[str, Any], seed: int
+    rng: np.random.Generator,
+    n: int,
+    now_ns: int,
+    days: int,
+    meta: dict[str, Any],
+    decoys: bool,
 ) -> dict[str, np.ndarray]:
-    """Every numeric column of ``n`` sessions, vectorised, ordered by created time."""
+    """Every numeric column of ``n`` sessions, vectorised, ordered by created time (the tiny
+    agent's sessions and the whale among them with ``decoys``)."""
     start_ns = meta["start_ns"]
     # cron runs of the digest at fixed hours every day, the rest drawn with the rhythm
     cron_times = np.array(
@@ -204,7 +217,12 @@ def _draw(
         dtype=np.int64,
     )
     cron_times = cron_times[cron_times < now_ns - 600 * NS][: max(0, n // 20)]
-    n_other = n - len(cron_times)
+    tiny = (
+        np.array([start_ns + int(f * days) * DAY_NS + 10 * 3600 * NS for f in TINY_AT])
+        if decoys and n >= 200
+        else np.zeros(0, dtype=np.int64)
+    )
+    n_other = n - len(cron_times) - len(tiny)
     recent = min(
         max(n // 60, 0), n_other
     )  # sessions in the last minutes: some still pending at now
@@ -213,6 +231,7 @@ def _draw(
             _start_times(rng, n_other - recent, start_ns, days),
             now_ns - rng.integers(5 * NS, 600 * NS, size=recent),
             cron_times + rng.integers(0, 2 * NS, size=len(cron_times)),
+            tiny + rng.integers(0, 3600 * NS, size=len(tiny)),
         ]
     )
     starts = np.minimum(starts, now_ns - NS)
@@ -221,8 +240,20 @@ def _draw(
         [
             rng.choice(len(AGENTS) - 1, size=n_other, p=shares / shares.sum()),
             np.full(len(cron_times), len(AGENTS) - 1),
+            np.full(len(tiny), len(AGENTS)),  # the tiny agent (PROFILES[-1])
         ]
     )
+    boost = None
+    if decoys:  # the whale: one doc-extractor session, well before any demo incident
+        extractor = [a.name for a in AGENTS].index("doc-extractor")
+        boost = np.where(
+            (agent == extractor) & (starts >= start_ns + int(WHALE_AT * days * DAY_NS)),
+            WHALE_BOOST,
+            1.0,
+        )
+        order = np.argsort(starts, kind="stable")
+        first = order[boost[order] > 1][:50]  # the first 50 candidates; one becomes the whale
+        boost = np.where(np.isin(np.arange(len(starts)), first), WHALE_BOOST, 1.0)
     arrays = draw_columns(
         rng,
         starts.astype(np.int64),
@@ -231,6 +262,7 @@ def _draw(
         meta,
         recent_from=n_other - recent,
         recent_to=n_other,
+        boost=boost,
     )
     order = np.lexsort((arrays["key"], arrays["created_ns"]))
     return {k: v[order] for k, v in arrays.items()}

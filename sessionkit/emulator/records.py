@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from .catalog import AGENTS, AGENTS_HOST, TRIGGERS
+from .catalog import AGENTS_HOST, PROFILES, TRIGGERS
 
 #: The fields of a list record, in wire order; the last ``%s`` is the optional tail
 #: (``metadata``, ``user_data``, ``region`` where present).
@@ -97,7 +97,7 @@ def render(columns: list[list[bytes]]) -> list[bytes]:
 ROUTED = np.array([t not in ("cron", "agent") for t in TRIGGERS])
 #: ``url`` by ``agent * 2 + (key % 4 != 0)``: absolute for every fourth row key, else the path.
 URL_JSON = table(
-    [u for agent in AGENTS for u in (f"https://{AGENTS_HOST}{agent.path}", agent.path)]
+    [u for agent in PROFILES for u in (f"https://{AGENTS_HOST}{agent.path}", agent.path)]
 )
 METHOD_JSON = orjson.dumps("POST")
 
@@ -110,8 +110,8 @@ _LANGUAGES = ("en", "en", "en", "es", "de", "fr")
 _SOURCES = ("pdf", "docx", "html")
 _EXPERIMENTS = ("prompt-v2", "control")
 #: Profiles whose metadata names the customer (user id, language) and the document.
-_CUSTOMER_AGENTS = np.array([a.name in ("support-triage", "sms-concierge") for a in AGENTS])
-_DOCUMENT_AGENTS = np.array([a.name == "doc-extractor" for a in AGENTS])
+_CUSTOMER_AGENTS = np.array([a.name in ("support-triage", "sms-concierge") for a in PROFILES])
+_DOCUMENT_AGENTS = np.array([a.name == "doc-extractor" for a in PROFILES])
 
 _TIER_JSON = np.array([b'{"customer_tier":' + orjson.dumps(t) for t in _TIERS], dtype=object)
 #: ``channel`` by ``trigger * 3 + m_channel``: the trigger's own channel, else the drawn one.

@@ -13,12 +13,12 @@ Span attributes use the names the Agentuity runtime sets (the spec's table): the
 ``http.url``/``http.path``/``http.method``/``host``; storage calls plain ``name`` (the store) and
 ``key``; LLM calls the OpenTelemetry ``gen_ai.*`` names.
 
-Imports: :mod:`.catalog` only (of the emulator), numpy and orjson.
+Imports: :mod:`.catalog` and :mod:`.incidents` (of the emulator), numpy and orjson.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,14 +26,17 @@ import orjson
 
 from .catalog import (
     AGENT_DESCRIPTIONS,
-    AGENTS,
     AGENTS_HOST,
+    EVALS,
     NS,
+    PROFILES,
+    STORES,
     AgentProfile,
     format_rfc3339,
     row_rng,
     stable_hex,
 )
+from .incidents import EVAL_ORDER, TARGETS
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,14 @@ class SessionFacts:
     """What the text of one session is derived from: its drawn numbers, as plain values.
 
     Times are ns since epoch; ``agent`` and ``nested`` are indexes into
-    :data:`~.catalog.AGENTS` (``nested`` is -1 without a nested agent call); ``agent_names`` and
+    :data:`~.catalog.PROFILES` (``nested`` is -1 without a nested agent call); ``agent_names`` and
     ``agent_identifiers`` are the project's names and stable ids of every profile, by index;
     ``error`` is the session's error message (``None`` when it succeeded); ``base_now_ns`` is the
-    dataset's own "now" (not a request's).
+    dataset's own "now" (not a request's). ``store`` is the key-value store it reads (an index
+    into :data:`~.catalog.STORES`), ``calls`` whether it calls its profile's outbound host;
+    ``target`` (an index into :data:`.incidents.TARGETS`, -1 none) is the span a planted
+    incident slowed by ``slow_ns``, ``fail_at`` the one a planted failure broke; ``eval_code``/``eval_shift`` the eval a planted
+    incident shifted (an index into :data:`.incidents.EVAL_ORDER`, -1 none) and by how much.
     """
 
     seed: int
@@ -66,6 +73,13 @@ class SessionFacts:
     agent_names: tuple[str, ...]
     agent_identifiers: tuple[str, ...]
     base_now_ns: int
+    store: int = 0
+    calls: bool = False
+    target: int = -1
+    fail_at: int = -1
+    slow_ns: int = 0
+    eval_code: int = -1
+    eval_shift: float = 0.0
 
     def rng(self, salt: int) -> np.random.Generator:
         """The RNG of this session's text number ``salt`` (see :func:`.catalog.row_rng`)."""
@@ -88,7 +102,7 @@ _FIELDS = (
     "summary",
     "priority",
 )
-_STORES = ("customers", "sessions-cache", "prompts", "threads")
+_STORES = STORES
 #: ``http.user_agent`` of the root request span, picked by row (no RNG draw).
 _USER_AGENTS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
@@ -98,9 +112,11 @@ _USER_AGENTS = (
 )
 
 
-def session_error(seed: int, key: int, family: str, agent_index: int) -> str:
-    """The error message of the failed session with row key ``key`` (its salt-2 RNG)."""
-    return error_message(family, row_rng(seed, key, 2), AGENTS[agent_index])
+def session_error(seed: int, key: int, family: str, agent_index: int, target: int = -1) -> str:
+    """The error message of the failed session with row key ``key`` (its salt-2 RNG); a
+    ``target`` (an index into :data:`.incidents.TARGETS`) names the host or store that broke."""
+    where = TARGETS[target] if target >= 0 else ("", "")
+    return error_message(family, row_rng(seed, key, 2), PROFILES[agent_index], where)
 
 
 _ORG_CHARS = "AbCdEfGhJkLmNpQrStUvWxYz0123456789"
@@ -116,8 +132,42 @@ def _hexs(rng: np.random.Generator, n: int) -> str:
     return rng.bytes((n + 1) // 2).hex()[:n]
 
 
-def error_message(family: str, rng: np.random.Generator, agent: AgentProfile) -> str:
-    """A realistic error message of ``family`` whose ids, numbers and quoted values vary."""
+def error_message(
+    family: str,
+    rng: np.random.Generator,
+    agent: AgentProfile,
+    where: tuple[str, str] = ("", ""),
+) -> str:
+    """A realistic error message of ``family`` whose ids, numbers and quoted values vary;
+    ``where`` (a :data:`.incidents.TARGETS` entry) names the host, store or model at fault."""
+    kind, value = where
+    if family == "auth_expired":
+        host = value if kind == "host" else agent.host or "api.partner-2.example.com"
+        return (
+            f"AuthError: 401 Unauthorized from https://{host}/v1/token: credentials for client "
+            f"cli_{_hexs(rng, 12)} expired {int(rng.integers(1, 90))} minutes ago"
+        )
+    if family == "schema_drift":
+        field = _FIELDS[int(rng.integers(len(_FIELDS)))]
+        return (
+            f"SchemaError: response of tool '{_TOOLS[int(rng.integers(len(_TOOLS)))]}' is missing "
+            f"required field '{field}' (schema version {int(rng.integers(2, 5))}, request req_{_hexs(rng, 16)})"
+        )
+    if family == "quota_exceeded":
+        return (
+            f"QuotaExceededError: monthly quota of {_pick(rng, (10000, 50000, 100000))} requests "
+            f"exhausted for project proj_{_hexs(rng, 20)}; resets in {int(rng.integers(1, 28))} days"
+        )
+    if family == "kv_miss" and value.startswith("agentuity.keyvalue.get "):
+        store = value.split(" ", 1)[1]
+        return f"KeyNotFound: key 'cust:{int(rng.integers(1000, 99999))}:profile' not found in store '{store}'"
+    if family == "upstream" and kind == "host":
+        return (
+            f"UpstreamError: GET https://{value}/v2/records/{_hexs(rng, 8)} returned "
+            f"{_pick(rng, (500, 502, 503, 504))} after {int(rng.integers(120, 9000))}ms"
+        )
+    if family == "rate_limit" and kind == "model":
+        agent = replace(agent, model=value)
     if family == "rate_limit":
         limit = _pick(rng, (30000, 60000, 200000))
         used = int(limit - rng.integers(10, 2000))
@@ -176,11 +226,14 @@ def build_timeline(facts: SessionFacts) -> dict[str, Any]:
 
     Returns the root node (``duration`` in milliseconds, a float rounded to 3 decimals)."""
     rng = facts.rng(3)
-    agent = AGENTS[facts.agent]
+    agent = PROFILES[facts.agent]
     total_ms = facts.duration_ns / 1e6
+    slow_ms = facts.slow_ns / 1e6  # a planted incident's extra time, taken by its span
     error = facts.error
-    body_ms = total_ms * rng.uniform(0.93, 0.99)
+    body_ms = (total_ms - slow_ms) * rng.uniform(0.93, 0.99)
     run = _agent_run(facts, rng, facts.agent, body_ms, error, depth=1)
+    if slow_ms > 0:
+        _slow_down(run, facts.target, slow_ms)
     if facts.trigger == "cron":
         root = _span(rng, "cron.trigger", total_ms, {"cron.schedule": "0 6,12,18 * * *"})
     else:
@@ -211,7 +264,7 @@ def _agent_run(
 ) -> dict[str, Any]:
     """The ``agent.run`` span of profile ``agent_index`` (``depth`` 1 = the called agent, deeper
     = nested calls) with its children, sharing ``budget_ms`` milliseconds."""
-    agent = AGENTS[agent_index]
+    agent = PROFILES[agent_index]
     model = facts.model
     attributes = {
         "@agentuity/agentId": facts.agent_identifiers[agent_index],
@@ -225,7 +278,7 @@ def _agent_run(
         attributes["@agentuity/threadId"] = thread
     run = _span(rng, "agent.run", budget_ms, attributes)
     steps: list[tuple[str, dict[str, Any], float]] = []
-    store = _STORES[int(rng.integers(len(_STORES)))]
+    store = _STORES[facts.store] if depth == 1 else _STORES[int(rng.integers(len(_STORES)))]
     steps.append(
         (
             "agentuity.keyvalue.get",
@@ -259,6 +312,11 @@ def _agent_run(
                 10,
             )
         )
+    outbound = error is not None and facts.family in _OUTBOUND_FAMILIES and facts.fail_at < 0
+    searcher = agent.name in ("research-assistant", "daily-digest")  # they call out in their loop
+    if agent.host and not searcher and ((facts.calls or outbound) if depth == 1 else False):
+        tool = _TOOLS[agent_index % len(_TOOLS)].split(".")[1]
+        steps.insert(1, ("HTTP GET", _fetch("GET", agent.host, f"/v1/{tool}", _hexs(rng, 6)), 5))
     if agent.name == "doc-extractor":
         steps.insert(
             1,
@@ -286,7 +344,7 @@ def _agent_run(
         sub = _agent_run(facts, rng, nested, budget_ms * 0.3, None, depth + 1)
         children.insert(len(children) - 1, sub)
     if error is not None:
-        target = _failing_child(children, facts.family)
+        target = _failing_child(children, facts.family, facts.fail_at if depth == 1 else -1)
         target["error"] = error
         run["error"] = error
     if rng.random() < 0.08 and len(children) > 2:  # concurrent calls: children outlast the parent
@@ -294,6 +352,11 @@ def _agent_run(
             child["duration"] = round(child["duration"] * 3, 3)
     run["children"] = children
     return run
+
+
+#: Families whose failing span is an outbound call: a session failing with one calls out
+#: (to its profile's host) even when it would not have otherwise.
+_OUTBOUND_FAMILIES = ("tool_timeout", "upstream", "auth_expired", "schema_drift")
 
 
 def _fetch(method: str, host: str, path: str, query_id: str) -> dict[str, Any]:
@@ -306,7 +369,39 @@ def _fetch(method: str, host: str, path: str, query_id: str) -> dict[str, Any]:
     }
 
 
-def _failing_child(children: list[dict[str, Any]], family: str) -> dict[str, Any]:
+def _matches(span: dict[str, Any], target: int) -> bool:
+    """Whether ``span`` is one of :data:`.incidents.TARGETS` ``target`` (a host's fetch, a
+    store's read, an operation, a model's call)."""
+    kind, value = TARGETS[target]
+    attributes = span.get("attributes") or {}
+    if kind == "host":
+        return span["operation"] == "HTTP GET" and attributes.get("host") == value
+    if kind == "model":
+        return attributes.get("gen_ai.request.model") == value
+    if value.startswith("agentuity.keyvalue.get "):
+        return (
+            span["operation"] == "agentuity.keyvalue.get"
+            and attributes.get("name") == value.split(" ", 1)[1]
+        )
+    return bool(span["operation"] == value)
+
+
+def _slow_down(run: dict[str, Any], target: int, slow_ms: float) -> None:
+    """Give ``slow_ms`` milliseconds more to the spans of ``target`` among ``run``'s children
+    (shared evenly) and to ``run`` itself; the root's duration already holds them."""
+    hits = [c for c in run["children"] if target >= 0 and _matches(c, target)]
+    if not hits:  # nothing to slow: the agent's own work took the time
+        hits = [run["children"][-1]]
+    for child in hits:
+        child["duration"] = round(child["duration"] + slow_ms / len(hits), 3)
+    run["duration"] = round(run["duration"] + slow_ms, 3)
+
+
+def _failing_child(children: list[dict[str, Any]], family: str, target: int = -1) -> dict[str, Any]:
+    if target >= 0:
+        for child in children:
+            if _matches(child, target):
+                return child
     wanted = {
         "rate_limit": "gen_ai.chat",
         "context": "gen_ai.chat",
@@ -314,6 +409,9 @@ def _failing_child(children: list[dict[str, Any]], family: str) -> dict[str, Any
         "kv_miss": "agentuity.keyvalue.get",
         "tool_timeout": "HTTP GET",
         "upstream": "HTTP GET",
+        "auth_expired": "HTTP GET",
+        "schema_drift": "HTTP GET",
+        "quota_exceeded": "gen_ai.chat",
     }[family]
     for child in reversed(children):
         if child["operation"] == wanted:
@@ -321,20 +419,15 @@ def _failing_child(children: list[dict[str, Any]], family: str) -> dict[str, Any
     return children[-1]
 
 
-_EVALS = {
-    "support-triage": ("helpfulness", "tone", "pii-leak"),
-    "doc-extractor": ("json-valid", "faithfulness"),
-    "research-assistant": ("faithfulness", "helpfulness", "citation-check"),
-    "sms-concierge": ("tone", "pii-leak"),
-    "daily-digest": ("faithfulness",),
-}
+_EVALS = EVALS
 
 
 def build_eval_runs(facts: SessionFacts) -> list[dict[str, Any]]:
     """Eval runs of a completed session (wire objects): ``result`` as an object, or (older runs)
     as JSON text; an empty list for about a third of sessions."""
     rng = facts.rng(4)
-    agent = AGENTS[facts.agent]
+    agent = PROFILES[facts.agent]
+    shifted = EVAL_ORDER[facts.eval_code] if facts.eval_code >= 0 else ""
     if rng.random() < 0.35:
         return []
     end = facts.end_ns
@@ -347,6 +440,8 @@ def build_eval_runs(facts: SessionFacts) -> list[dict[str, Any]]:
         base = 0.82 if success else 0.45
         if name == "json-valid":
             base = 0.95 if success else 0.3
+        if name == shifted:  # a planted eval regression
+            base += facts.eval_shift
         score = float(np.clip(rng.normal(base, 0.15), 0, 1))
         passed = score >= 0.6
         metadata = {"judge": "gpt-4o-mini", "eval_version": int(rng.integers(1, 4))}
@@ -393,7 +488,7 @@ def build_logs(facts: SessionFacts) -> list[tuple[int, dict[str, Any]]]:
     """``(timestamp ns, wire log line)`` of a session over its whole life, in time order (the
     caller cuts at its now)."""
     rng = facts.rng(5)
-    agent = AGENTS[facts.agent]
+    agent = PROFILES[facts.agent]
     start = facts.start_ns
     end = facts.end_ns
     success = facts.success

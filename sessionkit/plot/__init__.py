@@ -23,6 +23,7 @@ latency_over_time          sessions     p50/p90/p99 per time bucket
 success_rate_over_time     sessions     success rate + Wilson band, volume on a twin
 failure_families_chart     sessions     top error templates
 eval_scores                eval_runs    pass rate and score distribution
+finding_chart              Findings     one finding's metric over time, the change marked
 log_severity_over_time     logs         lines per severity per time bucket
 timeline                   spans        one session's icicle chart
 operation_hotspots_chart   spans        total vs self time per operation
@@ -37,6 +38,7 @@ templates) and the other :mod:`sessionkit.analysis` aggregates.
 from ._style import PALETTE, theme
 from .cost import cost_breakdown, cost_over_time, tokens_vs_cost
 from .evals import eval_scores
+from .findings import finding_chart
 from .latency import duration_distribution, latency_over_time
 from .logs import log_severity_over_time
 from .reliability import failure_families_chart, success_rate_over_time
@@ -49,6 +51,7 @@ __all__ = [
     "duration_distribution",
     "eval_scores",
     "failure_families_chart",
+    "finding_chart",
     "latency_over_time",
     "log_severity_over_time",
     "operation_hotspots_chart",

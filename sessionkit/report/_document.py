@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -20,14 +21,17 @@ FORMATS = ("html", "markdown")
 @dataclass(frozen=True, eq=False)
 class Report:
     """A rendered report: its ``text`` (a whole HTML page or Markdown document, per ``fmt``),
-    the ``tables`` it shows (every one whole, by name), ``incidents`` (the strongest detected
-    changes, as sentences) — and, once :meth:`write` returned it, the ``path`` of the main file
-    and the ``csv_dir`` the tables were written to (None when not written)."""
+    the ``tables`` it shows (every one whole, by name), ``incidents`` (the findings, as
+    sentences, strongest first), ``findings`` (the
+    :class:`~sessionkit.analysis.Findings` they come from) — and, once :meth:`write` returned
+    it, the ``path`` of the main file and the ``csv_dir`` the tables were written to (None when
+    not written)."""
 
     text: str
     fmt: str
     tables: dict[str, pd.DataFrame]
     incidents: list[str] = field(default_factory=list)
+    findings: Any = None
     path: Path | None = None
     csv_dir: Path | None = None
 
@@ -54,7 +58,7 @@ class Report:
     def _repr_html_(self) -> str:
         items = (
             "".join(f"<li>{escape(s)}</li>" for s in self.incidents)
-            or "<li>no significant change</li>"
+            or "<li>no finding above the threshold</li>"
         )
         where = (
             f"written to <code>{escape(str(self.path))}</code>"
@@ -63,5 +67,5 @@ class Report:
         )
         return (
             f"<p><b>sessionkit report</b> {where} ({len(self.tables)} tables). "
-            f"Detected changes:</p><ul>{items}</ul>"
+            f"Findings:</p><ul>{items}</ul>"
         )

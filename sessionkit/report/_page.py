@@ -3,6 +3,8 @@ Markdown text. Pure string building; nothing is computed from the sessions here.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from html import escape
 
 import numpy as np
@@ -16,7 +18,7 @@ h1{margin-bottom:0}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.kpi{display:inline-block;margin:0 2em 1em 0}
 .kpi b{display:block;font-size:1.6em}.note{color:#666;font-size:13px}img{max-width:100%}
-.alert{background:#fff4e5;border-left:4px solid #D55E00;padding:.5em 1em}
+.alert{background:#fff4e5;border-left:4px solid #D55E00;padding:.5em 1em}.alert li{margin:.3em 0}
 """
 
 #: Column names a person reads in the report instead of the analysis' own names.
@@ -98,19 +100,101 @@ def md_table(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
+@dataclass(frozen=True)
+class FindingSection:
+    """What the report shows of one finding: its ``rank`` and ``sentence``, its key numbers
+    (``numbers``: a one-row table), its example session ids, and — in HTML — its chart and an
+    example session's timeline (``<img>`` tags, empty when there is none)."""
+
+    rank: int
+    sentence: str
+    numbers: pd.DataFrame
+    examples: list[str]
+    chart: str = ""
+    timeline: str = ""
+    example: str = ""
+
+
+def findings_markdown(
+    sections: list[FindingSection], development: list[str], summary: str
+) -> list[str]:
+    """The Markdown of the Findings: a numbered list of sentences linking to a part per
+    finding (its numbers and example sessions), development traffic apart."""
+    lines = ["## Findings", "", summary, ""]
+    lines += [f"{f.rank}. [{_md_text(f.sentence)}](#finding-{f.rank})" for f in sections] or [
+        "No finding above the threshold."
+    ]
+    if development:
+        lines += ["", "Development traffic (not production incidents):", ""]
+        lines += [f"- {_md_text(s)}" for s in development]
+    for f in sections:
+        lines += [
+            "",
+            f'### <a id="finding-{f.rank}"></a>Finding {f.rank}',
+            "",
+            _md_text(f.sentence),
+            "",
+        ]
+        lines += [md_table(f.numbers), ""]
+        if f.examples:
+            lines.append("Example sessions: " + ", ".join(f"`{i}`" for i in f.examples))
+    return lines
+
+
+def _md_text(text: str) -> str:
+    """Prose for a Markdown page: ``&`` and a ``<`` that opens a tag-like word as entities (a
+    template's ``<num>`` is text, not a tag; ``p < 1e-9`` stays), brackets escaped."""
+    text = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text.replace("&", "&amp;"))
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
+def findings_html(sections: list[FindingSection], development: list[str], summary: str) -> str:
+    """The HTML of the Findings: a numbered list of sentences, each linking to its section
+    (the chart, an example session's timeline, the numbers), development traffic apart."""
+    items = "".join(
+        f"<li><a href='#finding-{f.rank}'>{escape(f.sentence)}</a></li>" for f in sections
+    )
+    body = f"<ol>{items}</ol>" if items else "<p>No finding above the threshold.</p>"
+    dev = ""
+    if development:
+        dev = (
+            "<p class='note'>Development traffic (not production incidents):</p><ul>"
+            + "".join(f"<li>{escape(s)}</li>" for s in development)
+            + "</ul>"
+        )
+    parts = [
+        f"<h2>Findings</h2><p class='note'>{escape(summary)}</p><div class='alert'>{body}</div>{dev}"
+    ]
+    for f in sections:
+        example = (
+            f"<h4>Example session <code>{escape(f.example)}</code></h4>{f.timeline}"
+            if f.timeline
+            else ""
+        )
+        ids = ", ".join(f"<code>{escape(i)}</code>" for i in f.examples)
+        parts.append(
+            f"<h3 id='finding-{f.rank}'>Finding {f.rank}</h3><p>{escape(f.sentence)}</p>"
+            f"{f.chart}{table_html(f.numbers)}"
+            + (f"<p class='note'>Example sessions: {ids}</p>" if ids else "")
+            + example
+        )
+    return "\n".join(parts)
+
+
 def markdown_page(
     title: str,
     start: object,
     end: object,
     totals: dict[str, str],
-    incidents: list[str],
+    findings: list[str],
     tables: dict[str, pd.DataFrame],
 ) -> str:
-    """The Markdown report: title, time span, totals, detected changes and the first
-    :data:`MARKDOWN_ROWS` rows of every table (no figures); ends with a newline."""
+    """The Markdown report: title, time span, totals, the Findings (``findings``: its lines,
+    :func:`findings_markdown`) and the first :data:`MARKDOWN_ROWS` rows of every table (no
+    figures); ends with a newline."""
     lines = [f"# {title}", "", f"Sessions started {start} to {end}.", ""]
-    lines += [f"- **{k}**: {v}" for k, v in totals.items()] + ["", "## Detected changes", ""]
-    lines += [f"- {s}" for s in incidents] or ["- none significant"]
+    lines += [f"- **{k}**: {v}" for k, v in totals.items()] + [""]
+    lines += findings
     for name, table in tables.items():
         lines += [
             "",
@@ -131,21 +215,18 @@ def html_page(
     start: object,
     end: object,
     totals: dict[str, str],
-    incidents: list[str],
+    findings: str,
     tables: dict[str, pd.DataFrame],
     figures: dict[str, str],
     worth_opening: pd.DataFrame,
 ) -> str:
-    """The self-contained HTML report: inline styles, ``figures`` (``<img>`` tags with data
-    URLs, by section name) and the sections of ``tables`` present (hotspots and evals only
-    when given); ``worth_opening``: the failed sessions the last section lists."""
+    """The self-contained HTML report: inline styles, the Findings first (``findings``: its
+    HTML, :func:`findings_html`), ``figures`` (``<img>`` tags with data URLs, by section name)
+    and the sections of ``tables`` present (hotspots and evals only when given);
+    ``worth_opening``: the failed sessions the last section lists."""
     t = tables
     kpis = "".join(
         f"<div class='kpi'>{escape(k)}<b>{escape(v)}</b></div>" for k, v in totals.items()
-    )
-    alerts = (
-        "".join(f"<li>{escape(s)}</li>" for s in incidents)
-        or "<li>No significant change detected.</li>"
     )
     detail_html = table_html(worth_opening, link_ids=False, max_rows=15)
     parts = [
@@ -153,7 +234,10 @@ def html_page(
         f"<h1>{escape(title)}</h1><p class='note'>Sessions started {escape(str(start))} to {escape(str(end))}. "
         "Generated by sessionkit; this file needs no network.</p>",
         kpis,
-        f"<h2>Detected changes</h2><div class='alert'><ul>{alerts}</ul></div>{table_html(t['changes'], max_rows=8)}",
+        findings,
+        f"<h2>Deployments compared</h2><p class='note'>Each deployment of each agent against "
+        f"the one before it (one of the detectors behind the Findings).</p>"
+        f"{table_html(t['changes'], max_rows=8)}",
         f"<h2>Cost</h2>{figures['cost']}{figures['breakdown']}{table_html(t['cost_by_agent'])}",
         f"<h3>Top movers (latest vs previous deployment)</h3>{table_html(t['movers'])}",
         f"<h2>Latency</h2>{figures['duration']}{figures['latency']}{table_html(t['latency_by_agent'])}",

@@ -8,14 +8,16 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from .. import analysis, status
+from ..analysis import Findings
 from ..display import format_duration, format_timestamp
 from ._document import FORMATS, Report
-from ._page import html_page, markdown_page
+from ._page import FindingSection, findings_html, findings_markdown, html_page, markdown_page
 
 #: How many failure families the report shows; the latest failed session of each is "worth
 #: opening" (and has its timeline loaded by :func:`~sessionkit.report.report_from_client`).
@@ -39,23 +41,75 @@ def _figure(draw: Callable[[Any], object], size: tuple[float, float] = (10, 4)) 
     )
 
 
-def _changes_sentences(changes: pd.DataFrame, limit: int = 5) -> list[str]:
-    """The first ``limit`` changes with p < 0.001 as sentences (metric before → after, the
-    deployment and when it started)."""
-    strong = changes[changes["p_value"] < 0.001].head(limit)
-    out = []
-    for row in strong.itertuples():
-        if row.metric == "failure_rate":
-            what = f"failure rate {row.before:.1%} → {row.after:.1%}"
-        elif row.metric == "cost_per_session":
-            what = f"cost per session ${row.before:.4f} → ${row.after:.4f} (×{row.ratio:.1f})"
+#: The columns of a finding's numbers in the report (one row per finding).
+_NUMBERS = [
+    "kind",
+    "subject",
+    "metric",
+    "before",
+    "after",
+    "n_before",
+    "n_after",
+    "start",
+    "end",
+    "q_value",
+    "sessions",
+]
+
+
+def _numbers(row: pd.Series) -> pd.DataFrame:
+    """One finding's key numbers as a one-row table, values in their units (rates as %,
+    durations in seconds shown humanly, money in $)."""
+    metric = str(row["metric"])
+    frame = pd.DataFrame([{c: row[c] for c in _NUMBERS}])
+    for side in ("before", "after"):
+        value = float(row[side])
+        if "duration" in metric or ("call" in metric and metric != "call_error_rate"):
+            frame[side] = [format_duration(value)]
+        elif "cost" in metric:
+            frame[side] = [f"${value:.4f}"]
+        elif metric in ("failure_rate", "call_error_rate", "pass_rate", "new_error_family"):
+            frame[side] = [f"{value:.1%}"]
         else:
-            what = f"median duration {row.before:.1f} s → {row.after:.1f} s"
-        tag = {"worse": "regression", "better": "improvement"}.get(str(row.direction), "")
-        out.append(
-            f"{row.agent}: {what}{f' ({tag})' if tag else ''} with deployment {row.deployment_id} "
-            f"(from {pd.Timestamp(row.started):%Y-%m-%d %H:%M} UTC, p = {row.p_value:.1e})"
-        )
+            frame[side] = [f"{value:.3f}"]
+    return frame
+
+
+def _chart(findings: Findings, rank: int, ax: Any) -> object:
+    from .. import plot  # matplotlib loads when a page's figures are drawn
+
+    return plot.finding_chart(findings, rank=rank, ax=ax)
+
+
+def _timeline(spans: pd.DataFrame, ax: Any) -> object:
+    from .. import plot
+
+    return plot.timeline(spans, ax=ax)
+
+
+def finding_sections(
+    findings: Findings, spans: pd.DataFrame | None, *, figures: bool
+) -> list[FindingSection]:
+    """One :class:`FindingSection` per production finding: its numbers and examples, and with
+    ``figures`` its chart and the timeline of its first example session whose spans are in
+    ``spans``."""
+    out = []
+    have = set(spans["session_id"].astype(str)) if spans is not None and len(spans) else set()
+    for _, row in findings.table.iterrows():
+        rank = int(row["rank"])
+        examples = [str(i) for i in row["examples"]]
+        section = FindingSection(rank, str(row["sentence"]), _numbers(row), examples)
+        if figures:
+            chart = _figure(partial(_chart, findings, rank), (10, 3.6))
+            shown = next((i for i in examples if i in have), "")
+            timeline = ""
+            if shown and spans is not None:
+                mine = spans[spans["session_id"].astype(str) == shown]
+                timeline = _figure(partial(_timeline, mine), (10, 3.2))
+            section = FindingSection(
+                rank, section.sentence, section.numbers, examples, chart, timeline, shown
+            )
+        out.append(section)
     return out
 
 
@@ -84,10 +138,28 @@ def _worth_opening(sessions: pd.DataFrame, spans: pd.DataFrame | None) -> pd.Dat
 
 
 def _tables(
-    sessions: pd.DataFrame, spans: pd.DataFrame | None, eval_runs: pd.DataFrame | None
+    sessions: pd.DataFrame,
+    spans: pd.DataFrame | None,
+    eval_runs: pd.DataFrame | None,
+    findings: Findings,
 ) -> dict[str, pd.DataFrame]:
     """Every table the report shows (and writes as CSV), by name, in page order."""
+    columns = [
+        "rank",
+        "kind",
+        "subject",
+        "metric",
+        "before",
+        "after",
+        "ratio",
+        "q_value",
+        "start",
+        "end",
+        "sessions",
+        "sentence",
+    ]
     tables: dict[str, pd.DataFrame] = {
+        "findings": findings.table[columns].assign(scope="production"),
         "cost_by_agent": analysis.cost_by(sessions, by="agent"),
         "cost_by_day": analysis.cost_by(sessions, freq="D"),
         "reliability_by_agent": analysis.reliability(sessions, by="agent"),
@@ -159,6 +231,7 @@ def render_report(
     *,
     spans: pd.DataFrame | None = None,
     eval_runs: pd.DataFrame | None = None,
+    findings: Findings | None = None,
     title: str = "Agent sessions: cost & reliability",
     fmt: str = "html",
 ) -> Report:
@@ -166,20 +239,46 @@ def render_report(
     unwritten :class:`Report` (write it with :meth:`Report.write`). Pure: no file is touched,
     and the same frames give the same text.
 
-    ``fmt="html"``: one self-contained page with charts; ``fmt="markdown"``: tables only, for
-    pasting into a ticket. Raises :class:`ValueError` for another ``fmt``.
+    It opens with the Findings (:func:`sessionkit.analysis.find_incidents` of the same frames,
+    or ``findings`` when given): one sentence each, linking to a section with the chart of the
+    change and an example session's timeline (when ``spans`` holds it).
+    ``fmt="html"``: one self-contained page with charts; ``fmt="markdown"``: the findings and
+    tables, for pasting into a ticket. Raises :class:`ValueError` for another ``fmt``.
     """
     if fmt not in FORMATS:
         raise ValueError("fmt must be 'html' or 'markdown'")
-    tables = _tables(sessions, spans, eval_runs)
-    incidents = _changes_sentences(tables["changes"])
+    if findings is None:
+        findings = analysis.find_incidents(sessions, spans, eval_runs)
+    tables = _tables(sessions, spans, eval_runs, findings)
+    incidents = findings.sentences()
+    development = findings.sentences(development=True)
+    summary = _findings_summary(findings)
     start = format_timestamp(sessions["start_time"].min())
     end = format_timestamp(sessions["start_time"].max())
     totals = _totals(sessions)
     if fmt == "markdown":
-        text = markdown_page(title, start, end, totals, incidents, tables)
+        sections = finding_sections(findings, spans, figures=False)
+        lines = findings_markdown(sections, development, summary)
+        text = markdown_page(title, start, end, totals, lines, tables)
     else:
+        sections = finding_sections(findings, spans, figures=True)
         figures = _figures(sessions, spans, eval_runs)
         worth = _worth_opening(sessions, spans)
-        text = html_page(title, start, end, totals, incidents, tables, figures, worth)
-    return Report(text=text, fmt=fmt, tables=tables, incidents=incidents)
+        page = findings_html(sections, development, summary)
+        text = html_page(title, start, end, totals, page, tables, figures, worth)
+    return Report(text=text, fmt=fmt, tables=tables, incidents=incidents, findings=findings)
+
+
+def _findings_summary(findings: Findings) -> str:
+    """What the findings rest on, in one sentence."""
+    details = (
+        f", {findings.details_sessions:,} of them with spans and eval runs (a sample stratified "
+        "by agent and day)"
+        if findings.details_sessions
+        else " (no session details: calls and evals not analysed)"
+    )
+    return (
+        f"{len(findings.table)} finding(s) in {findings.sessions_analysed:,} completed sessions"
+        f"{details}; {findings.tests:,} segment × metric tests, false discovery rate controlled "
+        f"at q <= {10**-findings.min_evidence:g}; development traffic apart."
+    )

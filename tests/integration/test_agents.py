@@ -49,7 +49,10 @@ def test_agent_by_name_returns_every_session_of_that_agent(
         by_id = sk.load_sessions(demo_client, agent=stable_id, progress=False)
         pd.testing.assert_frame_equal(got, by_id)
         # a per-deployment id of the agent finds all of them too, not just that deployment's
-        deployment = next(a for ids in got["agent_ids"] for a in ids if a.startswith("agentid_"))
+        # (one of its own deployments': of a session it ran itself, agentid_ then agent_ first;
+        # the first agentid_ of a session it was called in is its caller's)
+        deployment = next(ids[0] for ids in got["agent_ids"] if list(ids[1:2]) == [stable_id])
+        assert deployment.startswith("agentid_")
         assert sorted(
             sk.load_sessions(demo_client, agent=deployment, progress=False)["id"]
         ) == sorted(want)

@@ -322,7 +322,7 @@ def test_a_warning_is_one_line_said_once_without_source_code(tmp_path: Path) -> 
     assert lines == [
         "sessionkit report: warning: The time window is only partly covered by the data: it "
         "starts at 2026-10-18 12:00:00 UTC but the project's first session started at "
-        "2026-10-28 12:00:39 UTC."
+        "2026-10-28 12:04:09 UTC."
     ]
 
 

@@ -37,9 +37,14 @@ def test_controls_filter_and_update_the_summary(sessions: pd.DataFrame) -> None:
     assert panel.filtered["error"].str.contains("timeout", case=False).all()
     assert len(panel.filtered) < len(expected)
     days = panel.controls["days"].options
-    panel.controls["days"].value = (days[10][1], days[12][1])
-    assert panel.filtered["start_time"].min() >= days[10][1]
-    assert panel.filtered["start_time"].max() < days[12][1] + pd.Timedelta(days=1)
+    # three days from the day of the matching sessions' median (so the range holds some)
+    middle = panel.filtered["start_time"].sort_values().iloc[len(panel.filtered) // 2].floor("D")
+    k = next(i for i, (_label, day) in enumerate(days) if day == middle)
+    before = len(panel.filtered)
+    panel.controls["days"].value = (days[k][1], days[k + 2][1])
+    assert 0 < len(panel.filtered) < before
+    assert panel.filtered["start_time"].min() >= days[k][1]
+    assert panel.filtered["start_time"].max() < days[k + 2][1] + pd.Timedelta(days=1)
 
 
 def test_table_lists_the_top_sessions_and_inspects_one(

@@ -11,13 +11,16 @@ from sessionkit.cli import COMMANDS, build_parser, emulator, main, run_standalon
 
 #: Options each subcommand must keep (the README and tests drive them).
 EXPECTED = {
+    "check": {"--since", "--until", "--trigger", "--env", "--agent", "--fail-on",
+              "--min-evidence", "--details", "--store", "--demo", "--success", "--no-success",
+              "--devmode", "--thread-id", "--deployment-id", "--metadata"},
     "demo": {"--out", "--csv"},
     "emulator": {"--port", "--sessions", "--seed", "--agent-names", "--key", "--live",
                  "--latency", "--fault-rate", "--rate-429", "--page-cap", "--multi-region",
                  "--json-ready"},
     "report": {"--since", "--until", "--trigger", "--env", "--agent", "--out", "--format",
                "--csv", "--details", "--demo", "--success", "--no-success", "--devmode",
-               "--thread-id", "--deployment-id", "--metadata"},
+               "--thread-id", "--deployment-id", "--metadata", "--min-evidence", "--store"},
     "store": set(),  # its options are its action's: sessionkit store check --store --repair
     "sync": {"--store", "--since", "--until", "--details", "--logs", "--trigger", "--env",
              "--success", "--no-success", "--devmode", "--agent", "--demo", "--no-progress",

@@ -11,8 +11,14 @@ import pytest
 from sessionkit.emulator.catalog import (
     AGENT_DESCRIPTIONS,
     AGENTS,
+    EVAL_NAMES,
+    EVALS,
     FAMILIES,
+    HOSTS,
     MODEL_PRICES,
+    NEW_FAMILIES,
+    PROFILES,
+    TINY_AGENT,
     TRIGGERS,
     deleted_by,
     dev_key,
@@ -96,8 +102,11 @@ def test_iso_ns_and_field_digits() -> None:
 
 
 def test_profiles_are_consistent() -> None:
-    assert len(AGENT_DESCRIPTIONS) == len(AGENTS)
-    for agent in AGENTS:
+    assert len(AGENT_DESCRIPTIONS) == len(PROFILES) == len(AGENTS) + 1
+    assert PROFILES[-1] is TINY_AGENT and TINY_AGENT.share == 0
+    for agent in PROFILES:
         assert set(agent.triggers) <= set(TRIGGERS)
-        assert set(agent.families) <= set(FAMILIES)
+        assert set(agent.families) <= set(FAMILIES) - set(NEW_FAMILIES)  # new ones: planted only
         assert agent.model in MODEL_PRICES
+        assert set(EVALS[agent.name]) <= set(EVAL_NAMES)
+        assert (agent.host in HOSTS) == bool(agent.host) and 0 <= agent.host_share <= 1

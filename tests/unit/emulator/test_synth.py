@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from sessionkit.emulator import generate, load_demo
-from sessionkit.emulator.catalog import AGENTS, FAMILIES, TRIGGERS, parse_iso
+from sessionkit.emulator.catalog import AGENTS, FAMILIES, PROFILES, TRIGGERS, parse_iso
 from sessionkit.emulator.dataset import Dataset
 from sessionkit.emulator.texts import build_logs
 
@@ -24,6 +24,9 @@ FAMILY_PATTERNS = {
     "kv_miss": r"^KeyNotFound: key 'cust:\d+:profile' not found in store '[\w-]+'$",
     "context": r"^BadRequestError: context_length_exceeded",
     "upstream": r"^UpstreamError: GET https://\S+ returned 50\d after \d+ms$",
+    "auth_expired": r"^AuthError: 401 Unauthorized from https://\S+: credentials for client",
+    "schema_drift": r"^SchemaError: response of tool '[\w.]+' is missing required field",
+    "quota_exceeded": r"^QuotaExceededError: monthly quota of \d+ requests exhausted",
 }
 
 
@@ -45,7 +48,9 @@ def test_committed_file_is_exactly_the_generators_output(tmp_path: Path) -> None
     assert (
         header["format"] == "sessionkit-demo/1"
         and header["sessions"] == 3000
-        and len(header["incidents"]) == 2
+        and header["incidents"] == load_demo().incidents
+        and [i["kind"] for i in header["incidents"]]
+        == ["failure", "cost", "latency", "eval", "new_error_family"]
     )
 
 
@@ -86,7 +91,8 @@ def test_pending_semantics(demo: Dataset) -> None:
     assert 0.005 < len(pending) / len(demo) < 0.03
     soon = [i for i in pending if demo.columns["end_ns"][i] - demo.now_ns < 20 * 10**9]
     assert soon, "no session completes within 20 s after now"
-    i = int(pending[0])
+    # a session still running for a minute more: its last log lines are not written yet
+    i = next(int(j) for j in pending if demo.columns["end_ns"][j] - demo.now_ns > 60 * 10**9)
     before = demo.render_sessions([i], demo.now_ns)[0]
     assert before["pending"] and before["end_time"] is None and before["duration"] is None
     assert (
@@ -142,13 +148,13 @@ def test_consistency(demo: Dataset, records: list[dict]) -> None:
 
 
 def _agent_names(demo: Dataset) -> np.ndarray:
-    return np.array([a.name for a in AGENTS])[demo._a["agent"][: len(demo)]]
+    return np.array([a.name for a in PROFILES])[demo._a["agent"][: len(demo)]]
 
 
 def test_planted_incidents_are_visible_in_the_columns(demo: Dataset) -> None:
     names = _agent_names(demo)
     done = demo.columns["end_ns"] <= demo.now_ns
-    failure, cost = demo.incidents
+    failure, cost, _latency, _eval, _family = demo.incidents
     mine = names == failure["agent"]
     after = mine & (demo.columns["deployment_id"] == failure["deployment_id"]) & done
     before = mine & (demo.columns["created_ns"] < pd.Timestamp(failure["start"]).value) & done
@@ -165,8 +171,79 @@ def test_planted_incidents_are_visible_in_the_columns(demo: Dataset) -> None:
         & (demo.columns["created_ns"] < pd.Timestamp(cost["start"]).value)
         & (demo.columns["deployment_id"] != "")
     )
-    assert costs[after].mean() / costs[before].mean() > 2.0
-    assert cost["after"] / cost["before"] > 2.0
+    # the whale session (a decoy) sits before the deployment: the median is the fair measure
+    assert np.median(costs[after]) / np.median(costs[before]) > 2.0
+    assert cost["after"] / cost["before"] > 1.8  # means, the whale included
+
+
+def _host_calls(demo: Dataset, rows: np.ndarray, host: str) -> list[float]:
+    """Durations (ms) of the outbound calls to ``host`` in the timelines of ``rows``."""
+    out = []
+    for i in rows.tolist():
+        stack = [demo.timeline(i)]
+        while stack:
+            span = stack.pop()
+            stack.extend(span.get("children", []))
+            if span["operation"] == "HTTP GET" and span["attributes"].get("host") == host:
+                out.append(span["duration"])
+    return out
+
+
+def test_the_new_planted_incidents_are_visible_in_the_data(demo: Dataset) -> None:
+    """Measured from the rendered data itself, not from the plans: the host's calls got slower
+    (the agent's p95 doubled, its median barely moved), one eval's pass rate fell while the
+    sessions kept succeeding, and a family no session had before appeared."""
+    names = _agent_names(demo)
+    done = demo.columns["end_ns"] <= demo.now_ns
+    ok = done & demo.columns["success"] & ~demo.columns["devmode"]
+    starts = demo.columns["start_ns"]
+    _failure, _cost, latency, quality, family = demo.incidents
+    t0 = pd.Timestamp(latency["start"]).value
+    assert pd.Timestamp(latency["start"]).hour == 13  # mid-day, no deployment of the agent then
+    deploys = [d["start_ns"] for d in demo.meta["deployments"] if d["key"].startswith("sms-")]
+    assert all(abs(d - t0) > 86400 * 10**9 for d in deploys)
+    mine = ok & (names == latency["agent"])
+    calls_before = _host_calls(demo, np.flatnonzero(mine & (starts < t0)), latency["subject"])
+    calls_after = _host_calls(demo, np.flatnonzero(mine & (starts >= t0)), latency["subject"])
+    assert len(calls_after) >= 20 and np.median(calls_after) > 5 * np.median(calls_before)
+    seconds = demo.columns["duration_ns"] / 1e9
+    p95 = [np.quantile(seconds[mine & side], 0.95) for side in (starts < t0, starts >= t0)]
+    p50 = [np.median(seconds[mine & side]) for side in (starts < t0, starts >= t0)]
+    assert p95[1] / p95[0] > 1.7 and p50[1] / p50[0] < 1.35
+    # the eval regression: pass rate of one eval down ~40 points, the sessions still succeed
+    mine = done & (names == quality["agent"]) & ~demo.columns["devmode"]
+    after = mine & (demo.columns["deployment_id"] == quality["deployment_id"])
+    before = mine & (starts < pd.Timestamp(quality["start"]).value)
+
+    def pass_rate(rows: np.ndarray) -> float:
+        runs = [r for i in np.flatnonzero(rows)[:400] for r in demo.eval_runs(int(i))]
+        results = [r["result"] for r in runs if r["eval_name"] == quality["eval"]]
+        parsed = [orjson.loads(x) if isinstance(x, str) else x for x in results if x]
+        return float(np.mean([x["passed"] for x in parsed if x["success"]]))
+
+    assert pass_rate(before) - pass_rate(after) > 0.3
+    # (until the new family, which also hits this agent's calls to the search host, begins)
+    until_family = after & (starts < pd.Timestamp(family["start"]).value)
+    fail = [1 - demo.columns["success"][side].mean() for side in (before, until_family)]
+    assert fail[1] - fail[0] < 0.05
+    # the new family: none before its start, at least 8 after, all at the host it names
+    new = ~demo.columns["success"] & (
+        demo._a["family"][: len(demo)] == FAMILIES.index(family["family"])
+    )
+    assert new.sum() >= 8 and (starts[new] >= pd.Timestamp(family["start"]).value).all()
+    assert all(family["subject"] in demo.error(int(i)) for i in np.flatnonzero(new))
+
+
+def test_the_decoys_are_there(demo: Dataset) -> None:
+    """A tiny agent with a handful of sessions, most failing, and one whale session."""
+    names = _agent_names(demo)
+    tiny = names == PROFILES[-1].name
+    assert 3 <= tiny.sum() <= 6 and (~demo.columns["success"][tiny]).sum() >= 3
+    costs = demo._a["total_cost"][: len(demo)]
+    extractor = names == "doc-extractor"
+    whale = int(np.argmax(np.where(extractor, costs, 0)))
+    assert costs[whale] > 30 * np.median(costs[extractor]) and demo.columns["success"][whale]
+    assert (costs[extractor] > 10 * np.median(costs[extractor])).sum() == 1
 
 
 def test_grow_appends_at_the_live_rate_and_keeps_order() -> None:
@@ -207,9 +284,10 @@ def test_other_agent_names_rename_everything_the_wire_carries() -> None:
     text = _wire_text(other, range(len(other)))
     for name in (a.name for a in AGENTS):
         assert name not in text, f"the demo's name {name!r} leaked into another project"
-    assert {a["name"] for a in other.meta["agents"]} == set(OTHER_NAMES)
+    tiny = "intake-bot-webhook"  # the tiny decoy agent is named after the first agent
+    assert {a["name"] for a in other.meta["agents"]} == {*OTHER_NAMES, tiny}
     named = {a["name"] for i in range(len(other)) for a in other.detail(i, other.now_ns)["agents"]}
-    assert named == set(OTHER_NAMES)
+    assert named == {*OTHER_NAMES, tiny}
     assert other.meta["incidents"][0]["agent"] == "intake-bot"  # the support-triage profile
     # same behaviour (profiles by position), other ids derived from the other names
     np.testing.assert_array_equal(demo.columns["success"], other.columns["success"])

@@ -750,6 +750,7 @@ def test_public_surface() -> None:
         "duration_distribution",
         "eval_scores",
         "failure_families_chart",
+        "finding_chart",
         "latency_over_time",
         "log_severity_over_time",
         "operation_hotspots_chart",

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 import sessionkit as sk
 from sessionkit import plot
 from sessionkit.emulator import Dataset, generate
-from sessionkit.emulator.catalog import AGENTS
+from sessionkit.emulator.catalog import PROFILES
 from sessionkit.plot._style import MAX_BUCKETS, bucket_grid, require
 
 
@@ -43,7 +43,7 @@ def sessions(dataset: Dataset) -> pd.DataFrame:
     """A month of emulated sessions with the ``agent`` column the loaders add."""
     n = len(dataset)
     frame = sk.sessions_frame(dataset.render_sessions(range(n), dataset.now_ns))
-    names = [AGENTS[int(a)].name for a in dataset._a["agent"][:n]]
+    names = [PROFILES[int(a)].name for a in dataset._a["agent"][:n]]
     frame.insert(1, "agent", pd.Categorical(names))
     return frame
 

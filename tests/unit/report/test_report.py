@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import re
 import stat
+from functools import cache
+from html import escape
 from pathlib import Path
 
 import pandas as pd
 
-import sessionkit as sk
 from sessionkit.emulator import load_demo
 from sessionkit.report import build_report
 from tests.conftest import demo_sessions
+from tests.truth import project_frames
 
 
-def _details() -> tuple[pd.DataFrame, pd.DataFrame]:
-    ds = load_demo()
-    pairs = [(str(ds.columns["id"][i]), ds.detail(i, ds.now_ns)) for i in range(200)]
-    spans = sk.spans_frame((s, d["session"]["timeline"]) for s, d in pairs)
-    evals = sk.eval_runs_frame((s, r) for s, d in pairs for r in d["eval_runs"])
-    return spans, evals
+@cache
+def _details() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The demo's sessions and the details of the stratified sample the report loads."""
+    return project_frames(load_demo())
 
 
-def test_html_report_is_self_contained_and_names_the_incidents(tmp_path: Path) -> None:
-    spans, evals = _details()
+def test_html_report_is_self_contained_and_opens_with_the_findings(tmp_path: Path) -> None:
+    sessions, spans, evals = _details()
     report = build_report(
-        demo_sessions(),
+        sessions,
         spans=spans,
         eval_runs=evals,
         out=tmp_path / "r.html",
@@ -35,11 +35,23 @@ def test_html_report_is_self_contained_and_names_the_incidents(tmp_path: Path) -
     assert not re.search(r"""(src|href)=['"]https?://""", html), (
         "external resource in a self-contained report"
     )
-    assert html.count("src='data:image/png;base64,") >= 8
+    assert html.count("src='data:image/png;base64,") >= 8 + 2 * 5
+    # the page opens with the findings: the five planted incidents, each a linked sentence
+    # whose section holds its chart and an example session's timeline
+    first_section = html.split("<h2>", 2)[1]
+    assert first_section.startswith("Findings</h2>")
+    assert len(report.incidents) == 5 == len(report.findings.table)
+    for rank, sentence in enumerate(report.incidents, start=1):
+        assert f"<a href='#finding-{rank}'>{escape(sentence)}</a>" in html
+        section = html.split(f"<h3 id='finding-{rank}'>", 1)[1].split("<h3", 1)[0].split("<h2>")[0]
+        assert section.count("data:image/png;base64,") == 2, rank  # chart + timeline
+        assert "Example session <code>sess_" in section
     for incident in load_demo().incidents:
-        assert incident["agent"] in html and incident["deployment_id"] in html
+        named = incident["deployment_id"] or incident["subject"]
+        assert any(named in s for s in report.incidents), named
     assert any("failure rate" in s and "support-triage" in s for s in report.incidents)
     assert any("cost per session" in s and "doc-extractor" in s for s in report.incidents)
+    assert any("calls to orders.example-shop.com" in s for s in report.incidents)
     assert "ToolTimeoutError: tool &lt;str&gt; did not respond" in html  # the top failure family
     cells = re.findall(r"<td>([^<]*)</td>", html)
     assert any(re.fullmatch(r"2026-11-\d\d \d\d:\d\d:\d\d UTC", c) for c in cells)
@@ -63,26 +75,38 @@ def test_html_report_is_self_contained_and_names_the_incidents(tmp_path: Path) -
 
 
 def test_markdown_report(tmp_path: Path) -> None:
-    report = build_report(demo_sessions(), out=tmp_path / "r.md", fmt="markdown")
-    text = report.path.read_text()
-    assert (
-        text.startswith("# Agent sessions") and "## Detected changes" in text and "<img" not in text
+    sessions, spans, evals = _details()
+    report = build_report(
+        sessions, spans=spans, eval_runs=evals, out=tmp_path / "r.md", fmt="markdown"
     )
+    text = report.path.read_text()
+    assert text.startswith("# Agent sessions") and "## Findings" in text and "<img" not in text
     assert "deploy_" in text and "## Failure families" in text
+    # the findings come first, each a link to its part (its numbers and example sessions)
+    assert text.index("## Findings") < text.index("## Cost by agent")
+    for rank in range(1, len(report.incidents) + 1):
+        assert f"{rank}. [" in text and f"](#finding-{rank})" in text
+        assert f'<a id="finding-{rank}"></a>Finding {rank}' in text
+    assert "error family AuthError: &lt;num&gt; Unauthorized" in text  # templates stay text
+    assert text.count("Example sessions: `sess_") == 5
     # found by a new user: raw reprs and floats of mixed units where a person reads
-    head = text.split("## Detected changes", 1)[0]
+    head = text.split("## Findings", 1)[0]
     assert re.search(r"Sessions started 2026-10-28 \d\d:\d\d:\d\d UTC to ", head), head
     assert re.search(r"p50 / p99 duration\*\*: [\d.]+ s / ", head) and "00:00:" not in head
     lines = text.splitlines()
     rows = [x.split(" | ") for x in lines if " | failure_rate | " in x and "deploy_" in x]
+    rows = [r for r in rows if r[1].startswith("deploy_")]  # the deployments compared
     assert rows and all(re.fullmatch(r"\d+\.\d%", r[4]) and r[7].endswith(" pp") for r in rows)
     assert any(" | cost_per_session | $" in line for line in text.splitlines())
     assert "['" not in text  # lists are text, not Python reprs
     assert "&lt;str&gt;" in text and " <str> " not in text  # templates survive Markdown
-    assert "(regression)" in text and "(improvement)" in text
+    assert " | worse | " in text  # deployments compared (regressions first)
+    assert {"worse", "better"} <= set(report.tables["changes"]["direction"])
 
 
 def test_report_of_nothing_still_renders(tmp_path: Path) -> None:
     empty = demo_sessions().iloc[0:0]
     report = build_report(empty, out=tmp_path / "empty.html")
-    assert "No significant change detected." in report.path.read_text()
+    assert "No finding above the threshold." in report.path.read_text()
+    text = build_report(empty, out=tmp_path / "empty.md", fmt="markdown").path.read_text()
+    assert "No finding above the threshold." in text
