@@ -1,0 +1,227 @@
+"""Pure: spans' attribute objects → the spans frame's attribute columns and ``attributes`` text.
+
+Which attribute feeds which column is decided here, once (:data:`ATTRIBUTE_COLUMNS`: the
+names the Agentuity runtime sets first, other spellings after; the plain ``name``/``key``
+only on the runtime's storage spans). A column takes the first of its names that the object
+holds — even when that name holds ``null`` — and its value must be of the column's type
+(text, or an integer for token counts); other values are reported and made missing, as on
+the records road.
+
+The values are found without a Python loop per span: every object's keys are coded at once
+(a C-level ``map`` over all keys of all objects), the keys that feed a column are picked in
+numpy, and only their values are taken. ``attributes`` is each object as compact JSON, written
+by orjson (keys in the order sent); an object orjson cannot write (an integer past 64 bits,
+nesting past 254 levels) is written by :func:`sessionkit.jsonparse.dumps_text` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from itertools import chain, compress, repeat
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from . import jsonparse, schema
+from .frames import Problems, _column_from_values
+
+__all__ = ["ATTRIBUTE_COLUMNS", "STORAGE_ONLY", "STORAGE_PREFIX", "AttributeReader", "spread"]
+
+ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
+    # the names the Agentuity runtime sets come first (the spec's table), other spellings after
+    "agent_name": ("@agentuity/agentName",),
+    "agent_id": ("@agentuity/agentId",),
+    "http_method": ("http.method",),
+    "http_path": ("http.path",),
+    "http_host": ("http.host", "host"),  # server root spans: http.host; outbound fetch: host
+    "http_url": ("http.url",),
+    "storage_name": (
+        "name",
+        "@agentuity/storageName",
+        "@agentuity/name",
+        "storage.name",
+        "db.name",
+    ),
+    "storage_key": ("key", "@agentuity/key", "@agentuity/storageKey", "storage.key", "db.key"),
+    "model": ("gen_ai.request.model", "llm.model"),
+    "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+    "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+}
+#: Plain attribute names read only on the runtime's storage spans (``agentuity.keyvalue.*``,
+#: ``agentuity.vector.*``, ``agentuity.stream.*``): elsewhere ``name``/``key`` mean anything.
+STORAGE_ONLY = frozenset({"name", "key"})
+#: The operation prefix of the runtime's storage spans.
+STORAGE_PREFIX = "agentuity."
+
+_COLUMNS = {c.name: c for c in schema.SPAN_COLUMNS}
+_NAMES = list(ATTRIBUTE_COLUMNS)
+_SLOTS = 1 + max(len(keys) for keys in ATTRIBUTE_COLUMNS.values())
+#: attribute name → column index * _SLOTS + its rank among the column's names
+_CODE: dict[str, int] = {
+    key: column * _SLOTS + rank
+    for column, keys in enumerate(ATTRIBUTE_COLUMNS.values())
+    for rank, key in enumerate(keys)
+}
+_STORAGE_ONLY_CODE = np.zeros(len(_NAMES) * _SLOTS, dtype=bool)
+_STORAGE_ONLY_CODE[[code for key, code in _CODE.items() if key in STORAGE_ONLY]] = True
+_NONE = type(None)
+_PLAIN_TYPES = {"string": frozenset({str, _NONE}), "int": frozenset({int, _NONE})}
+_ARROW_TYPES = {"string": pa.string(), "int": pa.int64()}
+_dumps = partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
+
+
+class AttributeReader:
+    """Reads the spans' attribute objects a chunk of rows at a time, while the objects are in
+    the CPU's cache (touching a million dicts a second time costs more than reading them
+    once), making each chunk's values Arrow arrays at once; :meth:`arrays` then lays the
+    columns out."""
+
+    def __init__(self) -> None:
+        self._texts: list[pa.Array] = []
+        self._text_rows: list[np.ndarray] = []
+        #: per column: (rows, typed array) of each chunk, or (rows, values) when a value of
+        #: the chunk is not of the column's type (checked later, in column order)
+        self._pieces: list[list[tuple[np.ndarray, pa.Array | list[Any]]]] = [[] for _ in _NAMES]
+
+    def read(
+        self, attrs: Sequence[dict[Any, Any] | None], first_row: int, storage: np.ndarray
+    ) -> None:
+        """Read the attribute objects (dicts or ``None``) of rows ``first_row`` onwards
+        (``storage``: which of them are storage spans): each object's JSON text, and the
+        values of the names that feed a column."""
+        flags = list(map(bool, attrs))
+        objects: list[dict[Any, Any]] = list(compress(attrs, flags))  # type: ignore[arg-type]
+        if not objects:
+            return
+        local = np.flatnonzero(flags)
+        self._texts.append(pa.array(_json_texts(objects), pa.large_string()))
+        self._text_rows.append(first_row + local)
+        sizes = np.fromiter(map(len, objects), dtype=np.int64, count=len(objects))
+        names = chain.from_iterable(objects)
+        codes = np.fromiter(
+            map(_CODE.get, names, repeat(-1)), dtype=np.int64, count=int(sizes.sum())
+        )
+        items = np.flatnonzero(codes >= 0)
+        if not len(items):
+            return
+        owner = np.repeat(np.arange(len(objects)), sizes)[items]
+        code = codes[items]
+        keep = ~(_STORAGE_ONLY_CODE[code] & ~storage[local[owner]])
+        items, owner, code = items[keep], owner[keep], code[keep]
+        values = list(chain.from_iterable(map(dict.values, objects)))
+        column = code // _SLOTS
+        by_column = np.argsort(column, kind="stable")  # objects stay in order within a column
+        bounds = np.searchsorted(column[by_column], np.arange(len(_NAMES) + 1))
+        for c in np.flatnonzero(np.diff(bounds)).tolist():
+            mine = by_column[bounds[c] : bounds[c + 1]]
+            first = np.ones(len(mine), dtype=bool)
+            np.not_equal(owner[mine[1:]], owner[mine[:-1]], out=first[1:])
+            if not first.all():  # an object holds several of the column's names: the first
+                starts = np.flatnonzero(first)
+                best = np.minimum.reduceat(code[mine], starts)
+                sizes_ = np.diff(np.append(starts, len(mine)))
+                mine = mine[code[mine] == np.repeat(best, sizes_)]
+            picked = _pick(values, items[mine])
+            typed = _typed(picked, _COLUMNS[_NAMES[c]].wire)
+            self._pieces[c].append(
+                (first_row + local[owner[mine]], picked if typed is None else typed)
+            )
+
+    def arrays(
+        self, n: int, row_ids: np.ndarray, session_ids: Sequence[object], problems: Problems
+    ) -> dict[str, pa.Array]:
+        """The attribute columns and ``attributes`` of ``n`` rows, as Arrow arrays.
+
+        A value that does not fit its column is reported in ``problems`` under the column's
+        name with its row's session id (``session_ids[row_ids[row]]``), column by column in
+        frame order, row by row.
+        """
+        out: dict[str, pa.Array] = {}
+        for name, pieces in zip(_NAMES, self._pieces, strict=True):
+            col = _COLUMNS[name]
+            if not pieces:
+                out[name] = pa.nulls(n, _ARROW_TYPES[col.wire])
+                continue
+            arrays = []
+            for rows, values in pieces:
+                if isinstance(values, list):  # the records road's checks and reports
+                    owners = [session_ids[i] for i in row_ids[rows].tolist()]
+                    values = _column_from_values(values, col, owners, problems)
+                arrays.append(values.cast(_ARROW_TYPES[col.wire]))
+            where = np.concatenate([rows for rows, _ in pieces])
+            out[name] = spread(pa.concat_arrays(arrays), where, n)
+        rows = np.concatenate(self._text_rows) if self._text_rows else np.zeros(0, np.int64)
+        texts = pa.concat_arrays(self._texts) if self._texts else pa.array([], pa.large_string())
+        out["attributes"] = spread(texts, rows, n)
+        return out
+
+
+def _pick(items: Sequence[Any], index: np.ndarray) -> list[Any]:
+    """``[items[i] for i in index]``, gathered in C."""
+    if len(index) > 1:
+        return list(itemgetter(*index.tolist())(items))
+    return [items[i] for i in index.tolist()]
+
+
+def _typed(values: list[Any], wire: str) -> pa.Array | None:
+    """``values`` as an Arrow array when each is already of the column's type (``None``
+    allowed), else ``None``: they need the per-value checks."""
+    if not set(map(type, values)) <= _PLAIN_TYPES[wire]:
+        return None
+    try:
+        return pa.array(values, _ARROW_TYPES[wire])
+    except (pa.ArrowInvalid, OverflowError):  # an integer past 64 bits
+        return None
+
+
+def _json_texts(objects: list[dict[Any, Any]]) -> list[str]:
+    """Each object as compact JSON text (orjson's; the fallback writer for what it refuses)."""
+    try:
+        return list(map(bytes.decode, map(_dumps, objects)))
+    except (TypeError, orjson.JSONEncodeError):
+        return [_json_text(o) for o in objects]
+
+
+def _json_text(value: dict[Any, Any]) -> str:
+    try:
+        return _dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return jsonparse.dumps_text(value)
+
+
+def spread(values: pa.Array, rows: np.ndarray, n: int) -> pa.Array:
+    """An array of ``n`` rows holding ``values[i]`` at row ``rows[i]`` (ascending), missing
+    elsewhere: built from ``values``' own buffers (text stays where it is; only offsets and
+    validity are laid out again), so it costs a few numpy passes, not a gather per row."""
+    if not len(rows):
+        return pa.nulls(n, values.type)
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if values.offset:
+        values = pa.concat_arrays([values])  # a slice: rebase its buffers at zero
+    valid = np.zeros(n, dtype=bool)
+    valid[rows] = np.asarray(values.is_valid())
+    validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    kind = values.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        wide_offsets = pa.types.is_large_string(kind)
+        dtype = np.int64 if wide_offsets else np.int32
+        offsets = np.frombuffer(values.buffers()[1], dtype=dtype, count=len(values) + 1)
+        lengths = np.zeros(n, dtype=np.int64)
+        lengths[rows] = np.diff(offsets)
+        full = np.empty(n + 1, dtype=np.int64)
+        full[0] = offsets[0]
+        np.cumsum(lengths, out=full[1:])
+        full[1:] += offsets[0]
+        data = values.buffers()[2]
+        return pa.LargeStringArray.from_buffers(
+            n, pa.py_buffer(full), data, validity, n - int(valid.sum())
+        )
+    numbers = np.zeros(n, dtype=np.int64)
+    numbers[rows] = np.asarray(values.fill_null(0))
+    return pa.Array.from_buffers(
+        kind, n, [validity, pa.py_buffer(numbers)], null_count=n - int(valid.sum())
+    )
