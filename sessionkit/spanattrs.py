@@ -16,6 +16,7 @@ nesting past 254 levels) is written by :func:`sessionkit.jsonparse.dumps_text` i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import partial
 from itertools import chain, compress, repeat
@@ -29,7 +30,14 @@ import pyarrow as pa
 from . import jsonparse, schema
 from .frames import Problems, _column_from_values
 
-__all__ = ["ATTRIBUTE_COLUMNS", "STORAGE_ONLY", "STORAGE_PREFIX", "AttributeReader", "spread"]
+__all__ = [
+    "ATTRIBUTE_COLUMNS",
+    "STORAGE_ONLY",
+    "STORAGE_PREFIX",
+    "AttributeReader",
+    "json_text",
+    "spread",
+]
 
 ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
     # the names the Agentuity runtime sets come first (the spec's table), other spellings after
@@ -66,12 +74,19 @@ _CODE: dict[str, int] = {
     for column, keys in enumerate(ATTRIBUTE_COLUMNS.values())
     for rank, key in enumerate(keys)
 }
+_NO_CODE = 255  # a name that feeds no column (codes are bytes)
+assert len(_NAMES) * _SLOTS < _NO_CODE
 _STORAGE_ONLY_CODE = np.zeros(len(_NAMES) * _SLOTS, dtype=bool)
 _STORAGE_ONLY_CODE[[code for key, code in _CODE.items() if key in STORAGE_ONLY]] = True
 _NONE = type(None)
 _PLAIN_TYPES = {"string": frozenset({str, _NONE}), "int": frozenset({int, _NONE})}
-_ARROW_TYPES = {"string": pa.string(), "int": pa.int64()}
+_ARROW_TYPES = {"string": pa.large_string(), "int": pa.int64()}
 _dumps = partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
+#: The marker between objects written together by :func:`_json_texts`, and its JSON text.
+#: A character orjson writes as it is (no escape), so the marker between two objects is 5
+#: bytes: short enough for ``bytes.split`` to search without a per-piece set-up.
+_MARK = "\x7f"
+_MARK_BETWEEN = b',"\x7f",'
 
 
 class AttributeReader:
@@ -86,6 +101,7 @@ class AttributeReader:
         #: per column: (rows, typed array) of each chunk, or (rows, values) when a value of
         #: the chunk is not of the column's type (checked later, in column order)
         self._pieces: list[list[tuple[np.ndarray, pa.Array | list[Any]]]] = [[] for _ in _NAMES]
+        self._refused: list[tuple[int, object]] = []  #: (row, object) orjson cannot write
 
     def read(
         self, attrs: Sequence[dict[Any, Any] | None], first_row: int, storage: np.ndarray
@@ -93,19 +109,20 @@ class AttributeReader:
         """Read the attribute objects (dicts or ``None``) of rows ``first_row`` onwards
         (``storage``: which of them are storage spans): each object's JSON text, and the
         values of the names that feed a column."""
-        flags = list(map(bool, attrs))
+        flags = bytes(map(bool, attrs))
         objects: list[dict[Any, Any]] = list(compress(attrs, flags))  # type: ignore[arg-type]
         if not objects:
             return
-        local = np.flatnonzero(flags)
-        self._texts.append(pa.array(_json_texts(objects), pa.large_string()))
+        local = np.flatnonzero(np.frombuffer(flags, dtype=bool))
+        texts, refused = _json_texts(objects)
+        self._texts.append(texts)
         self._text_rows.append(first_row + local)
+        for i in refused:
+            self._refused.append((first_row + int(local[i]), objects[i]))
         sizes = np.fromiter(map(len, objects), dtype=np.int64, count=len(objects))
         names = chain.from_iterable(objects)
-        codes = np.fromiter(
-            map(_CODE.get, names, repeat(-1)), dtype=np.int64, count=int(sizes.sum())
-        )
-        items = np.flatnonzero(codes >= 0)
+        codes = np.frombuffer(bytes(map(_CODE.get, names, repeat(_NO_CODE))), dtype=np.uint8)
+        items = np.flatnonzero(codes != _NO_CODE)
         if not len(items):
             return
         owner = np.repeat(np.arange(len(objects)), sizes)[items]
@@ -133,14 +150,16 @@ class AttributeReader:
 
     def arrays(
         self, n: int, row_ids: np.ndarray, session_ids: Sequence[object], problems: Problems
-    ) -> dict[str, pa.Array]:
-        """The attribute columns and ``attributes`` of ``n`` rows, as Arrow arrays.
+    ) -> tuple[dict[str, pa.Array], dict[str, tuple[np.ndarray, list[Any]]]]:
+        """The attribute columns and ``attributes`` of ``n`` rows: Arrow arrays, and the
+        category columns that hold values as (a code per row, -1: missing; the values).
 
         A value that does not fit its column is reported in ``problems`` under the column's
         name with its row's session id (``session_ids[row_ids[row]]``), column by column in
         frame order, row by row.
         """
         out: dict[str, pa.Array] = {}
+        coded: dict[str, tuple[np.ndarray, list[Any]]] = {}
         for name, pieces in zip(_NAMES, self._pieces, strict=True):
             col = _COLUMNS[name]
             if not pieces:
@@ -153,11 +172,25 @@ class AttributeReader:
                     values = _column_from_values(values, col, owners, problems)
                 arrays.append(values.cast(_ARROW_TYPES[col.wire]))
             where = np.concatenate([rows for rows, _ in pieces])
-            out[name] = spread(pa.concat_arrays(arrays), where, n)
+            values = pa.concat_arrays(arrays)
+            if col.dtype == "category":  # coded: the frame is built from its few values
+                encoded = values.dictionary_encode()
+                codes = np.full(n, -1, dtype=np.int64)
+                codes[where] = np.asarray(encoded.indices.fill_null(-1))
+                coded[name] = (codes, encoded.dictionary.to_pylist())
+            else:
+                out[name] = spread(values, where, n)
+        for row, value in self._refused:
+            what = (
+                "objects orjson cannot write (an integer past 64 bits, text that is not UTF-8, "
+                "nesting past 254 levels, a value of no JSON type); written by Python's json "
+                "or, failing that, with such values as their text"
+            )
+            problems.keep("attributes", session_ids[int(row_ids[row])], value, what)
         rows = np.concatenate(self._text_rows) if self._text_rows else np.zeros(0, np.int64)
         texts = pa.concat_arrays(self._texts) if self._texts else pa.array([], pa.large_string())
         out["attributes"] = spread(texts, rows, n)
-        return out
+        return out, coded
 
 
 def _pick(items: Sequence[Any], index: np.ndarray) -> list[Any]:
@@ -178,19 +211,51 @@ def _typed(values: list[Any], wire: str) -> pa.Array | None:
         return None
 
 
-def _json_texts(objects: list[dict[Any, Any]]) -> list[str]:
-    """Each object as compact JSON text (orjson's; the fallback writer for what it refuses)."""
+def _json_texts(objects: list[dict[Any, Any]]) -> tuple[pa.Array, list[int]]:
+    """Each object as compact JSON text, exactly what ``orjson.dumps`` writes for it alone,
+    and the indices of the objects orjson refuses (written by :func:`json_text`).
+
+    One ``orjson.dumps`` writes all of them, separated by a marker string, and the marker
+    splits them again: no Python string per object. Should an object hold the marker itself,
+    the count of pieces tells, and each object is written on its own."""
+    interleaved: list[Any] = [_MARK] * (2 * len(objects) - 1)
+    interleaved[0::2] = objects
+    refused: list[int] = []
     try:
-        return list(map(bytes.decode, map(_dumps, objects)))
+        pieces = _dumps(interleaved)[1:-1].split(_MARK_BETWEEN)
     except (TypeError, orjson.JSONEncodeError):
-        return [_json_text(o) for o in objects]
+        pieces = []
+    if len(pieces) != len(objects):
+        pieces = []
+        for i, value in enumerate(objects):
+            try:
+                pieces.append(_dumps(value))
+            except (TypeError, orjson.JSONEncodeError):
+                refused.append(i)
+                pieces.append(json_text(value).encode())
+    sizes = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    data = pa.py_buffer(b"".join(pieces))
+    return pa.LargeStringArray.from_buffers(len(pieces), pa.py_buffer(offsets), data), refused
 
 
-def _json_text(value: dict[Any, Any]) -> str:
+def json_text(value: object) -> str:
+    """JSON text of a value orjson refuses: an integer past 64 bits, text that is not UTF-8
+    (a lone surrogate), nesting past 254 levels, a value of no JSON type. Python's ``json``
+    writes it exactly where it can (non-ASCII escaped); otherwise
+    :func:`sessionkit.jsonparse.dumps_text` writes it, with what JSON cannot hold as its
+    text."""
     try:
-        return _dumps(value).decode()
-    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(
+            value, ensure_ascii=True, separators=(",", ":"), allow_nan=False, default=_refuse
+        )
+    except (TypeError, ValueError, RecursionError):
         return jsonparse.dumps_text(value)
+
+
+def _refuse(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} has no JSON form")
 
 
 def spread(values: pa.Array, rows: np.ndarray, n: int) -> pa.Array:

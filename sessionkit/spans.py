@@ -37,10 +37,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import jsonparse, schema, spantree
+from . import schema, spantree
 from .errors import SchemaError
 from .frames import Problems, _column_from_values, to_pandas
-from .spanattrs import STORAGE_PREFIX, AttributeReader
+from .spanattrs import STORAGE_PREFIX, AttributeReader, json_text
 
 __all__ = ["MAX_PATH_DEPTH", "PATH_SEPARATOR", "spans_frame"]
 
@@ -56,6 +56,8 @@ _COLUMNS = {c.name: c for c in schema.SPAN_COLUMNS}
 _MS = "milliseconds (a number)"
 _NONE = type(None)
 _TEXT_TYPES = frozenset({str, _NONE})
+_TEXT = pa.large_string()  # the frame's text columns hold it (no cast when they are made)
+_PLACEHOLDER = pa.array([None], pa.dictionary(pa.int8(), pa.string()))
 
 
 def spans_frame(
@@ -72,9 +74,24 @@ def spans_frame(
     """
     problems = Problems("spans", strict)
     with _gc_paused():
-        table = spans_table(timelines, problems, max_spans=max_spans)
+        table, coded = _spans_table(timelines, problems, max_spans=max_spans)
     problems.warn()
-    return to_pandas(table, schema.SPAN_COLUMNS)
+    for name in coded:  # a placeholder column the frame is given cheaply, then replaced
+        table = table.append_column(name, _PLACEHOLDER.take(pa.nulls(len(table), pa.int8())))
+    frame = to_pandas(table, schema.SPAN_COLUMNS)
+    for name, (codes, values) in coded.items():
+        frame[name] = _categorical(codes, values, _COLUMNS[name])
+    return frame
+
+
+def _categorical(codes: np.ndarray, values: list[str | None], col: schema.Column) -> pd.Series:
+    """The category column whose row ``i`` is ``values[codes[i]]`` (``-1``: missing), exactly
+    as :func:`~sessionkit.frames.to_pandas` makes it from the text of every row, but built
+    from the few distinct values: their own category column gives the dtype and their codes
+    there, so no text is written out per row."""
+    few = to_pandas(pa.table({col.name: pa.array(values, pa.string())}), [col])[col.name]
+    mapped = np.append(few.cat.codes.to_numpy(), -1)  # the last entry is for code -1
+    return pd.Series(pd.Categorical.from_codes(mapped[codes], dtype=few.dtype), copy=False)
 
 
 @contextmanager
@@ -91,13 +108,17 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def spans_table(
+#: Category columns given as (a code per row, the distinct values the codes index).
+_Coded = dict[str, tuple[np.ndarray, list[Any]]]
+
+
+def _spans_table(
     timelines: Iterable[tuple[str, object]], problems: Problems, *, max_spans: int | None = None
-) -> pa.Table:
-    """``(session_id, timeline_root)`` pairs → the spans as an Arrow table of the spans
-    frame's columns (durations as ``duration[ns]``). Every problem is recorded in
-    ``problems`` in the order the checks have always been made: the tree's and each span's
-    own, span by span in pre-order, then column by column."""
+) -> tuple[pa.Table, _Coded]:
+    """``(session_id, timeline_root)`` pairs → the spans frame's columns: an Arrow table of
+    all but ``operation`` and ``path`` (durations as ``duration[ns]``), and those two coded.
+    Every problem is recorded in ``problems`` in the order the checks have always been made:
+    the tree's and each span's own, span by span in pre-order, then column by column."""
     tree = spantree.forest(timelines)
     overflow = _overflow(tree, max_spans)
     n = len(tree.nodes) if overflow is None else overflow[0]
@@ -117,8 +138,10 @@ def spans_table(
 
     parents = tree.parents
     has_parent = parents >= 0
-    span_ids = pa.chunked_array(read.ids, pa.string())
-    operations = pa.chunked_array(read.operations, pa.string()).combine_chunks()
+    span_ids = pa.chunked_array(read.ids, _TEXT)
+    operations = pa.chunked_array(read.operations, pa.string()).combine_chunks().dictionary_encode()
+    op_names: list[str] = operations.dictionary.to_pylist()
+    op_codes = np.asarray(operations.indices.fill_null(-1), dtype=np.int64)
     ms = np.concatenate(read.ms) if read.ms else np.zeros(0)
     counted = has_parent & ~np.isnan(ms)
     children_ms = np.bincount(parents[counted], weights=ms[counted], minlength=n)
@@ -130,14 +153,17 @@ def spans_table(
         "parent_id": span_ids.take(pa.array(np.where(has_parent, parents, 0), mask=~has_parent)),
         "depth": pa.array(tree.depths),
         "position": pa.array(tree.positions),
-        "operation": operations,
-        "path": _paths(operations, parents, tree.depths),
         "duration": _nanoseconds(ms, "duration", sessions, problems),
         "self_duration": _nanoseconds(self_ms, "self_duration", sessions, problems),
-        "error": pa.chunked_array(read.errors, pa.string()),
+        "error": pa.chunked_array(read.errors, _TEXT),
     }
-    arrays.update(read.attributes.arrays(n, sessions.row_session, sessions.sessions, problems))
-    return pa.table({c.name: arrays[c.name] for c in schema.SPAN_COLUMNS})
+    attributes, coded = read.attributes.arrays(n, sessions.row_session, sessions.sessions, problems)
+    arrays.update(attributes)
+    coded["operation"] = (op_codes, op_names)
+    coded["path"] = _paths(op_codes, op_names, parents, tree.depths)
+    return pa.table(
+        {c.name: arrays[c.name] for c in schema.SPAN_COLUMNS if c.name in arrays}
+    ), coded
 
 
 def _overflow(tree: spantree.Forest, max_spans: int | None) -> tuple[int, object] | None:
@@ -171,7 +197,7 @@ class _Sessions:
         """The ``session_id`` column: the ids as they are when all are text; otherwise each
         row's id checked as the records road checks it."""
         if set(map(type, self.sessions)) <= {str}:
-            return pa.array(self.sessions, pa.string()).take(pa.array(self.row_session))
+            return pa.array(self.sessions, _TEXT).take(pa.array(self.row_session))
         ids = [self.sessions[i] for i in self.row_session.tolist()]
         return _column_from_values(ids, _COLUMNS["session_id"], ids, problems)
 
@@ -199,10 +225,10 @@ def _read(nodes: list[Any], sessions: _Sessions) -> _Read:
         part = nodes[start : start + _CHUNK]
         operations = pa.array(_strings(list(map(get, part, repeat("operation")))), pa.string())
         read.operations.append(operations)
-        read.ids.append(pa.array(_strings(list(map(get, part, repeat("id")))), pa.string()))
+        read.ids.append(pa.array(_strings(list(map(get, part, repeat("id")))), _TEXT))
         durations = list(map(get, part, repeat("duration")))
         read.ms.append(_durations(durations, start, sessions, read.events))
-        read.errors.append(pa.array(_errors(list(map(get, part, repeat("error")))), pa.string()))
+        read.errors.append(pa.array(_errors(list(map(get, part, repeat("error")))), _TEXT))
         attrs = list(map(get, part, repeat("attributes")))
         if not set(map(type, attrs)) <= {dict, _NONE}:
             attrs = _objects(attrs, start, sessions, read.events)
@@ -229,7 +255,7 @@ def _durations(
     """Durations of rows ``start`` onwards in milliseconds (NaN: missing); each value that
     is not a finite number is reported in ``events``."""
     if set(map(type, values)) <= {float, _NONE}:
-        ms = np.array(values, dtype=np.float64)  # None → NaN
+        ms = pa.array(values, pa.float64()).to_numpy(zero_copy_only=False, writable=True)
         bad = np.flatnonzero(~np.isfinite(ms))
         for row in bad.tolist():
             if values[row] is not None:
@@ -296,27 +322,28 @@ def _error_text(value: object) -> str | None:
         return str(value["message"])
     try:
         return orjson.dumps(value, default=str).decode()
-    except (TypeError, orjson.JSONEncodeError):  # past 64 bits, or nested past 254 levels
-        return jsonparse.dumps_text(value)
+    except (TypeError, orjson.JSONEncodeError):  # past 64 bits, not UTF-8, nested past 254
+        return json_text(value)
 
 
 # --------------------------------------------------------------------------- tree columns
 
 
-def _paths(operations: pa.Array, parents: np.ndarray, depths: np.ndarray) -> pa.Array:
-    """Each row's ``path``: operations from the root joined by :data:`PATH_SEPARATOR` (``?``
-    for a span without one), built once per distinct (parent path, operation) pair level by
-    level; at :data:`MAX_PATH_DEPTH` the path ends with ``…`` and deeper spans share it."""
+def _paths(
+    op_codes: np.ndarray, op_names: list[str], parents: np.ndarray, depths: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """Each row's ``path`` as a code into the distinct paths (and those): operations from
+    the root joined by :data:`PATH_SEPARATOR` (``?`` for a span without one), built once per
+    distinct (parent path, operation) pair, level by level; at :data:`MAX_PATH_DEPTH` the
+    path ends with ``…`` and deeper spans share it."""
     n = len(parents)
-    encoded = operations.dictionary_encode()
-    names = encoded.dictionary.to_pylist()
-    tokens = [name or "?" for name in names] + ["?"]
-    tcode = np.asarray(encoded.indices.fill_null(len(names)), dtype=np.int64)
+    tokens = [name or "?" for name in op_names] + ["?"]
+    tcode = np.where(op_codes >= 0, op_codes, len(op_names))
     width = len(tokens)
     path_id = np.zeros(n, dtype=np.int64)
     texts: list[str] = []
     shallow = np.flatnonzero(depths <= MAX_PATH_DEPTH)
-    by_level = shallow[np.argsort(depths[shallow], kind="stable")]
+    by_level = shallow[np.argsort(depths[shallow].astype(np.uint8), kind="stable")]  # radix
     levels = np.searchsorted(depths[by_level], np.arange(MAX_PATH_DEPTH + 2))
     for level in range(MAX_PATH_DEPTH + 1):
         rows = by_level[levels[level] : levels[level + 1]]
@@ -342,7 +369,7 @@ def _paths(operations: pa.Array, parents: np.ndarray, depths: np.ndarray) -> pa.
     if deep.any():  # the nearest row at the cap before a deeper row is its ancestor there
         at_cap = np.where(depths == MAX_PATH_DEPTH, np.arange(n), -1)
         path_id[deep] = path_id[np.maximum.accumulate(at_cap)[deep]]
-    return pa.array(texts, pa.string()).take(pa.array(path_id))
+    return path_id, texts
 
 
 def _nanoseconds(ms: np.ndarray, name: str, sessions: _Sessions, problems: Problems) -> pa.Array:

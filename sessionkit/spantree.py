@@ -210,6 +210,7 @@ def _walk_deep(level: _Level, roots: _Level | None) -> _Deep:
     pstack: list[int] = []
     add_node, add_parent, add_depth = nodes.append, parent1.append, depth1.append
     pop, ppop, push, ppush = stack.pop, pstack.pop, stack.extend, pstack.extend
+    push1, ppush1 = stack.append, pstack.append
     remember = seen.add
     last_session = -1
     for walked, (entry, session) in enumerate(
@@ -248,8 +249,12 @@ def _walk_deep(level: _Level, roots: _Level | None) -> _Deep:
             children = node.get("children")
             if children:
                 if type(children) is list or isinstance(children, list):
-                    push(reversed(children))
-                    ppush((len(nodes),) * len(children))
+                    if len(children) == 1:  # a chain: no iterator, no tuple
+                        push1(children[0])
+                        ppush1(len(nodes))
+                    else:
+                        push(reversed(children))
+                        ppush((len(nodes),) * len(children))
                     continue
             elif children is None or isinstance(children, list):
                 continue
