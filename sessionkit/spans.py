@@ -375,8 +375,8 @@ def _paths(
 def _nanoseconds(ms: np.ndarray, name: str, sessions: _Sessions, problems: Problems) -> pa.Array:
     """Milliseconds (NaN: missing) → ``duration[ns]`` rounded half to even; a value past
     what 64-bit nanoseconds hold is reported and made missing."""
-    ns = np.rint(ms * 1e6)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # past a double: inf, reported below
+        ns = np.rint(ms * 1e6)
         fits = (ns > -(2.0**63)) & (ns < 2.0**63)
     for row in np.flatnonzero(~fits & ~np.isnan(ms)).tolist():
         problems.add(name, sessions.of(row), float(ms[row]), _MS)

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 import sessionkit as sk
 from sessionkit import spantree
+from sessionkit.spanattrs import _MARK
 from sessionkit.spanattrs import ATTRIBUTE_COLUMNS as _ATTRIBUTE_COLUMNS
 from tests.unit.spans_reference import reference_spans_frame
 
@@ -60,7 +61,9 @@ json_values = st.recursive(
 attribute_keys = st.one_of(st.sampled_from(KNOWN_KEYS), texts, st.integers(-3, 3))
 attribute_values = st.one_of(
     texts,
-    st.sampled_from(["POST", "gpt-4o", "db-1", "h.example", ""]),
+    st.sampled_from(["POST", "gpt-4o", "db-1", "h.example", "", _MARK, "\x1e"]),
+    st.lists(st.sampled_from([_MARK, "x"]), max_size=3),  # the text writer's marker
+    st.binary(max_size=3),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(min_value=-1e6, max_value=1e6).map(float.__floor__).map(float),
