@@ -197,7 +197,9 @@ def test_attribute_and_error_objects_orjson_refuses_are_written_exactly() -> Non
         "operation": "op",
         "attributes": {"trace": 2**70, "name": "é"},
         "error": {"code": 2**70},
-        "children": [{"id": "m", "operation": "op", "attributes": MappingProxyType({"http.method": "GET"})}],
+        "children": [
+            {"id": "m", "operation": "op", "attributes": MappingProxyType({"http.method": "GET"})}
+        ],
     }
     with pytest.warns(sk.SchemaWarning, match="spans.attributes: 1 value.* orjson cannot write"):
         df = sk.spans_frame([("s", root)])
