@@ -96,11 +96,14 @@ class AttributeReader:
     columns out."""
 
     def __init__(self) -> None:
-        self._texts: list[pa.Array] = []
-        self._text_rows: list[np.ndarray] = []
-        #: per column: (rows, typed array) of each chunk, or (rows, values) when a value of
-        #: the chunk is not of the column's type (checked later, in column order)
-        self._pieces: list[list[tuple[np.ndarray, pa.Array | list[Any]]]] = [[] for _ in _NAMES]
+        self._chunks: list[tuple[int, int]] = []  #: (first row, rows) of each chunk read
+        self._texts: list[pa.Array] = []  #: ``attributes`` of each chunk, all its rows
+        #: per column: (chunk, rows within it, typed array) of each chunk holding values, or
+        #: (chunk, rows, values) when one of them is not of the column's type (checked later,
+        #: in column order)
+        self._pieces: list[list[tuple[int, np.ndarray, pa.Array | list[Any]]]] = [
+            [] for _ in _NAMES
+        ]
         self._refused: list[tuple[int, object]] = []  #: (row, object) orjson cannot write
 
     def read(
@@ -109,14 +112,16 @@ class AttributeReader:
         """Read the attribute objects (dicts or ``None``) of rows ``first_row`` onwards
         (``storage``: which of them are storage spans): each object's JSON text, and the
         values of the names that feed a column."""
+        chunk = len(self._chunks)
+        self._chunks.append((first_row, len(attrs)))
         flags = bytes(map(bool, attrs))
         objects: list[dict[Any, Any]] = list(compress(attrs, flags))  # type: ignore[arg-type]
         if not objects:
+            self._texts.append(pa.nulls(len(attrs), pa.large_string()))
             return
         local = np.flatnonzero(np.frombuffer(flags, dtype=bool))
         texts, refused = _json_texts(objects)
-        self._texts.append(texts)
-        self._text_rows.append(first_row + local)
+        self._texts.append(spread(texts, local, len(attrs)))
         for i in refused:
             self._refused.append((first_row + int(local[i]), objects[i]))
         sizes = np.fromiter(map(len, objects), dtype=np.int64, count=len(objects))
@@ -144,9 +149,7 @@ class AttributeReader:
                 mine = mine[code[mine] == np.repeat(best, sizes_)]
             picked = _pick(values, items[mine])
             typed = _typed(picked, _COLUMNS[_NAMES[c]].wire)
-            self._pieces[c].append(
-                (first_row + local[owner[mine]], picked if typed is None else typed)
-            )
+            self._pieces[c].append((chunk, local[owner[mine]], picked if typed is None else typed))
 
     def arrays(
         self, n: int, row_ids: np.ndarray, session_ids: Sequence[object], problems: Problems
@@ -162,24 +165,25 @@ class AttributeReader:
         coded: dict[str, tuple[np.ndarray, list[Any]]] = {}
         for name, pieces in zip(_NAMES, self._pieces, strict=True):
             col = _COLUMNS[name]
+            kind = _ARROW_TYPES[col.wire]
             if not pieces:
-                out[name] = pa.nulls(n, _ARROW_TYPES[col.wire])
+                out[name] = pa.nulls(n, kind)
                 continue
-            arrays = []
-            for rows, values in pieces:
+            typed: list[tuple[int, np.ndarray, pa.Array]] = []
+            for chunk, rows, values in pieces:
+                first_row = self._chunks[chunk][0]
                 if isinstance(values, list):  # the records road's checks and reports
-                    owners = [session_ids[i] for i in row_ids[rows].tolist()]
+                    owners = [session_ids[i] for i in row_ids[first_row + rows].tolist()]
                     values = _column_from_values(values, col, owners, problems)
-                arrays.append(values.cast(_ARROW_TYPES[col.wire]))
-            where = np.concatenate([rows for rows, _ in pieces])
-            values = pa.concat_arrays(arrays)
+                typed.append((chunk, rows, values.cast(kind)))
             if col.dtype == "category":  # coded: the frame is built from its few values
-                encoded = values.dictionary_encode()
+                encoded = pa.concat_arrays([values for _, _, values in typed]).dictionary_encode()
+                where = np.concatenate([self._chunks[c][0] + rows for c, rows, _ in typed])
                 codes = np.full(n, -1, dtype=np.int64)
                 codes[where] = np.asarray(encoded.indices.fill_null(-1))
                 coded[name] = (codes, encoded.dictionary.to_pylist())
             else:
-                out[name] = spread(values, where, n)
+                out[name] = self._chunked(typed, kind)
         for row, value in self._refused:
             what = (
                 "objects orjson cannot write (an integer past 64 bits, text that is not UTF-8, "
@@ -187,10 +191,20 @@ class AttributeReader:
                 "or, failing that, with such values as their text"
             )
             problems.keep("attributes", session_ids[int(row_ids[row])], value, what)
-        rows = np.concatenate(self._text_rows) if self._text_rows else np.zeros(0, np.int64)
-        texts = pa.concat_arrays(self._texts) if self._texts else pa.array([], pa.large_string())
-        out["attributes"] = spread(texts, rows, n)
+        out["attributes"] = pa.chunked_array(self._texts, pa.large_string())
         return out, coded
+
+    def _chunked(self, pieces: list[tuple[int, np.ndarray, pa.Array]], kind: pa.DataType) -> Any:
+        """A column of every chunk's rows: each chunk's values laid out over its rows (no
+        copy of the text into one buffer), missing in chunks without values."""
+        held = {chunk: (rows, values) for chunk, rows, values in pieces}
+        parts = []
+        for chunk, (_, size) in enumerate(self._chunks):
+            if chunk in held:
+                parts.append(spread(held[chunk][1], held[chunk][0], size))
+            else:
+                parts.append(pa.nulls(size, kind))
+        return pa.chunked_array(parts, kind)
 
 
 def _pick(items: Sequence[Any], index: np.ndarray) -> list[Any]:

@@ -15,11 +15,12 @@ sibling offsets (top-down), in numpy.
 The forest reports what the depth-first walk reports, in the same order: an entry that is not
 an object (``timeline``), the same node object reached twice in one session (``timeline``: a
 cycle or a shared subtree of an in-memory tree; the later visit in pre-order is skipped with
-its subtree), a ``children`` that is not a list (``children``). A node can only be reached
-twice if two containers hold it, so before a level is read the reference count of each entry
-is compared with that of an object one list holds: when an entry is held anywhere else (a
-cycle, a shared subtree, or simply a variable of the caller) the whole batch is walked
-depth-first, where a set of the nodes visited decides.
+its subtree), a ``children`` that is not a list (``children``). Levels are read only while
+every entry is a plain dict held by one ``children`` list (a node can only be reached twice
+if two containers hold it: before a level is read the reference count of each entry is
+compared with that of an object one list holds). Otherwise — an entry that is no dict, a
+cycle, a shared subtree, or simply a span the caller holds in a variable — the whole batch is
+walked depth-first, where a set of the nodes visited decides.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ __all__ = ["ATTRIBUTES", "CHILDREN", "DURATION", "SKIPPED", "WIDE", "Event", "Fo
 #: Levels at least this wide are read a level at a time; from the first narrower one (past
 #: the first two levels) the rest is walked depth-first.
 WIDE = 128
+#: Entries checked at a time when a level is read (each is fetched from memory once).
+_SLICE = 4096
 #: The order of the problems met at one row (see :class:`Event`): entries skipped just before
 #: the row, then the row's own checks — its duration, its attributes, its children — the
 #: order in which the depth-first walk has always made them.
@@ -66,6 +69,7 @@ class Forest:
     row_sessions: np.ndarray  #: int64 index into ``sessions`` of each row
     counts: np.ndarray  #: int64 rows of each timeline
     events: list[Event]  #: problems met, in the order the depth-first walk meets them
+    plain: bool  #: every span object is a dict (not another kind of mapping)
 
 
 def forest(timelines: Iterable[tuple[object, object]]) -> Forest:
@@ -76,7 +80,7 @@ def forest(timelines: Iterable[tuple[object, object]]) -> Forest:
         sessions.append(session_id)
         roots.append(root)
     levels = _read_levels(_roots(roots))
-    if levels is None:  # an entry held twice somewhere: depth-first, a visited set decides
+    if levels is None:  # an odd entry, or one held twice: depth-first, a visited set decides
         levels = [_roots(roots)]
     deep = _walk_deep(levels[-1], levels[0] if len(levels) > 1 else None)
     return _number(levels, deep, sessions)
@@ -103,7 +107,6 @@ class _Level:
     session: np.ndarray  #: session index of each entry
     parent: np.ndarray  #: index of each entry's parent among the previous level's entries
     position: np.ndarray  #: index of each entry in its parent's ``children``
-    accepted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     met: list[_Met] = field(default_factory=list)  #: rows here are entry indices
 
 
@@ -112,7 +115,8 @@ def _held_once() -> int:
     holds and nothing else: the same construction, measured once."""
     lists: list[list[dict[str, Any]]] = [[{}]]
     entries = list(chain.from_iterable(lists))
-    return max(map(sys.getrefcount, entries))
+    part = entries[0:_SLICE]
+    return max(map(sys.getrefcount, part))
 
 
 _HELD_ONCE = _held_once()
@@ -120,43 +124,39 @@ _HELD_ONCE = _held_once()
 
 def _read_levels(first: _Level) -> list[_Level] | None:
     """Read levels while they are wide (the first two always) and return them, the last one
-    unread (its entries are walked depth-first); ``None`` when an entry below the roots is
-    held by more than one container (it could be reached twice: only the depth-first walk
-    decides that the way it always has)."""
+    unread (its entries are walked depth-first); ``None`` when an entry of a level to read is
+    no dict, or is held by more than one container below the roots (it could be reached
+    twice: only the depth-first walk decides that the way it always has)."""
     levels = [first]
     while True:
         level = levels[-1]
         if not level.entries or (len(levels) > 2 and len(level.entries) < WIDE):
             return levels
-        if len(levels) > 1 and max(map(sys.getrefcount, level.entries)) > _HELD_ONCE:
+        after = _next_level(level, held_once=len(levels) > 1)
+        if after is None:
             return None
-        levels.append(_next_level(level))
+        levels.append(after)
 
 
-def _next_level(level: _Level) -> _Level:
-    """Check ``level``'s entries (span objects? ``children`` lists?) and return the level of
-    their children."""
+def _next_level(level: _Level, *, held_once: bool) -> _Level | None:
+    """The level of ``level``'s children, or ``None`` when an entry is no dict (or, with
+    ``held_once``, is held by another container too). The entries are checked and their
+    ``children`` read a slice at a time, so each object is fetched from memory once."""
     entries = level.entries
-    kids: list[Any]
-    if set(map(type, entries)) <= {dict}:
-        accepted = np.ones(len(entries), dtype=bool)
-        nodes = entries
-        kids = list(map(dict.get, nodes, repeat("children")))
-    else:
-        flags = [type(e) is dict or isinstance(e, Mapping) for e in entries]
-        accepted = np.array(flags, dtype=bool)
-        for i in np.flatnonzero(~accepted).tolist():
-            level.met.append((i, SKIPPED, 0, "timeline", entries[i], _SPAN))
-        nodes = list(compress(entries, flags))
-        kids = [node.get("children") for node in nodes]
-    level.accepted = accepted
-    owners = np.flatnonzero(accepted)  # entry index of each node
+    kids: list[Any] = []
+    for start in range(0, len(entries), _SLICE):
+        part = entries[start : start + _SLICE]
+        if held_once and max(map(sys.getrefcount, part)) > _HELD_ONCE:
+            return None
+        if not set(map(type, part)) <= {dict}:
+            return None
+        kids += map(dict.get, part, repeat("children"))
     if not set(map(type, kids)) <= {list, type(None)}:
-        kids = _usable_children(kids, owners, level)
-    has = np.fromiter(map(bool, kids), dtype=bool, count=len(kids))
+        kids = _usable_children(kids, level)
+    has = np.frombuffer(bytes(map(bool, kids)), dtype=bool)
     lists: list[list[Any]] = list(compress(kids, has))
     sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    parent = np.repeat(owners[has], sizes)
+    parent = np.repeat(np.flatnonzero(has), sizes)
     starts = np.cumsum(sizes) - sizes
     position = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(starts, sizes)
     return _Level(
@@ -167,14 +167,14 @@ def _next_level(level: _Level) -> _Level:
     )
 
 
-def _usable_children(kids: list[Any], owners: np.ndarray, level: _Level) -> list[Any]:
+def _usable_children(kids: list[Any], level: _Level) -> list[Any]:
     """``kids`` with each ``children`` that is not a list reported and taken as none."""
     out: list[Any] = []
     for i, kid in enumerate(kids):
         if kid is None or isinstance(kid, list):
             out.append(kid)
         else:
-            level.met.append((int(owners[i]), CHILDREN, 0, "children", kid, "a list of spans"))
+            level.met.append((i, CHILDREN, 0, "children", kid, "a list of spans"))
             out.append(None)
     return out
 
@@ -285,7 +285,7 @@ def _number(levels: list[_Level], deep: _Deep, sessions: list[object]) -> Forest
         below = np.bincount(
             levels[k + 1].parent, weights=sizes[k + 1], minlength=len(read[k].entries)
         )
-        sizes[k] = read[k].accepted.astype(np.int64) + below.astype(np.int64)
+        sizes[k] = 1 + below.astype(np.int64)
     starts: list[np.ndarray] = []  # the row of each entry (the next row for a skipped one)
     for k, level in enumerate(levels):
         size = sizes[k]
@@ -306,13 +306,13 @@ def _number(levels: list[_Level], deep: _Deep, sessions: list[object]) -> Forest
     row_sessions = np.empty(n, dtype=np.int64)
     met: list[tuple[int, int, int, int, str, int, object, str]] = []
     for k, level in enumerate(read):
-        rows = starts[k][level.accepted]
+        rows = starts[k]
         order[rows] = np.arange(len(discovered), len(discovered) + len(rows))
-        discovered.extend(compress(level.entries, level.accepted.tolist()))
-        parents[rows] = starts[k - 1][level.parent[level.accepted]] if k else -1
+        discovered += level.entries
+        parents[rows] = starts[k - 1][level.parent] if k else -1
         depths[rows] = k
-        positions[rows] = level.position[level.accepted]
-        row_sessions[rows] = level.session[level.accepted]
+        positions[rows] = level.position
+        row_sessions[rows] = level.session
         for i, kind, _, name, value, expected in level.met:
             session = int(level.session[i])
             met.append((int(starts[k][i]), kind, -k, len(met), name, session, value, expected))
@@ -338,10 +338,11 @@ def _number(levels: list[_Level], deep: _Deep, sessions: list[object]) -> Forest
         (row, kind, name, sessions[session], value, expected)
         for row, kind, _, _, name, session, value, expected in met
     ]
-    nodes = [discovered[i] for i in order.tolist()]
+    nodes = np.fromiter(discovered, dtype=object, count=n)[order].tolist() if n else []
     counts = np.zeros(len(sessions), dtype=np.int64)
     counts[levels[0].session] = sizes[0]
-    return Forest(nodes, parents, depths, positions, sessions, row_sessions, counts, events)
+    plain = set(map(type, deep.nodes)) <= {dict}  # the levels read hold dicts only
+    return Forest(nodes, parents, depths, positions, sessions, row_sessions, counts, events, plain)
 
 
 def _deep_positions(deep: _Deep, entry_position: np.ndarray) -> np.ndarray:
