@@ -10,15 +10,16 @@ even to the nanosecond). ``self_duration`` is the node's duration minus the sum 
 children's, clamped at zero (children may run concurrently). ``path`` names at most
 :data:`MAX_PATH_DEPTH` levels.
 
-How a span costs about a microsecond (``benchmarks/bench_spans.py`` measures it against the
-former one-dict-per-span build, kept as the tests' oracle in ``tests/unit/spans_reference.py``):
+How a span costs 1–3 µs instead of 13–17 (``benchmarks/bench_spans.py`` measures both: the
+former one-dict-per-span build is kept as the tests' oracle, ``tests/unit/spans_reference.py``):
 the tree's shape comes from :func:`sessionkit.spantree.forest` (whole levels at a time); the
 spans' fields are then read :data:`_CHUNK` rows at a time, every field and attribute of a
 chunk while its objects are still in the CPU's cache, and each chunk's values become Arrow
 arrays at once — typed directly when every value already has its column's type, through the
 records road's per-value checks otherwise. What depends on the tree is numpy over parent
 rows: self time is a ``bincount`` of the children's durations, paths are built once per
-distinct (parent path, operation) pair, level by level.
+distinct (parent path, operation) pair, level by level. Category columns are built from their
+distinct values and a code per row, never from a text per row.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ _MS = "milliseconds (a number)"
 _NONE = type(None)
 _TEXT_TYPES = frozenset({str, _NONE})
 _TEXT = pa.large_string()  # the frame's text columns hold it (no cast when they are made)
-_PLACEHOLDER = pa.array([None], pa.dictionary(pa.int8(), pa.string()))
 
 
 def spans_frame(
@@ -76,12 +76,12 @@ def spans_frame(
     with _gc_paused():
         table, coded = _spans_table(timelines, problems, max_spans=max_spans)
     problems.warn()
-    for name in coded:  # a placeholder column the frame is given cheaply, then replaced
-        table = table.append_column(name, _PLACEHOLDER.take(pa.nulls(len(table), pa.int8())))
-    frame = to_pandas(table, schema.SPAN_COLUMNS)
-    for name, (codes, values) in coded.items():
-        frame[name] = _categorical(codes, values, _COLUMNS[name])
-    return frame
+    rest = to_pandas(table, [c for c in schema.SPAN_COLUMNS if c.name not in coded])
+    columns = {
+        c.name: _categorical(*coded[c.name], c) if c.name in coded else rest[c.name]
+        for c in schema.SPAN_COLUMNS
+    }
+    return pd.DataFrame(columns, copy=False)
 
 
 def _categorical(codes: np.ndarray, values: list[str | None], col: schema.Column) -> pd.Series:
@@ -115,8 +115,9 @@ _Coded = dict[str, tuple[np.ndarray, list[Any]]]
 def _spans_table(
     timelines: Iterable[tuple[str, object]], problems: Problems, *, max_spans: int | None = None
 ) -> tuple[pa.Table, _Coded]:
-    """``(session_id, timeline_root)`` pairs → the spans frame's columns: an Arrow table of
-    all but ``operation`` and ``path`` (durations as ``duration[ns]``), and those two coded.
+    """``(session_id, timeline_root)`` pairs → the spans frame's columns: an Arrow table
+    (durations as ``duration[ns]``) and the category columns that hold values, coded
+    (``operation``, ``path`` and the attribute names: a code per row and the distinct values).
     Every problem is recorded in ``problems`` in the order the checks have always been made:
     the tree's and each span's own, span by span in pre-order, then column by column."""
     tree = spantree.forest(timelines)

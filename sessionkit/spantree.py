@@ -5,8 +5,9 @@ rows are the span objects in pre-order per session (a parent before its children
 the order sent): the order of a depth-first walk with an explicit stack. But a walk that
 visits one span per Python iteration costs most of a microsecond a span, so the forest is
 read **level by level** while levels are wide: every session's spans of one depth at once,
-with C-level ``map``/``chain`` over the whole level (type checks, ``children`` lists, each
-child's parent and position) — a few dozen nanoseconds a span. From the first level
+each check one C-level ``map``/``chain`` over the whole level (types, reference counts,
+``children`` lists, each child's parent and position) instead of a Python iteration per
+span. From the first level
 narrower than :data:`WIDE` entries on (a chain 1M levels deep, one small session) the walk
 continues depth-first, one subtree per entry of that level (an explicit stack: linear, no
 recursion). The pre-order row of every span then follows from subtree sizes (bottom-up) and
