@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from functools import partial
 from itertools import chain, compress, repeat
-from operator import itemgetter
+from operator import getitem, itemgetter
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,11 @@ _CODE: dict[str, int] = {
 }
 _NO_CODE = 255  # a name that feeds no column (codes are bytes)
 assert len(_NAMES) * _SLOTS < _NO_CODE
+#: code → attribute name ("" for a code no name has)
+_NAME_OF: list[str] = [
+    next((name for name, c in _CODE.items() if c == code), "")
+    for code in range(len(_NAMES) * _SLOTS)
+]
 _STORAGE_ONLY_CODE = np.zeros(len(_NAMES) * _SLOTS, dtype=bool)
 _STORAGE_ONLY_CODE[[code for key, code in _CODE.items() if key in STORAGE_ONLY]] = True
 _NONE = type(None)
@@ -133,8 +138,7 @@ class AttributeReader:
         owner = np.repeat(np.arange(len(objects)), sizes)[items]
         code = codes[items]
         keep = ~(_STORAGE_ONLY_CODE[code] & ~storage[local[owner]])
-        items, owner, code = items[keep], owner[keep], code[keep]
-        values = list(chain.from_iterable(map(dict.values, objects)))
+        owner, code = owner[keep], code[keep]
         column = code // _SLOTS
         by_column = np.argsort(column, kind="stable")  # objects stay in order within a column
         bounds = np.searchsorted(column[by_column], np.arange(len(_NAMES) + 1))
@@ -147,7 +151,7 @@ class AttributeReader:
                 best = np.minimum.reduceat(code[mine], starts)
                 sizes_ = np.diff(np.append(starts, len(mine)))
                 mine = mine[code[mine] == np.repeat(best, sizes_)]
-            picked = _pick(values, items[mine])
+            picked = _values(objects, owner[mine], code[mine])
             typed = _typed(picked, _COLUMNS[_NAMES[c]].wire)
             self._pieces[c].append((chunk, local[owner[mine]], picked if typed is None else typed))
 
@@ -205,6 +209,15 @@ class AttributeReader:
             else:
                 parts.append(pa.nulls(size, kind))
         return pa.chunked_array(parts, kind)
+
+
+def _values(objects: list[dict[Any, Any]], owners: np.ndarray, codes: np.ndarray) -> list[Any]:
+    """``objects[owners[i]][the name of codes[i]]`` for each ``i``: C-level lookups of the
+    names found (the objects are still in cache), no list of every value."""
+    held = _pick(objects, owners)
+    if len(codes) and (codes == codes[0]).all():
+        return list(map(getitem, held, repeat(_NAME_OF[int(codes[0])])))
+    return list(map(getitem, held, _pick(_NAME_OF, codes)))
 
 
 def _pick(items: Sequence[Any], index: np.ndarray) -> list[Any]:
