@@ -10,7 +10,7 @@ even to the nanosecond). ``self_duration`` is the node's duration minus the sum 
 children's, clamped at zero (children may run concurrently). ``path`` names at most
 :data:`MAX_PATH_DEPTH` levels.
 
-How a span costs 1–3 µs instead of 13–17 (``benchmarks/bench_spans.py`` measures both: the
+How a span costs 1–3.5 µs instead of 13–17 (``benchmarks/bench_spans.py`` measures both: the
 former one-dict-per-span build is kept as the tests' oracle, ``tests/unit/spans_reference.py``):
 the tree's shape comes from :func:`sessionkit.spantree.forest` (whole levels at a time); the
 spans' fields are then read :data:`_CHUNK` rows at a time, every field and attribute of a
