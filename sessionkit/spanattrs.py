@@ -7,11 +7,13 @@ holds — even when that name holds ``null`` — and its value must be of the co
 (text, or an integer for token counts); other values are reported and made missing, as on
 the records road.
 
-The values are found without a Python loop per span: every object's keys are coded at once
-(a C-level ``map`` over all keys of all objects), the keys that feed a column are picked in
-numpy, and only their values are taken. ``attributes`` is each object as compact JSON, written
-by orjson (keys in the order sent); an object orjson cannot write (an integer past 64 bits,
-nesting past 254 levels) is written by :func:`sessionkit.jsonparse.dumps_text` instead.
+The values are found without a Python loop per span, a chunk of spans at a time while their
+objects are in cache: every object's keys are coded at once (a C-level ``map`` over all keys
+of the chunk), the keys that feed a column are picked in numpy, and only their values are
+looked up. ``attributes`` is each object as compact JSON exactly as orjson writes it (keys in
+the order sent), one orjson call per chunk; an object orjson cannot write (an integer past 64
+bits, a lone surrogate, nesting past 254 levels) is written by :func:`json_text` and named in a
+warning.
 """
 
 from __future__ import annotations
