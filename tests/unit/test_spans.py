@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import pandas as pd
 import pytest
 
@@ -165,3 +167,43 @@ def test_runtime_attribute_names_are_read_first_and_plain_name_only_on_storage_s
     assert pd.isna(spans.at["fetch", "storage_key"]) and pd.isna(spans.at["r", "storage_name"])
     assert spans.at["r", "http_host"] == "agent.example"
     assert spans.at["old", "storage_name"] == "docs" and spans.at["old", "storage_key"] == "q"
+
+
+def test_durations_past_what_nanoseconds_hold_are_reported_not_raised() -> None:
+    """1e305 ms is infinite nanoseconds and 10**400 past a double: each is reported and
+    missing, the row kept (the former build raised a bare OverflowError for either)."""
+    root = {
+        "id": "r",
+        "operation": "op",
+        "duration": 1e305,
+        "children": [{"id": "c", "operation": "op", "duration": 10**400}],
+    }
+    with pytest.warns(sk.SchemaWarning) as caught:
+        df = sk.spans_frame([("s", root)])
+    assert df["span_id"].tolist() == ["r", "c"]
+    assert df["duration"].isna().all() and df["self_duration"].isna().all()
+    text = " ".join(str(w.message) for w in caught)
+    assert "spans.duration: 2 value(s) could not be read as milliseconds" in text
+    assert "spans.self_duration: 1 value(s)" in text
+
+
+def test_attribute_and_error_objects_orjson_refuses_are_written_exactly() -> None:
+    """An integer past 64 bits (json.loads reads them) in attributes or an error object is
+    written exactly, and the odd attributes are named in a warning (the former build raised
+    orjson's TypeError); a mapping that is no dict is read like a dict."""
+
+    root = {
+        "id": "r",
+        "operation": "op",
+        "attributes": {"trace": 2**70, "name": "é"},
+        "error": {"code": 2**70},
+        "children": [
+            {"id": "m", "operation": "op", "attributes": MappingProxyType({"http.method": "GET"})}
+        ],
+    }
+    with pytest.warns(sk.SchemaWarning, match="spans.attributes: 1 value.* orjson cannot write"):
+        df = sk.spans_frame([("s", root)])
+    assert df["attributes"].iloc[0] == '{"trace":1180591620717411303424,"name":"\\u00e9"}'
+    assert df["error"].iloc[0] == '{"code":1180591620717411303424}'
+    assert df["attributes"].iloc[1] == '{"http.method":"GET"}'
+    assert df["http_method"].iloc[1] == "GET"
