@@ -32,7 +32,6 @@ from _common import machine, table, timed
 from sessionkit import frames, schema
 from sessionkit.client.envelope import _fast_page_ids
 from sessionkit.emulator import generate
-from sessionkit.loaders import _gc_paused
 
 TIMESTAMPS = ("created_at", "updated_at", "start_time", "end_time", "deleted_at")
 
@@ -60,7 +59,7 @@ def hand_written(pages: list[bytes]) -> pd.DataFrame:
 
 
 def sessionkit_path(pages: list[bytes]) -> pd.DataFrame:
-    with _gc_paused():  # as load_sessions does during a walk
+    with frames.gc_paused():  # as load_sessions does during a walk
         return _sessionkit_path(pages)
 
 

@@ -35,7 +35,6 @@ from bench_frames import hand_written
 import sessionkit as sk
 from sessionkit import frames, schema, timestamps
 from sessionkit.emulator import generate
-from sessionkit.loaders import _gc_paused
 
 
 class Pages:
@@ -95,7 +94,7 @@ def _ns(text: str) -> int:
 
 def frames_only(bodies: list[bytes]) -> object:
     """The typed sessions frame of ``bodies``, as a walk builds it (batches of 50)."""
-    with _gc_paused():
+    with frames.gc_paused():
         tables = [
             frames.sessions_table_from_pages(bodies[i : i + 50]) for i in range(0, len(bodies), 50)
         ]

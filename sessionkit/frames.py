@@ -33,9 +33,11 @@ quoted, so ``{"x": {"y": 1}}`` is ``metadata.x.y`` and ``{"x.y": 1}`` is ``metad
 
 from __future__ import annotations
 
+import gc
 import io
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -1232,3 +1234,18 @@ def sorted_table(table: pa.Table, key: str, direction: str) -> pa.Table:
             return table.take(pa.array(np.arange(n - 1, -1, -1)))
     order = "ascending" if direction == "asc" else "descending"
     return table.sort_by([(key, order), ("id", order)])
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a frame is built from many small
+    objects (a walk's envelope checks, the spans of many timelines): they hold no cycles, and
+    with a large live heap (a notebook holding big frames) each full collection would
+    traverse it again and again. The previous state is restored on exit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

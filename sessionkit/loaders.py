@@ -9,13 +9,10 @@ has its full column set even when empty.
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Unpack
@@ -168,24 +165,6 @@ def _warn_partial_window(client: Client, filters: SessionFilters) -> None:
 
 
 #: Keywords whose existing values one page of the newest sessions shows cheaply.
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while pages are parsed.
-
-    Checking each page's envelope allocates many short-lived objects; with a large live heap
-    (a notebook holding big frames) every full collection would traverse it again and again.
-    The objects made here hold no reference cycles, so pausing is safe; the previous state is
-    restored on exit.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def walk_sessions(
     client: Client, filters: SessionFilters, *, progress: bool | None = None, strict: bool = False
 ) -> pd.DataFrame:
@@ -194,7 +173,7 @@ def walk_sessions(
     server sent from its one-second margin do not count towards the limit: when trimming left
     fewer than ``limit`` rows of a walk that hit the limit, the walk is repeated asking more."""
     extra = 0
-    with _gc_paused():
+    with frames.gc_paused():
         while True:
             frame, walked = _walk_sessions(
                 client, filters, progress=progress, strict=strict, extra=extra

@@ -24,10 +24,8 @@ distinct values and a code per row, never from a text per row.
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from typing import Any
@@ -40,7 +38,7 @@ import pyarrow.compute as pc
 
 from . import schema, spantree
 from .errors import SchemaError
-from .frames import Problems, _column_from_values, to_pandas
+from .frames import Problems, _column_from_values, gc_paused, to_pandas
 from .spanattrs import STORAGE_PREFIX, AttributeReader, json_text
 
 __all__ = ["MAX_PATH_DEPTH", "PATH_SEPARATOR", "spans_frame"]
@@ -73,7 +71,7 @@ def spans_frame(
     ``max_spans`` spans raises a :class:`~sessionkit.errors.SchemaError`.
     """
     problems = Problems("spans", strict)
-    with _gc_paused():
+    with gc_paused():
         table, coded = _spans_table(timelines, problems, max_spans=max_spans)
     problems.warn()
     rest = to_pandas(table, [c for c in schema.SPAN_COLUMNS if c.name not in coded])
@@ -92,20 +90,6 @@ def _categorical(codes: np.ndarray, values: list[str | None], col: schema.Column
     few = to_pandas(pa.table({col.name: pa.array(values, pa.string())}), [col])[col.name]
     mapped = np.append(few.cat.codes.to_numpy(), -1)  # the last entry is for code -1
     return pd.Series(pd.Categorical.from_codes(mapped[codes], dtype=few.dtype), copy=False)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while spans are built: the build allocates many
-    small containers that hold no cycles, and each full collection would traverse the
-    (large) trees being read again. The previous state is restored on exit."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 #: Category columns given as (a code per row, the distinct values the codes index).
